@@ -1,0 +1,18 @@
+/**
+ * `npm run bench [-- NAME...]`: runs the named benchmarks (all when none is named).
+ */
+import * as Protocol from "./protocol.ts"
+
+const benchmarks: Record<string, () => Promise<void>> = {
+  protocol: Protocol.main
+}
+
+const names = process.argv.slice(2)
+for (const name of names.length === 0 ? Object.keys(benchmarks) : names) {
+  const bench = benchmarks[name]
+  if (bench === undefined) {
+    console.error(`unknown benchmark ${name}; known: ${Object.keys(benchmarks).join(", ")}`)
+    process.exit(2)
+  }
+  await bench()
+}

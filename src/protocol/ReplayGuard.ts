@@ -1,0 +1,95 @@
+/**
+ * The replay record of PROTOCOL.md section 2: which (`from`, `id`) pairs were accepted.
+ *
+ * A record lives until its envelope's own timestamp plus the allowed skew, after which the skew
+ * check alone refuses the envelope. Memory is bounded per sender and in total; when a quota is
+ * full the guard fails closed (the caller answers RATE_LIMITED) and never evicts a live record,
+ * since an evicted record would let that envelope be replayed.
+ *
+ * @since 0.1.0
+ */
+
+/** Bounds of a replay guard. */
+export interface ReplayGuardOptions {
+  /** Live records kept for one sender (default 4096). */
+  readonly maxPerSender?: number
+  /** Live records kept in all (default 65536). */
+  readonly maxTotal?: number
+}
+
+interface SenderRecords {
+  readonly expiries: Map<string, number>
+  nextExpiry: number
+}
+
+/** What `check` found. */
+export type ReplayStatus = "fresh" | "replayed" | "full"
+
+/** What `record` did. */
+export type RecordStatus = "recorded" | "replayed" | "full"
+
+/** A per-session (or per-connection) replay record. */
+export interface ReplayGuard {
+  /** Whether (`from`, `id`) may be accepted now, without recording it. */
+  readonly check: (from: string, id: string, now: number) => ReplayStatus
+  /** Records (`from`, `id`) until `expiresAt`; "replayed" or "full" record nothing. */
+  readonly record: (from: string, id: string, expiresAt: number, now: number) => RecordStatus
+  /** How many live and expired-but-unswept records are held. */
+  readonly size: () => number
+}
+
+/** A new, empty replay guard. */
+export const make = (options: ReplayGuardOptions = {}): ReplayGuard => {
+  const maxPerSender = options.maxPerSender ?? 4096
+  const maxTotal = options.maxTotal ?? 65536
+  const senders = new Map<string, SenderRecords>()
+  let total = 0
+
+  const sweep = (from: string, records: SenderRecords, now: number): void => {
+    if (now < records.nextExpiry) return
+    let next = Infinity
+    for (const [id, expiry] of records.expiries) {
+      if (expiry <= now) {
+        records.expiries.delete(id)
+        total--
+      } else if (expiry < next) {
+        next = expiry
+      }
+    }
+    records.nextExpiry = next
+    if (records.expiries.size === 0) senders.delete(from)
+  }
+  const sweepAll = (now: number): void => {
+    for (const [from, records] of senders) sweep(from, records, now)
+  }
+  const hasRoom = (records: SenderRecords | undefined, from: string, now: number): boolean => {
+    if (records !== undefined && records.expiries.size >= maxPerSender) sweep(from, records, now)
+    if (total >= maxTotal) sweepAll(now)
+    return total < maxTotal && (records === undefined || records.expiries.size < maxPerSender)
+  }
+
+  return {
+    check: (from, id, now) => {
+      const records = senders.get(from)
+      const expiry = records?.expiries.get(id)
+      if (expiry !== undefined && expiry > now) return "replayed"
+      return hasRoom(records, from, now) ? "fresh" : "full"
+    },
+    record: (from, id, expiresAt, now) => {
+      let records = senders.get(from)
+      const existing = records?.expiries.get(id)
+      if (existing !== undefined && existing > now) return "replayed"
+      if (!hasRoom(records, from, now)) return "full"
+      records = senders.get(from)
+      if (records === undefined) {
+        records = { expiries: new Map(), nextExpiry: Infinity }
+        senders.set(from, records)
+      }
+      if (!records.expiries.has(id)) total++
+      records.expiries.set(id, expiresAt)
+      if (expiresAt < records.nextExpiry) records.nextExpiry = expiresAt
+      return "recorded"
+    },
+    size: () => total
+  }
+}
