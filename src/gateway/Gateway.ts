@@ -1,0 +1,164 @@
+/**
+ * The signaling gateway: HTTP endpoints (`/health`, `/agents`, `/metrics`) and WebSocket
+ * sessions at `/ws` (PROTOCOL.md section 4), as a Layer.
+ *
+ * `Gateway.layer(config)` needs an `AgentRegistry` and a `Router`; `Gateway.layerMemory(config)`
+ * provides the in-memory ones (one node). The gateway's identity is loaded from its key file,
+ * created on first start.
+ *
+ * @since 0.1.0
+ */
+import { createServer } from "node:http"
+import { NodeHttpServer, NodeHttpServerRequest, NodeServices } from "@effect/platform-node"
+import { Clock, Context, Effect, Layer, Metric, Option, Schema } from "effect"
+import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { PrometheusMetrics } from "effect/observability"
+import type { Did } from "../protocol/Did.ts"
+import type * as Identity from "../protocol/Identity.ts"
+import * as IdentityFile from "../protocol/IdentityFile.ts"
+import * as NodeEd25519 from "../protocol/NodeEd25519.ts"
+import * as Admission from "./Admission.ts"
+import { AgentRegistry } from "./AgentRegistry.ts"
+import { type GatewayConfig, GatewayConfigService } from "./GatewayConfig.ts"
+import * as GatewayMetrics from "./GatewayMetrics.ts"
+import { Router } from "./Router.ts"
+import * as Session from "./Session.ts"
+
+/** The WebSocket subprotocol of IoAP v1. */
+export const SUBPROTOCOL = "ioap.v1"
+
+/** The configuration cannot work (e.g. a session timeout not over twice the heartbeat). */
+export class InvalidGatewayConfig extends Schema.TaggedError<InvalidGatewayConfig>()("InvalidGatewayConfig", {
+  reason: Schema.String
+}) {}
+
+/** A running gateway: where agents dial it and who it is. */
+export class Gateway extends Context.Service<Gateway, {
+  /** The `ws://host:port/ws` URL it listens on. */
+  readonly url: string
+  /** The base `http://host:port` URL of its HTTP endpoints. */
+  readonly httpUrl: string
+  readonly did: Did
+}>()("aiconexus/gateway/Gateway") {}
+
+const isLoopback = (host: string): boolean =>
+  host === "localhost" || host === "::1" || host.startsWith("127.") || host === "::ffff:127.0.0.1"
+
+const validate = (config: GatewayConfig) =>
+  config.sessionTimeoutMs > 2 * config.heartbeatIntervalMs
+    ? Effect.void
+    : Effect.fail(new InvalidGatewayConfig({ reason: "sessionTimeoutMs must exceed 2 × heartbeatIntervalMs" }))
+
+/** Whether the client offered the IoAP subprotocol. */
+const offersSubprotocol = (header: string | undefined): boolean =>
+  header !== undefined && header.split(",").some((protocol) => protocol.trim() === SUBPROTOCOL)
+
+const AgentsQuery = Schema.Struct({
+  capability: Schema.optionalKey(Schema.String),
+  tag: Schema.optionalKey(Schema.String),
+  limit: Schema.optionalKey(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 100 }))),
+  cursor: Schema.optionalKey(Schema.String)
+})
+
+const json = (body: unknown, status = 200) => HttpServerResponse.jsonUnsafe(body, { status })
+
+/** The routes of one gateway. */
+const routes = (config: GatewayConfig, identity: Identity.Identity, startedAt: number) =>
+  Effect.gen(function*() {
+    const registry = yield* AgentRegistry
+    const router = yield* HttpRouter.HttpRouter
+    const admission = Admission.make(config)
+    const agentsEnabled = config.agentsEndpoint === "on" || (config.agentsEndpoint === "auto" && isLoopback(config.host))
+
+    yield* router.add("GET", "/health", Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      return json({ status: "ok", agents: yield* registry.count, uptime_s: Math.floor((now - startedAt) / 1000) })
+    }))
+
+    yield* router.add("GET", "/agents", Effect.gen(function*() {
+      if (!agentsEnabled) return json({ error: "the /agents endpoint is disabled on this gateway" }, 404)
+      const query = yield* HttpServerRequest.schemaSearchParams(AgentsQuery).pipe(Effect.result)
+      if (query._tag === "Failure") return json({ error: "bad query: limit is 1-100" }, 400)
+      const page = yield* registry.discover({ ...query.success, limit: query.success.limit ?? 50, maxBytes: 4 * 1024 * 1024 }).pipe(
+        Effect.result
+      )
+      if (page._tag === "Failure") return json({ error: "unknown cursor" }, 400)
+      return json({
+        agents: page.success.agents,
+        ...(page.success.nextCursor === undefined ? {} : { next_cursor: page.success.nextCursor })
+      })
+    }))
+
+    yield* router.add("GET", "/metrics", Effect.gen(function*() {
+      yield* Metric.update(GatewayMetrics.sessions, admission.sessions())
+      yield* Metric.update(GatewayMetrics.agents, yield* registry.count)
+      return HttpServerResponse.text(yield* PrometheusMetrics.format(), { contentType: "text/plain; version=0.0.4" })
+    }))
+
+    yield* router.add("GET", "/ws", (request) =>
+      Effect.gen(function*() {
+        if (!offersSubprotocol(request.headers["sec-websocket-protocol"])) {
+          yield* Metric.update(GatewayMetrics.refused(400), 1)
+          return HttpServerResponse.text(`offer the WebSocket subprotocol ${SUBPROTOCOL}`, { status: 400 })
+        }
+        const forwarded = request.headers["x-forwarded-for"]
+        const ip = Admission.clientIp(Option.getOrUndefined(request.remoteAddress), forwarded, admission.trustedProxies)
+        const decision = admission.admit(ip, yield* Clock.currentTimeMillis)
+        if (decision !== "admitted") {
+          yield* Metric.update(GatewayMetrics.refused(decision), 1)
+          return HttpServerResponse.text(decision === 503 ? "gateway full" : "too many connections", { status: decision })
+        }
+        const nodeSocket = NodeHttpServerRequest.toIncomingMessage(request).socket
+        return yield* Effect.gen(function*() {
+          const socket = yield* request.upgrade
+          yield* Session.run(socket, { config, identity, outboundBytes: () => nodeSocket?.writableLength ?? 0 })
+          return HttpServerResponse.empty()
+        }).pipe(
+          Effect.scoped,
+          Effect.catchTag("HttpServerError", () => Effect.succeed(HttpServerResponse.empty({ status: 400 }))),
+          Effect.ensuring(Effect.sync(() => admission.release(ip)))
+        )
+      }))
+  })
+
+/** Loads (or creates) the gateway's identity from its key file. */
+const loadIdentity = (config: GatewayConfig) =>
+  Effect.gen(function*() {
+    const file = config.keyFile ?? `${config.dataDir.replace(/\/+$/, "")}/gateway-identity.json`
+    return yield* IdentityFile.loadOrCreate(file)
+  })
+
+/** A gateway node; it needs a directory and a router (`layerMemory` brings in-memory ones). */
+export const layer = (config: GatewayConfig) =>
+  Layer.unwrap(Effect.gen(function*() {
+    yield* validate(config)
+    const identity = yield* loadIdentity(config)
+    const startedAt = yield* Clock.currentTimeMillis
+    const server = NodeHttpServer.layer(createServer, {
+      host: config.host,
+      port: config.port,
+      websocket: {
+        maxPayload: config.maxMessageBytes,
+        perMessageDeflate: false,
+        handleProtocols: (protocols: Set<string>) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false)
+      }
+    })
+    const gateway = Layer.effect(Gateway, Effect.gen(function*() {
+      const httpUrl = HttpServer.formatAddress((yield* HttpServer.HttpServer).address)
+      return Gateway.of({ url: `${httpUrl.replace(/^http/, "ws")}/ws`, httpUrl, did: identity.did })
+    }))
+    const app = HttpRouter.serve(Layer.effectDiscard(routes(config, identity, startedAt)).pipe(Layer.provide(HttpRouter.layer)), {
+      disableLogger: true,
+      disableListenLog: true
+    })
+    return Layer.mergeAll(app, gateway).pipe(
+      Layer.provide(server),
+      Layer.provide(Layer.succeed(GatewayConfigService, config)),
+      Layer.provide(NodeEd25519.layer),
+      Layer.provide(Layer.sync(Metric.MetricRegistry, () => new Map()))
+    )
+  }).pipe(Effect.provide(NodeServices.layer)))
+
+/** A single gateway node with its directory and routing in memory. */
+export const layerMemory = (config: GatewayConfig) =>
+  layer(config).pipe(Layer.provide(Layer.mergeAll(AgentRegistry.layerMemory, Router.layerMemory)))

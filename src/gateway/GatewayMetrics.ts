@@ -1,0 +1,80 @@
+/**
+ * The gateway's metrics, served at `/metrics` in Prometheus text format.
+ *
+ * Labels are bounded sets (envelope types, error codes, reasons, close codes): never DIDs, IPs or
+ * other values a client chooses.
+ *
+ * @since 0.1.0
+ */
+import { Metric } from "effect"
+
+/** One metric per label value, built once: the values come from small fixed sets. */
+const byLabel = <K extends string | number, M>(make: (key: K) => M) => {
+  const metrics = new Map<K, M>()
+  return (key: K): M => {
+    let metric = metrics.get(key)
+    if (metric === undefined) {
+      metric = make(key)
+      metrics.set(key, metric)
+    }
+    return metric
+  }
+}
+
+/** Open WebSocket sessions (registered or still in the handshake). */
+export const sessions = Metric.gauge("aiconexus_gateway_sessions", { description: "Open WebSocket sessions" })
+
+/** Registered agents on this node. */
+export const agents = Metric.gauge("aiconexus_gateway_agents", { description: "Agents registered on this node" })
+
+/** Successful registrations. */
+export const registrations = Metric.counter("aiconexus_gateway_registrations_total", {
+  description: "Successful registrations",
+  incremental: true
+})
+
+/** Frames relayed to another agent, by envelope type. */
+export const relayed = byLabel((type: string) =>
+  Metric.counter("aiconexus_gateway_frames_relayed_total", {
+    description: "Frames relayed between agents, by type",
+    incremental: true,
+    attributes: { type }
+  }))
+
+/** Frames refused, by the protocol error code answered. */
+export const rejected = byLabel((code: string) =>
+  Metric.counter("aiconexus_gateway_frames_rejected_total", {
+    description: "Frames refused, by error code",
+    incremental: true,
+    attributes: { code }
+  }))
+
+/** Relayed frames not delivered, by reason (unknown, rate_limited, congested). */
+export const undelivered = byLabel((reason: string) =>
+  Metric.counter("aiconexus_gateway_relay_undelivered_total", {
+    description: "Relayed frames not delivered, by reason",
+    incremental: true,
+    attributes: { reason }
+  }))
+
+/** WebSocket upgrades refused before the handshake, by HTTP status. */
+export const refused = byLabel((status: number) =>
+  Metric.counter("aiconexus_gateway_upgrades_refused_total", {
+    description: "WebSocket upgrades refused, by HTTP status",
+    incremental: true,
+    attributes: { status: String(status) }
+  }))
+
+/** Sessions closed by the gateway, by close code. */
+export const closed = byLabel((code: number) =>
+  Metric.counter("aiconexus_gateway_sessions_closed_total", {
+    description: "Sessions closed by the gateway, by WebSocket close code",
+    incremental: true,
+    attributes: { code: String(code) }
+  }))
+
+/** Time from receiving a relayed frame to handing it to the destination's socket. */
+export const relayLatency = Metric.histogram("aiconexus_gateway_relay_latency_seconds", {
+  description: "Seconds from receiving a relayed frame to writing it to the destination",
+  boundaries: Metric.exponentialBoundaries({ start: 0.00001, factor: 2, count: 16 })
+})

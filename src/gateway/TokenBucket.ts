@@ -1,0 +1,64 @@
+/**
+ * Token buckets: the rate limits of the gateway (per session, per destination, per IP).
+ *
+ * Pure and synchronous: callers pass the current time (from Effect's `Clock`, so tests can use
+ * the TestClock), and a bucket is a small mutable record kept by whoever owns the limit.
+ *
+ * @since 0.1.0
+ */
+
+/** A rate: `perSecond` tokens refill each second, up to `burst` held at once. */
+export interface Rate {
+  readonly perSecond: number
+  readonly burst: number
+}
+
+/** One bucket's state. */
+export interface TokenBucket {
+  readonly rate: Rate
+  tokens: number
+  updatedAt: number
+}
+
+/** A full bucket at time `now`. */
+export const make = (rate: Rate, now: number): TokenBucket => ({ rate, tokens: rate.burst, updatedAt: now })
+
+/** Refills for the time passed, then takes one token; `false` when the bucket is empty. */
+export const take = (bucket: TokenBucket, now: number): boolean => {
+  const elapsed = now - bucket.updatedAt
+  if (elapsed > 0) {
+    bucket.tokens = Math.min(bucket.rate.burst, bucket.tokens + (elapsed * bucket.rate.perSecond) / 1000)
+    bucket.updatedAt = now
+  }
+  if (bucket.tokens < 1) return false
+  bucket.tokens -= 1
+  return true
+}
+
+/** Whether a bucket would be full at `now` (it can be forgotten without changing behaviour). */
+export const isFull = (bucket: TokenBucket, now: number): boolean =>
+  bucket.tokens + ((now - bucket.updatedAt) * bucket.rate.perSecond) / 1000 >= bucket.rate.burst
+
+/**
+ * Buckets keyed by a string (an IP address, a DID), at most `capacity` of them: full buckets are
+ * forgotten first; when every bucket is in use the key is refused, which fails closed.
+ */
+export const keyed = (rate: Rate, capacity: number) => {
+  const buckets = new Map<string, TokenBucket>()
+  const sweep = (now: number) => {
+    for (const [key, bucket] of buckets) if (isFull(bucket, now)) buckets.delete(key)
+  }
+  return {
+    take: (key: string, now: number): boolean => {
+      let bucket = buckets.get(key)
+      if (bucket === undefined) {
+        if (buckets.size >= capacity) sweep(now)
+        if (buckets.size >= capacity) return false
+        bucket = make(rate, now)
+        buckets.set(key, bucket)
+      }
+      return take(bucket, now)
+    },
+    size: () => buckets.size
+  }
+}
