@@ -1,0 +1,40 @@
+/**
+ * `aiconexus gateway`: runs a signaling gateway node until SIGINT/SIGTERM.
+ *
+ * Settings come from the `AICONEXUS_*` environment variables (see the README); the flags here
+ * override the most common ones.
+ *
+ * @since 0.1.0
+ */
+import { Console, Effect, Layer, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import * as Gateway from "../gateway/Gateway.ts"
+import * as GatewayConfig from "../gateway/GatewayConfig.ts"
+
+/** Prints where the gateway listens and who it is, once it does. */
+const announce = Layer.effectDiscard(Effect.gen(function*() {
+  const gateway = yield* Gateway.Gateway
+  yield* Console.log(`AIConexus gateway listening on ${gateway.url}`)
+  yield* Console.log(`gateway DID: ${gateway.did}`)
+  yield* Console.log(`health: ${gateway.httpUrl}/health  metrics: ${gateway.httpUrl}/metrics`)
+}))
+
+/** The `gateway` command. */
+export const command = Command.make(
+  "gateway",
+  {
+    host: Flag.String("host").pipe(Flag.withDescription("Address to listen on (default 127.0.0.1)"), Flag.optional),
+    port: Flag.Int("port").pipe(Flag.withDescription("Port to listen on (default 8787; 0 picks a free one)"), Flag.optional),
+    dataDir: Flag.String("data-dir").pipe(Flag.withDescription("Where the gateway keeps its identity"), Flag.optional)
+  },
+  Effect.fn(function*({ dataDir, host, port }) {
+    const fromEnv = yield* GatewayConfig.fromEnv
+    const config: GatewayConfig.GatewayConfig = {
+      ...fromEnv,
+      host: Option.getOrElse(host, () => fromEnv.host),
+      port: Option.getOrElse(port, () => fromEnv.port),
+      dataDir: Option.getOrElse(dataDir, () => fromEnv.dataDir)
+    }
+    return yield* Layer.launch(announce.pipe(Layer.provideMerge(Gateway.layerMemory(config))))
+  })
+).pipe(Command.withDescription("Run a signaling gateway (in-memory directory) until interrupted"))

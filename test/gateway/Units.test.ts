@@ -1,0 +1,83 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Redacted } from "effect"
+import * as Admission from "../../src/gateway/Admission.ts"
+import * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
+import * as IceServers from "../../src/gateway/IceServers.ts"
+import * as TokenBucket from "../../src/gateway/TokenBucket.ts"
+
+describe("TokenBucket", () => {
+  it("allows a burst, then refills at its rate", () => {
+    const bucket = TokenBucket.make({ perSecond: 2, burst: 3 }, 0)
+    assert.deepStrictEqual([0, 0, 0, 0].map(() => TokenBucket.take(bucket, 0)), [true, true, true, false])
+    assert.isFalse(TokenBucket.take(bucket, 400))
+    assert.isTrue(TokenBucket.take(bucket, 500))
+    assert.isFalse(TokenBucket.take(bucket, 500))
+    // Never more than the burst, however long it rested.
+    const rested = [0, 0, 0, 0].map(() => TokenBucket.take(bucket, 1_000_000))
+    assert.deepStrictEqual(rested, [true, true, true, false])
+  })
+
+  it("keyed buckets fail closed when every slot is in use, and forget full buckets first", () => {
+    const keyed = TokenBucket.keyed({ perSecond: 1, burst: 1 }, 2)
+    assert.isTrue(keyed.take("a", 0))
+    assert.isTrue(keyed.take("b", 0))
+    assert.isFalse(keyed.take("c", 0))
+    // After a second both refilled: they are forgotten to make room.
+    assert.isTrue(keyed.take("c", 1000))
+    assert.strictEqual(keyed.size(), 1)
+  })
+})
+
+describe("Admission", () => {
+  const trusted = new Set(["10.0.0.1", "10.0.0.2"])
+  it("takes the socket's address unless the peer is a trusted proxy", () => {
+    assert.strictEqual(Admission.clientIp("::ffff:203.0.113.5", "198.51.100.1", trusted), "203.0.113.5")
+    assert.strictEqual(Admission.clientIp("10.0.0.1", "198.51.100.1", trusted), "198.51.100.1")
+    assert.strictEqual(Admission.clientIp("10.0.0.1", undefined, trusted), "10.0.0.1")
+  })
+
+  it("walks X-Forwarded-For from the right past trusted proxies only", () => {
+    assert.strictEqual(Admission.clientIp("10.0.0.1", "1.1.1.1, 198.51.100.7, 10.0.0.2", trusted), "198.51.100.7")
+    // A client cannot hide behind a forged left-most entry.
+    assert.strictEqual(Admission.clientIp("10.0.0.1", "10.0.0.2, 198.51.100.7", trusted), "198.51.100.7")
+  })
+
+  it("counts connections per IP and sessions in all", () => {
+    const admission = Admission.make(GatewayConfig.make({ maxSessions: 3, maxConnectionsPerIp: 2 }))
+    assert.strictEqual(admission.admit("a", 0), "admitted")
+    assert.strictEqual(admission.admit("a", 0), "admitted")
+    assert.strictEqual(admission.admit("a", 0), 429)
+    assert.strictEqual(admission.admit("b", 0), "admitted")
+    assert.strictEqual(admission.admit("c", 0), 503)
+    admission.release("a")
+    assert.strictEqual(admission.sessions(), 2)
+    assert.strictEqual(admission.admit("c", 0), "admitted")
+  })
+})
+
+describe("IceServers", () => {
+  const did = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
+  it("mints TURN REST credentials: username '<expiry>:<did>', credential base64(HMAC-SHA1(secret, username))", () => {
+    const config = GatewayConfig.make({
+      stunUrls: ["stun:127.0.0.1:3478"],
+      turnUrls: ["turn:127.0.0.1:3478?transport=udp", "turn:127.0.0.1:3478?transport=tcp"],
+      turnSecret: Redacted.make("north-pole-secret"),
+      turnCredentialTtlSeconds: 3600
+    })
+    const servers = IceServers.forAgent(config, did, Date.parse("2026-01-01T00:00:00.000Z"))
+    assert.deepStrictEqual(servers, [
+      { urls: ["stun:127.0.0.1:3478"] },
+      {
+        urls: ["turn:127.0.0.1:3478?transport=udp", "turn:127.0.0.1:3478?transport=tcp"],
+        username: `1767229200:${did}`,
+        // Computed independently (Python hmac) for this secret and username.
+        credential: "S6aEQzS1wsjsH47tmZYA8eFtB3E="
+      }
+    ])
+  })
+
+  it("hands out no servers unless configured, and TURN without credentials when no secret is set", () => {
+    assert.deepStrictEqual(IceServers.forAgent(GatewayConfig.make(), did, 0), [])
+    assert.deepStrictEqual(IceServers.forAgent(GatewayConfig.make({ turnUrls: ["turn:x"] }), did, 0), [{ urls: ["turn:x"] }])
+  })
+})
