@@ -52,6 +52,8 @@ export interface GatewayConfig {
   readonly agentsEndpoint: "auto" | "on" | "off"
   /** Bytes queued towards one agent beyond which frames for it are refused (a receiver that does not read). */
   readonly maxOutboundBufferBytes: number
+  /** Replay records one session keeps (its envelopes of the last skew window); when full it gets RATE_LIMITED. */
+  readonly maxReplayRecords: number
 }
 
 /** The defaults: PROTOCOL.md's numbers, and limits sized for tens of thousands of agents per node. */
@@ -82,7 +84,8 @@ export const defaults: GatewayConfig = {
   maxRateLimitStrikes: 50,
   verifyRelaySignatures: true,
   agentsEndpoint: "auto",
-  maxOutboundBufferBytes: 1024 * 1024
+  maxOutboundBufferBytes: 1024 * 1024,
+  maxReplayRecords: 8192
 }
 
 /** A configuration: the defaults with some settings replaced. */
@@ -126,5 +129,6 @@ export const fromEnv: Config.Config<GatewayConfig> = Config.all({
   maxRateLimitStrikes: int("AICONEXUS_MAX_RATE_LIMIT_STRIKES", defaults.maxRateLimitStrikes),
   verifyRelaySignatures: Config.Boolean("AICONEXUS_VERIFY_RELAY_SIGNATURES").pipe(Config.withDefault(defaults.verifyRelaySignatures)),
   agentsEndpoint: Config.Literals(["auto", "on", "off"], "AICONEXUS_AGENTS_ENDPOINT").pipe(Config.withDefault(defaults.agentsEndpoint)),
-  maxOutboundBufferBytes: int("AICONEXUS_MAX_OUTBOUND_BUFFER_BYTES", defaults.maxOutboundBufferBytes)
+  maxOutboundBufferBytes: int("AICONEXUS_MAX_OUTBOUND_BUFFER_BYTES", defaults.maxOutboundBufferBytes),
+  maxReplayRecords: int("AICONEXUS_MAX_REPLAY_RECORDS", defaults.maxReplayRecords)
 })

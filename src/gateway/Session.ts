@@ -58,7 +58,8 @@ export const run = Effect.fnUntraced(function*(socket: Socket.Socket, context: S
   const writer = yield* socket.writer
   const reader = yield* socket.reader
   const sessionId = globalThis.crypto.randomUUID()
-  const replay = ReplayGuard.make()
+  // One sender per session: its own DID (and nothing else is accepted).
+  const replay = ReplayGuard.make({ maxPerSender: config.maxReplayRecords, maxTotal: config.maxReplayRecords })
   const startedAt = yield* Clock.currentTimeMillis
   const sessionBucket = TokenBucket.make(config.sessionRate, startedAt)
   const discoverBucket = TokenBucket.make(config.discoverRate, startedAt)
