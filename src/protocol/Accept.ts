@@ -40,6 +40,8 @@ export interface AcceptContext {
   readonly refuseType: (type: string) => ErrorCode | undefined
   /** Step 6: the DID `from` must be, when the receiver knows it. */
   readonly expectedFrom?: string | undefined
+  /** Step 6, when who may send depends on the type (e.g. gateway-originated vs relayed frames). */
+  readonly checkFrom?: (header: Envelope.Header) => boolean
   /** Step 7: whether `to` is right here (absent `to` was already checked against the type). */
   readonly checkTo: (header: Envelope.Header) => Effect.Effect<boolean>
   /** Step 8: the allowed clock difference in milliseconds, either way (default 60 000). */
@@ -132,8 +134,11 @@ export const accept = Effect.fnUntraced(function*(
   }
   const type = header.type as Envelope.Type
   // 6. from
-  if (context.expectedFrom !== undefined && header.from !== context.expectedFrom) {
-    return yield* reject("UNAUTHORIZED", 6, "\"from\" is not the DID of this session")
+  if (
+    (context.expectedFrom !== undefined && header.from !== context.expectedFrom) ||
+    (context.checkFrom !== undefined && !context.checkFrom(header))
+  ) {
+    return yield* reject("UNAUTHORIZED", 6, "\"from\" is not who may send this here")
   }
   // 7. to
   if (!(yield* context.checkTo(header))) {

@@ -1,0 +1,34 @@
+/**
+ * Our gateway in a process of its own, for `npm run bench -- gateway`.
+ *
+ * argv[2]: JSON overrides of `GatewayConfig` (rates as `{ perSecond, burst }`). Prints
+ * `{"event":"listening","url","did"}` once it listens. stdin commands: `gc` (runs the garbage
+ * collector when started with --expose-gc, answers `{"event":"gc"}`), `exit` (exits, which
+ * also writes a --cpu-prof profile). Exits when stdin closes.
+ */
+import { NodeRuntime } from "@effect/platform-node"
+import { Effect, Layer } from "effect"
+import * as Gateway from "../../src/gateway/Gateway.ts"
+import * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
+import { commands, emit } from "./common.ts"
+
+const overrides = JSON.parse(process.argv[2] ?? "{}") as Partial<GatewayConfig.GatewayConfig>
+const config = GatewayConfig.make({ host: "127.0.0.1", port: 0, ...overrides })
+
+commands((line) => {
+  if (line === "gc") {
+    const gc = (globalThis as { gc?: () => void }).gc
+    gc?.()
+    gc?.()
+    emit({ event: "gc", memory: process.memoryUsage() })
+  } else if (line === "exit") {
+    process.exit(0)
+  }
+})
+
+const announce = Layer.effectDiscard(Effect.gen(function*() {
+  const gateway = yield* Gateway.Gateway
+  emit({ event: "listening", url: gateway.url, did: gateway.did })
+}))
+
+Layer.launch(announce.pipe(Layer.provide(Gateway.layerMemory(config)))).pipe(NodeRuntime.runMain)

@@ -1,0 +1,572 @@
+/**
+ * The agent side of the gateway protocol (PROTOCOL.md sections 2 to 4), as a scoped service.
+ *
+ * It connects (trying the configured URLs in turn), answers the CHALLENGE, pins the gateway's
+ * DID, registers, keeps the session alive with heartbeats and, when the connection drops,
+ * reconnects on a `Schedule` and registers again. Frames sent meanwhile wait in a bounded queue
+ * and are signed only when they are written. Every incoming frame passes `Accept.accept` before
+ * anyone sees it. Browser-safe: the WebSocket comes from `Socket.WebSocketConstructor`.
+ *
+ * @since 0.1.0
+ */
+import {
+  Context,
+  Deferred,
+  Effect,
+  Fiber,
+  Layer,
+  Option,
+  PubSub,
+  Queue,
+  Ref,
+  Schedule,
+  Schema,
+  Scope,
+  Stream,
+  SubscriptionRef
+} from "effect"
+import * as Socket from "effect/socket/Socket"
+import * as Accept from "../protocol/Accept.ts"
+import type { Did } from "../protocol/Did.ts"
+import { boundedMemo } from "../protocol/Ed25519.ts"
+import * as Envelope from "../protocol/Envelope.ts"
+import type * as Identity from "../protocol/Identity.ts"
+import * as ReplayGuard from "../protocol/ReplayGuard.ts"
+import { KnownGateways } from "./KnownGateways.ts"
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/** A `ws://` URL to a host that is not loopback, without `allowInsecure`. */
+export class InsecureGatewayUrl extends Schema.TaggedError<InsecureGatewayUrl>()("InsecureGatewayUrl", {
+  url: Schema.String
+}) {
+  override get message() {
+    return `refusing ${this.url}: use wss:// (ws:// is only for loopback, or set allowInsecure)`
+  }
+}
+
+/** The gateway presented another DID than the one pinned for its address. */
+export class GatewayIdentityMismatch extends Schema.TaggedError<GatewayIdentityMismatch>()("GatewayIdentityMismatch", {
+  url: Schema.String,
+  pinned: Schema.String,
+  presented: Schema.String
+}) {
+  override get message() {
+    return `gateway at ${this.url} is ${this.presented}, but ${this.pinned} is pinned for it`
+  }
+}
+
+/** The connection failed or dropped (retried automatically). */
+export class ConnectionLost extends Schema.TaggedError<ConnectionLost>()("ConnectionLost", {
+  url: Schema.String,
+  reason: Schema.String,
+  /** Whether the session had registered before it was lost. */
+  registered: Schema.Boolean
+}) {}
+
+/** The gateway refused the registration (retried automatically). */
+export class RegistrationRefused extends Schema.TaggedError<RegistrationRefused>()("RegistrationRefused", {
+  url: Schema.String,
+  code: Schema.String,
+  reason: Schema.String
+}) {}
+
+/** Another connection registered this DID (close 4001). Final: the client does not reconnect. */
+export class SessionReplaced extends Schema.TaggedError<SessionReplaced>()("SessionReplaced", {}) {
+  override get message() {
+    return "another process registered this DID; this client stopped (one live process per DID)"
+  }
+}
+
+/** The client was closed. */
+export class ClientClosed extends Schema.TaggedError<ClientClosed>()("ClientClosed", {}) {}
+
+/** The send queue is full: the gateway is unreachable and `sendQueueCapacity` frames wait already. */
+export class SendQueueFull extends Schema.TaggedError<SendQueueFull>()("SendQueueFull", {
+  capacity: Schema.Number
+}) {}
+
+/** A frame could not be written before its deadline (the gateway stayed unreachable). */
+export class SendTimeout extends Schema.TaggedError<SendTimeout>()("SendTimeout", {
+  deadlineMs: Schema.Number
+}) {}
+
+/** No answer to a request within its timeout. */
+export class RequestTimeout extends Schema.TaggedError<RequestTimeout>()("RequestTimeout", {
+  type: Schema.String,
+  timeoutMs: Schema.Number
+}) {}
+
+/** The destination of a frame is not registered at the gateway. */
+export class UnknownAgent extends Schema.TaggedError<UnknownAgent>()("UnknownAgent", {
+  correlationId: Schema.String
+}) {}
+
+/** The gateway answered a request with an ERROR. */
+export class GatewayRefused extends Schema.TaggedError<GatewayRefused>()("GatewayRefused", {
+  code: Schema.String,
+  reason: Schema.String
+}) {}
+
+/** Why the client stopped for good. */
+export type FatalError = InsecureGatewayUrl | GatewayIdentityMismatch | SessionReplaced | ClientClosed
+
+/** Why a frame could not be sent. */
+export type SendError = SendQueueFull | SendTimeout | FatalError
+
+/** Why a request failed. */
+export type RequestError = SendError | RequestTimeout | UnknownAgent | GatewayRefused
+
+// ---------------------------------------------------------------------------
+// Configuration and state
+// ---------------------------------------------------------------------------
+
+/** How a client connects and behaves. */
+export interface GatewayClientConfig {
+  /** Gateway URLs, tried in turn (failover). */
+  readonly urls: ReadonlyArray<string>
+  readonly identity: Identity.Identity
+  readonly capabilities?: ReadonlyArray<Envelope.Capability>
+  readonly name?: string
+  readonly unlisted?: boolean
+  /** The gateway DID to expect; otherwise pinned on first use in `KnownGateways`. */
+  readonly gatewayDid?: string
+  /** Allow `ws://` to hosts that are not loopback. */
+  readonly allowInsecure?: boolean
+  /** Delays between reconnection attempts (default: exponential from 250 ms, capped at 30 s, jittered, forever). */
+  readonly reconnect?: Schedule.Schedule<unknown, unknown>
+  readonly openTimeoutMs?: number
+  readonly handshakeTimeoutMs?: number
+  readonly sendQueueCapacity?: number
+  /** How long a frame may wait for a connection before `send` fails with `SendTimeout`. */
+  readonly sendDeadlineMs?: number
+  readonly requestTimeoutMs?: number
+  readonly skewMs?: number
+  /** Incoming relayed frames buffered for slow subscribers before new ones are dropped (and counted). */
+  readonly incomingCapacity?: number
+}
+
+/** What the gateway said in REGISTERED. */
+export interface SessionInfo {
+  readonly url: string
+  readonly gatewayDid: string
+  readonly sessionId: string
+  readonly heartbeatIntervalMs: number
+  readonly sessionTimeoutMs: number
+  readonly maxMessageBytes: number
+  readonly iceServers: ReadonlyArray<Envelope.IceServer>
+}
+
+/** The connection lifecycle of a client. */
+export type ClientState =
+  | { readonly _tag: "Disconnected" }
+  | { readonly _tag: "Connecting"; readonly url: string }
+  | { readonly _tag: "Registered"; readonly session: SessionInfo }
+  | { readonly _tag: "Reconnecting"; readonly error: ConnectionLost | RegistrationRefused }
+  | { readonly _tag: "Closed"; readonly error: FatalError }
+
+/** A relayed frame the gateway could not deliver (an ERROR correlated to it). */
+export interface Undelivered {
+  readonly id: string
+  readonly to: string
+  readonly type: Envelope.Type
+  readonly connectionId: string | undefined
+  readonly code: string
+}
+
+/** The types a client relays to other agents. */
+export type RelayedType = "OFFER" | "ANSWER" | "ICE_CANDIDATE" | "BYE"
+
+/** The agent side of a gateway session. */
+export class GatewayClient extends Context.Service<GatewayClient, {
+  readonly did: Did
+  readonly state: SubscriptionRef.SubscriptionRef<ClientState>
+  /** The current session, waiting for registration if needed. */
+  readonly session: Effect.Effect<SessionInfo, FatalError>
+  /** Relays a frame to another agent; completes when it is written, with the envelope's id. */
+  readonly send: <T extends RelayedType>(
+    to: Did,
+    type: T,
+    payload: Envelope.Payload<T>,
+    correlationId?: string
+  ) => Effect.Effect<string, SendError>
+  /** DISCOVER, one page. */
+  readonly discover: (query: Envelope.Payload<"DISCOVER">) => Effect.Effect<Envelope.Payload<"PEERS">, RequestError>
+  /** Verified relayed frames from other agents. */
+  readonly incoming: Stream.Stream<Accept.Accepted>
+  /** Relayed frames the gateway answered with an ERROR (e.g. UNKNOWN_AGENT). */
+  readonly undelivered: Stream.Stream<Undelivered>
+  /** Incoming frames refused so far (never delivered). */
+  readonly rejected: Effect.Effect<number>
+  /** UNREGISTER, then close; the client is done. */
+  readonly close: Effect.Effect<void>
+}>()("aiconexus/client/GatewayClient") {
+  /** A client for `config`; it starts connecting at once and stops with the scope. */
+  static readonly layer = (config: GatewayClientConfig) => Layer.effect(GatewayClient, make(config))
+}
+
+const SUBPROTOCOL = "ioap.v1"
+const GATEWAY_TYPES: ReadonlySet<string> = new Set(["PONG", "PEERS", "ERROR"])
+
+/** Whether a URL's host is a loopback address. */
+export const isLoopbackUrl = (url: string): boolean => {
+  const host = new URL(url).hostname
+  return host === "localhost" || host === "[::1]" || host === "::1" || host.startsWith("127.")
+}
+
+/** The default reconnection delays: 250 ms doubling, at most 30 s, jittered, forever. */
+export const defaultReconnect: Schedule.Schedule<unknown, unknown> = Schedule.min([
+  Schedule.exponential("250 millis", 2),
+  Schedule.spaced("30 seconds")
+]).pipe(Schedule.jittered)
+
+interface Outgoing {
+  readonly draft: Envelope.Draft<Envelope.Type>
+  /** Completed with the envelope id once written; failed when it can no longer be. */
+  readonly written: Deferred.Deferred<string, SendError>
+  /** For requests: the answer, keyed by the envelope id once signed. */
+  readonly reply?: Deferred.Deferred<Envelope.Envelope, UnknownAgent | GatewayRefused> | undefined
+}
+
+const isFatal = (error: unknown): error is FatalError =>
+  error instanceof InsecureGatewayUrl || error instanceof GatewayIdentityMismatch ||
+  error instanceof SessionReplaced || error instanceof ClientClosed
+
+/** Builds a client; its connection loop runs in the current scope. */
+export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
+  const knownGateways = yield* KnownGateways
+  const scope = yield* Effect.scope
+  const identity = config.identity
+  const skewMs = config.skewMs ?? 60_000
+  const sendQueueCapacity = config.sendQueueCapacity ?? 1024
+  const sendDeadlineMs = config.sendDeadlineMs ?? 30_000
+  const requestTimeoutMs = config.requestTimeoutMs ?? 10_000
+  const handshakeTimeoutMs = config.handshakeTimeoutMs ?? 10_000
+  const openTimeoutMs = config.openTimeoutMs ?? 10_000
+
+  const state = yield* SubscriptionRef.make<ClientState>({ _tag: "Disconnected" })
+  const outbox = yield* Queue.dropping<Outgoing>(sendQueueCapacity)
+  const incoming = yield* PubSub.dropping<Accept.Accepted>(config.incomingCapacity ?? 1024)
+  const undelivered = yield* PubSub.dropping<Undelivered>(1024)
+  const rejected = yield* Ref.make(0)
+  const pending = new Map<string, Deferred.Deferred<Envelope.Envelope, UnknownAgent | GatewayRefused>>()
+  const relayedSent = boundedMemo<string, Omit<Undelivered, "code">>(4096)
+  const replay = ReplayGuard.make({ maxPerSender: 4096, maxTotal: 65536 })
+  let urlIndex = 0
+
+  const setState = (next: ClientState) => SubscriptionRef.set(state, next)
+
+  // -------------------------------------------------------------------------
+  // One connection
+  // -------------------------------------------------------------------------
+
+  /** Connects to `url`, registers, and serves until the connection ends (always fails). */
+  const connection = (url: string) =>
+    Effect.gen(function*() {
+      if (!url.startsWith("wss://") && !(url.startsWith("ws://") && (config.allowInsecure === true || isLoopbackUrl(url)))) {
+        return yield* new InsecureGatewayUrl({ url })
+      }
+      yield* setState({ _tag: "Connecting", url })
+      const lost = (reason: string, registered = false) => new ConnectionLost({ url, reason, registered })
+      const socket = yield* Socket.makeWebSocket(url, { protocols: [SUBPROTOCOL], openTimeout: openTimeoutMs })
+      const reader = yield* socket.reader.pipe(Effect.mapError((error) => lost(error.message)))
+      const writer = yield* socket.writer
+      const write = (frame: string) => writer.write(frame).pipe(Effect.mapError((error) => lost(error.message, true)))
+      const pinned = config.gatewayDid ?? Option.getOrUndefined(yield* knownGateways.get(url).pipe(Effect.orElseSucceed(Option.none)))
+
+      /** Frames as they come, ending in the reason the socket closed. */
+      const pull = reader.pull.pipe(
+        Effect.catchTag("SocketError", (error): Effect.Effect<never, ConnectionLost | SessionReplaced> =>
+          error.reason._tag === "SocketCloseError" && error.reason.code === 4001
+            ? Effect.fail(new SessionReplaced())
+            : Effect.fail(lost(error.message)))
+      )
+      const frames: Array<string | Uint8Array> = []
+      const nextFrame = Effect.gen(function*() {
+        while (frames.length === 0) frames.push(...(yield* pull))
+        return frames.shift()!
+      })
+
+      // Handshake: CHALLENGE → REGISTER → REGISTERED.
+      const handshake = Effect.gen(function*() {
+        const challenge = yield* Accept.accept(yield* nextFrame, {
+          maxFrameBytes: 16 * 1024,
+          skewMs,
+          refuseType: (type) => (type === "CHALLENGE" ? undefined : "UNSUPPORTED_TYPE"),
+          checkTo: (header) => Effect.succeed(header.to === undefined),
+          replay
+        }).pipe(Effect.mapError((rejection) => lost(`bad CHALLENGE: ${rejection.message}`)))
+        const gatewayDid = challenge.envelope.from
+        if (pinned !== undefined && pinned !== gatewayDid) {
+          return yield* new GatewayIdentityMismatch({ url, pinned, presented: gatewayDid })
+        }
+        const register = yield* Envelope.make(identity, {
+          type: "REGISTER",
+          to: gatewayDid,
+          payload: {
+            nonce: (challenge.envelope as Envelope.Envelope<"CHALLENGE">).payload.nonce,
+            endpoint: url,
+            capabilities: [...(config.capabilities ?? [])],
+            ...(config.name === undefined ? {} : { name: config.name }),
+            ...(config.unlisted === undefined ? {} : { unlisted: config.unlisted })
+          }
+        }).pipe(Effect.orDie)
+        yield* write(Envelope.encode(register))
+        const answer = yield* Accept.accept(yield* nextFrame, {
+          maxFrameBytes: 1024 * 1024,
+          skewMs,
+          refuseType: (type) => (type === "REGISTERED" || type === "ERROR" ? undefined : "UNSUPPORTED_TYPE"),
+          expectedFrom: gatewayDid,
+          checkTo: (header) => Effect.succeed(header.to === identity.did),
+          replay
+        }).pipe(Effect.mapError((rejection) => lost(`bad answer to REGISTER: ${rejection.message}`)))
+        if (answer.envelope.type === "ERROR") {
+          const error = (answer.envelope as Envelope.Envelope<"ERROR">).payload
+          return yield* new RegistrationRefused({ url, code: error.code, reason: error.message })
+        }
+        if (pinned === undefined) yield* Effect.ignore(knownGateways.pin(url, gatewayDid))
+        const registered = (answer.envelope as Envelope.Envelope<"REGISTERED">).payload
+        return {
+          url,
+          gatewayDid,
+          sessionId: registered.session_id,
+          heartbeatIntervalMs: registered.heartbeat_interval_ms,
+          sessionTimeoutMs: registered.session_timeout_ms,
+          maxMessageBytes: registered.max_message_bytes,
+          iceServers: registered.ice_servers
+        } satisfies SessionInfo
+      }).pipe(
+        Effect.timeoutOrElse({
+          duration: handshakeTimeoutMs,
+          orElse: () => Effect.fail(lost("no registration within the handshake timeout"))
+        })
+      )
+      const session = yield* handshake
+      yield* setState({ _tag: "Registered", session })
+      yield* Effect.logDebug("registered with gateway").pipe(Effect.annotateLogs({ url, session: session.sessionId }))
+
+      // Registered: read, write and keep the session alive until something ends it.
+      const lostRegistered = (reason: string) => lost(reason, true)
+      const context: Accept.AcceptContext = {
+        maxFrameBytes: session.maxMessageBytes,
+        skewMs,
+        refuseType: (type) =>
+          GATEWAY_TYPES.has(type) || Envelope.relayedTypes.has(type as Envelope.Type) ? undefined : "UNSUPPORTED_TYPE",
+        // Gateway answers come from the gateway; relayed frames from any agent but the gateway.
+        checkFrom: (header) => GATEWAY_TYPES.has(header.type) === (header.from === session.gatewayDid),
+        checkTo: (header) => Effect.succeed(header.to === identity.did),
+        replay
+      }
+      const dispatch = (accepted: Accept.Accepted) =>
+        Effect.gen(function*() {
+          const { envelope } = accepted
+          if (!GATEWAY_TYPES.has(envelope.type)) {
+            yield* PubSub.publish(incoming, accepted)
+            return
+          }
+          const correlated = envelope.correlation_id
+          if (correlated === undefined) return
+          const request = pending.get(correlated)
+          if (request !== undefined) {
+            pending.delete(correlated)
+            if (envelope.type === "ERROR") {
+              const error = (envelope as Envelope.Envelope<"ERROR">).payload
+              yield* Deferred.fail(
+                request,
+                error.code === "UNKNOWN_AGENT"
+                  ? new UnknownAgent({ correlationId: correlated })
+                  : new GatewayRefused({ code: error.code, reason: error.message })
+              )
+            } else {
+              yield* Deferred.succeed(request, envelope)
+            }
+            return
+          }
+          const relayed = relayedSent.get(correlated)
+          if (relayed !== undefined && envelope.type === "ERROR") {
+            yield* PubSub.publish(undelivered, { ...relayed, code: (envelope as Envelope.Envelope<"ERROR">).payload.code })
+          }
+        })
+      const readLoop = Effect.gen(function*() {
+        while (true) {
+          const frame = yield* nextFrame.pipe(Effect.mapError((error) => error instanceof ConnectionLost ? lostRegistered(error.reason) : error))
+          const accepted = yield* Effect.result(Accept.accept(frame, context))
+          if (accepted._tag === "Failure") {
+            yield* Ref.update(rejected, (n) => n + 1)
+            yield* Effect.logWarning("refused an incoming frame").pipe(
+              Effect.annotateLogs({ code: accepted.failure.code, reason: accepted.failure.reason })
+            )
+            continue
+          }
+          yield* dispatch(accepted.success)
+        }
+      })
+      const writeLoop = Effect.gen(function*() {
+        while (true) {
+          const outgoing = yield* Queue.take(outbox)
+          // A frame whose sender gave up (deadline) is not sent late.
+          if (yield* Deferred.isDone(outgoing.written)) continue
+          const envelope = yield* Envelope.make(identity, { ...outgoing.draft, to: outgoing.draft.to ?? session.gatewayDid }).pipe(
+            Effect.result
+          )
+          if (envelope._tag === "Failure") {
+            yield* Deferred.die(outgoing.written, envelope.failure)
+            continue
+          }
+          const sent = envelope.success
+          if (outgoing.reply !== undefined) pending.set(sent.id, outgoing.reply)
+          if (Envelope.relayedTypes.has(sent.type)) {
+            const payload = sent.payload as { readonly connection_id?: string }
+            relayedSent.set(sent.id, { id: sent.id, to: sent.to!, type: sent.type, connectionId: payload.connection_id })
+          }
+          const result = yield* Effect.result(write(Envelope.encode(sent)))
+          if (result._tag === "Failure") {
+            // Not written: put it back in front of the queue's order as best we can, then reconnect.
+            pending.delete(sent.id)
+            yield* Queue.offer(outbox, outgoing)
+            return yield* result.failure
+          }
+          yield* Deferred.succeed(outgoing.written, sent.id)
+        }
+      })
+      const heartbeat = Effect.gen(function*() {
+        let sequence = 0
+        while (true) {
+          yield* Effect.sleep(session.heartbeatIntervalMs)
+          const answered = yield* Effect.result(request({ type: "PING", payload: { sequence: sequence++ } }, session.heartbeatIntervalMs))
+          if (answered._tag === "Failure") {
+            if (isFatal(answered.failure)) return yield* answered.failure
+            return yield* lostRegistered(`no PONG within ${session.heartbeatIntervalMs} ms`)
+          }
+        }
+      })
+      // Whichever ends first (they only end by failing) ends the connection.
+      return yield* Effect.raceAllFirst([readLoop, writeLoop, heartbeat])
+    }).pipe(Effect.scoped)
+
+  // -------------------------------------------------------------------------
+  // Connection loop: reconnect on a schedule, fail over between URLs
+  // -------------------------------------------------------------------------
+
+  const nextUrl = () => config.urls[urlIndex++ % config.urls.length]!
+  const attempt = Effect.suspend(() => connection(nextUrl())).pipe(
+    Effect.tapError((error) => isFatal(error) ? Effect.void : setState({ _tag: "Reconnecting", error }))
+  )
+  const connectionLoop = Effect.gen(function*() {
+    while (true) {
+      const result = yield* attempt.pipe(
+        Effect.retry({
+          schedule: config.reconnect ?? defaultReconnect,
+          // A session that had registered starts a fresh schedule (first retry at once).
+          while: (error) => !isFatal(error) && !(error instanceof ConnectionLost && error.registered)
+        }),
+        Effect.result
+      )
+      if (result._tag === "Success") continue
+      if (isFatal(result.failure)) return result.failure
+    }
+  })
+
+  /** Fails everything waiting once the client stopped for good. */
+  const shutdown = (error: FatalError) =>
+    Effect.gen(function*() {
+      yield* setState({ _tag: "Closed", error })
+      for (const outgoing of yield* Queue.clear(outbox)) yield* Deferred.fail(outgoing.written, error)
+      for (const request of pending.values()) yield* Deferred.fail(request, new GatewayRefused({ code: "CLOSED", reason: error.message }))
+      pending.clear()
+    })
+
+  const loopFiber = yield* connectionLoop.pipe(
+    Effect.flatMap((error) => Effect.andThen(Effect.logWarning("gateway client stopped", error.message), shutdown(error))),
+    Effect.forkIn(scope)
+  )
+
+  // -------------------------------------------------------------------------
+  // Sending
+  // -------------------------------------------------------------------------
+
+  const closedError = Effect.gen(function*() {
+    const current = yield* SubscriptionRef.get(state)
+    return current._tag === "Closed" ? Option.some(current.error) : Option.none()
+  })
+
+  const enqueue = (outgoing: Outgoing) =>
+    Effect.gen(function*() {
+      const closed = yield* closedError
+      if (Option.isSome(closed)) return yield* Effect.fail(closed.value)
+      if (!(yield* Queue.offer(outbox, outgoing))) return yield* new SendQueueFull({ capacity: sendQueueCapacity })
+      return yield* Deferred.await(outgoing.written).pipe(
+        Effect.timeoutOrElse({
+          duration: sendDeadlineMs,
+          orElse: () =>
+            Effect.andThen(
+              Deferred.fail(outgoing.written, new SendTimeout({ deadlineMs: sendDeadlineMs })),
+              Deferred.await(outgoing.written)
+            )
+        })
+      )
+    })
+
+  const request = (draft: Envelope.Draft<Envelope.Type>, timeoutMs: number) =>
+    Effect.gen(function*() {
+      const written = yield* Deferred.make<string, SendError>()
+      const reply = yield* Deferred.make<Envelope.Envelope, UnknownAgent | GatewayRefused>()
+      const id = yield* enqueue({ draft, written, reply })
+      return yield* Deferred.await(reply).pipe(
+        Effect.timeoutOrElse({
+          duration: timeoutMs,
+          orElse: () => Effect.andThen(Effect.sync(() => pending.delete(id)), Effect.fail(new RequestTimeout({ type: draft.type, timeoutMs })))
+        })
+      )
+    })
+
+  const session = Effect.gen(function*() {
+    const current = yield* SubscriptionRef.get(state)
+    if (current._tag === "Registered") return current.session
+    if (current._tag === "Closed") return yield* Effect.fail(current.error)
+    const next = yield* SubscriptionRef.changes(state).pipe(
+      Stream.filter((s) => s._tag === "Registered" || s._tag === "Closed"),
+      Stream.runHead
+    )
+    const settled = Option.getOrThrow(next)
+    return settled._tag === "Registered" ? settled.session : yield* Effect.fail((settled as { error: FatalError }).error)
+  })
+
+  const close = Effect.gen(function*() {
+    const current = yield* SubscriptionRef.get(state)
+    if (current._tag === "Closed") return
+    if (current._tag === "Registered") {
+      // UNREGISTER is best effort: the gateway closes the socket with 1000 when it arrives.
+      yield* Effect.ignore(
+        Effect.gen(function*() {
+          const written = yield* Deferred.make<string, SendError>()
+          yield* enqueue({ draft: { type: "UNREGISTER", payload: {} }, written })
+        }).pipe(Effect.timeout(2_000))
+      )
+    }
+    yield* Fiber.interrupt(loopFiber)
+    yield* shutdown(new ClientClosed())
+  })
+
+  yield* Scope.addFinalizer(scope, Effect.ignore(close))
+
+  return GatewayClient.of({
+    did: identity.did,
+    state,
+    session,
+    send: (to, type, payload, correlationId) =>
+      Effect.gen(function*() {
+        const written = yield* Deferred.make<string, SendError>()
+        return yield* enqueue({ draft: { type, to, payload, correlation_id: correlationId } as Envelope.Draft<Envelope.Type>, written })
+      }),
+    discover: (query) =>
+      Effect.map(request({ type: "DISCOVER", payload: query }, requestTimeoutMs), (answer) =>
+        (answer as Envelope.Envelope<"PEERS">).payload),
+    incoming: Stream.fromPubSub(incoming),
+    undelivered: Stream.fromPubSub(undelivered),
+    rejected: Ref.get(rejected),
+    close
+  })
+})
