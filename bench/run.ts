@@ -1,10 +1,12 @@
 /**
  * `npm run bench [-- NAME...]`: runs the named benchmarks (all when none is named).
  */
+import * as Gateway from "./gateway.ts"
 import * as Protocol from "./protocol.ts"
 
 const benchmarks: Record<string, () => Promise<void>> = {
-  protocol: Protocol.main
+  protocol: Protocol.main,
+  gateway: Gateway.main
 }
 
 const names = process.argv.slice(2)

@@ -97,3 +97,27 @@ export const peer = (url: string, id: string, timeoutMs = 30_000) => {
     return true
   }, timeoutMs)
 }
+
+/** Opens a socket to our gateway without registering (resolves once the upgrade succeeded). */
+export const unregistered = (url: string, timeoutMs = 30_000) =>
+  new Promise<WebSocket>((resolve, reject) => {
+    const socket = open(url, ["ioap.v1"])
+    const timer = setTimeout(() => {
+      socket.terminate()
+      reject(new ConnectFailed("open timeout"))
+    }, timeoutMs)
+    socket.on("error", () => undefined)
+    socket.once("unexpected-response", (_request, response) => {
+      clearTimeout(timer)
+      socket.terminate()
+      reject(new ConnectFailed(`upgrade refused with ${response.statusCode}`, response.statusCode))
+    })
+    socket.once("close", (code) => {
+      clearTimeout(timer)
+      reject(new ConnectFailed(`closed with ${code} before opening`))
+    })
+    socket.once("open", () => {
+      clearTimeout(timer)
+      resolve(socket)
+    })
+  })

@@ -134,11 +134,12 @@ export const layer = (config: GatewayConfig) =>
     yield* validate(config)
     const identity = yield* loadIdentity(config)
     const startedAt = yield* Clock.currentTimeMillis
-    const server = NodeHttpServer.layer(createServer, {
+    const httpServer = createServer()
+    const server = NodeHttpServer.layer(() => httpServer, {
       host: config.host,
       port: config.port,
-      // Without this, shutdown waits (up to 20 s) for open WebSocket sessions to end by
-      // themselves; with it, closing the gateway interrupts them at once (close code 1001).
+      // The default shutdown waits (up to 20 s) for open WebSocket sessions to end by
+      // themselves; the gateway's own shutdown below ends them at once instead.
       disablePreemptiveShutdown: true,
       websocket: {
         maxPayload: config.maxMessageBytes,
@@ -154,7 +155,14 @@ export const layer = (config: GatewayConfig) =>
       disableLogger: true,
       disableListenLog: true
     })
-    return Layer.mergeAll(app, gateway).pipe(
+    // Shutdown, in this order: stop accepting connections; interrupt the sessions (they close
+    // with 1001 while `app` is released); drop connections still waiting for an upgrade, which
+    // agents reconnecting at once may have opened, so the server can close.
+    const stopAccepting = Layer.effectDiscard(Effect.addFinalizer(() => Effect.sync(() => httpServer.close())))
+    const dropLeftovers = Layer.effectDiscard(Effect.addFinalizer(() => Effect.sync(() => httpServer.closeAllConnections())))
+    return stopAccepting.pipe(
+      Layer.provideMerge(Layer.mergeAll(app, gateway)),
+      Layer.provideMerge(dropLeftovers),
       Layer.provide(server),
       Layer.provide(Layer.succeed(GatewayConfigService, config)),
       Layer.provide(NodeEd25519.layer),

@@ -1,0 +1,431 @@
+/**
+ * Gateway benchmark (`npm run bench -- gateway`): relay throughput, latency and server CPU per
+ * message of our gateway beside a raw `ws` relay, the same relay decoding envelopes with our
+ * Schemas (the floor for doing the checks at all) and PeerJS's server, all in one run; then
+ * memory per idle agent, and the latency of an honest pair while others flood the gateway.
+ *
+ * Every server and every load generator runs in a child process of its own (on 127.0.0.1); the
+ * parent reads the server's CPU time and RSS from /proc. Absolute numbers on a small shared
+ * machine are noisy: the ratios within one run are what to read.
+ *
+ * Environment: GATEWAY_BENCH_PAIRS (50), GATEWAY_BENCH_WINDOW (8), GATEWAY_BENCH_SECONDS (5),
+ * GATEWAY_BENCH_AGENTS (10000, the largest idle count), GATEWAY_BENCH_CPU_PROF=<dir> (profile the
+ * gateway (a) process during its relay run with --cpu-prof; summarise with
+ * `npx node bench/gateway/profile.ts <dir>/<file>.cpuprofile`; (b) is profiled too),
+ * GATEWAY_BENCH_PARTS (relay,memory,flood: which parts to run).
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+import * as Verify from "./gateway/verify.ts"
+
+const here = join(dirname(fileURLToPath(import.meta.url)), "gateway")
+const env = (name: string, fallback: number) => {
+  const value = Number(process.env[name])
+  return Number.isFinite(value) && value > 0 ? value : fallback
+}
+const PAIRS = env("GATEWAY_BENCH_PAIRS", 50)
+const WINDOW = env("GATEWAY_BENCH_WINDOW", 8)
+const WARMUP_MS = 1000
+const DURATION_MS = env("GATEWAY_BENCH_SECONDS", 5) * 1000
+const MAX_AGENTS = env("GATEWAY_BENCH_AGENTS", 10_000)
+const CPU_PROF_DIR = process.env.GATEWAY_BENCH_CPU_PROF
+const PARTS = new Set((process.env.GATEWAY_BENCH_PARTS ?? "relay,memory,flood").split(",").map((part) => part.trim()))
+// Seconds the 10,000-agent stage of one server may take before it is cut down.
+const IDLE_BUDGET_MS = 50_000
+const HUGE = { perSecond: 1e9, burst: 1e9 }
+
+// ---------------------------------------------------------------------------
+// Child processes
+// ---------------------------------------------------------------------------
+
+type Event = Record<string, unknown> & { readonly event: string }
+
+interface Child {
+  readonly name: string
+  readonly process: ChildProcess
+  readonly pid: number
+  /** The next event named `event` (earlier ones of other names stay queued). */
+  readonly next: (event: string, timeoutMs: number) => Promise<Event>
+  readonly send: (line: string) => void
+  /** Asks it to exit, then kills it if it has not within 3 s. */
+  readonly stop: () => Promise<void>
+}
+
+const children = new Set<ChildProcess>()
+const killAll = () => {
+  for (const child of children) child.kill("SIGKILL")
+}
+process.on("exit", killAll)
+
+const start = (name: string, script: string, args: ReadonlyArray<string>, execArgv: ReadonlyArray<string> = []): Child => {
+  const child = spawn(process.execPath, [...execArgv, join(here, script), ...args], { stdio: ["pipe", "pipe", "inherit"] })
+  if (child.pid === undefined) throw new Error(`could not start ${name}`)
+  children.add(child)
+  const events: Array<Event> = []
+  const waiters = new Set<() => void>()
+  let exited: string | undefined
+  const wake = () => {
+    for (const waiter of waiters) waiter()
+  }
+  child.on("exit", (code, signal) => {
+    children.delete(child)
+    exited = `${name} exited (${signal ?? code})`
+    wake()
+  })
+  child.stdin!.on("error", () => undefined)
+  createInterface({ input: child.stdout! }).on("line", (line) => {
+    try {
+      events.push(JSON.parse(line) as Event)
+    } catch {
+      console.error(`[${name}] ${line}`)
+    }
+    wake()
+  })
+  const next = (event: string, timeoutMs: number) =>
+    new Promise<Event>((resolve, reject) => {
+      const check = () => {
+        const index = events.findIndex((e) => e.event === event)
+        if (index >= 0) {
+          done()
+          resolve(events.splice(index, 1)[0]!)
+        } else if (exited !== undefined) {
+          done()
+          reject(new Error(`${exited} before sending ${event}`))
+        }
+      }
+      const timer = setTimeout(() => {
+        done()
+        reject(new Error(`${name}: no ${event} within ${timeoutMs} ms`))
+      }, timeoutMs)
+      const done = () => {
+        clearTimeout(timer)
+        waiters.delete(check)
+      }
+      waiters.add(check)
+      check()
+    })
+  return {
+    name,
+    process: child,
+    pid: child.pid,
+    next,
+    send: (line) => {
+      if (exited === undefined) child.stdin!.write(`${line}\n`)
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (exited !== undefined) return resolve()
+        const timer = setTimeout(() => child.kill("SIGKILL"), 3000)
+        child.once("exit", () => {
+          clearTimeout(timer)
+          resolve()
+        })
+        child.stdin!.write("exit\n")
+      })
+  }
+}
+
+/** CPU time (user + system, all threads) of a process in microseconds, from /proc. */
+const cpuUs = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS
+}
+const CLOCK_TICKS = 100
+
+/** Resident memory of a process in KiB, from /proc. */
+const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN)
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+// ---------------------------------------------------------------------------
+// Servers
+// ---------------------------------------------------------------------------
+
+const dataDirs: Array<string> = []
+const gatewayArgs = (overrides: Record<string, unknown>) => {
+  const dataDir = mkdtempSync(join(tmpdir(), "aiconexus-bench-"))
+  dataDirs.push(dataDir)
+  return [JSON.stringify({ dataDir, ...overrides })]
+}
+/** Limits out of the way of a throughput run. */
+const unlimited = {
+  sessionRate: HUGE,
+  destinationRate: HUGE,
+  discoverRate: HUGE,
+  handshakeRatePerIp: HUGE,
+  maxConnectionsPerIp: 1e6,
+  maxSessions: 1e6,
+  maxReplayRecords: 1e7,
+  maxRejectedFrames: 1e6,
+  maxOutboundBufferBytes: 64 * 1024 * 1024
+}
+
+interface ServerSpec {
+  readonly label: string
+  readonly script: string
+  readonly args: () => ReadonlyArray<string>
+  readonly kind: "gateway" | "raw" | "peer"
+}
+const servers: Record<"a" | "b" | "c" | "d" | "e", ServerSpec> = {
+  a: { label: "(a) gateway, verify on", script: "server-gateway.ts", args: () => gatewayArgs(unlimited), kind: "gateway" },
+  b: {
+    label: "(b) gateway, verify off",
+    script: "server-gateway.ts",
+    args: () => gatewayArgs({ ...unlimited, verifyRelaySignatures: false }),
+    kind: "gateway"
+  },
+  c: { label: "(c) raw ws relay", script: "server-raw.ts", args: () => ["plain"], kind: "raw" },
+  d: { label: "(d) raw + JSON.parse + Schemas", script: "server-raw.ts", args: () => ["schema"], kind: "raw" },
+  e: { label: "(e) PeerJS server", script: "server-peer.ts", args: () => [], kind: "peer" }
+}
+
+// ---------------------------------------------------------------------------
+// 1–3. Relay throughput
+// ---------------------------------------------------------------------------
+
+interface RelayResult {
+  readonly label: string
+  readonly rate: number
+  readonly p50: number
+  readonly p99: number
+  readonly cpuPerMsg: number
+  readonly serverCpu: number
+  readonly generatorCpu: number
+  readonly errors: number
+  readonly liveSigned: number
+  readonly frameBytes: number
+}
+
+const relayRun = async (spec: ServerSpec, profile: boolean): Promise<RelayResult> => {
+  const execArgv = profile && CPU_PROF_DIR !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`] : []
+  const server = start(spec.label, spec.script, spec.args(), execArgv)
+  if (execArgv.length > 0) console.log(`  profiling ${spec.label}: pid ${server.pid}, profile in ${CPU_PROF_DIR}`)
+  try {
+    const { url } = await server.next("listening", 30_000)
+    // Enough signed envelopes per agent for ~2× the rate of a fast gateway run.
+    const presign = Math.ceil((30_000 * (WARMUP_MS + DURATION_MS)) / 1000 / (PAIRS * 2))
+    const load = start("load", "load.ts", [
+      JSON.stringify({ mode: "relay", kind: spec.kind, url, pairs: PAIRS, window: WINDOW, warmupMs: WARMUP_MS, durationMs: DURATION_MS, presign })
+    ])
+    try {
+      const ready = await load.next("ready", 120_000)
+      await load.next("window-start", 30_000)
+      const cpu0 = cpuUs(server.pid)
+      const end = await load.next("window-end", DURATION_MS + 30_000)
+      const cpu1 = cpuUs(server.pid)
+      const received = end.received as number
+      const latency = end.latency as { p50: number; p99: number }
+      return {
+        label: spec.label,
+        rate: end.rate as number,
+        p50: latency.p50,
+        p99: latency.p99,
+        cpuPerMsg: (cpu1 - cpu0) / received,
+        serverCpu: (cpu1 - cpu0) / 1e6 / (end.seconds as number),
+        generatorCpu: end.generatorCpu as number,
+        errors: end.errors as number,
+        liveSigned: end.liveSigned as number,
+        frameBytes: ready.frameBytes as number
+      }
+    } finally {
+      await load.stop()
+    }
+  } finally {
+    await server.stop()
+  }
+}
+
+// ---------------------------------------------------------------------------
+// 4. Memory per idle agent
+// ---------------------------------------------------------------------------
+
+interface MemoryStage {
+  readonly agents: number
+  readonly rssKiB: number
+  readonly heapKiB: number
+  readonly ms: number
+}
+
+const memoryRun = async (spec: ServerSpec, overrides: Record<string, unknown>): Promise<{ stages: Array<MemoryStage>; note?: string }> => {
+  const server = start(spec.label, spec.script, spec.kind === "gateway" ? gatewayArgs({ ...unlimited, ...overrides }) : spec.args(), [
+    "--expose-gc"
+  ])
+  try {
+    const { url } = await server.next("listening", 30_000)
+    const measure = async (agents: number, ms: number): Promise<MemoryStage> => {
+      server.send("gc")
+      const gc = await server.next("gc", 30_000)
+      await sleep(300)
+      return { agents, rssKiB: rssKiB(server.pid), heapKiB: (gc.memory as { heapUsed: number }).heapUsed / 1024, ms }
+    }
+    // 50 agents first, so the code paths are warm and the baseline holds their fixed costs.
+    const first = 50
+    const middle = Math.min(1000, MAX_AGENTS)
+    const load = start("idle", "load.ts", [JSON.stringify({ mode: "idle", kind: spec.kind, url, concurrency: 64 })])
+    const stages: Array<MemoryStage> = []
+    let note: string | undefined
+    try {
+      let target = first
+      while (true) {
+        load.send(`to ${target}`)
+        const stage = await load.next("stage", 240_000)
+        const count = stage.count as number
+        if (count < target) note = `only ${count} of ${target} agents connected (${stage.failed} failed, ${stage.closed} closed)`
+        stages.push(await measure(count, stage.ms as number))
+        if (target === first) target = middle
+        else if (target === middle && MAX_AGENTS > middle) {
+          // Registering is the slow part: cut the last stage down if it would not fit the budget.
+          const perAgentMs = (stage.ms as number) / (middle - first)
+          const fits = middle + Math.floor(IDLE_BUDGET_MS / Math.max(perAgentMs, 1e-3) / 1000) * 1000
+          target = Math.min(MAX_AGENTS, fits)
+          if (target < MAX_AGENTS) {
+            note = `${MAX_AGENTS} agents would take ~${Math.round((perAgentMs * (MAX_AGENTS - middle)) / 1000)} s to register; did ${target}`
+          }
+        } else break
+      }
+    } finally {
+      await load.stop()
+    }
+    return note === undefined ? { stages } : { stages, note }
+  } finally {
+    await server.stop()
+  }
+}
+
+// ---------------------------------------------------------------------------
+// 5. Flood
+// ---------------------------------------------------------------------------
+
+const floodRun = async () => {
+  const server = start("(a) gateway, default limits", "server-gateway.ts", gatewayArgs({
+    handshakeRatePerIp: HUGE,
+    maxConnectionsPerIp: 1e6,
+    maxSessions: 1e6
+  }))
+  try {
+    const { url } = await server.next("listening", 30_000)
+    const honest = start("pingpong", "load.ts", [JSON.stringify({ mode: "pingpong", url, intervalMs: 25, phaseMs: 3000 })])
+    try {
+      const quiet = await honest.next("phase", 60_000)
+      const flood = start("flood", "flood.ts", [JSON.stringify({ url, durationMs: 20_000 })])
+      try {
+        await flood.next("flooding", 30_000)
+        await sleep(500)
+        const cpu0 = cpuUs(server.pid)
+        const t0 = performance.now()
+        honest.send("go")
+        const flooded = await honest.next("phase", 30_000)
+        const serverCpu = (cpuUs(server.pid) - cpu0) / 1e6 / ((performance.now() - t0) / 1000)
+        flood.send("stop")
+        const done = await flood.next("flood-done", 10_000)
+        return { quiet, flooded, serverCpu, flood: done }
+      } finally {
+        await flood.stop()
+      }
+    } finally {
+      await honest.stop()
+    }
+  } finally {
+    await server.stop()
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Report
+// ---------------------------------------------------------------------------
+
+const fixed = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "-")
+const pad = (s: string, n: number) => s.padStart(n)
+
+export const main = async () => {
+  const began = performance.now()
+  console.log("gateway: relay, memory and flood, every server and load generator in its own process (127.0.0.1)")
+  console.log(`relay load: ${PAIRS} pairs (${PAIRS * 2} sockets), window ${WINDOW} per agent, ${WARMUP_MS / 1000} s warm-up + ${DURATION_MS / 1000} s measured`)
+
+  try {
+    if (PARTS.has("relay")) await relayPart()
+    if (PARTS.has("memory")) await memoryPart()
+    if (PARTS.has("flood")) await floodPart()
+  } finally {
+    killAll()
+    for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true })
+    console.log(`\ngateway bench took ${fixed((performance.now() - began) / 1000, 0)} s`)
+  }
+}
+
+const relayPart = async () => {
+  // --- verification paths (parent process, nothing else running) ---
+  const verify = await Verify.measure()
+  const verifyUs = verify.costs[0]!.cpuUs
+  console.log(`\nEd25519 verification paths, ${verify.signedBytes} signed bytes of a ${verify.frameBytes}-byte OFFER envelope (this process):`)
+  console.log(`  ${"path".padEnd(64)} ${pad("wall µs/op", 10)} ${pad("CPU µs/op", 10)}`)
+  for (const cost of verify.costs) console.log(`  ${cost.name.padEnd(64)} ${pad(fixed(cost.wallUs), 10)} ${pad(fixed(cost.cpuUs), 10)}`)
+
+  // --- relay runs ---
+  const results: Partial<Record<keyof typeof servers, RelayResult>> = {}
+  for (const key of ["a", "b", "c", "d", "e"] as const) {
+    results[key] = await relayRun(servers[key], key === "a" || key === "b")
+    const r = results[key]
+    console.log(`  ran ${r.label}: ${fixed(r.rate, 0)} msgs/s, ${fixed(r.cpuPerMsg)} µs/msg` +
+      (r.errors > 0 ? `, ${r.errors} unmatched frames` : "") + (r.liveSigned > 0 ? `, ${r.liveSigned} signed during the window` : ""))
+  }
+  const floor = results.d!.cpuPerMsg
+  const floorPlusVerify = floor + verifyUs
+  console.log(`\nrelay of ~${results.a!.frameBytes}-byte OFFERs; CPU = server process user+system over the measured window / messages relayed`)
+  console.log(`${"server".padEnd(32)} ${pad("msgs/s", 8)} ${pad("p50 ms", 7)} ${pad("p99 ms", 7)} ${pad("srv CPU", 8)} ${pad("gen CPU", 8)} ${pad("µs/msg", 7)} ${pad("×floor", 7)}  ${"×(floor+verify)"}`)
+  for (const key of ["a", "b", "c", "d", "e"] as const) {
+    const r = results[key]!
+    const ratio = r.cpuPerMsg / floor
+    const extra = key === "a" ? `  ${fixed(r.cpuPerMsg / floorPlusVerify, 2)}` : ""
+    console.log(`${r.label.padEnd(32)} ${pad(fixed(r.rate, 0), 8)} ${pad(fixed(r.p50, 2), 7)} ${pad(fixed(r.p99, 2), 7)} ${pad(`${fixed(r.serverCpu * 100, 0)}%`, 8)} ${pad(`${fixed(r.generatorCpu * 100, 0)}%`, 8)} ${pad(fixed(r.cpuPerMsg), 7)} ${pad(fixed(ratio, 2), 7)}${extra}`)
+  }
+  console.log(`floor (d) = ${fixed(floor)} µs/msg; one node:crypto verify = ${fixed(verifyUs)} µs; floor + verify = ${fixed(floorPlusVerify)} µs/msg`)
+  const goalB = results.b!.cpuPerMsg / floor
+  const goalA = results.a!.cpuPerMsg / floorPlusVerify
+  console.log(`goal (b) ≤ 1.25× floor:            ${fixed(goalB, 2)}× ${goalB <= 1.25 ? "MET" : "NOT MET"}`)
+  console.log(`goal (a) ≤ 1.25× (floor + verify): ${fixed(goalA, 2)}× ${goalA <= 1.25 ? "MET" : "NOT MET"}`)
+  console.log(`(also: (a) is ${fixed(results.a!.cpuPerMsg / results.c!.cpuPerMsg, 2)}× the raw relay (c); PeerJS (e) is ${fixed(results.e!.cpuPerMsg / results.c!.cpuPerMsg, 2)}× it)`)
+}
+
+const memoryPart = async () => {
+  console.log(`\nmemory: idle registered agents (server RSS from /proc after a forced GC; baseline = 50 agents connected)`)
+  const gatewayMemory = await memoryRun(servers.a, { sessionTimeoutMs: 600_000, heartbeatIntervalMs: 200_000, handshakeTimeoutMs: 60_000 })
+  const rawMemory = await memoryRun(servers.c, {})
+  const perAgent = (stages: Array<MemoryStage>, i: number, field: "rssKiB" | "heapKiB") =>
+    (stages[i]![field] - stages[0]![field]) / (stages[i]!.agents - stages[0]!.agents)
+  console.log(`${"server".padEnd(32)} ${pad("agents", 7)} ${pad("RSS MiB", 8)} ${pad("KiB/agent", 10)} ${pad("heap KiB/agent", 15)} ${pad("connect s", 10)}`)
+  for (const [label, run] of [["(a) gateway", gatewayMemory], ["(c) raw ws relay", rawMemory]] as const) {
+    run.stages.forEach((stage, i) => {
+      const per = i === 0 ? "-" : fixed(perAgent(run.stages, i, "rssKiB"))
+      const heap = i === 0 ? "-" : fixed(perAgent(run.stages, i, "heapKiB"))
+      console.log(`${(i === 0 ? label : "").padEnd(32)} ${pad(String(stage.agents), 7)} ${pad(fixed(stage.rssKiB / 1024), 8)} ${pad(per, 10)} ${pad(heap, 15)} ${pad(fixed(stage.ms / 1000), 10)}`)
+    })
+    if (run.note !== undefined) console.log(`  note: ${run.note}`)
+  }
+  for (let i = 1; i < Math.min(gatewayMemory.stages.length, rawMemory.stages.length); i++) {
+    const ratio = perAgent(gatewayMemory.stages, i, "rssKiB") / perAgent(rawMemory.stages, i, "rssKiB")
+    console.log(`RSS per agent at ${gatewayMemory.stages[i]!.agents} agents: gateway / raw ws = ${fixed(ratio, 2)}× (goal ≤ 2×: ${ratio <= 2 ? "MET" : "NOT MET"})`)
+  }
+
+}
+
+const floodPart = async () => {
+  console.log(`\nflood: one honest pair, one signed OFFER round trip every 25 ms, (a) at default limits (handshake/connection limits raised)`)
+  const flood = await floodRun()
+  const q = flood.quiet.latency as { count: number; p50: number; p99: number; max: number }
+  const f = flood.flooded.latency as { count: number; p50: number; p99: number; max: number }
+  console.log(`${"phase".padEnd(12)} ${pad("rounds", 7)} ${pad("lost", 5)} ${pad("p50 ms", 7)} ${pad("p99 ms", 7)} ${pad("max ms", 7)}`)
+  console.log(`${"quiet".padEnd(12)} ${pad(String(q.count), 7)} ${pad(String(flood.quiet.lost), 5)} ${pad(fixed(q.p50, 2), 7)} ${pad(fixed(q.p99, 2), 7)} ${pad(fixed(q.max, 2), 7)}`)
+  console.log(`${"flooded".padEnd(12)} ${pad(String(f.count), 7)} ${pad(String(flood.flooded.lost), 5)} ${pad(fixed(f.p50, 2), 7)} ${pad(fixed(f.p99, 2), 7)} ${pad(fixed(f.max, 2), 7)}`)
+  console.log(`flooded / quiet: p50 ${fixed(f.p50 / q.p50, 2)}×, p99 ${fixed(f.p99 / q.p99, 2)}×; server CPU while flooded ${fixed(flood.serverCpu * 100, 0)}%; honest errors ${String(flood.flooded.errors)}, closes ${JSON.stringify(flood.flooded.closes)}`)
+  const seconds = flood.flood.seconds as number
+  const stats = flood.flood.stats as Record<string, { connections: number; refused: number; frames: number; bytes: number; closes: Record<string, number> }>
+  for (const [name, s] of Object.entries(stats)) {
+    console.log(`  flooder ${name.padEnd(8)} ${pad(fixed(s.frames / seconds, 0), 7)} frames/s ${pad(fixed(s.bytes / seconds / 1024 / 1024, 1), 6)} MiB/s  ${s.connections} connections, ${s.refused} refused, closes ${JSON.stringify(s.closes)}`)
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * The load generator of `npm run bench -- gateway`, in a process of its own.
+ *
+ * argv[2] is a JSON job:
+ * - `{"mode":"relay","kind":"gateway"|"raw"|"peer","url",pairs,window,warmupMs,durationMs,presign}`:
+ *   connects `pairs` pairs of agents; each keeps `window` ~600-byte OFFERs in flight to its
+ *   partner (a new one leaves when one from the partner arrives). For the gateway every
+ *   envelope is signed before the timed window (`presign` per agent; more are signed on the fly
+ *   if they run out, and counted). Emits `ready`, `window-start`, `window-end` (msgs/s, latency).
+ * - `{"mode":"idle","kind":"gateway"|"raw","url",concurrency}`: on each `to N` from stdin,
+ *   connects (and registers) idle agents until N are open, then emits `stage`.
+ * - `{"mode":"pingpong","url",intervalMs,phaseMs}`: one registered pair exchanging one signed
+ *   OFFER at a time (A → B, B answers → A: one round trip) every `intervalMs`; emits `phase`
+ *   `quiet`, waits for `go`, then emits `phase` `flood`.
+ */
+import { Effect } from "effect"
+import type WebSocket from "ws"
+import * as Identity from "../../src/protocol/Identity.ts"
+import * as NodeEd25519 from "../../src/protocol/NodeEd25519.ts"
+import * as Clients from "./clients.ts"
+import { commands, emit, FRAME_BYTES, frameId, offerDraft, pool, sdp, signSync, sleep, summarize } from "./common.ts"
+
+interface RelayJob {
+  readonly mode: "relay"
+  readonly kind: "gateway" | "raw" | "peer"
+  readonly url: string
+  readonly pairs: number
+  readonly window: number
+  readonly warmupMs: number
+  readonly durationMs: number
+  readonly presign: number
+}
+interface IdleJob {
+  readonly mode: "idle"
+  readonly kind: "gateway" | "raw"
+  readonly url: string
+  readonly concurrency: number
+}
+interface PingPongJob {
+  readonly mode: "pingpong"
+  readonly url: string
+  readonly intervalMs: number
+  readonly phaseMs: number
+}
+type Job = RelayJob | IdleJob | PingPongJob
+
+const job = JSON.parse(process.argv[2] ?? "{}") as Job
+const generate = () => Effect.runSync(Effect.provide(Identity.generate, NodeEd25519.layer))
+
+// Commands from the parent arrive as a queue of lines.
+const pending: Array<string> = []
+let waiter: ((line: string) => void) | undefined
+commands((line) => {
+  if (line === "exit") process.exit(0)
+  if (waiter !== undefined) {
+    const resolve = waiter
+    waiter = undefined
+    resolve(line)
+  } else pending.push(line)
+})
+const command = () =>
+  new Promise<string>((resolve) => {
+    const line = pending.shift()
+    if (line !== undefined) resolve(line)
+    else waiter = resolve
+  })
+
+const textId = (text: string): string => {
+  const at = text.indexOf("\"id\":\"") + 6
+  return text.slice(at, at + 36)
+}
+const ID_AT = (text: string) => text.indexOf("\"id\":\"") + 6
+
+// ---------------------------------------------------------------------------
+// relay
+// ---------------------------------------------------------------------------
+
+const relay = async (job: RelayJob) => {
+  const count = job.pairs * 2
+  const partner = (i: number) => i ^ 1
+  const identities = Array.from({ length: count }, generate)
+  const peerIds = identities.map((_, i) => `agent-${i}-${globalThis.crypto.randomUUID()}`)
+
+  const sockets: Array<WebSocket> = new Array(count)
+  await pool(identities, 20, async (identity, i) => {
+    sockets[i] = job.kind === "gateway"
+      ? await Clients.gateway(job.url, identity)
+      : job.kind === "raw"
+      ? await Clients.raw(job.url, identity.did)
+      : await Clients.peer(job.url, peerIds[i]!)
+  })
+
+  // The frames each agent sends, each with a unique id.
+  let liveSigned = 0
+  let nextFrame: (i: number) => string
+  if (job.kind === "gateway") {
+    const started = performance.now()
+    const presigned = identities.map((identity, i) =>
+      Array.from({ length: job.presign }, () => signSync(identity, offerDraft(identity, identities[partner(i)]!.did)))
+    )
+    emit({ event: "presigned", envelopes: count * job.presign, ms: Math.round(performance.now() - started) })
+    const used = new Array<number>(count).fill(0)
+    nextFrame = (i) => {
+      const frames = presigned[i]!
+      const k = used[i]!++
+      if (k < frames.length) {
+        const frame = frames[k]!
+        frames[k] = ""
+        return frame
+      }
+      liveSigned++
+      return signSync(identities[i]!, offerDraft(identities[i]!, identities[partner(i)]!.did))
+    }
+  } else if (job.kind === "raw") {
+    // The same envelopes (one signed template per agent, with a fresh id each time).
+    const templates = identities.map((identity, i) => signSync(identity, offerDraft(identity, identities[partner(i)]!.did)))
+    nextFrame = (i) => {
+      const template = templates[i]!
+      const at = ID_AT(template)
+      return template.slice(0, at) + globalThis.crypto.randomUUID() + template.slice(at + 36)
+    }
+  } else {
+    // PeerJS's own message shape, padded to the same size; its id first in the payload.
+    const make = (i: number, padding: number) =>
+      JSON.stringify({
+        type: "OFFER",
+        payload: {
+          id: globalThis.crypto.randomUUID(),
+          connectionId: `dc_${globalThis.crypto.randomUUID().slice(0, 13)}`,
+          type: "data",
+          sdp: { type: "offer", sdp: sdp(padding) }
+        },
+        dst: peerIds[partner(i)]
+      })
+    const padding = FRAME_BYTES - make(0, 0).length
+    nextFrame = (i) => make(i, padding)
+  }
+  const sample = nextFrame(0)
+  emit({ event: "ready", agents: count, frameBytes: sample.length })
+
+  const sentAt = new Map<string, number>()
+  const latencies: Array<number> = []
+  let received = 0
+  let errors = 0
+  let measuring = false
+  let stopped = false
+  const send = (i: number) => {
+    const frame = nextFrame(i)
+    sentAt.set(textId(frame), performance.now())
+    sockets[i]!.send(frame)
+  }
+  sockets.forEach((socket, i) => {
+    socket.on("message", (data: Buffer) => {
+      const id = frameId(data)
+      const at = id === undefined ? undefined : sentAt.get(id)
+      if (at === undefined) errors++
+      else {
+        sentAt.delete(id!)
+        if (measuring) {
+          received++
+          latencies.push(performance.now() - at)
+        }
+      }
+      if (!stopped) send(i)
+    })
+    socket.on("close", (code) => {
+      if (!stopped) emit({ event: "closed", agent: i, code })
+    })
+  })
+  for (let k = 0; k < job.window; k++) for (let i = 0; i < count; i++) send(i)
+
+  await sleep(job.warmupMs)
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  measuring = true
+  emit({ event: "window-start" })
+  await sleep(job.durationMs)
+  measuring = false
+  stopped = true
+  const seconds = (performance.now() - t0) / 1000
+  const cpu = process.cpuUsage(cpu0)
+  emit({
+    event: "window-end",
+    seconds,
+    received,
+    rate: received / seconds,
+    errors,
+    liveSigned,
+    generatorCpu: (cpu.user + cpu.system) / 1e6 / seconds,
+    latency: summarize(latencies)
+  })
+  for (const socket of sockets) socket.terminate()
+}
+
+// ---------------------------------------------------------------------------
+// idle
+// ---------------------------------------------------------------------------
+
+const idle = async (job: IdleJob) => {
+  const sockets: Array<WebSocket> = []
+  let failed = 0
+  let closed = 0
+  while (true) {
+    const line = await command()
+    if (!line.startsWith("to ")) break
+    const target = Number(line.slice(3))
+    const started = performance.now()
+    const todo = Array.from({ length: Math.max(0, target - sockets.length) }, (_, k) => k)
+    await pool(todo, job.concurrency, async () => {
+      try {
+        const socket = job.kind === "gateway"
+          ? await Clients.gateway(job.url, generate())
+          : await Clients.raw(job.url, globalThis.crypto.randomUUID())
+        socket.on("close", () => void closed++)
+        sockets.push(socket)
+      } catch (cause) {
+        if (failed++ < 3) console.error(`idle connect failed: ${cause instanceof Error ? cause.message : String(cause)}`)
+      }
+    })
+    emit({ event: "stage", count: sockets.length - closed, failed, closed, ms: Math.round(performance.now() - started) })
+  }
+  for (const socket of sockets) socket.terminate()
+}
+
+// ---------------------------------------------------------------------------
+// pingpong
+// ---------------------------------------------------------------------------
+
+const pingpong = async (job: PingPongJob) => {
+  const alice = generate()
+  const bob = generate()
+  const a = await Clients.gateway(job.url, alice)
+  const b = await Clients.gateway(job.url, bob)
+  // Enough signed envelopes for both phases, signed up front.
+  const rounds = Math.ceil((2 * job.phaseMs) / job.intervalMs) + 50
+  const toBob = Array.from({ length: rounds }, () => signSync(alice, offerDraft(alice, bob.did)))
+  const toAlice = Array.from({ length: rounds }, () => signSync(bob, offerDraft(bob, alice.did)))
+  let sentToBob = 0
+  let sentToAlice = 0
+  let errors = 0
+  let answered: (() => void) | undefined
+  b.on("message", (data: Buffer) => {
+    if (data.includes("\"type\":\"OFFER\"")) b.send(toAlice[sentToAlice++ % rounds]!)
+    else errors++
+  })
+  a.on("message", (data: Buffer) => {
+    if (data.includes("\"type\":\"OFFER\"") && answered !== undefined) answered()
+    else errors++
+  })
+  const closes: Array<number> = []
+  a.on("close", (code) => closes.push(code))
+  b.on("close", (code) => closes.push(code))
+
+  const phase = async (name: string) => {
+    const samples: Array<number> = []
+    let lost = 0
+    const end = performance.now() + job.phaseMs
+    while (performance.now() < end) {
+      const start = performance.now()
+      const done = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 1000)
+        answered = () => {
+          clearTimeout(timer)
+          resolve(true)
+        }
+      })
+      a.send(toBob[sentToBob++ % rounds]!)
+      if (await done) samples.push(performance.now() - start)
+      else lost++
+      answered = undefined
+      await sleep(Math.max(0, start + job.intervalMs - performance.now()))
+    }
+    emit({ event: "phase", name, lost, errors, closes, latency: summarize(samples) })
+  }
+  await phase("quiet")
+  if ((await command()) !== "go") return
+  await phase("flood")
+  a.terminate()
+  b.terminate()
+}
+
+const run = job.mode === "relay" ? relay(job) : job.mode === "idle" ? idle(job) : pingpong(job)
+run.then(
+  () => process.exit(0),
+  (cause) => {
+    console.error("load generator failed:", cause)
+    process.exit(1)
+  }
+)

@@ -1,0 +1,68 @@
+/**
+ * Summarises a V8 `.cpuprofile` (from `GATEWAY_BENCH_CPU_PROF=<dir> npm run bench -- gateway`):
+ * self time by function and by where the code lives.
+ *
+ *   npx node bench/gateway/profile.ts <file.cpuprofile> [top=30]
+ */
+import { readFileSync } from "node:fs"
+
+interface ProfileNode {
+  readonly id: number
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number }
+  readonly hitCount?: number
+  readonly children?: ReadonlyArray<number>
+}
+interface Profile {
+  readonly nodes: ReadonlyArray<ProfileNode>
+  readonly startTime: number
+  readonly endTime: number
+  readonly samples: ReadonlyArray<number>
+  readonly timeDeltas: ReadonlyArray<number>
+}
+
+const file = process.argv[2]
+if (file === undefined) {
+  console.error("usage: npx node bench/gateway/profile.ts <file.cpuprofile> [top]")
+  process.exit(2)
+}
+const top = Number(process.argv[3] ?? 30)
+const profile = JSON.parse(readFileSync(file, "utf8")) as Profile
+
+// Self time of each node: the time deltas of the samples that landed in it.
+const selfUs = new Map<number, number>()
+profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0)))
+const byId = new Map(profile.nodes.map((node) => [node.id, node]))
+
+const where = (url: string): string => {
+  if (url === "") return "(native / V8)"
+  if (url.startsWith("node:")) return "node internals"
+  const modules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
+  if (modules !== null) return modules[1]!
+  const project = /\/(src|bench|test)\/(.*)$/.exec(url)
+  return project !== null ? `${project[1]}/${project[2]}` : url
+}
+
+const functions = new Map<string, number>()
+const places = new Map<string, number>()
+let total = 0
+let idle = 0
+for (const [id, us] of selfUs) {
+  const node = byId.get(id)!
+  const { functionName, url, lineNumber } = node.callFrame
+  if (functionName === "(idle)") {
+    idle += us
+    continue
+  }
+  total += us
+  const place = where(url)
+  const name = `${functionName || "(anonymous)"}  ${place}${url === "" ? "" : `:${lineNumber + 1}`}`
+  functions.set(name, (functions.get(name) ?? 0) + us)
+  places.set(place, (places.get(place) ?? 0) + us)
+}
+
+const pct = (us: number) => `${((100 * us) / total).toFixed(1).padStart(5)}%`
+console.log(`${file}: ${(total / 1e6).toFixed(2)} s on CPU (${(idle / 1e6).toFixed(2)} s idle) over ${((profile.endTime - profile.startTime) / 1e6).toFixed(2)} s`)
+console.log("\nself time by package / file:")
+for (const [place, us] of [...places].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`  ${pct(us)}  ${place}`)
+console.log(`\ntop ${top} functions by self time:`)
+for (const [name, us] of [...functions].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(us)}  ${name}`)

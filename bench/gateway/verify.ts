@@ -1,0 +1,118 @@
+/**
+ * Ed25519 verification paths available in Node 24, measured on the signing bytes of the OFFER
+ * envelope the gateway benchmark relays: node:crypto one-shot (cached KeyObject, or a key
+ * imported per call), node:crypto's callback form (libuv thread pool), WebCrypto, @noble/curves,
+ * and the project's own `Envelope.verify` / `Accept.accept` on node:crypto.
+ */
+import * as NodeCrypto from "node:crypto"
+import { ed25519 } from "@noble/curves/ed25519.js"
+import { base64urlnopad } from "@scure/base"
+import { Effect, Redacted } from "effect"
+import * as Accept from "../../src/protocol/Accept.ts"
+import * as Envelope from "../../src/protocol/Envelope.ts"
+import * as Identity from "../../src/protocol/Identity.ts"
+import * as NodeEd25519 from "../../src/protocol/NodeEd25519.ts"
+import * as ReplayGuard from "../../src/protocol/ReplayGuard.ts"
+import { offerDraft } from "./common.ts"
+
+const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex")
+const PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex")
+
+/** Wall and process-CPU microseconds per operation. */
+export interface Cost {
+  readonly name: string
+  readonly wallUs: number
+  readonly cpuUs: number
+}
+
+const BATCH = 100
+
+const timeSync = (name: string, batch: () => void, ms: number): Cost => {
+  for (let i = 0; i < 5; i++) batch()
+  let ops = 0
+  const cpu0 = process.cpuUsage()
+  const start = performance.now()
+  while (performance.now() - start < ms) {
+    batch()
+    ops += BATCH
+  }
+  const wall = performance.now() - start
+  const cpu = process.cpuUsage(cpu0)
+  return { name, wallUs: (wall * 1000) / ops, cpuUs: (cpu.user + cpu.system) / ops }
+}
+
+/** `inflight` operations kept running at once. */
+const timeAsync = async (name: string, operation: () => Promise<unknown>, inflight: number, ms: number): Promise<Cost> => {
+  for (let i = 0; i < 200; i++) await operation()
+  let ops = 0
+  const cpu0 = process.cpuUsage()
+  const start = performance.now()
+  const end = start + ms
+  const worker = async () => {
+    while (performance.now() < end) {
+      await operation()
+      ops++
+    }
+  }
+  await Promise.all(Array.from({ length: inflight }, worker))
+  const wall = performance.now() - start
+  const cpu = process.cpuUsage(cpu0)
+  return { name, wallUs: (wall * 1000) / ops, cpuUs: (cpu.user + cpu.system) / ops }
+}
+
+/** Measures every path; the first result is the reference (node:crypto one-shot, cached key). */
+export const measure = async (ms = 700) => {
+  const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runSync(Effect.provide(effect, NodeEd25519.layer))
+  const sender = run(Identity.generate)
+  const receiver = run(Identity.generate)
+  const offer = run(Envelope.make(sender, offerDraft(sender, receiver.did)))
+  const frame = Envelope.encode(offer)
+  const data = Envelope.signingBytes(offer)
+  const signature = base64urlnopad.decode(offer.signature)
+  const spki = Buffer.concat([SPKI_PREFIX, sender.publicKey])
+  const publicKey = NodeCrypto.createPublicKey({ key: spki, format: "der", type: "spki" })
+  const privateKey = NodeCrypto.createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, Redacted.value(sender.seed)]), format: "der", type: "pkcs8" })
+  const subtle = globalThis.crypto.subtle
+  const cryptoKey = await subtle.importKey("raw", sender.publicKey as Uint8Array<ArrayBuffer>, { name: "Ed25519" }, false, ["verify"])
+  const ok = (valid: boolean) => {
+    if (!valid) throw new Error("the benchmark signature did not verify")
+  }
+  const sync = (operation: () => boolean) => () => {
+    for (let i = 0; i < BATCH; i++) ok(operation())
+  }
+  const effects = (operation: () => Effect.Effect<unknown, unknown>) => () =>
+    run(Effect.gen(function*() {
+      for (let i = 0; i < BATCH; i++) yield* operation()
+    }))
+  const acceptContext = (): Accept.AcceptContext => ({
+    maxFrameBytes: 65536,
+    refuseType: () => undefined,
+    checkTo: () => Effect.succeed(true),
+    replay: ReplayGuard.make()
+  })
+  const verifyAsync = () =>
+    new Promise<void>((resolve, reject) =>
+      NodeCrypto.verify(null, data, publicKey, signature, (error, valid) => (error ? reject(error) : (ok(valid), resolve())))
+    )
+
+  const costs: Array<Cost> = [
+    timeSync("node:crypto verify(null, data, KeyObject, sig), cached key", sync(() => NodeCrypto.verify(null, data, publicKey, signature)), ms),
+    timeSync("node:crypto verify, key imported from SPKI DER per call", sync(() =>
+      NodeCrypto.verify(null, data, NodeCrypto.createPublicKey({ key: spki, format: "der", type: "spki" }), signature)), ms),
+    await timeAsync("node:crypto verify(..., callback): thread pool, 64 in flight", verifyAsync, 64, ms),
+    await timeAsync("WebCrypto subtle.verify, one at a time", () =>
+      subtle.verify("Ed25519", cryptoKey, signature as Uint8Array<ArrayBuffer>, data as Uint8Array<ArrayBuffer>).then(ok), 1, ms),
+    await timeAsync("WebCrypto subtle.verify, 64 in flight", () =>
+      subtle.verify("Ed25519", cryptoKey, signature as Uint8Array<ArrayBuffer>, data as Uint8Array<ArrayBuffer>).then(ok), 64, ms),
+    timeSync("@noble/curves ed25519.verify (pure JS)", sync(() => ed25519.verify(signature, data, sender.publicKey)), ms),
+    timeSync("node:crypto sign (for reference)", () => {
+      for (let i = 0; i < BATCH; i++) NodeCrypto.sign(null, data, privateKey)
+    }, ms),
+    timeSync("Envelope.signingBytes (JCS + UTF-8), no crypto", () => {
+      for (let i = 0; i < BATCH; i++) Envelope.signingBytes(offer)
+    }, ms),
+    timeSync("Envelope.verify on NodeEd25519 (project path)", effects(() => Envelope.verify(offer)), ms),
+    timeSync("Accept.accept on NodeEd25519 (all 11 steps)", effects(() => Accept.accept(frame, acceptContext())), ms)
+  ]
+  return { frameBytes: frame.length, signedBytes: data.length, costs }
+}
