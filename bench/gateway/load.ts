@@ -7,6 +7,10 @@
  *   partner (a new one leaves when one from the partner arrives). For the gateway every
  *   envelope is signed before the timed window (`presign` per agent; more are signed on the fly
  *   if they run out, and counted). Emits `ready`, `window-start`, `window-end` (msgs/s, latency).
+ *   Then, with `pacedRate` > 0, a second phase: `pacedRate` messages per second in all, sent on
+ *   a timer round-robin over the agents (not answered), below every server's capacity, so
+ *   latency is the relay's own and CPU per message is compared at the same load; it emits
+ *   `window-start` and `window-end` again with `phase: "paced"`.
  * - `{"mode":"idle","kind":"gateway"|"raw","url",concurrency}`: on each `to N` from stdin,
  *   connects (and registers) idle agents until N are open, then emits `stage`.
  * - `{"mode":"pingpong","url",intervalMs,phaseMs}`: one registered pair exchanging one signed
@@ -29,6 +33,10 @@ interface RelayJob {
   readonly warmupMs: number
   readonly durationMs: number
   readonly presign: number
+  /** Then, messages per second sent at a fixed pace (0: no paced phase). */
+  readonly pacedRate: number
+  readonly pacedWarmupMs: number
+  readonly pacedDurationMs: number
 }
 interface IdleJob {
   readonly mode: "idle"
@@ -95,8 +103,9 @@ const relay = async (job: RelayJob) => {
   let nextFrame: (i: number) => string
   if (job.kind === "gateway") {
     const started = performance.now()
+    const paced = Math.ceil((job.pacedRate * (job.pacedWarmupMs + job.pacedDurationMs + 1000)) / 1000 / count)
     const presigned = identities.map((identity, i) =>
-      Array.from({ length: job.presign }, () => signSync(identity, offerDraft(identity, identities[partner(i)]!.did)))
+      Array.from({ length: job.presign + paced }, () => signSync(identity, offerDraft(identity, identities[partner(i)]!.did)))
     )
     emit({ event: "presigned", envelopes: count * job.presign, ms: Math.round(performance.now() - started) })
     const used = new Array<number>(count).fill(0)
@@ -139,11 +148,12 @@ const relay = async (job: RelayJob) => {
   emit({ event: "ready", agents: count, frameBytes: sample.length })
 
   const sentAt = new Map<string, number>()
-  const latencies: Array<number> = []
+  let latencies: Array<number> = []
   let received = 0
   let errors = 0
   let measuring = false
-  let stopped = false
+  // "window": each arrival sends the next; "drain" and "paced": arrivals send nothing.
+  let phase: "window" | "drain" | "paced" = "window"
   const send = (i: number) => {
     const frame = nextFrame(i)
     sentAt.set(textId(frame), performance.now())
@@ -161,34 +171,57 @@ const relay = async (job: RelayJob) => {
           latencies.push(performance.now() - at)
         }
       }
-      if (!stopped) send(i)
+      if (phase === "window") send(i)
     })
     socket.on("close", (code) => {
-      if (!stopped) emit({ event: "closed", agent: i, code })
+      if (phase !== "drain") emit({ event: "closed", agent: i, code })
     })
   })
-  for (let k = 0; k < job.window; k++) for (let i = 0; i < count; i++) send(i)
+  /** Measures for `ms`, emitting window-start and window-end (as `name`). */
+  const measureWindow = async (name: string, ms: number) => {
+    latencies = []
+    received = 0
+    const cpu0 = process.cpuUsage()
+    const t0 = performance.now()
+    measuring = true
+    emit({ event: "window-start", phase: name })
+    await sleep(ms)
+    measuring = false
+    const seconds = (performance.now() - t0) / 1000
+    const cpu = process.cpuUsage(cpu0)
+    emit({
+      event: "window-end",
+      phase: name,
+      seconds,
+      received,
+      rate: received / seconds,
+      errors,
+      liveSigned,
+      generatorCpu: (cpu.user + cpu.system) / 1e6 / seconds,
+      latency: summarize(latencies)
+    })
+  }
 
+  for (let k = 0; k < job.window; k++) for (let i = 0; i < count; i++) send(i)
   await sleep(job.warmupMs)
-  const cpu0 = process.cpuUsage()
-  const t0 = performance.now()
-  measuring = true
-  emit({ event: "window-start" })
-  await sleep(job.durationMs)
-  measuring = false
-  stopped = true
-  const seconds = (performance.now() - t0) / 1000
-  const cpu = process.cpuUsage(cpu0)
-  emit({
-    event: "window-end",
-    seconds,
-    received,
-    rate: received / seconds,
-    errors,
-    liveSigned,
-    generatorCpu: (cpu.user + cpu.system) / 1e6 / seconds,
-    latency: summarize(latencies)
-  })
+  await measureWindow("window", job.durationMs)
+  phase = "drain"
+  for (let waited = 0; sentAt.size > 0 && waited < 5000; waited += 50) await sleep(50)
+  sentAt.clear()
+
+  if (job.pacedRate > 0) {
+    phase = "paced"
+    const started = performance.now()
+    let sent = 0
+    const timer = setInterval(() => {
+      const due = Math.floor(((performance.now() - started) * job.pacedRate) / 1000)
+      for (; sent < due; sent++) send(sent % count)
+    }, 2)
+    await sleep(job.pacedWarmupMs)
+    await measureWindow("paced", job.pacedDurationMs)
+    clearInterval(timer)
+    phase = "drain"
+  }
   for (const socket of sockets) socket.terminate()
 }
 

@@ -42,6 +42,14 @@ const where = (url: string): string => {
   return project !== null ? `${project[1]}/${project[2]}` : url
 }
 
+/** The file of a URL, shortened to its package (or project) path. */
+const shortFile = (url: string): string => {
+  const modules = /node_modules\/(.*)$/.exec(url)
+  if (modules !== null) return modules[1]!.replace(/\/dist\//, "/")
+  const project = /\/(src|bench|test)\/(.*)$/.exec(url)
+  return project !== null ? `${project[1]}/${project[2]}` : url
+}
+
 const functions = new Map<string, number>()
 const places = new Map<string, number>()
 let total = 0
@@ -55,10 +63,30 @@ for (const [id, us] of selfUs) {
   }
   total += us
   const place = where(url)
-  const name = `${functionName || "(anonymous)"}  ${place}${url === "" ? "" : `:${lineNumber + 1}`}`
+  const name = `${functionName || "(anonymous)"}  ${url === "" ? place : `${shortFile(url)}:${lineNumber + 1}`}`
   functions.set(name, (functions.get(name) ?? 0) + us)
   places.set(place, (places.get(place) ?? 0) + us)
 }
+
+// Inclusive time: each sample counts once for every distinct function on its stack.
+const parent = new Map<number, number>()
+for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
+const keyOf = (node: ProfileNode) => {
+  const { functionName, url, lineNumber } = node.callFrame
+  return `${functionName || "(anonymous)"}  ${url === "" ? where(url) : `${shortFile(url)}:${lineNumber + 1}`}`
+}
+const inclusive = new Map<string, number>()
+profile.samples.forEach((leaf, i) => {
+  const us = profile.timeDeltas[i + 1] ?? 0
+  if (byId.get(leaf)?.callFrame.functionName === "(idle)") return
+  const seen = new Set<string>()
+  for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id)) {
+    const key = keyOf(byId.get(id)!)
+    if (seen.has(key)) continue
+    seen.add(key)
+    inclusive.set(key, (inclusive.get(key) ?? 0) + us)
+  }
+})
 
 const pct = (us: number) => `${((100 * us) / total).toFixed(1).padStart(5)}%`
 console.log(`${file}: ${(total / 1e6).toFixed(2)} s on CPU (${(idle / 1e6).toFixed(2)} s idle) over ${((profile.endTime - profile.startTime) / 1e6).toFixed(2)} s`)
@@ -66,3 +94,7 @@ console.log("\nself time by package / file:")
 for (const [place, us] of [...places].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`  ${pct(us)}  ${place}`)
 console.log(`\ntop ${top} functions by self time:`)
 for (const [name, us] of [...functions].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(us)}  ${name}`)
+console.log(`\ntop ${top} functions by total (inclusive) time, project code and effect/ws entry points:`)
+for (const [name, us] of [...inclusive].filter(([name]) => /src\/|bench\/|ws\/lib\/|socket\/|http\//.test(name)).sort((a, b) => b[1] - a[1]).slice(0, top)) {
+  console.log(`  ${pct(us)}  ${name}`)
+}

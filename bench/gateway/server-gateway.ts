@@ -3,9 +3,11 @@
  *
  * argv[2]: JSON overrides of `GatewayConfig` (rates as `{ perSecond, burst }`). Prints
  * `{"event":"listening","url","did"}` once it listens. stdin commands: `gc` (runs the garbage
- * collector when started with --expose-gc, answers `{"event":"gc"}`), `exit` (exits, which
+ * collector when started with --expose-gc, answers `{"event":"gc"}`), `heap <file>` (writes a
+ * heap snapshot, answers `{"event":"heap"}`), `exit` (exits, which
  * also writes a --cpu-prof profile). Exits when stdin closes.
  */
+import { writeHeapSnapshot } from "node:v8"
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import * as Gateway from "../../src/gateway/Gateway.ts"
@@ -21,6 +23,8 @@ commands((line) => {
     gc?.()
     gc?.()
     emit({ event: "gc", memory: process.memoryUsage() })
+  } else if (line.startsWith("heap ")) {
+    emit({ event: "heap", file: writeHeapSnapshot(line.slice(5)) })
   } else if (line === "exit") {
     process.exit(0)
   }

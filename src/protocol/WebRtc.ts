@@ -258,13 +258,15 @@ export class InvalidIceCandidate extends Schema.TaggedError<InvalidIceCandidate>
   }
 }
 
-const decodeIceCandidate = Schema.decodeUnknownEffect(IceCandidate)
+const decodeIceCandidate = Schema.decodeUnknownResult(IceCandidate)
+
+/** Parses a `candidate:` line into its fields, synchronously. */
+export const parseIceCandidateLine = (line: string): Result.Result<IceCandidateFields, InvalidIceCandidate> =>
+  Result.mapError(decodeIceCandidate(line), (error) => new InvalidIceCandidate({ line, reason: describeIssue(error.issue) }))
 
 /** Parses a `candidate:` line into its fields. */
 export const parseIceCandidate = (line: string): Effect.Effect<IceCandidateFields, InvalidIceCandidate> =>
-  decodeIceCandidate(line).pipe(
-    Effect.mapError((error) => new InvalidIceCandidate({ line, reason: describeIssue(error.issue) }))
-  )
+  Effect.fromResult(parseIceCandidateLine(line))
 
 // ---------------------------------------------------------------------------
 // Session descriptions

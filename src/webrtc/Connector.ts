@@ -1,0 +1,388 @@
+/**
+ * Negotiating peer connections through Signaling (PROTOCOL.md 5.1–5.3).
+ *
+ * A connection is keyed by (remote DID, connection id); signals are applied only from that DID,
+ * and an ANSWER only when it correlates to our OFFER, so a third agent cannot inject candidates,
+ * answers or BYEs into someone else's connection. The offerer creates the `ioap` control channel
+ * before its offer. The answerer applies its accept policy before it creates anything, and pending
+ * inbound offers are limited per DID and in total. Remote candidates pass the candidate policy.
+ *
+ * @since 0.1.0
+ */
+import {
+  Context,
+  Deferred,
+  Effect,
+  Exit,
+  Layer,
+  Option,
+  Queue,
+  Schema,
+  Scope,
+  Stream,
+  SubscriptionRef
+} from "effect"
+import { type Signal, Signaling } from "../client/Signaling.ts"
+import type { Did } from "../protocol/Did.ts"
+import type { IceServer } from "../protocol/Envelope.ts"
+import { normalizeCandidateLine } from "../protocol/WebRtc.ts"
+import * as CandidatePolicy from "./CandidatePolicy.ts"
+import type * as DataChannel from "./DataChannel.ts"
+import * as PeerConnection from "./PeerConnection.ts"
+import { Transport } from "./Transport.ts"
+
+/** The control channel of PROTOCOL.md 5.3. */
+export const CONTROL_LABEL = "ioap"
+export const CONTROL_PROTOCOL = "ioap.v1"
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/** The connection did not open within the connect deadline. */
+export class ConnectTimeout extends Schema.TaggedError<ConnectTimeout>()("ConnectTimeout", {
+  remote: Schema.String,
+  connectionId: Schema.String,
+  timeoutMs: Schema.Number
+}) {}
+
+/** The peer declined (BYE with CONNECTION_REFUSED, or another code, before the connection opened). */
+export class ConnectionRefused extends Schema.TaggedError<ConnectionRefused>()("ConnectionRefused", {
+  remote: Schema.String,
+  code: Schema.String,
+  reason: Schema.String
+}) {}
+
+/** Negotiation failed: the peer is unknown, the stack refused, or the connection failed. */
+export class ConnectFailed extends Schema.TaggedError<ConnectFailed>()("ConnectFailed", {
+  remote: Schema.String,
+  reason: Schema.String
+}) {}
+
+/** Why `connect` failed. */
+export type ConnectError = ConnectTimeout | ConnectionRefused | ConnectFailed
+
+// ---------------------------------------------------------------------------
+// Links
+// ---------------------------------------------------------------------------
+
+/** An open connection to a peer, with its control channel. */
+export interface PeerLink {
+  readonly remote: Did
+  readonly connectionId: string
+  readonly role: "offerer" | "answerer"
+  readonly peer: PeerConnection.PeerConnection
+  /** The `ioap` control channel. */
+  readonly control: DataChannel.DataChannel
+  /** Completes when the link ends: BYE from the peer, the connection failed or closed. */
+  readonly ended: Effect.Effect<void>
+  /** Sends BYE and closes the connection; closing again does nothing. */
+  readonly close: Effect.Effect<void>
+}
+
+/** How a Connector negotiates. */
+export interface ConnectorConfig {
+  /** ICE servers for new connections (with a gateway: the ones in REGISTERED). */
+  readonly iceServers: Effect.Effect<ReadonlyArray<IceServer>>
+  /** Whether to answer an OFFER from this DID; applied before anything is created. Default: yes. */
+  readonly acceptPolicy?: (remote: Did) => Effect.Effect<boolean>
+  readonly candidatePolicy?: CandidatePolicy.CandidatePolicy
+  /** Connect deadline for both sides (default 15 s). */
+  readonly connectTimeoutMs?: number
+  readonly maxPendingOffersPerPeer?: number
+  readonly maxPendingOffers?: number
+}
+
+/** Negotiates peer connections over Signaling with a Transport. */
+export class Connector extends Context.Service<Connector, {
+  /** Opens a connection to `remote` as the offerer; it closes with the scope (or `close`). */
+  readonly connect: (remote: Did) => Effect.Effect<PeerLink, ConnectError, Scope.Scope>
+  /** Connections other agents opened to this one, once open. */
+  readonly incoming: Stream.Stream<PeerLink>
+}>()("aiconexus/webrtc/Connector") {
+  static readonly layer = (config: ConnectorConfig): Layer.Layer<Connector, never, Signaling | Transport> =>
+    Layer.effect(Connector, make(config))
+}
+
+interface LinkState {
+  readonly remote: Did
+  readonly role: "offerer" | "answerer"
+  readonly answers: Queue.Queue<Signal<"ANSWER">>
+  readonly failure: Deferred.Deferred<never, ConnectError>
+  readonly bye: Deferred.Deferred<Signal<"BYE">>
+  readonly candidates: Array<PeerConnection.IceCandidate>
+  peer: PeerConnection.PeerConnection | undefined
+}
+
+const keyOf = (remote: string, connectionId: string) => `${remote} ${connectionId}`
+
+const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
+  const signaling = yield* Signaling
+  const transport = yield* Transport
+  const connectorScope = yield* Effect.scope
+  const links = new Map<string, LinkState>()
+  const incoming = yield* Queue.unbounded<PeerLink>()
+  const policy = config.candidatePolicy ?? CandidatePolicy.defaultPolicy
+  const connectTimeoutMs = config.connectTimeoutMs ?? 15_000
+  const maxPerPeer = config.maxPendingOffersPerPeer ?? 4
+  const maxPending = config.maxPendingOffers ?? 64
+  const pendingByPeer = new Map<string, number>()
+  let pending = 0
+
+  const register = (remote: Did, connectionId: string, role: "offerer" | "answerer") =>
+    Effect.acquireRelease(
+      Effect.gen(function*() {
+        const state: LinkState = {
+          remote,
+          role,
+          answers: yield* Queue.unbounded<Signal<"ANSWER">>(),
+          failure: yield* Deferred.make<never, ConnectError>(),
+          bye: yield* Deferred.make<Signal<"BYE">>(),
+          candidates: [],
+          peer: undefined
+        }
+        links.set(keyOf(remote, connectionId), state)
+        return state
+      }),
+      () => Effect.sync(() => links.delete(keyOf(remote, connectionId)))
+    )
+
+  /** Applies or buffers a remote candidate that passed the policy. */
+  const addCandidate = (state: LinkState, candidate: PeerConnection.IceCandidate) => {
+    if (state.peer === undefined) {
+      state.candidates.push(candidate)
+      return Effect.void
+    }
+    return Effect.ignore(state.peer.addRemoteCandidate(candidate), { log: "Warn" })
+  }
+
+  /** Creates the stack's connection, and trickles its candidates to the peer. */
+  const createPeer = (state: LinkState, connectionId: string) =>
+    Effect.gen(function*() {
+      const iceServers = yield* config.iceServers
+      const native = yield* transport.create({ iceServers })
+      const peer = yield* PeerConnection.make(native, { maxMessageSize: transport.maxMessageSize })
+      state.peer = peer
+      for (const candidate of state.candidates.splice(0)) yield* addCandidate(state, candidate)
+      yield* peer.localCandidates.pipe(
+        Stream.runForEach((candidate) =>
+          signaling.send(state.remote, "ICE_CANDIDATE", {
+            connection_id: connectionId,
+            candidate: candidate.candidate === "" ? "" : normalizeCandidateLine(candidate.candidate),
+            ...(candidate.sdpMid === undefined ? {} : { sdp_mid: candidate.sdpMid }),
+            ...(candidate.sdpMLineIndex === undefined ? {} : { sdp_mline_index: candidate.sdpMLineIndex }),
+            ...(candidate.sdpMid === undefined && candidate.sdpMLineIndex === undefined ? { sdp_mline_index: 0 } : {})
+          }).pipe(Effect.ignore({ log: "Warn" }))),
+        Effect.forkScoped
+      )
+      return peer
+    })
+
+  /** Waits until the connection is up and the control channel open, or it fails or the peer says BYE. */
+  const awaitOpen = (state: LinkState, connectionId: string, peer: PeerConnection.PeerConnection, control: Effect.Effect<DataChannel.DataChannel>) =>
+    Effect.gen(function*() {
+      const failed = peer.connection.state.pipe(
+        SubscriptionRef.changes,
+        Stream.filter((s) => s === "failed" || s === "closed"),
+        Stream.runHead,
+        Effect.andThen((s) => Effect.fail(new ConnectFailed({ remote: state.remote, reason: `connection ${Option.getOrElse(s, () => "ended")}` })))
+      )
+      const refused = Effect.flatMap(Deferred.await(state.bye), (bye) => {
+        const payload = bye.payload as { readonly code?: string; readonly reason?: string }
+        return Effect.fail(new ConnectionRefused({ remote: state.remote, code: payload.code ?? "BYE", reason: payload.reason ?? "the peer said BYE" }))
+      })
+      const opened = Effect.gen(function*() {
+        const channel = yield* control
+        yield* channel.opened.pipe(Effect.mapError(() => new ConnectFailed({ remote: state.remote, reason: "the control channel closed" })))
+        yield* peer.connection.state.pipe(SubscriptionRef.changes, Stream.filter((s) => s === "connected"), Stream.runHead)
+        return channel
+      })
+      return yield* Effect.raceAllFirst([opened, failed, refused, Deferred.await(state.failure)]).pipe(
+        Effect.timeoutOrElse({
+          duration: connectTimeoutMs,
+          orElse: () => Effect.fail(new ConnectTimeout({ remote: state.remote, connectionId, timeoutMs: connectTimeoutMs }))
+        })
+      )
+    })
+
+  /** A link over an open connection; its scope ends it. */
+  const toLink = (
+    state: LinkState,
+    connectionId: string,
+    peer: PeerConnection.PeerConnection,
+    control: DataChannel.DataChannel,
+    linkScope: Scope.Closeable
+  ): Effect.Effect<PeerLink> =>
+    Effect.gen(function*() {
+      const ended = yield* Deferred.make<void>()
+      // The link ends on BYE, or when the connection fails or closes.
+      yield* Effect.raceFirst(
+        Deferred.await(state.bye),
+        peer.connection.state.pipe(SubscriptionRef.changes, Stream.filter((s) => s === "failed" || s === "closed"), Stream.runHead)
+      ).pipe(
+        Effect.andThen(Deferred.succeed(ended, undefined)),
+        Effect.forkIn(linkScope)
+      )
+      return {
+        remote: state.remote,
+        connectionId,
+        role: state.role,
+        peer,
+        control,
+        ended: Deferred.await(ended),
+        close: Scope.close(linkScope, Exit.void)
+      }
+    })
+
+  /** Sends BYE when a link's scope closes, unless the peer said BYE first. */
+  const byeOnClose = (state: LinkState, connectionId: string) =>
+    Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        if (yield* Deferred.isDone(state.bye)) return
+        yield* Effect.ignore(signaling.send(state.remote, "BYE", { connection_id: connectionId, reason: "closed" }))
+      })
+    )
+
+  // -------------------------------------------------------------------------
+  // Offerer
+  // -------------------------------------------------------------------------
+
+  const connect = (remote: Did): Effect.Effect<PeerLink, ConnectError, Scope.Scope> =>
+    Effect.gen(function*() {
+      const callerScope = yield* Effect.scope
+      const linkScope = yield* Scope.fork(callerScope, "sequential")
+      const connectionId = globalThis.crypto.randomUUID()
+      const setup = Effect.gen(function*() {
+        const state = yield* register(remote, connectionId, "offerer")
+        yield* byeOnClose(state, connectionId)
+        const peer = yield* createPeer(state, connectionId)
+        const control = yield* peer.createDataChannel({ label: CONTROL_LABEL, protocol: CONTROL_PROTOCOL, ordered: true })
+        const sdp = yield* peer.createOffer
+        const offerId = yield* signaling.send(remote, "OFFER", { connection_id: connectionId, sdp })
+        const answer = yield* Effect.gen(function*() {
+          while (true) {
+            const candidate = yield* Queue.take(state.answers)
+            if (candidate.correlationId === offerId) return candidate
+            yield* Effect.logWarning("ignored an ANSWER that does not answer our OFFER")
+          }
+        }).pipe(Effect.raceFirst(Effect.andThen(Deferred.await(state.bye), Effect.never)))
+        yield* peer.acceptAnswer(answer.payload.sdp)
+        const channel = yield* awaitOpen(state, connectionId, peer, Effect.succeed(control))
+        return yield* toLink(state, connectionId, peer, channel, linkScope)
+      }).pipe(Scope.provide(linkScope))
+      return yield* setup.pipe(
+        Effect.timeoutOrElse({
+          duration: connectTimeoutMs,
+          orElse: () => Effect.fail(new ConnectTimeout({ remote, connectionId, timeoutMs: connectTimeoutMs }))
+        }),
+        Effect.mapError((error) =>
+          error._tag === "ConnectTimeout" || error._tag === "ConnectionRefused" || error._tag === "ConnectFailed"
+            ? error
+            : new ConnectFailed({ remote, reason: error.message })
+        ),
+        Effect.onError(() => Scope.close(linkScope, Exit.void))
+      )
+    })
+
+  // -------------------------------------------------------------------------
+  // Answerer
+  // -------------------------------------------------------------------------
+
+  const answer = (offer: Signal<"OFFER">, state: LinkState, linkScope: Scope.Closeable) =>
+    Effect.gen(function*() {
+      const remote = offer.from
+      const connectionId = offer.connectionId
+      if (config.acceptPolicy !== undefined && !(yield* config.acceptPolicy(remote))) {
+        yield* Effect.ignore(signaling.send(remote, "BYE", { connection_id: connectionId, code: "CONNECTION_REFUSED", reason: "not accepted" }))
+        return yield* Scope.close(linkScope, Exit.void)
+      }
+      const setup = Effect.gen(function*() {
+        yield* byeOnClose(state, connectionId)
+        const peer = yield* createPeer(state, connectionId)
+        yield* peer.acceptOffer(transport.prepareRemoteOffer(offer.payload.sdp))
+        const sdp = yield* peer.createAnswer
+        yield* signaling.send(remote, "ANSWER", { connection_id: connectionId, sdp }, offer.id)
+        const control = peer.remoteChannels.pipe(
+          Stream.filter((channel) => channel.label === CONTROL_LABEL),
+          Stream.runHead,
+          Effect.map(Option.getOrThrow)
+        )
+        const channel = yield* awaitOpen(state, connectionId, peer, control)
+        return yield* toLink(state, connectionId, peer, channel, linkScope)
+      }).pipe(Scope.provide(linkScope))
+      const link = yield* setup.pipe(Effect.onError(() => Scope.close(linkScope, Exit.void)))
+      yield* Queue.offer(incoming, link)
+    })
+
+  const releasePending = (remote: string) =>
+    Effect.sync(() => {
+      pending--
+      const count = (pendingByPeer.get(remote) ?? 1) - 1
+      if (count <= 0) pendingByPeer.delete(remote)
+      else pendingByPeer.set(remote, count)
+    })
+
+  const onOffer = (offer: Signal<"OFFER">) =>
+    Effect.gen(function*() {
+      const key = keyOf(offer.from, offer.connectionId)
+      if (links.has(key)) {
+        // An OFFER on a live connection would be an ICE restart; not supported by every stack yet.
+        yield* Effect.logWarning("ignored an OFFER for an existing connection (ICE restart is not supported)")
+        return
+      }
+      const fromPeer = pendingByPeer.get(offer.from) ?? 0
+      if (pending >= maxPending || fromPeer >= maxPerPeer) {
+        yield* Effect.ignore(signaling.send(offer.from, "BYE", { connection_id: offer.connectionId, code: "RATE_LIMITED", reason: "too many pending offers" }))
+        return
+      }
+      pending++
+      pendingByPeer.set(offer.from, fromPeer + 1)
+      // Registered now, so candidates that follow the OFFER find the connection; the link's
+      // scope removes it again.
+      const linkScope = yield* Scope.fork(connectorScope, "sequential")
+      const state = yield* register(offer.from, offer.connectionId, "answerer").pipe(Scope.provide(linkScope))
+      yield* answer(offer, state, linkScope).pipe(
+        Effect.catchCause((cause) => Effect.logWarning("could not answer an OFFER", cause)),
+        Effect.ensuring(releasePending(offer.from)),
+        Effect.forkIn(connectorScope)
+      )
+    })
+
+  const onSignal = (signal: Signal): Effect.Effect<void> => {
+    if (signal.type === "OFFER") return onOffer(signal as Signal<"OFFER">)
+    // Everything else only for a connection with that DID and connection id.
+    const state = links.get(keyOf(signal.from, signal.connectionId))
+    if (state === undefined) return Effect.void
+    switch (signal.type) {
+      case "ANSWER":
+        return state.role === "offerer" ? Effect.asVoid(Queue.offer(state.answers, signal as Signal<"ANSWER">)) : Effect.void
+      case "ICE_CANDIDATE": {
+        const payload = (signal as Signal<"ICE_CANDIDATE">).payload
+        if (!CandidatePolicy.accepts(policy, payload.candidate)) {
+          return Effect.logDebug("dropped a remote candidate refused by the candidate policy")
+        }
+        return addCandidate(state, {
+          candidate: payload.candidate,
+          sdpMid: payload.sdp_mid,
+          sdpMLineIndex: payload.sdp_mline_index,
+          usernameFragment: payload.username_fragment
+        })
+      }
+      case "BYE":
+        return Effect.asVoid(Deferred.succeed(state.bye, signal as Signal<"BYE">))
+    }
+  }
+
+  yield* signaling.incoming.pipe(Stream.runForEach(onSignal), Effect.forkScoped)
+  yield* signaling.undelivered.pipe(
+    Stream.runForEach((report) => {
+      const state = report.connectionId === undefined ? undefined : links.get(keyOf(report.to, report.connectionId))
+      return state === undefined
+        ? Effect.void
+        : Deferred.fail(state.failure, new ConnectFailed({ remote: state.remote, reason: `signal not delivered: ${report.code}` }))
+    }),
+    Effect.forkScoped
+  )
+
+  return Connector.of({ connect, incoming: Stream.fromQueue(incoming) })
+})

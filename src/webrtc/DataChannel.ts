@@ -1,0 +1,148 @@
+/**
+ * A data channel as Effect values: received messages are a Stream, sending is an Effect that
+ * waits (backpressure) while too many bytes are queued in the stack.
+ *
+ * Written against the W3C `RTCDataChannel` interface only.
+ *
+ * @since 0.1.0
+ */
+import { type Cause, Deferred, Effect, Queue, Schema, type Scope, Stream, SubscriptionRef } from "effect"
+
+/** A message: text, or binary as bytes. */
+export type Message = string | Uint8Array
+
+/** The channel is closed (or closing): nothing more can be sent on it. */
+export class ChannelClosed extends Schema.TaggedError<ChannelClosed>()("ChannelClosed", {
+  label: Schema.String
+}) {}
+
+/** A message larger than the channel can carry in one piece. */
+export class MessageTooLarge extends Schema.TaggedError<MessageTooLarge>()("MessageTooLarge", {
+  label: Schema.String,
+  size: Schema.Number,
+  max: Schema.Number
+}) {}
+
+/** Bytes and messages through one channel. */
+export interface ChannelStats {
+  readonly label: string
+  readonly bytesSent: number
+  readonly bytesReceived: number
+  readonly messagesSent: number
+  readonly messagesReceived: number
+}
+
+/** A data channel of a peer connection. */
+export interface DataChannel {
+  readonly label: string
+  /** The SCTP stream id (assigned once the transport is up for non-negotiated channels). */
+  readonly id: () => number | null
+  readonly protocol: string
+  readonly ordered: boolean
+  readonly maxRetransmits: number | null
+  readonly maxPacketLifeTime: number | null
+  readonly negotiated: boolean
+  readonly state: SubscriptionRef.SubscriptionRef<RTCDataChannelState>
+  /** Completes when the channel is open; fails if it closes first. */
+  readonly opened: Effect.Effect<void, ChannelClosed>
+  /** Messages as they arrive; ends when the channel closes. One consumer. */
+  readonly messages: Stream.Stream<Message>
+  /** Sends one message, waiting while the stack's send buffer is above its high-water mark. */
+  readonly send: (message: Message) => Effect.Effect<void, ChannelClosed | MessageTooLarge>
+  readonly close: Effect.Effect<void>
+  readonly stats: Effect.Effect<ChannelStats>
+}
+
+/** Send buffer levels: `send` waits above the high mark until the stack drains to the low mark. */
+export const BUFFER_HIGH_WATER = 1024 * 1024
+export const BUFFER_LOW_WATER = 256 * 1024
+
+const utf8 = new TextEncoder()
+
+const toMessage = (data: unknown): Message => {
+  if (typeof data === "string") return data
+  if (data instanceof ArrayBuffer) return new Uint8Array(data)
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+  return String(data)
+}
+
+const byteLength = (message: Message): number =>
+  typeof message === "string" ? utf8.encode(message).byteLength : message.byteLength
+
+/** Wraps a stack's channel; it is closed when the scope closes. */
+export const wrap = (channel: RTCDataChannel, maxMessageSize: number): Effect.Effect<DataChannel, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const label = channel.label
+    const state = yield* SubscriptionRef.make<RTCDataChannelState>(channel.readyState)
+    const inbox = yield* Queue.unbounded<Message, Cause.Done>()
+    const opened = yield* Deferred.make<void, ChannelClosed>()
+    let drained = yield* Deferred.make<void>()
+    let bytesSent = 0
+    let bytesReceived = 0
+    let messagesSent = 0
+    let messagesReceived = 0
+
+    const setState = (next: RTCDataChannelState) => Effect.runSync(SubscriptionRef.set(state, next))
+    try {
+      channel.binaryType = "arraybuffer"
+    } catch {
+      // Some stacks deliver bytes whatever binaryType says; `toMessage` copes with both.
+    }
+    channel.bufferedAmountLowThreshold = BUFFER_LOW_WATER
+    channel.addEventListener("open", () => {
+      setState("open")
+      Deferred.doneUnsafe(opened, Effect.void)
+    })
+    channel.addEventListener("close", () => {
+      setState("closed")
+      Deferred.doneUnsafe(opened, Effect.fail(new ChannelClosed({ label })))
+      Deferred.doneUnsafe(drained, Effect.void)
+      Queue.endUnsafe(inbox)
+    })
+    channel.addEventListener("message", (event) => {
+      const message = toMessage((event as MessageEvent).data)
+      bytesReceived += byteLength(message)
+      messagesReceived++
+      Queue.offerUnsafe(inbox, message)
+    })
+    channel.addEventListener("bufferedamountlow", () => Deferred.doneUnsafe(drained, Effect.void))
+    if (channel.readyState === "open") Deferred.doneUnsafe(opened, Effect.void)
+
+    const isClosed = () => channel.readyState === "closed" || channel.readyState === "closing"
+    const send = (message: Message): Effect.Effect<void, ChannelClosed | MessageTooLarge> =>
+      Effect.gen(function*() {
+        const size = byteLength(message)
+        if (size > maxMessageSize) return yield* new MessageTooLarge({ label, size, max: maxMessageSize })
+        yield* Deferred.await(opened)
+        while (channel.bufferedAmount > BUFFER_HIGH_WATER && !isClosed()) {
+          if (yield* Deferred.isDone(drained)) drained = yield* Deferred.make<void>()
+          yield* Deferred.await(drained)
+        }
+        if (isClosed()) return yield* new ChannelClosed({ label })
+        try {
+          channel.send(message as string & Uint8Array<ArrayBuffer>)
+        } catch {
+          return yield* new ChannelClosed({ label })
+        }
+        bytesSent += size
+        messagesSent++
+      })
+
+    yield* Effect.addFinalizer(() => Effect.sync(() => channel.close()))
+
+    return {
+      label,
+      id: () => channel.id,
+      protocol: channel.protocol,
+      ordered: channel.ordered,
+      maxRetransmits: channel.maxRetransmits,
+      maxPacketLifeTime: channel.maxPacketLifeTime,
+      negotiated: channel.negotiated,
+      state,
+      opened: Deferred.await(opened),
+      messages: Stream.fromQueue(inbox),
+      send,
+      close: Effect.sync(() => channel.close()),
+      stats: Effect.sync(() => ({ label, bytesSent, bytesReceived, messagesSent, messagesReceived }))
+    } satisfies DataChannel
+  })

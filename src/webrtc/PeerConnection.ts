@@ -1,0 +1,262 @@
+/**
+ * A peer connection whose lifecycles are checked state machines.
+ *
+ * Every operation is checked against the machines before it reaches the WebRTC stack, so a
+ * second offer while one is pending, an answer without a remote offer or anything on a closed
+ * connection is a typed `InvalidTransition`, never a throw and never a silent no-op. Events from
+ * the stack pass through one queue, in order; an event the machine does not allow moves the
+ * connection to `failed` and is logged, instead of failing an unrelated caller.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Duration, Effect, Option, Queue, Schema, Scope, Semaphore, Stream, SubscriptionRef } from "effect"
+import type { DataChannelConfig } from "../protocol/WebRtc.ts"
+import * as DataChannel from "./DataChannel.ts"
+import * as StateMachine from "./StateMachine.ts"
+import type { Fingerprint, SelectedPair, TransportPeer } from "./Transport.ts"
+
+/** The WebRTC stack refused an operation. */
+export class RtcError extends Schema.TaggedError<RtcError>()("RtcError", {
+  operation: Schema.String,
+  reason: Schema.String
+}) {}
+
+/** A local ICE candidate to trickle to the peer; `candidate: ""` ends a generation. */
+export interface IceCandidate {
+  readonly candidate: string
+  readonly sdpMid?: string | undefined
+  readonly sdpMLineIndex?: number | undefined
+  readonly usernameFragment?: string | undefined
+}
+
+/** Counters and the selected path of a connection. */
+export interface PeerStats {
+  readonly channels: ReadonlyArray<DataChannel.ChannelStats>
+  readonly selectedPair: SelectedPair | undefined
+}
+
+/** A peer connection with checked lifecycles. */
+export interface PeerConnection {
+  readonly connection: StateMachine.MachineRef<RTCPeerConnectionState, StateMachine.ConnectionEvent>
+  readonly ice: StateMachine.MachineRef<RTCIceConnectionState, StateMachine.IceEvent>
+  readonly signaling: StateMachine.MachineRef<StateMachine.SignalingMachineState, StateMachine.SignalingEvent>
+  /** Creates and applies a local offer; returns its SDP. */
+  readonly createOffer: Effect.Effect<string, StateMachine.InvalidTransition | RtcError>
+  /** Applies the remote offer. */
+  readonly acceptOffer: (sdp: string) => Effect.Effect<void, StateMachine.InvalidTransition | RtcError>
+  /** Creates and applies the local answer; returns its SDP. */
+  readonly createAnswer: Effect.Effect<string, StateMachine.InvalidTransition | RtcError>
+  /** Applies the remote answer. */
+  readonly acceptAnswer: (sdp: string) => Effect.Effect<void, StateMachine.InvalidTransition | RtcError>
+  /** Adds a remote candidate: applied now if the remote description is set, else once it is. */
+  readonly addRemoteCandidate: (candidate: IceCandidate) => Effect.Effect<void, StateMachine.InvalidTransition | RtcError>
+  /** Local candidates as the stack finds them (one consumer). */
+  readonly localCandidates: Stream.Stream<IceCandidate>
+  /** Creates a data channel (allowed from `new` on; it opens once the transport is up). */
+  readonly createDataChannel: (config: DataChannelConfig) => Effect.Effect<DataChannel.DataChannel, StateMachine.InvalidTransition | RtcError>
+  /** Channels the remote side opened (one consumer). */
+  readonly remoteChannels: Stream.Stream<DataChannel.DataChannel>
+  /** A channel of this connection by label or by id. */
+  readonly channel: (key: string | number) => Effect.Effect<Option.Option<DataChannel.DataChannel>>
+  /** Closes the connection; closing again does nothing more. */
+  readonly close: Effect.Effect<void>
+  readonly isConnected: Effect.Effect<boolean>
+  readonly age: Effect.Effect<Duration.Duration>
+  readonly stats: Effect.Effect<PeerStats>
+  /** The certificate fingerprint the peer presented in DTLS, once connected. */
+  readonly remoteFingerprint: () => Fingerprint | undefined
+}
+
+type StackEvent =
+  | { readonly _tag: "Connection"; readonly state: RTCPeerConnectionState }
+  | { readonly _tag: "Ice"; readonly state: RTCIceConnectionState }
+  | { readonly _tag: "Candidate"; readonly candidate: IceCandidate }
+  | { readonly _tag: "Channel"; readonly channel: RTCDataChannel }
+
+const rtc = <A>(operation: string, run: () => Promise<A> | A) =>
+  Effect.tryPromise({
+    try: async () => await run(),
+    catch: (cause) => new RtcError({ operation, reason: cause instanceof Error ? cause.message : String(cause) })
+  })
+
+/** A peer connection over a stack's connection; it closes with the scope. */
+export const make = (
+  peer: TransportPeer,
+  options: { readonly maxMessageSize: number }
+): Effect.Effect<PeerConnection, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { pc } = peer
+    const createdAt = yield* Clock.currentTimeMillis
+    const connection = yield* StateMachine.makeRef(StateMachine.connection)
+    const ice = yield* StateMachine.makeRef(StateMachine.ice)
+    const signaling = yield* StateMachine.makeRef(StateMachine.signaling)
+    const events = yield* Queue.unbounded<StackEvent>()
+    const candidates = yield* Queue.unbounded<IceCandidate>()
+    const remoteChannels = yield* Queue.unbounded<DataChannel.DataChannel>()
+    const channels: Array<DataChannel.DataChannel> = []
+    const pendingRemoteCandidates: Array<IceCandidate> = []
+    const operations = yield* Semaphore.make(1)
+    const scope = yield* Effect.scope
+
+    // Stack events, in the order they happened, into one queue.
+    pc.addEventListener("connectionstatechange", () => Queue.offerUnsafe(events, { _tag: "Connection", state: pc.connectionState }))
+    pc.addEventListener("iceconnectionstatechange", () => Queue.offerUnsafe(events, { _tag: "Ice", state: pc.iceConnectionState }))
+    pc.addEventListener("icecandidate", (event) => {
+      const candidate = (event as RTCPeerConnectionIceEvent).candidate
+      Queue.offerUnsafe(events, {
+        _tag: "Candidate",
+        candidate: candidate === null || candidate === undefined
+          ? { candidate: "", sdpMid: "0", sdpMLineIndex: 0 }
+          : {
+            candidate: candidate.candidate,
+            sdpMid: candidate.sdpMid ?? undefined,
+            sdpMLineIndex: candidate.sdpMLineIndex ?? undefined,
+            usernameFragment: candidate.usernameFragment ?? undefined
+          }
+      })
+    })
+    pc.addEventListener("datachannel", (event) => Queue.offerUnsafe(events, { _tag: "Channel", channel: (event as RTCDataChannelEvent).channel }))
+
+    /** A stack event the machine refuses: the connection fails, and the reason is logged. */
+    const refused = (error: StateMachine.InvalidTransition) =>
+      Effect.andThen(
+        Effect.logWarning("peer connection: unexpected event from the WebRTC stack", error.message),
+        Effect.ignore(connection.apply("failed"))
+      )
+    const handle = (event: StackEvent): Effect.Effect<void, never, Scope.Scope> => {
+      switch (event._tag) {
+        case "Connection":
+          return event.state === "new" ? Effect.void : Effect.catch(Effect.asVoid(connection.apply(event.state)), refused)
+        case "Ice":
+          return event.state === "new" ? Effect.void : Effect.catch(Effect.asVoid(ice.apply(event.state)), refused)
+        case "Candidate":
+          return Effect.asVoid(Queue.offer(candidates, event.candidate))
+        case "Channel":
+          return Effect.gen(function*() {
+            const channel = yield* DataChannel.wrap(event.channel, options.maxMessageSize).pipe(Scope.provide(scope))
+            channels.push(channel)
+            yield* Queue.offer(remoteChannels, channel)
+          })
+      }
+    }
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(events), handle)))
+
+    /** Runs an operation after checking the signaling machine allows `event`, then records it. */
+    const guarded = <A>(event: StateMachine.SignalingEvent, operation: Effect.Effect<A, RtcError>) =>
+      operations.withPermits(1)(
+        Effect.gen(function*() {
+          yield* signaling.check(event)
+          const result = yield* operation
+          yield* signaling.apply(event)
+          return result
+        })
+      )
+
+    const flushCandidates = Effect.gen(function*() {
+      const queued = pendingRemoteCandidates.splice(0)
+      for (const candidate of queued) yield* addCandidate(candidate)
+    })
+    const addCandidate = (candidate: IceCandidate) =>
+      rtc("addIceCandidate", () =>
+        pc.addIceCandidate({
+          candidate: candidate.candidate,
+          ...(candidate.sdpMid === undefined ? {} : { sdpMid: candidate.sdpMid }),
+          ...(candidate.sdpMLineIndex === undefined ? {} : { sdpMLineIndex: candidate.sdpMLineIndex }),
+          ...(candidate.usernameFragment === undefined ? {} : { usernameFragment: candidate.usernameFragment })
+        }))
+
+    const notClosed = Effect.flatMap(SubscriptionRef.get(connection.state), (state) =>
+      state === "closed"
+        ? Effect.fail(new StateMachine.InvalidTransition({ machine: "connection", state, event: "operation" }))
+        : Effect.void)
+
+    const localSdp = (operation: string) =>
+      Effect.flatMap(Effect.sync(() => pc.localDescription?.sdp), (sdp) =>
+        sdp === undefined ? Effect.fail(new RtcError({ operation, reason: "no local description" })) : Effect.succeed(sdp))
+
+    const close = operations.withPermits(1)(
+      Effect.gen(function*() {
+        if ((yield* SubscriptionRef.get(connection.state)) === "closed") return
+        yield* Effect.ignore(signaling.apply("close"))
+        yield* Effect.ignore(ice.apply("closed"))
+        yield* Effect.ignore(connection.apply("closed"))
+        yield* Effect.sync(() => pc.close())
+      })
+    )
+    yield* Effect.addFinalizer(() => close)
+
+    return {
+      connection,
+      ice,
+      signaling,
+      createOffer: Effect.andThen(
+        notClosed,
+        guarded("setLocalOffer", Effect.gen(function*() {
+          const offer = yield* rtc("createOffer", () => pc.createOffer())
+          yield* rtc("setLocalDescription", () => pc.setLocalDescription(offer))
+          return yield* localSdp("createOffer")
+        }))
+      ),
+      acceptOffer: (sdp) =>
+        Effect.andThen(
+          notClosed,
+          guarded("setRemoteOffer", rtc("setRemoteDescription", () => pc.setRemoteDescription({ type: "offer", sdp })))
+        ).pipe(Effect.andThen(flushCandidates)),
+      createAnswer: Effect.andThen(
+        notClosed,
+        guarded("setLocalAnswer", Effect.gen(function*() {
+          const answer = yield* rtc("createAnswer", () => pc.createAnswer())
+          yield* rtc("setLocalDescription", () => pc.setLocalDescription(answer))
+          return yield* localSdp("createAnswer")
+        }))
+      ),
+      acceptAnswer: (sdp) =>
+        Effect.andThen(
+          notClosed,
+          guarded("setRemoteAnswer", rtc("setRemoteDescription", () => pc.setRemoteDescription({ type: "answer", sdp })))
+        ).pipe(Effect.andThen(flushCandidates)),
+      addRemoteCandidate: (candidate) =>
+        Effect.andThen(notClosed, Effect.suspend(() => {
+          if (pc.remoteDescription === null || pc.remoteDescription === undefined) {
+            pendingRemoteCandidates.push(candidate)
+            return Effect.void
+          }
+          return addCandidate(candidate)
+        })),
+      localCandidates: Stream.fromQueue(candidates),
+      createDataChannel: (config) =>
+        Effect.andThen(
+          notClosed,
+          Effect.gen(function*() {
+            const init: RTCDataChannelInit = {
+              ...(config.ordered === undefined ? {} : { ordered: config.ordered }),
+              ...(config.maxRetransmits === undefined ? {} : { maxRetransmits: config.maxRetransmits }),
+              ...(config.maxPacketLifeTime === undefined ? {} : { maxPacketLifeTime: config.maxPacketLifeTime }),
+              ...(config.protocol === undefined ? {} : { protocol: config.protocol }),
+              ...(config.negotiated === undefined ? {} : { negotiated: config.negotiated }),
+              ...(config.id === undefined ? {} : { id: config.id })
+            }
+            const native = yield* rtc("createDataChannel", () => pc.createDataChannel(config.label, init))
+            const channel = yield* DataChannel.wrap(native, options.maxMessageSize).pipe(Scope.provide(scope))
+            channels.push(channel)
+            return channel
+          })
+        ),
+      remoteChannels: Stream.fromQueue(remoteChannels),
+      channel: (key) =>
+        Effect.sync(() => Option.fromUndefinedOr(channels.find((c) => (typeof key === "string" ? c.label === key : c.id() === key)))),
+      close,
+      isConnected: Effect.map(SubscriptionRef.get(connection.state), (state) => state === "connected"),
+      age: Effect.map(Clock.currentTimeMillis, (now) => Duration.millis(now - createdAt)),
+      stats: Effect.gen(function*() {
+        return {
+          channels: yield* Effect.forEach(channels, (channel) => channel.stats),
+          selectedPair: yield* peer.selectedPair().pipe(Effect.catchCause(() => Effect.succeed(undefined)))
+        }
+      }),
+      remoteFingerprint: peer.remoteFingerprint
+    } satisfies PeerConnection
+  })
+
+
+

@@ -1,0 +1,68 @@
+/**
+ * The WebRTC stack behind a peer connection, as a Layer-provided service.
+ *
+ * Everything above this module talks to the W3C `RTCPeerConnection` / `RTCDataChannel`
+ * interfaces only; a Layer supplies an implementation: node-datachannel (`NodeDataChannelTransport`,
+ * the default in Node), werift (`NodeWeriftTransport`), the in-memory mock (`MockTransport`), and
+ * later the browser's own. A stack's known differences are declared here as data, not handled by
+ * special cases in the state machines.
+ *
+ * @since 0.1.0
+ */
+import { Context, type Effect, type Scope } from "effect"
+import type { IceServer } from "../protocol/Envelope.ts"
+
+/** A DTLS certificate fingerprint as SDP carries it (`a=fingerprint:<algorithm> <value>`). */
+export interface Fingerprint {
+  readonly algorithm: string
+  readonly value: string
+}
+
+/** The selected ICE candidate pair, as far as the stack tells. */
+export interface SelectedPair {
+  readonly localType: string
+  readonly remoteType: string
+  readonly localAddress: string
+  readonly remoteAddress: string
+  readonly roundTripTimeMs: number | undefined
+}
+
+/** Options for one peer connection. */
+export interface PeerConnectionOptions {
+  readonly iceServers: ReadonlyArray<IceServer>
+}
+
+/** A peer connection of the stack, with the few things the W3C interface does not expose. */
+export interface TransportPeer {
+  readonly pc: RTCPeerConnection
+  /** The certificate fingerprint the remote side actually presented in DTLS, once connected. */
+  readonly remoteFingerprint: () => Fingerprint | undefined
+  readonly selectedPair: () => Effect.Effect<SelectedPair | undefined>
+}
+
+/** A WebRTC implementation. */
+export class Transport extends Context.Service<Transport, {
+  readonly name: string
+  /** A new peer connection, closed when the scope closes. */
+  readonly create: (options: PeerConnectionOptions) => Effect.Effect<TransportPeer, never, Scope.Scope>
+  /**
+   * The remote offer as this stack should apply it. The node-datachannel Layer takes the DTLS
+   * server role here (`a=setup:actpass` → `active`): it avoids a start-up race in libdatachannel.
+   * The fingerprint is untouched, and the offer's signature was verified before.
+   */
+  readonly prepareRemoteOffer: (sdp: string) => string
+  /** Largest message one data channel carries (SCTP max-message-size). */
+  readonly maxMessageSize: number
+  /** Whether the stack can restart ICE on a live connection. */
+  readonly supportsIceRestart: boolean
+  /** Whether the stack can roll back a pending offer. */
+  readonly supportsRollback: boolean
+}>()("aiconexus/webrtc/Transport") {}
+
+/** `RTCIceServer`s from the gateway's ICE servers. */
+export const toRtcIceServers = (servers: ReadonlyArray<IceServer>): Array<RTCIceServer> =>
+  servers.map((server) => ({
+    urls: [...server.urls],
+    ...(server.username === undefined ? {} : { username: server.username }),
+    ...(server.credential === undefined ? {} : { credential: server.credential })
+  }))
