@@ -10,7 +10,7 @@
  *
  * Environment: GATEWAY_BENCH_PAIRS (50), GATEWAY_BENCH_WINDOW (8), GATEWAY_BENCH_SECONDS (5),
  * GATEWAY_BENCH_AGENTS (10000, the largest idle count), GATEWAY_BENCH_CPU_PROF=<dir> (profile the
- * server processes during their relay runs with --cpu-prof; summarise with
+ * server processes during their relay runs and the flood with --cpu-prof; summarise with
  * `npx node bench/gateway/profile.ts <dir>/<file>.cpuprofile`; the pid of each is printed),
  * GATEWAY_BENCH_PARTS (relay,memory,flood: which parts to run).
  */
@@ -341,11 +341,13 @@ const memoryRun = async (spec: ServerSpec, overrides: Record<string, unknown>): 
 // ---------------------------------------------------------------------------
 
 const floodRun = async () => {
+  const execArgv = CPU_PROF_DIR !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`] : []
   const server = start("(a) gateway, default limits", "server-gateway.ts", gatewayArgs({
     handshakeRatePerIp: HUGE,
     maxConnectionsPerIp: 1e6,
     maxSessions: 1e6
-  }))
+  }), execArgv)
+  if (execArgv.length > 0) console.log(`  profiling the flooded gateway: pid ${server.pid}, profile in ${CPU_PROF_DIR}`)
   try {
     const { url } = await server.next("listening", 30_000)
     const honest = start("pingpong", "load.ts", [JSON.stringify({ mode: "pingpong", url, intervalMs: 25, phaseMs: 3000 })])

@@ -1,14 +1,15 @@
 /**
  * The node-datachannel Layer (libdatachannel, native): the default WebRTC stack in Node.
  *
- * Peer connections are node-datachannel's W3C polyfill over a native `PeerConnection` this module
- * creates itself, so it can read the DTLS certificate the remote side really presented.
+ * Peer connections are a W3C `RTCPeerConnection` over libdatachannel's native `PeerConnection`
+ * (channels use node-datachannel's W3C `RTCDataChannel`); the native object also tells the DTLS
+ * certificate fingerprint the remote side really presented.
  *
  * @since 0.1.0
  */
 import { Effect, Layer } from "effect"
 import { PeerConnection } from "node-datachannel"
-import { RTCPeerConnection } from "node-datachannel/polyfill"
+import { RTCDataChannel as W3CDataChannel } from "node-datachannel/polyfill"
 import type { IceServer } from "../protocol/Envelope.ts"
 import { type PeerConnectionOptions, Transport, type TransportPeer } from "./Transport.ts"
 
@@ -46,14 +47,105 @@ export interface NodeDataChannelOptions {
 
 let peers = 0
 
+const invalidState = (message: string) => Object.assign(new Error(message), { name: "InvalidStateError" })
+
+/**
+ * The W3C `RTCPeerConnection` over libdatachannel's native API, with auto-negotiation off.
+ *
+ * node-datachannel's own polyfill negotiates by itself when a channel is created and can make
+ * only one offer, so the signaling state would move without us. libdatachannel has no separate
+ * "create" and "apply" of a description: `createOffer`/`createAnswer` apply it at once and the
+ * following `setLocalDescription` with the same SDP does nothing more.
+ */
+class NativePeerConnection extends EventTarget {
+  readonly native: PeerConnection
+  #closed = false
+  #channels = 0
+
+  constructor(native: PeerConnection) {
+    super()
+    this.native = native
+    native.onStateChange(() => this.dispatchEvent(new Event("connectionstatechange")))
+    native.onIceStateChange(() => this.dispatchEvent(new Event("iceconnectionstatechange")))
+    native.onSignalingStateChange(() => this.dispatchEvent(new Event("signalingstatechange")))
+    native.onLocalCandidate((candidate, sdpMid) =>
+      this.dispatchEvent(Object.assign(new Event("icecandidate"), { candidate: { candidate, sdpMid, sdpMLineIndex: 0, usernameFragment: null } })))
+    native.onGatheringStateChange((state) => {
+      if (state === "complete") this.dispatchEvent(Object.assign(new Event("icecandidate"), { candidate: null }))
+    })
+    native.onDataChannel((channel) =>
+      this.dispatchEvent(Object.assign(new Event("datachannel"), { channel: new W3CDataChannel(channel) as unknown })))
+  }
+
+  get connectionState(): RTCPeerConnectionState {
+    return this.#closed ? "closed" : this.native.state()
+  }
+  get iceConnectionState(): RTCIceConnectionState {
+    return this.#closed ? "closed" : this.native.iceState()
+  }
+  get signalingState(): RTCSignalingState {
+    return this.#closed ? "closed" : this.native.signalingState() as RTCSignalingState
+  }
+  get localDescription(): RTCSessionDescriptionInit | null {
+    return this.#closed ? null : this.native.localDescription() as RTCSessionDescriptionInit | null
+  }
+  get remoteDescription(): RTCSessionDescriptionInit | null {
+    return this.#closed ? null : this.native.remoteDescription() as RTCSessionDescriptionInit | null
+  }
+
+  async createOffer(): Promise<RTCSessionDescriptionInit> {
+    if (this.signalingState !== "stable") throw invalidState(`createOffer in state ${this.signalingState}`)
+    // libdatachannel aborts the process (from its own thread) on an offer with nothing in it.
+    if (this.#channels === 0) throw invalidState("libdatachannel cannot offer before a data channel exists")
+    this.native.setLocalDescription("offer")
+    return this.native.localDescription() as RTCSessionDescriptionInit
+  }
+  async createAnswer(): Promise<RTCSessionDescriptionInit> {
+    if (this.signalingState !== "have-remote-offer") throw invalidState(`createAnswer in state ${this.signalingState}`)
+    this.native.setLocalDescription("answer")
+    return this.native.localDescription() as RTCSessionDescriptionInit
+  }
+  async setLocalDescription(description: RTCSessionDescriptionInit): Promise<void> {
+    if (this.native.localDescription()?.sdp === description.sdp) return
+    throw invalidState("libdatachannel applies local descriptions when it creates them")
+  }
+  async setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void> {
+    if (description.sdp === undefined || description.type === undefined) throw new TypeError("an SDP and its type are required")
+    this.native.setRemoteDescription(description.sdp, description.type)
+  }
+  async addIceCandidate(candidate: RTCIceCandidateInit): Promise<void> {
+    if (candidate.candidate === undefined || candidate.candidate === "") return
+    this.native.addRemoteCandidate(candidate.candidate, candidate.sdpMid ?? "0")
+  }
+  createDataChannel(label: string, init: RTCDataChannelInit = {}): RTCDataChannel {
+    this.#channels++
+    const channel = this.native.createDataChannel(label, {
+      protocol: init.protocol ?? "",
+      // libdatachannel says "unordered", the W3C "ordered".
+      unordered: init.ordered === false,
+      ...(init.negotiated === true ? { negotiated: true } : {}),
+      ...(init.id === undefined ? {} : { id: init.id }),
+      ...(init.maxRetransmits === undefined ? {} : { maxRetransmits: init.maxRetransmits }),
+      ...(init.maxPacketLifeTime === undefined ? {} : { maxPacketLifeTime: init.maxPacketLifeTime })
+    })
+    return new W3CDataChannel(channel, init as never) as unknown as globalThis.RTCDataChannel
+  }
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.native.close()
+  }
+}
+
 const create = (options: PeerConnectionOptions, local: NodeDataChannelOptions) =>
   Effect.acquireRelease(
     Effect.sync((): TransportPeer => {
       const native = new PeerConnection(`peer-${++peers}`, {
         iceServers: toNativeIceServers(options.iceServers) as Array<string>,
+        disableAutoNegotiation: true,
         ...(local.bindAddress === undefined ? {} : { bindAddress: local.bindAddress })
       })
-      const pc = new RTCPeerConnection({ peerConnection: native } as never) as unknown as globalThis.RTCPeerConnection
+      const pc = new NativePeerConnection(native) as unknown as globalThis.RTCPeerConnection
       return {
         pc,
         remoteFingerprint: () => {

@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Option, Stream } from "effect"
-import { agentOnHub, hub, transports } from "./fixtures.ts"
+import { agentOnHub, allTransports, hub } from "./fixtures.ts"
 
-describe.each(transports)("Connector over %s (in-memory signaling)", (_name, transport) => {
+describe.each(allTransports)("Connector over %s (in-memory signaling)", (_name, makeTransport) => {
   it.live("two agents connect, open ioap and an application channel, and exchange text and binary both ways", () =>
     Effect.gen(function*() {
+      const transport = yield* makeTransport
       const signalingHub = yield* hub
       const alice = yield* agentOnHub(signalingHub, transport)
       const bob = yield* agentOnHub(signalingHub, transport)

@@ -8,12 +8,19 @@ import * as CandidatePolicy from "../../src/webrtc/CandidatePolicy.ts"
 import { Connector, type ConnectorConfig } from "../../src/webrtc/Connector.ts"
 import * as NodeDataChannelTransport from "../../src/webrtc/NodeDataChannelTransport.ts"
 import * as NodeWeriftTransport from "../../src/webrtc/NodeWeriftTransport.ts"
+import * as MockTransport from "../../src/webrtc/MockTransport.ts"
 import type { Transport } from "../../src/webrtc/Transport.ts"
 
 /** The real stacks, confined to 127.0.0.1. */
-export const transports: ReadonlyArray<readonly [string, Layer.Layer<Transport>]> = [
+export const realTransports: ReadonlyArray<readonly [string, Layer.Layer<Transport>]> = [
   ["node-datachannel", NodeDataChannelTransport.layer({ bindAddress: "127.0.0.1" })],
   ["werift", NodeWeriftTransport.layer({ loopback: true })]
+]
+
+/** Every stack: the real ones and the mock (on a fresh mock network). */
+export const allTransports: ReadonlyArray<readonly [string, Effect.Effect<Layer.Layer<Transport>, never, Scope.Scope>]> = [
+  ...realTransports.map(([name, layer]) => [name, Effect.succeed(layer)] as const),
+  ["mock", Effect.map(MockTransport.makeNetwork, MockTransport.layer)]
 ]
 
 /** A connector for a new agent on a shared signaling hub. */
