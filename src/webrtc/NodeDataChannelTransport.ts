@@ -172,19 +172,25 @@ const create = (options: PeerConnectionOptions, local: NodeDataChannelOptions) =
     ({ pc }) => Effect.sync(() => pc.close())
   )
 
+/** Whether an SDP was written by libdatachannel (its origin line says `rtc`). */
+const fromLibdatachannel = (sdp: string): boolean => /^o=rtc /m.test(sdp)
+
 /**
  * The offer with `a=setup:actpass` turned into `active`, so the answer says `passive` and this
  * side (the answerer) is the DTLS server. libdatachannel 0.24's answerer, as DTLS client, may send
  * its ClientHello before the offerer's DTLS transport exists; the copy is lost and the handshake
- * waits for the 1 s retransmit (~10% of pairs). `passive` in an answer is legal for any offerer.
+ * waits for the 1 s retransmit (~10% of pairs). `passive` in an answer is legal for any offerer,
+ * but werift 0.25 as offerer fails the handshake with it (measured: 10/10 failed), and the race is
+ * libdatachannel's own: so only offers written by libdatachannel are changed.
  */
-const takeDtlsClientRole = (sdp: string): string => sdp.replace(/^a=setup:actpass\r?$/gm, (line) => line.replace("actpass", "active"))
+const takeDtlsServerRole = (sdp: string): string =>
+  fromLibdatachannel(sdp) ? sdp.replace(/^a=setup:actpass\r?$/gm, (line) => line.replace("actpass", "active")) : sdp
 
 /** node-datachannel as the WebRTC stack. */
 export const layer = (local: NodeDataChannelOptions = {}): Layer.Layer<Transport> => Layer.succeed(Transport, Transport.of({
   name: "node-datachannel",
   create: (options) => create(options, local),
-  prepareRemoteOffer: takeDtlsClientRole,
+  prepareRemoteOffer: takeDtlsServerRole,
   maxMessageSize: 256 * 1024,
   supportsIceRestart: false,
   supportsRollback: false

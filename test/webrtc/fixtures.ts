@@ -1,15 +1,19 @@
 /**
  * Agents with a Connector for WebRTC tests: a Signaling Layer, a Transport Layer, loopback only.
  */
-import { Context, Effect, Layer, type Scope } from "effect"
+import { assert } from "@effect/vitest"
+import { Context, Effect, Fiber, Layer, Option, type Scope, Stream } from "effect"
+import { GatewayClient } from "../../src/client/GatewayClient.ts"
 import { Signaling, SignalingHub } from "../../src/client/Signaling.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import * as CandidatePolicy from "../../src/webrtc/CandidatePolicy.ts"
-import { Connector, type ConnectorConfig } from "../../src/webrtc/Connector.ts"
+import { Connector, type ConnectorConfig, type PeerLink } from "../../src/webrtc/Connector.ts"
+import type * as DataChannel from "../../src/webrtc/DataChannel.ts"
 import * as NodeDataChannelTransport from "../../src/webrtc/NodeDataChannelTransport.ts"
 import * as NodeWeriftTransport from "../../src/webrtc/NodeWeriftTransport.ts"
 import * as MockTransport from "../../src/webrtc/MockTransport.ts"
 import type { Transport } from "../../src/webrtc/Transport.ts"
+import { client } from "../client/fixtures.ts"
 
 /** The real stacks, confined to 127.0.0.1. */
 export const realTransports: ReadonlyArray<readonly [string, Layer.Layer<Transport>]> = [
@@ -43,3 +47,62 @@ export const agentOnHub = (
 
 /** A new signaling hub. */
 export const hub: Effect.Effect<Context.Context<SignalingHub>, never, Scope.Scope> = Layer.build(SignalingHub.layer)
+
+/** A connector for a new agent registered at a gateway, signaling through it. */
+export const agentOnGateway = (
+  gatewayUrl: string,
+  transport: Layer.Layer<Transport>,
+  options: Partial<ConnectorConfig> = {}
+) =>
+  Effect.gen(function*() {
+    const identity = yield* Identity.generate
+    const gatewayClient = yield* client({ urls: [gatewayUrl], identity })
+    const session = yield* gatewayClient.session
+    const signaling = Signaling.layerGateway.pipe(Layer.provide(Layer.succeed(GatewayClient, gatewayClient)))
+    const context = yield* Layer.build(
+      Connector.layer({
+        iceServers: Effect.succeed(session.iceServers),
+        candidatePolicy: CandidatePolicy.allowAll,
+        connectTimeoutMs: 10_000,
+        ...options
+      }).pipe(Layer.provideMerge(Layer.merge(signaling, transport)))
+    )
+    return { identity, connector: Context.get(context, Connector), signaling: Context.get(context, Signaling) }
+  })
+
+/** Connects `a` to `b` and returns both ends. */
+export const connectPair = (
+  a: { readonly connector: Connector["Service"] },
+  b: { readonly connector: Connector["Service"]; readonly identity: Identity.Identity }
+) =>
+  Effect.gen(function*() {
+    const accepted = yield* b.connector.incoming.pipe(Stream.runHead, Effect.forkChild)
+    const offerer = yield* a.connector.connect(b.identity.did)
+    const answerer = Option.getOrThrow(yield* Fiber.join(accepted))
+    return { offerer, answerer }
+  })
+
+/** Exchanges text and binary both ways on the control channel and on a new application channel. */
+export const exchange = (offerer: PeerLink, answerer: PeerLink) =>
+  Effect.gen(function*() {
+    const receive = (channel: DataChannel.DataChannel, n: number) => Effect.forkChild(channel.messages.pipe(Stream.take(n), Stream.runCollect))
+    const atAnswerer = yield* receive(answerer.control, 2)
+    yield* offerer.control.send("hello from the offerer")
+    yield* offerer.control.send(new Uint8Array([0, 1, 2, 255]))
+    assert.deepStrictEqual([...(yield* Fiber.join(atAnswerer))], ["hello from the offerer", new Uint8Array([0, 1, 2, 255])])
+    const atOfferer = yield* receive(offerer.control, 2)
+    yield* answerer.control.send("hello from the answerer")
+    yield* answerer.control.send(new Uint8Array([9, 8, 7]))
+    assert.deepStrictEqual([...(yield* Fiber.join(atOfferer))], ["hello from the answerer", new Uint8Array([9, 8, 7])])
+    // An application channel opened after connect (no renegotiation).
+    const remoteApp = yield* Effect.forkChild(answerer.peer.remoteChannels.pipe(Stream.filter((c) => c.label === "app"), Stream.runHead))
+    const app = yield* offerer.peer.createDataChannel({ label: "app", ordered: true })
+    yield* app.opened
+    const theirs = Option.getOrThrow(yield* Fiber.join(remoteApp))
+    const appAtAnswerer = yield* receive(theirs, 1)
+    const appAtOfferer = yield* receive(app, 1)
+    yield* app.send(new Uint8Array(4096).fill(42))
+    yield* theirs.send("app reply")
+    assert.deepStrictEqual([...(yield* Fiber.join(appAtAnswerer))], [new Uint8Array(4096).fill(42)])
+    assert.deepStrictEqual([...(yield* Fiber.join(appAtOfferer))], ["app reply"])
+  })
