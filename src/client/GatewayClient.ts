@@ -16,7 +16,6 @@ import {
   Fiber,
   Layer,
   Option,
-  PubSub,
   Queue,
   Ref,
   Schedule,
@@ -194,7 +193,7 @@ export class GatewayClient extends Context.Service<GatewayClient, {
   ) => Effect.Effect<string, SendError>
   /** DISCOVER, one page. */
   readonly discover: (query: Envelope.Payload<"DISCOVER">) => Effect.Effect<Envelope.Payload<"PEERS">, RequestError>
-  /** Verified relayed frames from other agents. */
+  /** Verified relayed frames from other agents (one consumer: frames wait for it). */
   readonly incoming: Stream.Stream<Accept.Accepted>
   /** Relayed frames the gateway answered with an ERROR (e.g. UNKNOWN_AGENT). */
   readonly undelivered: Stream.Stream<Undelivered>
@@ -248,8 +247,10 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
 
   const state = yield* SubscriptionRef.make<ClientState>({ _tag: "Disconnected" })
   const outbox = yield* Queue.dropping<Outgoing>(sendQueueCapacity)
-  const incoming = yield* PubSub.dropping<Accept.Accepted>(config.incomingCapacity ?? 1024)
-  const undelivered = yield* PubSub.dropping<Undelivered>(1024)
+  // Queues, not PubSubs: frames wait for their (single) consumer instead of vanishing before it
+  // subscribed; a consumer that does not keep up loses the newest ones, counted in `rejected`.
+  const incoming = yield* Queue.dropping<Accept.Accepted>(config.incomingCapacity ?? 1024)
+  const undelivered = yield* Queue.dropping<Undelivered>(1024)
   const rejected = yield* Ref.make(0)
   const pending = new Map<string, Deferred.Deferred<Envelope.Envelope, UnknownAgent | GatewayRefused>>()
   const relayedSent = boundedMemo<string, Omit<Undelivered, "code">>(4096)
@@ -363,7 +364,10 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
         Effect.gen(function*() {
           const { envelope } = accepted
           if (!GATEWAY_TYPES.has(envelope.type)) {
-            yield* PubSub.publish(incoming, accepted)
+            if (!(yield* Queue.offer(incoming, accepted))) {
+              yield* Ref.update(rejected, (n) => n + 1)
+              yield* Effect.logWarning("dropped an incoming frame: nobody consumes `incoming` fast enough")
+            }
             return
           }
           const correlated = envelope.correlation_id
@@ -386,7 +390,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
           }
           const relayed = relayedSent.get(correlated)
           if (relayed !== undefined && envelope.type === "ERROR") {
-            yield* PubSub.publish(undelivered, { ...relayed, code: (envelope as Envelope.Envelope<"ERROR">).payload.code })
+            yield* Queue.offer(undelivered, { ...relayed, code: (envelope as Envelope.Envelope<"ERROR">).payload.code })
           }
         })
       const readLoop = Effect.gen(function*() {
@@ -564,8 +568,8 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
     discover: (query) =>
       Effect.map(request({ type: "DISCOVER", payload: query }, requestTimeoutMs), (answer) =>
         (answer as Envelope.Envelope<"PEERS">).payload),
-    incoming: Stream.fromPubSub(incoming),
-    undelivered: Stream.fromPubSub(undelivered),
+    incoming: Stream.fromQueue(incoming),
+    undelivered: Stream.fromQueue(undelivered),
     rejected: Ref.get(rejected),
     close
   })

@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, PubSub, Schema, type Scope, Stream } from "effect"
+import { Context, Effect, Layer, Queue, Schema, type Scope, Stream } from "effect"
 import * as Accept from "../protocol/Accept.ts"
 import type { Did } from "../protocol/Did.ts"
 import * as Envelope from "../protocol/Envelope.ts"
@@ -51,7 +51,7 @@ export class Signaling extends Context.Service<Signaling, {
     payload: Envelope.Payload<T>,
     correlationId?: string
   ) => Effect.Effect<string, SignalingError>
-  /** Verified signals addressed to this agent. */
+  /** Verified signals addressed to this agent (one consumer: they wait for it). */
   readonly incoming: Stream.Stream<Signal>
   /** Signals the transport reported as not delivered. */
   readonly undelivered: Stream.Stream<Undelivered>
@@ -76,9 +76,10 @@ export class Signaling extends Context.Service<Signaling, {
     Layer.effect(Signaling, Effect.gen(function*() {
       type T = RelayedType
       const hub = yield* SignalingHub
-      const inbox = yield* PubSub.dropping<string>(1024)
-      const signals = yield* PubSub.dropping<Signal>(1024)
-      const undelivered = yield* PubSub.dropping<Undelivered>(1024)
+      // Queues, not PubSubs: a frame must wait for its consumer, not vanish before it subscribed.
+      const inbox = yield* Queue.dropping<string>(1024)
+      const signals = yield* Queue.dropping<Signal>(1024)
+      const undelivered = yield* Queue.dropping<Undelivered>(1024)
       const replay = ReplayGuard.make()
       const context: Accept.AcceptContext = {
         maxFrameBytes: 64 * 1024,
@@ -87,10 +88,10 @@ export class Signaling extends Context.Service<Signaling, {
         replay
       }
       // Frames arrive as text, as over a gateway, and are verified before they become signals.
-      yield* Stream.fromPubSub(inbox).pipe(
+      yield* Stream.fromQueue(inbox).pipe(
         Stream.runForEach((frame) =>
           Accept.accept(frame, context).pipe(
-            Effect.flatMap(({ envelope }) => PubSub.publish(signals, toSignal(envelope as Envelope.Envelope<RelayedType>))),
+            Effect.flatMap(({ envelope }) => Queue.offer(signals, toSignal(envelope as Envelope.Envelope<RelayedType>))),
             Effect.catch((rejection) => Effect.logWarning("refused a signaling frame", rejection.message))
           )
         ),
@@ -105,12 +106,12 @@ export class Signaling extends Context.Service<Signaling, {
             const delivered = yield* hub.deliver(to, Envelope.encode(envelope))
             if (!delivered) {
               const connectionId = (payload as { readonly connection_id?: string }).connection_id
-              yield* PubSub.publish(undelivered, { to, connectionId, code: "UNKNOWN_AGENT" })
+              yield* Queue.offer(undelivered, { to, connectionId, code: "UNKNOWN_AGENT" })
             }
             return envelope.id
           }).pipe(Effect.mapError(toSignalingError)),
-        incoming: Stream.fromPubSub(signals),
-        undelivered: Stream.fromPubSub(undelivered)
+        incoming: Stream.fromQueue(signals),
+        undelivered: Stream.fromQueue(undelivered)
       })
     }))
 }
@@ -118,12 +119,12 @@ export class Signaling extends Context.Service<Signaling, {
 /** An in-process exchange of signaling frames between agents of one process. */
 export class SignalingHub extends Context.Service<SignalingHub, {
   /** Makes `did` reachable; removed when the scope closes. */
-  readonly attach: (did: string, inbox: PubSub.PubSub<string>) => Effect.Effect<void, never, Scope.Scope>
+  readonly attach: (did: string, inbox: Queue.Queue<string>) => Effect.Effect<void, never, Scope.Scope>
   /** Hands a frame to `to`; `false` when nobody has that DID. */
   readonly deliver: (to: string, frame: string) => Effect.Effect<boolean>
 }>()("aiconexus/client/SignalingHub") {
   static readonly layer: Layer.Layer<SignalingHub> = Layer.sync(SignalingHub, () => {
-    const inboxes = new Map<string, PubSub.PubSub<string>>()
+    const inboxes = new Map<string, Queue.Queue<string>>()
     return {
       attach: (did, inbox) =>
         Effect.acquireRelease(
@@ -135,7 +136,7 @@ export class SignalingHub extends Context.Service<SignalingHub, {
       deliver: (to, frame) =>
         Effect.suspend(() => {
           const inbox = inboxes.get(to)
-          return inbox === undefined ? Effect.succeed(false) : Effect.as(PubSub.publish(inbox, frame), true)
+          return inbox === undefined ? Effect.succeed(false) : Effect.as(Queue.offer(inbox, frame), true)
         })
     }
   })

@@ -278,7 +278,7 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
         Effect.mapError((error) =>
           error._tag === "ConnectTimeout" || error._tag === "ConnectionRefused" || error._tag === "ConnectFailed"
             ? error
-            : new ConnectFailed({ remote, reason: error.message })
+            : new ConnectFailed({ remote, reason: `${error._tag}: ${error.message || JSON.stringify(error)}` })
         ),
         Effect.onError(() => Scope.close(linkScope, Exit.void))
       )

@@ -47,6 +47,19 @@ export interface NodeDataChannelOptions {
 
 let peers = 0
 
+/** An SDP without its `a=candidate` lines, and those candidates with their media id. */
+const withoutCandidates = (sdp: string) => {
+  const candidates: Array<{ readonly candidate: string; readonly mid: string }> = []
+  let mid = "0"
+  const lines = sdp.split(/\r?\n/).filter((line) => {
+    if (line.startsWith("a=mid:")) mid = line.slice(6)
+    if (!line.startsWith("a=candidate:")) return true
+    candidates.push({ candidate: line.slice(2), mid })
+    return false
+  })
+  return { sdp: lines.join("\r\n"), candidates }
+}
+
 const invalidState = (message: string) => Object.assign(new Error(message), { name: "InvalidStateError" })
 
 /**
@@ -111,7 +124,11 @@ class NativePeerConnection extends EventTarget {
   }
   async setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void> {
     if (description.sdp === undefined || description.type === undefined) throw new TypeError("an SDP and its type are required")
-    this.native.setRemoteDescription(description.sdp, description.type)
+    // Candidates inside the description are added one by one afterwards: libdatachannel can
+    // refuse a description whose candidates arrive before its ICE transport is ready.
+    const { candidates, sdp } = withoutCandidates(description.sdp)
+    this.native.setRemoteDescription(sdp, description.type)
+    for (const { candidate, mid } of candidates) this.native.addRemoteCandidate(candidate, mid)
   }
   async addIceCandidate(candidate: RTCIceCandidateInit): Promise<void> {
     if (candidate.candidate === undefined || candidate.candidate === "") return
