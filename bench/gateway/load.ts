@@ -2,7 +2,8 @@
  * The load generator of `npm run bench -- gateway`, in a process of its own.
  *
  * argv[2] is a JSON job:
- * - `{"mode":"relay","kind":"gateway"|"raw"|"peer","url",pairs,window,warmupMs,durationMs,presign}`:
+ * - `{"mode":"relay","kind":"gateway"|"raw"|"peer","url",pairs,window,warmupMs,durationMs,presign,
+ *   pacedRate,pacedWarmupMs,pacedDurationMs}`:
  *   connects `pairs` pairs of agents; each keeps `window` ~600-byte OFFERs in flight to its
  *   partner (a new one leaves when one from the partner arrives). For the gateway every
  *   envelope is signed before the timed window (`presign` per agent; more are signed on the fly
@@ -73,11 +74,9 @@ const command = () =>
     else waiter = resolve
   })
 
-const textId = (text: string): string => {
-  const at = text.indexOf("\"id\":\"") + 6
-  return text.slice(at, at + 36)
-}
-const ID_AT = (text: string) => text.indexOf("\"id\":\"") + 6
+/** Where the first `"id":"…"` value of a frame starts, and that (36-character) id. */
+const idAt = (text: string) => text.indexOf("\"id\":\"") + 6
+const textId = (text: string): string => text.slice(idAt(text), idAt(text) + 36)
 
 // ---------------------------------------------------------------------------
 // relay
@@ -125,7 +124,7 @@ const relay = async (job: RelayJob) => {
     const templates = identities.map((identity, i) => signSync(identity, offerDraft(identity, identities[partner(i)]!.did)))
     nextFrame = (i) => {
       const template = templates[i]!
-      const at = ID_AT(template)
+      const at = idAt(template)
       return template.slice(0, at) + globalThis.crypto.randomUUID() + template.slice(at + 36)
     }
   } else {

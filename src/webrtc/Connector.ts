@@ -153,7 +153,7 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
       state.candidates.push(candidate)
       return Effect.void
     }
-    return Effect.ignore(state.peer.addRemoteCandidate(candidate), { log: "Warn" })
+    return Effect.ignore(state.peer.addRemoteCandidate(candidate), { log: "Debug" })
   }
 
   /** Creates the stack's connection, and trickles its candidates to the peer. */

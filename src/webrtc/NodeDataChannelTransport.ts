@@ -74,16 +74,24 @@ class NativePeerConnection extends EventTarget {
   readonly native: PeerConnection
   #closed = false
   #channels = 0
+  // Candidates libdatachannel refused because its ICE transport did not exist yet (it is set up
+  // on its own thread); added again as soon as the transport reports progress.
+  #early: Array<{ readonly candidate: string; readonly mid: string }> = []
+  #retries = 0
 
   constructor(native: PeerConnection) {
     super()
     this.native = native
     native.onStateChange(() => this.dispatchEvent(new Event("connectionstatechange")))
-    native.onIceStateChange(() => this.dispatchEvent(new Event("iceconnectionstatechange")))
+    native.onIceStateChange(() => {
+      this.#retryEarly()
+      this.dispatchEvent(new Event("iceconnectionstatechange"))
+    })
     native.onSignalingStateChange(() => this.dispatchEvent(new Event("signalingstatechange")))
     native.onLocalCandidate((candidate, sdpMid) =>
       this.dispatchEvent(Object.assign(new Event("icecandidate"), { candidate: { candidate, sdpMid, sdpMLineIndex: 0, usernameFragment: null } })))
     native.onGatheringStateChange((state) => {
+      this.#retryEarly()
       if (state === "complete") this.dispatchEvent(Object.assign(new Event("icecandidate"), { candidate: null }))
     })
     native.onDataChannel((channel) =>
@@ -128,11 +136,34 @@ class NativePeerConnection extends EventTarget {
     // refuse a description whose candidates arrive before its ICE transport is ready.
     const { candidates, sdp } = withoutCandidates(description.sdp)
     this.native.setRemoteDescription(sdp, description.type)
-    for (const { candidate, mid } of candidates) this.native.addRemoteCandidate(candidate, mid)
+    for (const { candidate, mid } of candidates) this.#addCandidate(candidate, mid)
   }
   async addIceCandidate(candidate: RTCIceCandidateInit): Promise<void> {
     if (candidate.candidate === undefined || candidate.candidate === "") return
-    this.native.addRemoteCandidate(candidate.candidate, candidate.sdpMid ?? "0")
+    this.#addCandidate(candidate.candidate, candidate.sdpMid ?? "0")
+  }
+  #addCandidate(candidate: string, mid: string) {
+    try {
+      this.native.addRemoteCandidate(candidate, mid)
+    } catch (error) {
+      if (!(error instanceof Error && error.message.includes("without ICE transport"))) throw error
+      this.#early.push({ candidate, mid })
+      setTimeout(() => this.#retryEarly(), 20)
+    }
+  }
+  #retryEarly() {
+    // Bounded: after about a second the candidates are given up (logged by nobody: ICE then fails
+    // or succeeds with the others), so no timer outlives a dead connection.
+    if (this.#closed || this.#early.length === 0 || this.#retries++ > 50) return
+    const early = this.#early.splice(0)
+    for (const { candidate, mid } of early) {
+      try {
+        this.native.addRemoteCandidate(candidate, mid)
+      } catch {
+        this.#early.push({ candidate, mid })
+      }
+    }
+    if (this.#early.length > 0) setTimeout(() => this.#retryEarly(), 20)
   }
   createDataChannel(label: string, init: RTCDataChannelInit = {}): RTCDataChannel {
     this.#channels++
