@@ -199,6 +199,8 @@ export class GatewayClient extends Context.Service<GatewayClient, {
   readonly undelivered: Stream.Stream<Undelivered>
   /** Incoming frames refused so far (never delivered). */
   readonly rejected: Effect.Effect<number>
+  /** Why incoming frames were refused, as they are (one consumer; the newest are dropped if it lags). */
+  readonly rejections: Stream.Stream<Accept.EnvelopeRejected>
   /** UNREGISTER, then close; the client is done. */
   readonly close: Effect.Effect<void>
 }>()("aiconexus/client/GatewayClient") {
@@ -252,6 +254,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
   const incoming = yield* Queue.dropping<Accept.Accepted>(config.incomingCapacity ?? 1024)
   const undelivered = yield* Queue.dropping<Undelivered>(1024)
   const rejected = yield* Ref.make(0)
+  const rejections = yield* Queue.dropping<Accept.EnvelopeRejected>(256)
   const pending = new Map<string, Deferred.Deferred<Envelope.Envelope, UnknownAgent | GatewayRefused>>()
   const relayedSent = boundedMemo<string, Omit<Undelivered, "code">>(4096)
   const replay = ReplayGuard.make({ maxPerSender: 4096, maxTotal: 65536 })
@@ -399,6 +402,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
           const accepted = yield* Effect.result(Accept.accept(frame, context))
           if (accepted._tag === "Failure") {
             yield* Ref.update(rejected, (n) => n + 1)
+            yield* Queue.offer(rejections, accepted.failure)
             yield* Effect.logWarning("refused an incoming frame").pipe(
               Effect.annotateLogs({ code: accepted.failure.code, reason: accepted.failure.reason })
             )
@@ -571,6 +575,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
     incoming: Stream.fromQueue(incoming),
     undelivered: Stream.fromQueue(undelivered),
     rejected: Ref.get(rejected),
+    rejections: Stream.fromQueue(rejections),
     close
   })
 })

@@ -55,6 +55,8 @@ export class Signaling extends Context.Service<Signaling, {
   readonly incoming: Stream.Stream<Signal>
   /** Signals the transport reported as not delivered. */
   readonly undelivered: Stream.Stream<Undelivered>
+  /** Incoming frames refused by the acceptance checks (bad signature, replay…), never delivered. */
+  readonly rejected: Stream.Stream<Accept.EnvelopeRejected>
 }>()("aiconexus/client/Signaling") {
   /** Signaling through the gateway session of a `GatewayClient`. */
   static readonly layerGateway: Layer.Layer<Signaling, never, GatewayClient> = Layer.effect(
@@ -66,7 +68,8 @@ export class Signaling extends Context.Service<Signaling, {
         send: (to, type, payload, correlationId) =>
           client.send(to, type, payload, correlationId).pipe(Effect.mapError(toSignalingError)),
         incoming: Stream.map(client.incoming, (accepted) => toSignal(accepted.envelope as Envelope.Envelope<RelayedType>)),
-        undelivered: Stream.map(client.undelivered, ({ code, connectionId, to }) => ({ to, connectionId, code }))
+        undelivered: Stream.map(client.undelivered, ({ code, connectionId, to }) => ({ to, connectionId, code })),
+        rejected: client.rejections
       })
     })
   )
@@ -80,6 +83,7 @@ export class Signaling extends Context.Service<Signaling, {
       const inbox = yield* Queue.dropping<string>(1024)
       const signals = yield* Queue.dropping<Signal>(1024)
       const undelivered = yield* Queue.dropping<Undelivered>(1024)
+      const rejected = yield* Queue.dropping<Accept.EnvelopeRejected>(256)
       const replay = ReplayGuard.make()
       const context: Accept.AcceptContext = {
         maxFrameBytes: 64 * 1024,
@@ -92,7 +96,8 @@ export class Signaling extends Context.Service<Signaling, {
         Stream.runForEach((frame) =>
           Accept.accept(frame, context).pipe(
             Effect.flatMap(({ envelope }) => Queue.offer(signals, toSignal(envelope as Envelope.Envelope<RelayedType>))),
-            Effect.catch((rejection) => Effect.logWarning("refused a signaling frame", rejection.message))
+            Effect.catch((rejection) =>
+              Effect.andThen(Queue.offer(rejected, rejection), Effect.logWarning("refused a signaling frame", rejection.message)))
           )
         ),
         Effect.forkScoped
@@ -111,7 +116,8 @@ export class Signaling extends Context.Service<Signaling, {
             return envelope.id
           }).pipe(Effect.mapError(toSignalingError)),
         incoming: Stream.fromQueue(signals),
-        undelivered: Stream.fromQueue(undelivered)
+        undelivered: Stream.fromQueue(undelivered),
+        rejected: Stream.fromQueue(rejected)
       })
     }))
 }

@@ -178,6 +178,13 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
       return peer
     })
 
+  /** Fails with ConnectionRefused once the peer says BYE. */
+  const refusedByBye = (state: LinkState) =>
+    Effect.flatMap(Deferred.await(state.bye), (bye) => {
+      const payload = bye.payload as { readonly code?: string; readonly reason?: string }
+      return Effect.fail(new ConnectionRefused({ remote: state.remote, code: payload.code ?? "BYE", reason: payload.reason ?? "the peer said BYE" }))
+    })
+
   /** Waits until the connection is up and the control channel open, or it fails or the peer says BYE. */
   const awaitOpen = (state: LinkState, connectionId: string, peer: PeerConnection.PeerConnection, control: Effect.Effect<DataChannel.DataChannel>) =>
     Effect.gen(function*() {
@@ -187,17 +194,13 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
         Stream.runHead,
         Effect.andThen((s) => Effect.fail(new ConnectFailed({ remote: state.remote, reason: `connection ${Option.getOrElse(s, () => "ended")}` })))
       )
-      const refused = Effect.flatMap(Deferred.await(state.bye), (bye) => {
-        const payload = bye.payload as { readonly code?: string; readonly reason?: string }
-        return Effect.fail(new ConnectionRefused({ remote: state.remote, code: payload.code ?? "BYE", reason: payload.reason ?? "the peer said BYE" }))
-      })
       const opened = Effect.gen(function*() {
         const channel = yield* control
         yield* channel.opened.pipe(Effect.mapError(() => new ConnectFailed({ remote: state.remote, reason: "the control channel closed" })))
         yield* peer.connection.state.pipe(SubscriptionRef.changes, Stream.filter((s) => s === "connected"), Stream.runHead)
         return channel
       })
-      return yield* Effect.raceAllFirst([opened, failed, refused, Deferred.await(state.failure)]).pipe(
+      return yield* Effect.raceAllFirst([opened, failed, refusedByBye(state), Deferred.await(state.failure)]).pipe(
         Effect.timeoutOrElse({
           duration: connectTimeoutMs,
           orElse: () => Effect.fail(new ConnectTimeout({ remote: state.remote, connectionId, timeoutMs: connectTimeoutMs }))
@@ -265,7 +268,7 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
             if (candidate.correlationId === offerId) return candidate
             yield* Effect.logWarning("ignored an ANSWER that does not answer our OFFER")
           }
-        }).pipe(Effect.raceFirst(Effect.andThen(Deferred.await(state.bye), Effect.never)))
+        }).pipe(Effect.raceFirst(refusedByBye(state)), Effect.raceFirst(Deferred.await(state.failure)))
         yield* peer.acceptAnswer(answer.payload.sdp)
         const channel = yield* awaitOpen(state, connectionId, peer, Effect.succeed(control))
         return yield* toLink(state, connectionId, peer, channel, linkScope)

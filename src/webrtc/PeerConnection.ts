@@ -65,6 +65,8 @@ export interface PeerConnection {
   readonly stats: Effect.Effect<PeerStats>
   /** The certificate fingerprint the peer presented in DTLS, once connected. */
   readonly remoteFingerprint: () => Fingerprint | undefined
+  /** The remote description applied (fails when there is none yet). */
+  readonly remoteSdp: Effect.Effect<string, RtcError>
 }
 
 type StackEvent =
@@ -254,7 +256,9 @@ export const make = (
           selectedPair: yield* peer.selectedPair().pipe(Effect.catchCause(() => Effect.succeed(undefined)))
         }
       }),
-      remoteFingerprint: peer.remoteFingerprint
+      remoteFingerprint: peer.remoteFingerprint,
+      remoteSdp: Effect.flatMap(Effect.sync(() => pc.remoteDescription?.sdp), (sdp) =>
+        sdp === undefined ? Effect.fail(new RtcError({ operation: "remoteSdp", reason: "no remote description" })) : Effect.succeed(sdp))
     } satisfies PeerConnection
   })
 
