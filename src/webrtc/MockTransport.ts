@@ -19,10 +19,10 @@ export interface MockNetwork {
   failIce: boolean
   /** Delay (ms) before ICE completes and before each message arrives. */
   delayMs: number
-  /** Messages are dropped and live connections go `disconnected`, then `failed`, until restored. */
-  readonly breakPath: (pc: RTCPeerConnection) => void
-  /** A peer vanishes (its process died): the other side goes `disconnected`, then `failed`. */
-  readonly vanish: (pc: RTCPeerConnection) => void
+  /** The path of the connection whose certificate has this fingerprint breaks: messages are dropped, both sides fail. */
+  readonly breakPath: (fingerprint: string) => void
+  /** The peer whose certificate has this fingerprint vanishes (its process died): the other side fails. */
+  readonly vanish: (fingerprint: string) => void
 }
 
 /** How long a connection stays `disconnected` before it is `failed`, in ms. */
@@ -286,14 +286,20 @@ class MockNetworkImpl implements MockNetwork {
     if (this.delayMs === 0) queueMicrotask(run)
     else this.after(this.delayMs, run)
   }
-  breakPath = (pc: RTCPeerConnection) => {
-    const mock = pc as unknown as MockPeerConnection
+  byFingerprint(fingerprint: string) {
+    for (const pc of this.endpoints.values()) if (pc.fingerprint === fingerprint) return pc
+    return undefined
+  }
+  breakPath = (fingerprint: string) => {
+    const mock = this.byFingerprint(fingerprint)
+    if (mock === undefined) return
     this.broken.add(mock)
     mock.lose()
     mock.remote?.lose()
   }
-  vanish = (pc: RTCPeerConnection) => {
-    const mock = pc as unknown as MockPeerConnection
+  vanish = (fingerprint: string) => {
+    const mock = this.byFingerprint(fingerprint)
+    if (mock === undefined) return
     this.endpoints.delete(mock.port)
     this.broken.add(mock)
     mock.remote?.lose()
