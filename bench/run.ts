@@ -3,10 +3,12 @@
  */
 import * as Gateway from "./gateway.ts"
 import * as Protocol from "./protocol.ts"
+import * as WebRtc from "./webrtc.ts"
 
 const benchmarks: Record<string, () => Promise<void>> = {
   protocol: Protocol.main,
-  gateway: Gateway.main
+  gateway: Gateway.main,
+  webrtc: WebRtc.main
 }
 
 const names = process.argv.slice(2)
@@ -18,3 +20,5 @@ for (const name of names.length === 0 ? Object.keys(benchmarks) : names) {
   }
   await bench()
 }
+// Native WebRTC threads and sockets of the benchmarks are closed; exit without waiting for stragglers.
+process.exit(0)

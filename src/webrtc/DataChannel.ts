@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { type Cause, Deferred, Effect, Queue, Schema, type Scope, Stream, SubscriptionRef } from "effect"
+import { utf8ByteLength } from "../protocol/Utf8.ts"
 
 /** A message: text, or binary as bytes. */
 export type Message = string | Uint8Array
@@ -57,8 +58,6 @@ export interface DataChannel {
 export const BUFFER_HIGH_WATER = 1024 * 1024
 export const BUFFER_LOW_WATER = 256 * 1024
 
-const utf8 = new TextEncoder()
-
 const toMessage = (data: unknown): Message => {
   if (typeof data === "string") return data
   if (data instanceof ArrayBuffer) return new Uint8Array(data)
@@ -67,7 +66,7 @@ const toMessage = (data: unknown): Message => {
 }
 
 const byteLength = (message: Message): number =>
-  typeof message === "string" ? utf8.encode(message).byteLength : message.byteLength
+  typeof message === "string" ? utf8ByteLength(message) : message.byteLength
 
 /** Wraps a stack's channel; it is closed when the scope closes. */
 export const wrap = (channel: RTCDataChannel, maxMessageSize: number): Effect.Effect<DataChannel, never, Scope.Scope> =>
@@ -113,7 +112,7 @@ export const wrap = (channel: RTCDataChannel, maxMessageSize: number): Effect.Ef
       Effect.gen(function*() {
         const size = byteLength(message)
         if (size > maxMessageSize) return yield* new MessageTooLarge({ label, size, max: maxMessageSize })
-        yield* Deferred.await(opened)
+        if (channel.readyState !== "open") yield* Deferred.await(opened)
         while (channel.bufferedAmount > BUFFER_HIGH_WATER && !isClosed()) {
           if (yield* Deferred.isDone(drained)) drained = yield* Deferred.make<void>()
           yield* Deferred.await(drained)
