@@ -1,0 +1,82 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Fiber, Option, Stream, SubscriptionRef } from "effect"
+import * as PeerConnection from "../../src/webrtc/PeerConnection.ts"
+import { agentOnHub, allTransports, connectPair, hub, realTransports } from "./fixtures.ts"
+
+/** A stand-in stack that only reports states, to drive the event path by hand. */
+class ReportingStack extends EventTarget {
+  connectionState: RTCPeerConnectionState = "new"
+  iceConnectionState: RTCIceConnectionState = "new"
+  report(connection: RTCPeerConnectionState) {
+    this.connectionState = connection
+    this.dispatchEvent(new Event("connectionstatechange"))
+  }
+  close() {}
+}
+
+describe("PeerConnection", () => {
+  it.live("an event the machine does not allow moves the connection to failed (and is logged), failing no caller", () =>
+    Effect.gen(function*() {
+      const stack = new ReportingStack()
+      const peer = yield* PeerConnection.make(
+        { pc: stack as unknown as RTCPeerConnection, remoteFingerprint: () => undefined, selectedPair: () => Effect.succeed(undefined) },
+        { maxMessageSize: 1024 }
+      )
+      const states = yield* SubscriptionRef.changes(peer.connection.state).pipe(Stream.take(3), Stream.runCollect, Effect.forkChild)
+      yield* Effect.sleep("5 millis")
+      // Allowed reports are followed in order.
+      stack.report("connecting")
+      stack.report("connected")
+      assert.deepStrictEqual([...(yield* Fiber.join(states))], ["new", "connecting", "connected"])
+      const fresh = new ReportingStack()
+      const second = yield* PeerConnection.make(
+        { pc: fresh as unknown as RTCPeerConnection, remoteFingerprint: () => undefined, selectedPair: () => Effect.succeed(undefined) },
+        { maxMessageSize: 1024 }
+      )
+      fresh.report("disconnected") // new → disconnected: not allowed
+      yield* Effect.sleep("20 millis")
+      assert.strictEqual(yield* SubscriptionRef.get(second.connection.state), "failed")
+    }).pipe(Effect.scoped))
+})
+
+describe.each(allTransports)("PeerConnection API on %s", (_name, makeTransport) => {
+  it.live("channel lookup by label and id, age, and per-channel stats", () =>
+    Effect.gen(function*() {
+      const transport = yield* makeTransport
+      const signalingHub = yield* hub
+      const alice = yield* agentOnHub(signalingHub, transport)
+      const bob = yield* agentOnHub(signalingHub, transport)
+      const { answerer, offerer } = yield* connectPair(alice, bob)
+      const byLabel = Option.getOrThrow(yield* offerer.peer.channel("ioap"))
+      assert.strictEqual(byLabel, offerer.control)
+      const id = offerer.control.id()
+      assert.isNotNull(id)
+      assert.strictEqual(Option.getOrThrow(yield* offerer.peer.channel(id!)), offerer.control)
+      assert.isTrue(Option.isNone(yield* offerer.peer.channel("nope")))
+      assert.isTrue(Duration.toMillis(yield* offerer.peer.age) >= 0)
+      const arriving = yield* answerer.control.messages.pipe(Stream.take(2), Stream.runCollect, Effect.forkChild)
+      yield* offerer.control.send("héllo")
+      yield* offerer.control.send(new Uint8Array(10))
+      yield* Fiber.join(arriving)
+      const sent = (yield* offerer.peer.stats).channels.find((c) => c.label === "ioap")!
+      assert.deepStrictEqual({ bytes: sent.bytesSent, messages: sent.messagesSent }, { bytes: 6 + 10, messages: 2 })
+      const received = (yield* answerer.peer.stats).channels.find((c) => c.label === "ioap")!
+      assert.deepStrictEqual({ bytes: received.bytesReceived, messages: received.messagesReceived }, { bytes: 16, messages: 2 })
+    }).pipe(Effect.scoped), { timeout: 20_000 })
+})
+
+describe.each(realTransports)("selected candidate pair on %s", (_name, transport) => {
+  it.live("stats name the selected pair (on 127.0.0.1)", () =>
+    Effect.gen(function*() {
+      const signalingHub = yield* hub
+      const alice = yield* agentOnHub(signalingHub, transport)
+      const bob = yield* agentOnHub(signalingHub, transport)
+      const { offerer } = yield* connectPair(alice, bob)
+      const pair = (yield* offerer.peer.stats).selectedPair
+      assert.isDefined(pair)
+      assert.strictEqual(pair!.localType, "host")
+      // The peer's checks may arrive before its trickled candidate: then it is peer-reflexive.
+      assert.include(["host", "prflx"], pair!.remoteType)
+      assert.match(pair!.remoteAddress, /^127\.0\.0\.1:\d+$/)
+    }).pipe(Effect.scoped), { timeout: 20_000 })
+})
