@@ -46,12 +46,7 @@ layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("gateway
   it.effect("/metrics is Prometheus text with sessions, registrations, relays and rejections, and no DIDs", () =>
     Effect.gen(function*() {
       const gateway = yield* Gateway.Gateway
-      const alice = yield* Identity.generate
-      const bob = yield* Identity.generate
-      const a = yield* RawClient.connect(gateway.url)
-      const b = yield* RawClient.connect(gateway.url)
-      yield* RawClient.register(a, alice, gateway.did, gateway.url)
-      yield* RawClient.register(b, bob, gateway.did, gateway.url)
+      const { a, alice, b, bob } = yield* RawClient.registeredPair(gateway.url, gateway.did)
       yield* a.send(Envelope.encode(yield* Envelope.make(alice, { type: "BYE", to: bob.did, payload: { connection_id: crypto.randomUUID() } })))
       yield* b.next()
       yield* a.send("garbage")

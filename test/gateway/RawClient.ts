@@ -4,7 +4,7 @@
 import { Deferred, Effect, Queue, Schema, Scope } from "effect"
 import WebSocket from "ws"
 import * as Envelope from "../../src/protocol/Envelope.ts"
-import type * as Identity from "../../src/protocol/Identity.ts"
+import * as Identity from "../../src/protocol/Identity.ts"
 
 /** The server answered the upgrade with an HTTP status instead of switching protocols. */
 export class UpgradeRefused extends Schema.TaggedError<UpgradeRefused>()("UpgradeRefused", { status: Schema.Number }) {}
@@ -92,4 +92,16 @@ export const register = (
     yield* client.send(Envelope.encode(envelope))
     const answer = yield* client.nextEnvelope()
     return { challenge, register: envelope, answer }
+  })
+
+/** Two agents registered at the gateway `url` (of DID `gatewayDid`), on raw clients. */
+export const registeredPair = (url: string, gatewayDid: string) =>
+  Effect.gen(function*() {
+    const alice = yield* Identity.generate
+    const bob = yield* Identity.generate
+    const a = yield* connect(url)
+    const b = yield* connect(url)
+    yield* register(a, alice, gatewayDid, url)
+    yield* register(b, bob, gatewayDid, url)
+    return { alice, bob, a, b }
   })

@@ -12,13 +12,7 @@ import * as RawClient from "./RawClient.ts"
 /** Two registered agents. */
 const pair = Effect.gen(function*() {
   const gateway = yield* Gateway.Gateway
-  const alice = yield* Identity.generate
-  const bob = yield* Identity.generate
-  const a = yield* RawClient.connect(gateway.url)
-  const b = yield* RawClient.connect(gateway.url)
-  yield* RawClient.register(a, alice, gateway.did, gateway.url)
-  yield* RawClient.register(b, bob, gateway.did, gateway.url)
-  return { gateway, alice, bob, a, b }
+  return { gateway, ...(yield* RawClient.registeredPair(gateway.url, gateway.did)) }
 })
 
 layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("gateway relay", (it) => {

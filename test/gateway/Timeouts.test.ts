@@ -31,12 +31,7 @@ describe("gateway timeouts (TestClock)", () => {
   it.effect("closes a silent session after session_timeout_ms with 4004 and removes it from the directory", () =>
     withGateway(Effect.gen(function*() {
       const gateway = yield* Gateway.Gateway
-      const quiet = yield* Identity.generate
-      const chatty = yield* Identity.generate
-      const q = yield* RawClient.connect(gateway.url)
-      const c = yield* RawClient.connect(gateway.url)
-      yield* RawClient.register(q, quiet, gateway.did, gateway.url)
-      yield* RawClient.register(c, chatty, gateway.did, gateway.url)
+      const { a: q, alice: quiet, b: c, bob: chatty } = yield* RawClient.registeredPair(gateway.url, gateway.did)
       // The chatty agent pings every 20 s; the quiet one says nothing.
       for (let i = 0; i < 3; i++) {
         yield* TestClock.adjust("20 seconds")
