@@ -22,6 +22,7 @@ import {
   Stream,
   SubscriptionRef
 } from "effect"
+import { GatewayClient } from "../client/GatewayClient.ts"
 import { type Signal, Signaling } from "../client/Signaling.ts"
 import type { Did } from "../protocol/Did.ts"
 import type { IceServer } from "../protocol/Envelope.ts"
@@ -102,6 +103,18 @@ export class Connector extends Context.Service<Connector, {
 }>()("aiconexus/webrtc/Connector") {
   static readonly layer = (config: ConnectorConfig): Layer.Layer<Connector, never, Signaling | Transport> =>
     Layer.effect(Connector, make(config))
+
+  /** A Connector whose ICE servers are the ones the gateway sent in REGISTERED (current session). */
+  static readonly layerWithGateway = (
+    options: Omit<ConnectorConfig, "iceServers"> = {}
+  ): Layer.Layer<Connector, never, Signaling | Transport | GatewayClient> =>
+    Layer.unwrap(Effect.gen(function*() {
+      const client = yield* GatewayClient
+      const iceServers = Effect.map(client.session, (session) => session.iceServers).pipe(
+        Effect.orElseSucceed((): ReadonlyArray<IceServer> => [])
+      )
+      return Connector.layer({ ...options, iceServers })
+    }))
 }
 
 interface LinkState {

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Redacted } from "effect"
+import { ConfigProvider, Effect, Redacted } from "effect"
 import * as Admission from "../../src/gateway/Admission.ts"
 import * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
 import * as IceServers from "../../src/gateway/IceServers.ts"
@@ -80,4 +80,29 @@ describe("IceServers", () => {
     assert.deepStrictEqual(IceServers.forAgent(GatewayConfig.make(), did, 0), [])
     assert.deepStrictEqual(IceServers.forAgent(GatewayConfig.make({ turnUrls: ["turn:x"] }), did, 0), [{ urls: ["turn:x"] }])
   })
+})
+
+describe("GatewayConfig.fromEnv", () => {
+  it.effect("reads AICONEXUS_* variables over the defaults", () =>
+    Effect.gen(function*() {
+      const env = {
+        AICONEXUS_PORT: "9999",
+        AICONEXUS_PUBLIC_URLS: "wss://a.example/ws,wss://b.example/ws",
+        AICONEXUS_SESSION_RATE_PER_SECOND: "7",
+        AICONEXUS_TURN_SECRET: "s3cret",
+        AICONEXUS_VERIFY_RELAY_SIGNATURES: "false",
+        AICONEXUS_AGENTS_ENDPOINT: "on"
+      }
+      const config = yield* GatewayConfig.fromEnv.parse(ConfigProvider.fromEnv({ env }))
+      assert.strictEqual(config.port, 9999)
+      assert.deepStrictEqual(config.publicUrls, ["wss://a.example/ws", "wss://b.example/ws"])
+      assert.deepStrictEqual(config.sessionRate, { perSecond: 7, burst: GatewayConfig.defaults.sessionRate.burst })
+      assert.strictEqual(Redacted.value(config.turnSecret!), "s3cret")
+      assert.strictEqual(String(config.turnSecret), "<redacted>")
+      assert.isFalse(config.verifyRelaySignatures)
+      assert.strictEqual(config.agentsEndpoint, "on")
+      assert.strictEqual(config.host, "127.0.0.1")
+      const bad = yield* Effect.flip(GatewayConfig.fromEnv.parse(ConfigProvider.fromEnv({ env: { AICONEXUS_PORT: "eighty" } })))
+      assert.include(String(bad), "AICONEXUS_PORT")
+    }))
 })

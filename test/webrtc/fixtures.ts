@@ -57,15 +57,13 @@ export const agentOnGateway = (
   Effect.gen(function*() {
     const identity = yield* Identity.generate
     const gatewayClient = yield* client({ urls: [gatewayUrl], identity })
-    const session = yield* gatewayClient.session
-    const signaling = Signaling.layerGateway.pipe(Layer.provide(Layer.succeed(GatewayClient, gatewayClient)))
+    yield* gatewayClient.session
     const context = yield* Layer.build(
-      Connector.layer({
-        iceServers: Effect.succeed(session.iceServers),
-        candidatePolicy: CandidatePolicy.allowAll,
-        connectTimeoutMs: 10_000,
-        ...options
-      }).pipe(Layer.provideMerge(Layer.merge(signaling, transport)))
+      // ICE servers from the gateway's REGISTERED, as an application would take them.
+      Connector.layerWithGateway({ candidatePolicy: CandidatePolicy.allowAll, connectTimeoutMs: 10_000, ...options }).pipe(
+        Layer.provideMerge(Layer.merge(Signaling.layerGateway, transport)),
+        Layer.provide(Layer.succeed(GatewayClient, gatewayClient))
+      )
     )
     return { identity, connector: Context.get(context, Connector), signaling: Context.get(context, Signaling) }
   })
