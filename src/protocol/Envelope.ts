@@ -289,23 +289,18 @@ export const sign = <T extends Type>(
 
 /** Whether an envelope's signature verifies with the key of its `from` DID. */
 export const verify = (envelope: { readonly from: string; readonly signature: string }): Effect.Effect<boolean> =>
-  Effect.gen(function*() {
+  Effect.suspend(() => {
     const key = Did.decode(envelope.from)
-    if (key._tag === "Failure") return false
+    if (key._tag === "Failure") return Effect.succeed(false)
     let signature: Uint8Array
-    try {
-      signature = base64urlnopad.decode(envelope.signature)
-    } catch {
-      return false
-    }
     let bytes: Uint8Array
     try {
+      signature = base64urlnopad.decode(envelope.signature)
       bytes = signingBytes(envelope)
     } catch {
-      return false
+      return Effect.succeed(false)
     }
-    const ed25519 = yield* Ed25519
-    return yield* ed25519.verify(key.success, signature, bytes)
+    return Effect.flatMap(Ed25519, (ed25519) => ed25519.verify(key.success, signature, bytes))
   })
 
 /** What a sender chooses for a new envelope; the rest is filled in by `make`. */
