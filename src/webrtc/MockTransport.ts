@@ -152,6 +152,7 @@ class MockPeerConnection extends EventTarget {
     return { type: "answer", sdp: sdpOf(this, "answer", remoteSetup === "active" ? "passive" : "active") }
   }
   async setLocalDescription(description: RTCSessionDescriptionInit) {
+    if (description.type === "rollback") return this.rollback("have-local-offer")
     this.localDescription = description
     this.signalingState = description.type === "offer" ? "have-local-offer" : "stable"
     this.dispatchEvent(new Event("signalingstatechange"))
@@ -163,10 +164,18 @@ class MockPeerConnection extends EventTarget {
     this.tryConnect()
   }
   async setRemoteDescription(description: RTCSessionDescriptionInit) {
+    if (description.type === "rollback") return this.rollback("have-remote-offer")
     this.remoteDescription = description
     this.signalingState = description.type === "offer" ? "have-remote-offer" : "stable"
     this.dispatchEvent(new Event("signalingstatechange"))
     this.tryConnect()
+  }
+  rollback(from: RTCSignalingState) {
+    if (this.signalingState !== from) throw new Error(`InvalidStateError: nothing to roll back in ${this.signalingState}`)
+    if (from === "have-local-offer") this.localDescription = null
+    else this.remoteDescription = null
+    this.signalingState = "stable"
+    this.dispatchEvent(new Event("signalingstatechange"))
   }
   async addIceCandidate(candidate: RTCIceCandidateInit) {
     if (candidate.candidate === undefined || candidate.candidate === "") return

@@ -127,10 +127,12 @@ class NativePeerConnection extends EventTarget {
     return this.native.localDescription() as RTCSessionDescriptionInit
   }
   async setLocalDescription(description: RTCSessionDescriptionInit): Promise<void> {
+    if (description.type === "rollback") throw invalidState("libdatachannel cannot roll back")
     if (this.native.localDescription()?.sdp === description.sdp) return
     throw invalidState("libdatachannel applies local descriptions when it creates them")
   }
   async setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void> {
+    if (description.type === "rollback") throw invalidState("libdatachannel cannot roll back")
     if (description.sdp === undefined || description.type === undefined) throw new TypeError("an SDP and its type are required")
     // Candidates inside the description are added one by one afterwards: libdatachannel can
     // refuse a description whose candidates arrive before its ICE transport is ready.

@@ -3,7 +3,7 @@
  *
  * werift's quirks, set here: its default ICE server is a public STUN host (we pass the gateway's
  * list, possibly empty); it skips loopback host candidates unless 127.0.0.1 is added (`loopback`);
- * its SCTP max-message-size is 64 KiB; it supports ICE restart.
+ * its SCTP max-message-size is 64 KiB; it supports ICE restart and rollback.
  *
  * @since 0.1.0
  */
@@ -74,5 +74,5 @@ export const layer = (werift: WeriftOptions = {}): Layer.Layer<Transport> =>
     prepareRemoteOffer: (sdp) => sdp,
     maxMessageSize: 64 * 1024,
     supportsIceRestart: true,
-    supportsRollback: false
+    supportsRollback: true
   }))

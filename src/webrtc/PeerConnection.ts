@@ -48,6 +48,8 @@ export interface PeerConnection {
   readonly createAnswer: Effect.Effect<string, StateMachine.InvalidTransition | RtcError>
   /** Applies the remote answer. */
   readonly acceptAnswer: (sdp: string) => Effect.Effect<void, StateMachine.InvalidTransition | RtcError>
+  /** Rolls back a pending offer (local or remote) to `stable`, where the stack supports it. */
+  readonly rollback: Effect.Effect<void, StateMachine.InvalidTransition | RtcError>
   /** Adds a remote candidate: applied now if the remote description is set, else once it is. */
   readonly addRemoteCandidate: (candidate: IceCandidate) => Effect.Effect<void, StateMachine.InvalidTransition | RtcError>
   /** Local candidates as the stack finds them (one consumer). */
@@ -217,6 +219,15 @@ export const make = (
           notClosed,
           guarded("setRemoteAnswer", rtc("setRemoteDescription", () => pc.setRemoteDescription({ type: "answer", sdp })))
         ).pipe(Effect.andThen(flushCandidates)),
+      rollback: Effect.andThen(
+        notClosed,
+        guarded("rollback", Effect.gen(function*() {
+          const state = yield* SubscriptionRef.get(signaling.state)
+          yield* state === "have-local-offer"
+            ? rtc("setLocalDescription", () => pc.setLocalDescription({ type: "rollback" }))
+            : rtc("setRemoteDescription", () => pc.setRemoteDescription({ type: "rollback" }))
+        }))
+      ),
       addRemoteCandidate: (candidate) =>
         Effect.andThen(notClosed, Effect.suspend(() => {
           if (pc.remoteDescription === null || pc.remoteDescription === undefined) {

@@ -9,7 +9,7 @@ import * as PeerConnection from "../../src/webrtc/PeerConnection.ts"
 import { Transport } from "../../src/webrtc/Transport.ts"
 import { allTransports } from "./fixtures.ts"
 
-const OPERATIONS = ["createOffer", "acceptOffer", "createAnswer", "acceptAnswer", "createDataChannel", "close"] as const
+const OPERATIONS = ["createOffer", "acceptOffer", "createAnswer", "acceptAnswer", "createDataChannel", "rollback", "close"] as const
 type Operation = (typeof OPERATIONS)[number]
 const STACK_METHODS = ["createOffer", "createAnswer", "setLocalDescription", "setRemoteDescription", "createDataChannel"] as const
 
@@ -67,6 +67,8 @@ const runSequence = (sequence: ReadonlyArray<Operation>) =>
         ? Effect.flatMap(lastOffer === "" ? remoteOffer : remoteAnswer(lastOffer), peer.acceptAnswer)
         : operation === "createDataChannel"
         ? peer.createDataChannel({ label: `c${calls.length}` })
+        : operation === "rollback"
+        ? peer.rollback
         : peer.close
       // Remote SDPs come from other connections; only calls on the spied one are counted.
       const before = calls.length

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Option, Stream, SubscriptionRef } from "effect"
 import * as PeerConnection from "../../src/webrtc/PeerConnection.ts"
+import { Transport } from "../../src/webrtc/Transport.ts"
 import { agentOnHub, allTransports, connectPair, hub, realTransports } from "./fixtures.ts"
 
 /** A stand-in stack that only reports states, to drive the event path by hand. */
@@ -78,5 +79,30 @@ describe.each(realTransports)("selected candidate pair on %s", (_name, transport
       // The peer's checks may arrive before its trickled candidate: then it is peer-reflexive.
       assert.include(["host", "prflx"], pair!.remoteType)
       assert.match(pair!.remoteAddress, /^127\.0\.0\.1:\d+$/)
+    }).pipe(Effect.scoped), { timeout: 20_000 })
+})
+
+describe.each(allTransports)("rollback on %s", (name, makeTransport) => {
+  it.live("rolls a pending local offer back to stable where the stack can; a typed failure where it cannot", () =>
+    Effect.gen(function*() {
+      const layer = yield* makeTransport
+      yield* Effect.gen(function*() {
+        const transport = yield* Transport
+        const peer = yield* PeerConnection.make(yield* transport.create({ iceServers: [] }), { maxMessageSize: transport.maxMessageSize })
+        const refused = yield* Effect.flip(peer.rollback)
+        assert.strictEqual(refused._tag, "InvalidTransition")
+        yield* peer.createDataChannel({ label: "ioap" })
+        yield* peer.createOffer
+        const result = yield* Effect.result(peer.rollback)
+        if (transport.supportsRollback) {
+          assert.strictEqual(result._tag, "Success")
+          assert.strictEqual(yield* SubscriptionRef.get(peer.signaling.state), "stable")
+          // A new offer is possible again.
+          yield* peer.createOffer
+        } else {
+          assert.strictEqual(result._tag === "Failure" ? result.failure._tag : name, "RtcError")
+          assert.strictEqual(yield* SubscriptionRef.get(peer.signaling.state), "have-local-offer")
+        }
+      }).pipe(Effect.scoped, Effect.provide(layer))
     }).pipe(Effect.scoped), { timeout: 20_000 })
 })
