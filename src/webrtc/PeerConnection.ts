@@ -178,6 +178,23 @@ export const make = (
       Effect.flatMap(Effect.sync(() => pc.localDescription?.sdp), (sdp) =>
         sdp === undefined ? Effect.fail(new RtcError({ operation, reason: "no local description" })) : Effect.succeed(sdp))
 
+    /** Creates a local offer or answer and applies it; returns its SDP. */
+    const createLocal = (event: StateMachine.SignalingEvent, operation: "createOffer" | "createAnswer") =>
+      Effect.andThen(
+        notClosed,
+        guarded(event, Effect.gen(function*() {
+          const description = yield* rtc(operation, () => pc[operation]())
+          yield* rtc("setLocalDescription", () => pc.setLocalDescription(description))
+          return yield* localSdp(operation)
+        }))
+      )
+    /** Applies a remote offer or answer, then the candidates that waited for it. */
+    const applyRemote = (event: StateMachine.SignalingEvent, type: "offer" | "answer") => (sdp: string) =>
+      Effect.andThen(
+        notClosed,
+        guarded(event, rtc("setRemoteDescription", () => pc.setRemoteDescription({ type, sdp })))
+      ).pipe(Effect.andThen(flushCandidates))
+
     const close = operations.withPermits(1)(
       Effect.gen(function*() {
         if ((yield* SubscriptionRef.get(connection.state)) === "closed") return
@@ -193,32 +210,10 @@ export const make = (
       connection,
       ice,
       signaling,
-      createOffer: Effect.andThen(
-        notClosed,
-        guarded("setLocalOffer", Effect.gen(function*() {
-          const offer = yield* rtc("createOffer", () => pc.createOffer())
-          yield* rtc("setLocalDescription", () => pc.setLocalDescription(offer))
-          return yield* localSdp("createOffer")
-        }))
-      ),
-      acceptOffer: (sdp) =>
-        Effect.andThen(
-          notClosed,
-          guarded("setRemoteOffer", rtc("setRemoteDescription", () => pc.setRemoteDescription({ type: "offer", sdp })))
-        ).pipe(Effect.andThen(flushCandidates)),
-      createAnswer: Effect.andThen(
-        notClosed,
-        guarded("setLocalAnswer", Effect.gen(function*() {
-          const answer = yield* rtc("createAnswer", () => pc.createAnswer())
-          yield* rtc("setLocalDescription", () => pc.setLocalDescription(answer))
-          return yield* localSdp("createAnswer")
-        }))
-      ),
-      acceptAnswer: (sdp) =>
-        Effect.andThen(
-          notClosed,
-          guarded("setRemoteAnswer", rtc("setRemoteDescription", () => pc.setRemoteDescription({ type: "answer", sdp })))
-        ).pipe(Effect.andThen(flushCandidates)),
+      createOffer: createLocal("setLocalOffer", "createOffer"),
+      acceptOffer: applyRemote("setRemoteOffer", "offer"),
+      createAnswer: createLocal("setLocalAnswer", "createAnswer"),
+      acceptAnswer: applyRemote("setRemoteAnswer", "answer"),
       rollback: Effect.andThen(
         notClosed,
         guarded("rollback", Effect.gen(function*() {
