@@ -68,8 +68,8 @@ const toMessage = (data: unknown): Message => {
 const byteLength = (message: Message): number =>
   typeof message === "string" ? utf8ByteLength(message) : message.byteLength
 
-/** Wraps a stack's channel; it is closed when the scope closes. */
-export const wrap = (channel: RTCDataChannel, maxMessageSize: number): Effect.Effect<DataChannel, never, Scope.Scope> =>
+/** Wraps a stack's channel; it is closed when the scope closes. `maxMessageSize` is read per send. */
+export const wrap = (channel: RTCDataChannel, maxMessageSize: () => number): Effect.Effect<DataChannel, never, Scope.Scope> =>
   Effect.gen(function*() {
     const label = channel.label
     const state = yield* SubscriptionRef.make<RTCDataChannelState>(channel.readyState)
@@ -111,7 +111,8 @@ export const wrap = (channel: RTCDataChannel, maxMessageSize: number): Effect.Ef
     const send = (message: Message): Effect.Effect<void, ChannelClosed | MessageTooLarge> =>
       Effect.gen(function*() {
         const size = byteLength(message)
-        if (size > maxMessageSize) return yield* new MessageTooLarge({ label, size, max: maxMessageSize })
+        const max = maxMessageSize()
+        if (size > max) return yield* new MessageTooLarge({ label, size, max })
         if (channel.readyState !== "open") yield* Deferred.await(opened)
         while (channel.bufferedAmount > BUFFER_HIGH_WATER && !isClosed()) {
           if (yield* Deferred.isDone(drained)) drained = yield* Deferred.make<void>()

@@ -67,6 +67,8 @@ export interface PeerConnection {
   readonly stats: Effect.Effect<PeerStats>
   /** The certificate fingerprint the peer presented in DTLS, once connected. */
   readonly remoteFingerprint: () => Fingerprint | undefined
+  /** The largest message a channel of this connection carries: the lower of both sides' limits. */
+  readonly maxMessageSize: Effect.Effect<number>
   /** The remote description applied (fails when there is none yet). */
   readonly remoteSdp: Effect.Effect<string, RtcError>
 }
@@ -98,6 +100,9 @@ export const make = (
     const candidates = yield* Queue.unbounded<IceCandidate>()
     const remoteChannels = yield* Queue.unbounded<DataChannel.DataChannel>()
     const channels: Array<DataChannel.DataChannel> = []
+    // The peer's SCTP limit from its description (RFC 8841: 64 KiB when it says none).
+    let remoteMaxMessageSize: number | undefined
+    const maxMessageSize = () => Math.min(options.maxMessageSize, remoteMaxMessageSize ?? options.maxMessageSize)
     const pendingRemoteCandidates: Array<IceCandidate> = []
     const operations = yield* Semaphore.make(1)
     const scope = yield* Effect.scope
@@ -137,7 +142,7 @@ export const make = (
           return Effect.asVoid(Queue.offer(candidates, event.candidate))
         case "Channel":
           return Effect.gen(function*() {
-            const channel = yield* DataChannel.wrap(event.channel, options.maxMessageSize).pipe(Scope.provide(scope))
+            const channel = yield* DataChannel.wrap(event.channel, maxMessageSize).pipe(Scope.provide(scope))
             channels.push(channel)
             yield* Queue.offer(remoteChannels, channel)
           })
@@ -193,7 +198,13 @@ export const make = (
       Effect.andThen(
         notClosed,
         guarded(event, rtc("setRemoteDescription", () => pc.setRemoteDescription({ type, sdp })))
-      ).pipe(Effect.andThen(flushCandidates))
+      ).pipe(
+        Effect.tap(() => Effect.sync(() => {
+          const announced = /^a=max-message-size:(\d+)\r?$/m.exec(sdp)?.[1]
+          remoteMaxMessageSize = announced === undefined ? 65_536 : Number(announced) === 0 ? Number.MAX_SAFE_INTEGER : Number(announced)
+        })),
+        Effect.andThen(flushCandidates)
+      )
 
     const close = operations.withPermits(1)(
       Effect.gen(function*() {
@@ -245,7 +256,7 @@ export const make = (
               ...(config.id === undefined ? {} : { id: config.id })
             }
             const native = yield* rtc("createDataChannel", () => pc.createDataChannel(config.label, init))
-            const channel = yield* DataChannel.wrap(native, options.maxMessageSize).pipe(Scope.provide(scope))
+            const channel = yield* DataChannel.wrap(native, maxMessageSize).pipe(Scope.provide(scope))
             channels.push(channel)
             return channel
           })
@@ -263,6 +274,7 @@ export const make = (
         }
       }),
       remoteFingerprint: peer.remoteFingerprint,
+      maxMessageSize: Effect.sync(maxMessageSize),
       remoteSdp: Effect.flatMap(Effect.sync(() => pc.remoteDescription?.sdp), (sdp) =>
         sdp === undefined ? Effect.fail(new RtcError({ operation: "remoteSdp", reason: "no remote description" })) : Effect.succeed(sdp))
     } satisfies PeerConnection

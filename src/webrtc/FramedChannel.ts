@@ -1,0 +1,77 @@
+/**
+ * Framed channels: messages of any size (up to the receiver's limit) over a data channel opened
+ * with the protocol `ioap-frag.v1`, split and reassembled with `Framing`.
+ *
+ * Framing needs an ordered, reliable channel: on an unordered or partially reliable one a lost or
+ * late fragment would corrupt its message, so such channels are refused (`FramingRefused`).
+ *
+ * @since 0.1.0
+ */
+import { Effect, Schema, Stream } from "effect"
+import { utf8ByteLength } from "../protocol/Utf8.ts"
+import type { DataChannelConfig } from "../protocol/WebRtc.ts"
+import { type ChannelClosed, type DataChannel, type Message, MessageTooLarge } from "./DataChannel.ts"
+import * as Framing from "./Framing.ts"
+
+/** A channel that cannot carry framed messages (not `ioap-frag.v1`, unordered or partially reliable). */
+export class FramingRefused extends Schema.TaggedError<FramingRefused>()("FramingRefused", {
+  label: Schema.String,
+  reason: Schema.String
+}) {}
+
+/** Limits of a framed channel. */
+export interface FramedOptions {
+  /** Largest message sent or accepted (default 64 MiB). */
+  readonly maxMessageBytes?: number
+  /** Messages reassembled at once (default 16). */
+  readonly maxMessagesInFlight?: number
+  /** The size of one fragment, at most the connection's max-message-size. */
+  readonly maxFragmentBytes: Effect.Effect<number>
+}
+
+/** A data channel carrying messages of any size. */
+export interface FramedChannel {
+  readonly channel: DataChannel
+  /** Whole messages; fails with `FramingError` (and closes the channel) if the peer breaks the framing. */
+  readonly messages: Stream.Stream<Message, Framing.FramingError>
+  /** Sends one message as fragments; messages sent from several fibers interleave. */
+  readonly send: (message: Message) => Effect.Effect<void, ChannelClosed | MessageTooLarge>
+}
+
+/** The configuration of a framed channel with `label`: ordered, reliable, `ioap-frag.v1`. */
+export const config = (label: string): DataChannelConfig => ({ label, ordered: true, protocol: Framing.PROTOCOL })
+
+const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+/** Framed messages over `channel`. */
+export const make = (channel: DataChannel, options: FramedOptions): Effect.Effect<FramedChannel, FramingRefused> =>
+  Effect.gen(function*() {
+    const refuse = (reason: string) => new FramingRefused({ label: channel.label, reason })
+    if (channel.protocol !== Framing.PROTOCOL) return yield* refuse(`the channel's protocol is not ${Framing.PROTOCOL}`)
+    if (!channel.ordered) return yield* refuse("framing needs an ordered channel")
+    if (channel.maxRetransmits !== null || channel.maxPacketLifeTime !== null) {
+      return yield* refuse("framing needs a reliable channel (no maxRetransmits or maxPacketLifeTime)")
+    }
+    const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+    const reassembler = new Framing.Reassembler({ maxMessageBytes, maxMessagesInFlight: options.maxMessagesInFlight ?? 16 })
+    let nextNumber = 0
+
+    const messages = channel.messages.pipe(
+      Stream.mapEffect((fragment) => {
+        if (typeof fragment === "string") return Effect.fail(new Framing.FramingError({ reason: "a text message on a framed channel" }))
+        return Effect.fromResult(reassembler.push(fragment))
+      }),
+      Stream.filter((message): message is Message => message !== undefined),
+      Stream.tapError(() => channel.close)
+    )
+
+    const send = (message: Message) =>
+      Effect.gen(function*() {
+        const size = typeof message === "string" ? utf8ByteLength(message) : message.byteLength
+        if (size > maxMessageBytes) return yield* new MessageTooLarge({ label: channel.label, size, max: maxMessageBytes })
+        const fragmentBytes = yield* options.maxFragmentBytes
+        for (const fragment of Framing.fragment(message, nextNumber++, fragmentBytes)) yield* channel.send(fragment)
+      })
+
+    return { channel, messages, send }
+  })
