@@ -196,6 +196,16 @@ class MockPeerConnection extends EventTarget {
   pair(channel: MockDataChannel) {
     const peer = this.remote
     if (peer === undefined || channel.counterpart !== undefined) return
+    if (channel.negotiated) {
+      // Negotiated channels are created by both sides with the same id and are not announced.
+      const other = peer.channels.find((c) => c.negotiated && c.id === channel.id && c.counterpart === undefined)
+      if (other === undefined) return
+      channel.counterpart = other
+      other.counterpart = channel
+      channel.open()
+      other.open()
+      return
+    }
     if (channel.id === null) channel.id = this.nextChannelId++ * 2 + (this.localDescription?.type === "offer" ? 0 : 1)
     const init: RTCDataChannelInit = {
       ordered: channel.ordered,
