@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 import {
+  Clock,
   Context,
   Deferred,
   Effect,
@@ -90,6 +91,8 @@ export interface ConnectorConfig {
   readonly candidatePolicy?: CandidatePolicy.CandidatePolicy
   /** Connect deadline for both sides (default 15 s). */
   readonly connectTimeoutMs?: number
+  /** Attempts within the deadline when the stack fails a connection early (default 2). */
+  readonly connectAttempts?: number
   readonly maxPendingOffersPerPeer?: number
   readonly maxPendingOffers?: number
 }
@@ -137,6 +140,7 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
   const incoming = yield* Queue.unbounded<PeerLink>()
   const policy = config.candidatePolicy ?? CandidatePolicy.defaultPolicy
   const connectTimeoutMs = config.connectTimeoutMs ?? 15_000
+  const connectAttempts = config.connectAttempts ?? 2
   const maxPerPeer = config.maxPendingOffersPerPeer ?? 4
   const maxPending = config.maxPendingOffers ?? 64
   const pendingByPeer = new Map<string, number>()
@@ -169,15 +173,19 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
     return Effect.ignore(state.peer.addRemoteCandidate(candidate), { log: "Debug" })
   }
 
-  /** Creates the stack's connection, and trickles its candidates to the peer. */
-  const createPeer = (state: LinkState, connectionId: string) =>
+  /**
+   * Creates the stack's connection, and trickles its candidates to the peer once `described`
+   * completes: a candidate must not overtake the OFFER (or ANSWER) it belongs to, since the peer
+   * ignores signals for a connection it does not know yet.
+   */
+  const createPeer = (state: LinkState, connectionId: string, described: Deferred.Deferred<void>) =>
     Effect.gen(function*() {
       const iceServers = yield* config.iceServers
       const native = yield* transport.create({ iceServers })
       const peer = yield* PeerConnection.make(native, { maxMessageSize: transport.maxMessageSize })
       state.peer = peer
       for (const candidate of state.candidates.splice(0)) yield* addCandidate(state, candidate)
-      yield* peer.localCandidates.pipe(
+      yield* Stream.unwrap(Effect.as(Deferred.await(described), peer.localCandidates)).pipe(
         Stream.runForEach((candidate) =>
           signaling.send(state.remote, "ICE_CANDIDATE", {
             connection_id: connectionId,
@@ -263,18 +271,22 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
   // Offerer
   // -------------------------------------------------------------------------
 
-  const connect = (remote: Did): Effect.Effect<PeerLink, ConnectError, Scope.Scope> =>
+  /** One attempt: a new connection id, within `deadlineMs`. */
+  const attempt = (remote: Did, deadlineMs: number): Effect.Effect<PeerLink, ConnectError, Scope.Scope> =>
     Effect.gen(function*() {
+      const connectTimeoutMs = deadlineMs
       const callerScope = yield* Effect.scope
       const linkScope = yield* Scope.fork(callerScope, "sequential")
       const connectionId = globalThis.crypto.randomUUID()
       const setup = Effect.gen(function*() {
         const state = yield* register(remote, connectionId, "offerer")
         yield* byeOnClose(state, connectionId)
-        const peer = yield* createPeer(state, connectionId)
+        const described = yield* Deferred.make<void>()
+        const peer = yield* createPeer(state, connectionId, described)
         const control = yield* peer.createDataChannel({ label: CONTROL_LABEL, protocol: CONTROL_PROTOCOL, ordered: true })
         const sdp = yield* peer.createOffer
         const offerId = yield* signaling.send(remote, "OFFER", { connection_id: connectionId, sdp })
+        yield* Deferred.succeed(described, undefined)
         const answer = yield* Effect.gen(function*() {
           while (true) {
             const candidate = yield* Queue.take(state.answers)
@@ -300,6 +312,24 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
       )
     })
 
+  /**
+   * Opens a connection, trying again with a new connection id when an attempt fails early (the
+   * stack failed the connection; not on refusal or timeout), within one connect deadline.
+   */
+  const connect = (remote: Did): Effect.Effect<PeerLink, ConnectError, Scope.Scope> =>
+    Effect.gen(function*() {
+      const started = yield* Clock.currentTimeMillis
+      let tries = 0
+      while (true) {
+        const remaining = connectTimeoutMs - ((yield* Clock.currentTimeMillis) - started)
+        const result = yield* Effect.result(attempt(remote, Math.max(1, remaining)))
+        if (result._tag === "Success") return result.success
+        tries++
+        if (result.failure._tag !== "ConnectFailed" || tries >= connectAttempts) return yield* Effect.fail(result.failure)
+        yield* Effect.logWarning("connection attempt failed; trying again", result.failure.reason)
+      }
+    })
+
   // -------------------------------------------------------------------------
   // Answerer
   // -------------------------------------------------------------------------
@@ -314,10 +344,12 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
       }
       const setup = Effect.gen(function*() {
         yield* byeOnClose(state, connectionId)
-        const peer = yield* createPeer(state, connectionId)
+        const described = yield* Deferred.make<void>()
+        const peer = yield* createPeer(state, connectionId, described)
         yield* peer.acceptOffer(transport.prepareRemoteOffer(offer.payload.sdp))
         const sdp = yield* peer.createAnswer
         yield* signaling.send(remote, "ANSWER", { connection_id: connectionId, sdp }, offer.id)
+        yield* Deferred.succeed(described, undefined)
         const control = peer.remoteChannels.pipe(
           Stream.filter((channel) => channel.label === CONTROL_LABEL),
           Stream.runHead,

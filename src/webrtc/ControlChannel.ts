@@ -1,0 +1,115 @@
+/**
+ * The `ioap` control channel of a link (PROTOCOL.md 5.3): signed envelopes between the two agents,
+ * and the liveness check of the connection.
+ *
+ * Every envelope received passes `Accept.accept` with a per-connection replay record: `from` must
+ * be the peer the connection was negotiated with and `to` the local agent. PING is answered with
+ * PONG here; the other envelopes are handed on. Each side pings every `pingIntervalMs`; when
+ * nothing arrives on the channel for `livenessTimeoutMs / 2` the connection is marked
+ * `disconnected`, and at `livenessTimeoutMs` `failed` — the only way to notice a peer that vanished
+ * with some stacks (node-datachannel has no ICE consent timeout setting).
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Queue, type Scope, Stream, SubscriptionRef } from "effect"
+import * as Accept from "../protocol/Accept.ts"
+import * as Envelope from "../protocol/Envelope.ts"
+import type * as Identity from "../protocol/Identity.ts"
+import * as ReplayGuard from "../protocol/ReplayGuard.ts"
+import type { PeerLink } from "./Connector.ts"
+
+/** Control-channel types an agent accepts from its peer. */
+const CONTROL_TYPES: ReadonlySet<string> = new Set(["INTENT", "EXEC_REQUEST", "EXEC_RESPONSE", "EXEC_CANCEL", "PING", "PONG", "ERROR"])
+
+/** Liveness settings. */
+export interface LivenessOptions {
+  /** How often to ping the peer (default 5 s). */
+  readonly pingIntervalMs?: number
+  /** Silence after which the connection is failed (default 15 s); `disconnected` at half of it. */
+  readonly livenessTimeoutMs?: number
+}
+
+/** Envelopes over a link's control channel. */
+export interface ControlChannel {
+  /** Accepted envelopes other than PING and PONG (one consumer). */
+  readonly envelopes: Stream.Stream<Accept.Accepted>
+  /** Envelopes the peer sent that were refused (bad signature, replay, wrong DID…). */
+  readonly rejected: Stream.Stream<Accept.EnvelopeRejected>
+  /** Signs and sends an envelope to the peer. */
+  readonly send: <T extends Envelope.Type>(draft: Omit<Envelope.Draft<T>, "to">) => Effect.Effect<string, unknown>
+}
+
+/** Runs the control channel of `link` for `identity`, in the current scope. */
+export const make = (
+  link: PeerLink,
+  identity: Identity.Identity,
+  options: LivenessOptions = {}
+): Effect.Effect<ControlChannel, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const pingIntervalMs = options.pingIntervalMs ?? 5_000
+    const livenessTimeoutMs = options.livenessTimeoutMs ?? 15_000
+    const envelopes = yield* Queue.dropping<Accept.Accepted>(1024)
+    const rejected = yield* Queue.dropping<Accept.EnvelopeRejected>(256)
+    const context: Accept.AcceptContext = {
+      maxFrameBytes: 64 * 1024,
+      refuseType: (type) => (CONTROL_TYPES.has(type) ? undefined : "UNSUPPORTED_TYPE"),
+      expectedFrom: link.remote,
+      checkTo: (header) => Effect.succeed(header.to === identity.did),
+      replay: ReplayGuard.make({ maxPerSender: 8192, maxTotal: 8192 })
+    }
+    let lastHeard = yield* Clock.currentTimeMillis
+
+    const send = <T extends Envelope.Type>(draft: Omit<Envelope.Draft<T>, "to">) =>
+      Effect.gen(function*() {
+        const envelope = yield* Envelope.make(identity, { ...draft, to: link.remote } as Envelope.Draft<T>)
+        yield* link.control.send(Envelope.encode(envelope))
+        return envelope.id
+      })
+
+    const receive = (frame: string | Uint8Array) =>
+      Effect.gen(function*() {
+        lastHeard = yield* Clock.currentTimeMillis
+        const result = yield* Effect.result(Accept.accept(frame, context))
+        if (result._tag === "Failure") {
+          yield* Queue.offer(rejected, result.failure)
+          return
+        }
+        const { envelope } = result.success
+        if (envelope.type === "PING") {
+          const { sequence } = (envelope as Envelope.Envelope<"PING">).payload
+          yield* Effect.ignore(send({ type: "PONG", correlation_id: envelope.id, payload: sequence === undefined ? {} : { sequence } }))
+        } else if (envelope.type !== "PONG") {
+          yield* Queue.offer(envelopes, result.success)
+        }
+      })
+    yield* link.control.messages.pipe(Stream.runForEach(receive), Effect.forkScoped)
+
+    // Liveness: ping, and judge the silence.
+    const connection = link.peer.connection
+    const judge = Effect.gen(function*() {
+      const silence = (yield* Clock.currentTimeMillis) - lastHeard
+      const state = yield* SubscriptionRef.get(connection.state)
+      if (silence >= livenessTimeoutMs && state !== "failed" && state !== "closed") {
+        yield* Effect.logWarning("peer silent past the liveness timeout: connection failed")
+        yield* Effect.ignore(connection.apply("failed"))
+      } else if (silence >= livenessTimeoutMs / 2 && state === "connected") {
+        yield* Effect.ignore(connection.apply("disconnected"))
+      } else if (silence < livenessTimeoutMs / 2 && state === "disconnected") {
+        yield* Effect.ignore(connection.apply("connected"))
+      }
+    })
+    let sequence = 0
+    yield* Effect.gen(function*() {
+      while (true) {
+        yield* Effect.ignore(send({ type: "PING", payload: { sequence: sequence++ } }))
+        yield* Effect.sleep(Math.min(pingIntervalMs, livenessTimeoutMs / 4))
+        yield* judge
+      }
+    }).pipe(Effect.forkScoped)
+
+    return {
+      envelopes: Stream.fromQueue(envelopes),
+      rejected: Stream.fromQueue(rejected),
+      send
+    }
+  })
