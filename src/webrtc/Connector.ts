@@ -33,6 +33,9 @@ import type * as DataChannel from "./DataChannel.ts"
 import * as PeerConnection from "./PeerConnection.ts"
 import { Transport } from "./Transport.ts"
 
+/** The BYE reason of an offer refused by the simultaneous-offer rule (its sender then adopts ours). */
+export const GLARE_REASON = "simultaneous offers: the lower DID's offer is kept"
+
 /** The control channel of PROTOCOL.md 5.3. */
 export const CONTROL_LABEL = "ioap"
 export const CONTROL_PROTOCOL = "ioap.v1"
@@ -93,6 +96,12 @@ export interface ConnectorConfig {
   readonly connectTimeoutMs?: number
   /** Attempts within the deadline when the stack fails a connection early (default 2). */
   readonly connectAttempts?: number
+  /**
+   * One connection per peer when both sides offer at once (PROTOCOL.md 5.2): the offer of the
+   * lower DID (byte-wise) is kept, the other is refused with BYE; the caller whose offer lost gets
+   * the link of the other one. Default: off (simultaneous offers make two connections).
+   */
+  readonly onePerPeer?: boolean
   readonly maxPendingOffersPerPeer?: number
   readonly maxPendingOffers?: number
 }
@@ -145,6 +154,8 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
   const maxPending = config.maxPendingOffers ?? 64
   const pendingByPeer = new Map<string, number>()
   let pending = 0
+  // Our offers still being negotiated, per peer, for the simultaneous-offer rule.
+  const outgoing = new Map<string, Deferred.Deferred<PeerLink>>()
 
   const register = (remote: Did, connectionId: string, role: "offerer" | "answerer") =>
     Effect.acquireRelease(
@@ -278,6 +289,10 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
       const callerScope = yield* Effect.scope
       const linkScope = yield* Scope.fork(callerScope, "sequential")
       const connectionId = globalThis.crypto.randomUUID()
+      const superseded = yield* Deferred.make<PeerLink>()
+      outgoing.set(remote, superseded)
+      const adopted = Effect.tap(Deferred.await(superseded), (link) =>
+        Effect.andThen(Scope.close(linkScope, Exit.void), Scope.addFinalizer(callerScope, link.close)))
       const setup = Effect.gen(function*() {
         const state = yield* register(remote, connectionId, "offerer")
         yield* byeOnClose(state, connectionId)
@@ -299,10 +314,17 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
         return yield* toLink(state, connectionId, peer, channel, linkScope)
       }).pipe(Scope.provide(linkScope))
       return yield* setup.pipe(
+        // Our offer lost the simultaneous-offer rule: the peer's offer is on its way; adopt it.
+        Effect.catchTag("ConnectionRefused", (error) =>
+          config.onePerPeer === true && error.reason === GLARE_REASON ? Effect.never : Effect.fail(error)),
+        Effect.raceFirst(adopted),
         Effect.timeoutOrElse({
           duration: connectTimeoutMs,
           orElse: () => Effect.fail(new ConnectTimeout({ remote, connectionId, timeoutMs: connectTimeoutMs }))
         }),
+        Effect.ensuring(Effect.sync(() => {
+          if (outgoing.get(remote) === superseded) outgoing.delete(remote)
+        })),
         Effect.mapError((error) =>
           error._tag === "ConnectTimeout" || error._tag === "ConnectionRefused" || error._tag === "ConnectFailed"
             ? error
@@ -334,7 +356,12 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
   // Answerer
   // -------------------------------------------------------------------------
 
-  const answer = (offer: Signal<"OFFER">, state: LinkState, linkScope: Scope.Closeable) =>
+  const answer = (
+    offer: Signal<"OFFER">,
+    state: LinkState,
+    linkScope: Scope.Closeable,
+    deliver: (link: PeerLink) => Effect.Effect<unknown>
+  ) =>
     Effect.gen(function*() {
       const remote = offer.from
       const connectionId = offer.connectionId
@@ -359,7 +386,7 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
         return yield* toLink(state, connectionId, peer, channel, linkScope)
       }).pipe(Scope.provide(linkScope))
       const link = yield* setup.pipe(Effect.onError(() => Scope.close(linkScope, Exit.void)))
-      yield* Queue.offer(incoming, link)
+      yield* deliver(link)
     })
 
   const releasePending = (remote: string) =>
@@ -378,6 +405,16 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
         yield* Effect.logWarning("ignored an OFFER for an existing connection (ICE restart is not supported)")
         return
       }
+      const ours = config.onePerPeer === true ? outgoing.get(offer.from) : undefined
+      if (ours !== undefined && signaling.self < offer.from) {
+        // Both offered: ours, from the lower DID, is kept.
+        yield* Effect.ignore(signaling.send(offer.from, "BYE", {
+          connection_id: offer.connectionId,
+          code: "CONNECTION_REFUSED",
+          reason: GLARE_REASON
+        }))
+        return
+      }
       const fromPeer = pendingByPeer.get(offer.from) ?? 0
       if (pending >= maxPending || fromPeer >= maxPerPeer) {
         yield* Effect.ignore(signaling.send(offer.from, "BYE", { connection_id: offer.connectionId, code: "RATE_LIMITED", reason: "too many pending offers" }))
@@ -389,7 +426,10 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
       // scope removes it again.
       const linkScope = yield* Scope.fork(connectorScope, "sequential")
       const state = yield* register(offer.from, offer.connectionId, "answerer").pipe(Scope.provide(linkScope))
-      yield* answer(offer, state, linkScope).pipe(
+      // When both offered and theirs wins, the link goes to our waiting `connect` instead.
+      const deliver = (link: PeerLink) =>
+        ours === undefined ? Queue.offer(incoming, link) : Deferred.succeed(ours, link)
+      yield* answer(offer, state, linkScope, deliver).pipe(
         Effect.catchCause((cause) => Effect.logWarning("could not answer an OFFER", cause)),
         Effect.ensuring(releasePending(offer.from)),
         Effect.forkIn(connectorScope)

@@ -5,7 +5,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Stream, SubscriptionRef } from "effect"
 import * as CandidatePolicy from "../../src/webrtc/CandidatePolicy.ts"
 import * as MockTransport from "../../src/webrtc/MockTransport.ts"
-import { agentOnHub, connectPair, hub } from "./fixtures.ts"
+import { agentOnHub, allTransports, connectPair, hub } from "./fixtures.ts"
 
 const mock = Effect.gen(function*() {
   const network = yield* MockTransport.makeNetwork
@@ -103,4 +103,33 @@ describe("candidate policy", () => {
     assert.isFalse(CandidatePolicy.accepts(CandidatePolicy.allowAll, "candidate:nonsense"))
     assert.isTrue(CandidatePolicy.accepts(CandidatePolicy.allowAll, line("127.0.0.1")))
   })
+})
+
+describe.each(allTransports)("simultaneous offers on %s", (_name, makeTransport) => {
+  it.live("with onePerPeer, both sides end up on the one connection offered by the lower DID", () =>
+    Effect.gen(function*() {
+      const transport = yield* makeTransport
+      const signalingHub = yield* hub
+      const options = { onePerPeer: true }
+      const alice = yield* agentOnHub(signalingHub, transport, options)
+      const bob = yield* agentOnHub(signalingHub, transport, options)
+      const [a, b] = yield* Effect.all([alice.connector.connect(bob.identity.did), bob.connector.connect(alice.identity.did)], { concurrency: 2 })
+      assert.strictEqual(a.connectionId, b.connectionId)
+      const lower = alice.identity.did < bob.identity.did ? a : b
+      assert.strictEqual(lower.role, "offerer")
+      assert.strictEqual((lower === a ? b : a).role, "answerer")
+      const arriving = yield* Effect.forkChild(b.control.messages.pipe(Stream.runHead))
+      yield* a.control.send("one connection")
+      assert.deepStrictEqual((yield* Fiber.join(arriving))._tag, "Some")
+    }).pipe(Effect.scoped), { timeout: 20_000 })
+
+  it.live("without it, simultaneous offers make two connections", () =>
+    Effect.gen(function*() {
+      const transport = yield* makeTransport
+      const signalingHub = yield* hub
+      const alice = yield* agentOnHub(signalingHub, transport)
+      const bob = yield* agentOnHub(signalingHub, transport)
+      const [a, b] = yield* Effect.all([alice.connector.connect(bob.identity.did), bob.connector.connect(alice.identity.did)], { concurrency: 2 })
+      assert.notStrictEqual(a.connectionId, b.connectionId)
+    }).pipe(Effect.scoped), { timeout: 20_000 })
 })
