@@ -44,6 +44,8 @@ export interface DataChannel {
   readonly maxPacketLifeTime: number | null
   readonly negotiated: boolean
   readonly state: SubscriptionRef.SubscriptionRef<RTCDataChannelState>
+  /** Bytes the stack holds, sent but not yet acknowledged (what `send` waits on). */
+  readonly bufferedAmount: () => number
   /** Completes when the channel is open; fails if it closes first. */
   readonly opened: Effect.Effect<void, ChannelClosed>
   /** Messages as they arrive; ends when the channel closes. One consumer. */
@@ -133,6 +135,7 @@ export const wrap = (channel: RTCDataChannel, maxMessageSize: () => number): Eff
     return {
       label,
       id: () => channel.id,
+      bufferedAmount: () => channel.bufferedAmount,
       protocol: channel.protocol,
       ordered: channel.ordered,
       maxRetransmits: channel.maxRetransmits,
