@@ -68,6 +68,7 @@ const routes = (config: GatewayConfig, identity: Identity.Identity, startedAt: n
     const registry = yield* AgentRegistry
     const router = yield* HttpRouter.HttpRouter
     const admission = Admission.make(config)
+    const rates = Session.makeRates(config)
     const agentsEnabled = config.agentsEndpoint === "on" || (config.agentsEndpoint === "auto" && isLoopback(config.host))
 
     yield* router.add("GET", "/health", Effect.gen(function*() {
@@ -111,7 +112,7 @@ const routes = (config: GatewayConfig, identity: Identity.Identity, startedAt: n
         const nodeSocket = NodeHttpServerRequest.toIncomingMessage(request).socket
         return yield* Effect.gen(function*() {
           const socket = yield* request.upgrade
-          yield* Session.run(socket, { config, identity, outboundBytes: () => nodeSocket?.writableLength ?? 0 })
+          yield* Session.run(socket, { config, identity, rates, outboundBytes: () => nodeSocket?.writableLength ?? 0 })
           return HttpServerResponse.empty()
         }).pipe(
           Effect.scoped,

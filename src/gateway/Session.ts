@@ -30,7 +30,24 @@ export interface SessionContext {
   readonly identity: Identity.Identity
   /** Bytes written to this session's socket and not yet sent (the transport's queue). */
   readonly outboundBytes: () => number
+  /** The node's rate buckets by DID: a reconnect does not refill them. */
+  readonly rates: Rates
 }
+
+/** Rate buckets of one gateway node, kept by DID across that DID's sessions. */
+export interface Rates {
+  readonly sending: ReturnType<typeof TokenBucket.keyed>
+  readonly receiving: ReturnType<typeof TokenBucket.keyed>
+}
+
+/** The rate buckets of a node. */
+export const makeRates = (config: GatewayConfig): Rates => ({
+  sending: TokenBucket.keyed(config.sessionRate, 2 * config.maxSessions),
+  receiving: TokenBucket.keyed(config.destinationRate, 2 * config.maxSessions)
+})
+
+/** ERROR replies a session gets per second, at most: each is signed, so a flood of junk must not buy signatures. */
+const ERROR_REPLY_RATE = { perSecond: 20, burst: 40 }
 
 /** WebSocket close codes of PROTOCOL.md 4.3. */
 export const CloseCode = {
@@ -61,9 +78,8 @@ export const run = Effect.fnUntraced(function*(socket: Socket.Socket, context: S
   // One sender per session: its own DID (and nothing else is accepted).
   const replay = ReplayGuard.make({ maxPerSender: config.maxReplayRecords, maxTotal: config.maxReplayRecords })
   const startedAt = yield* Clock.currentTimeMillis
-  const sessionBucket = TokenBucket.make(config.sessionRate, startedAt)
   const discoverBucket = TokenBucket.make(config.discoverRate, startedAt)
-  const destinationBucket = TokenBucket.make(config.destinationRate, startedAt)
+  const errorReplies = TokenBucket.make(ERROR_REPLY_RATE, startedAt)
   let did: Did | undefined
   let lastActivity = startedAt
   let rejectedFrames = 0
@@ -88,15 +104,17 @@ export const run = Effect.fnUntraced(function*(socket: Socket.Socket, context: S
       Effect.catchCause((cause) => Effect.logError("gateway could not sign an envelope", cause))
     )
   const sendError = (code: ErrorCode, message: string, correlationId?: string, details?: Envelope.Payload<"ERROR">["details"]) =>
-    Effect.andThen(
-      Metric.update(GatewayMetrics.rejected(code), 1),
-      sendSigned({
+    Effect.gen(function*() {
+      yield* Metric.update(GatewayMetrics.rejected(code), 1)
+      // Past the reply rate the frame is still refused and counted, only not answered.
+      if (!TokenBucket.take(errorReplies, yield* Clock.currentTimeMillis)) return
+      yield* sendSigned({
         type: "ERROR",
         to: did,
         correlation_id: correlationId,
         payload: { code, message: message.slice(0, 256), ...(details === undefined ? {} : { details }) }
       })
-    )
+    })
   const sendRejection = (rejection: Accept.EnvelopeRejected) =>
     sendError(rejection.code as ErrorCode, rejection.reason, rejection.correlation_id, rejection.details)
 
@@ -183,7 +201,7 @@ export const run = Effect.fnUntraced(function*(socket: Socket.Socket, context: S
   const deliver = (frame: string): Effect.Effect<Exclude<Delivery, "unknown">> =>
     Effect.gen(function*() {
       if (closing) return "congested"
-      if (!TokenBucket.take(destinationBucket, yield* Clock.currentTimeMillis)) return "rate_limited"
+      if (did === undefined || !context.rates.receiving.take(did, yield* Clock.currentTimeMillis)) return "rate_limited"
       if (context.outboundBytes() > config.maxOutboundBufferBytes) return "congested"
       yield* write(frame)
       return "delivered"
@@ -244,7 +262,7 @@ export const run = Effect.fnUntraced(function*(socket: Socket.Socket, context: S
     Effect.gen(function*() {
       const receivedAt = performance.now()
       const now = yield* Clock.currentTimeMillis
-      if (!TokenBucket.take(sessionBucket, now)) {
+      if (!context.rates.sending.take(did!, now)) {
         yield* sendError("RATE_LIMITED", "too many frames from this session")
         return yield* strike()
       }

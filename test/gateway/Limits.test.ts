@@ -157,3 +157,39 @@ describe("gateway configuration", () => {
       assert.strictEqual(error._tag, "InvalidGatewayConfig")
     }))
 })
+
+layer(
+  Gateway.layerMemory(testConfig({ sessionRate: { perSecond: 0.001, burst: 5 }, maxRateLimitStrikes: 100 })),
+  { excludeTestServices: true }
+)("gateway rates by DID", (it) => {
+  it.effect("reconnecting does not refill a DID's burst", () =>
+    Effect.gen(function*() {
+      const first = yield* registered
+      const peer = yield* registered
+      for (let i = 0; i < 5; i++) yield* first.client.send(yield* bye(first.identity, peer.identity))
+      for (let i = 0; i < 5; i++) yield* peer.client.next()
+      // The same DID on a new connection (the old one is replaced).
+      const again = yield* RawClient.connect(first.gateway.url)
+      yield* RawClient.register(again, first.identity, first.gateway.did, first.gateway.url)
+      yield* again.send(yield* bye(first.identity, peer.identity))
+      assert.strictEqual((yield* again.nextOfType("ERROR")).payload.code, "RATE_LIMITED")
+    }))
+})
+
+layer(Gateway.layerMemory(testConfig({ maxRejectedFrames: 10_000 })), { excludeTestServices: true })("gateway error replies", (it) => {
+  it.effect("a flood of junk gets a bounded number of (signed) ERROR replies, and the session is still served", () =>
+    Effect.gen(function*() {
+      const { client, gateway, identity } = yield* registered
+      // 150 frames: within the session burst (200), far over the ERROR reply burst (40).
+      for (let i = 0; i < 150; i++) yield* client.send(`junk ${i}`)
+      yield* client.send(Envelope.encode(yield* Envelope.make(identity, { type: "PING", to: gateway.did, payload: { sequence: 1 } })))
+      let errors = 0
+      while (true) {
+        const envelope = yield* client.nextEnvelope()
+        if (envelope.type === "PONG") break
+        if (envelope.type === "ERROR") errors++
+      }
+      assert.isAtLeast(errors, 1)
+      assert.isAtMost(errors, 45)
+    }))
+})
