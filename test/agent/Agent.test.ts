@@ -1,0 +1,63 @@
+import { NodeSocket } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Fiber, Layer, Option, Stream } from "effect"
+import { Agent, type AgentConfig } from "../../src/agent/Agent.ts"
+import { KnownGateways } from "../../src/client/KnownGateways.ts"
+import * as Gateway from "../../src/gateway/Gateway.ts"
+import * as Identity from "../../src/protocol/Identity.ts"
+import * as CandidatePolicy from "../../src/webrtc/CandidatePolicy.ts"
+import { testConfig } from "../gateway/fixtures.ts"
+import { realTransports } from "../webrtc/fixtures.ts"
+
+const agent = (url: string, config: Omit<AgentConfig, "urls" | "identity"> = {}) =>
+  Effect.gen(function*() {
+    const identity = yield* Identity.generate
+    const context = yield* Layer.build(
+      Agent.layer({ urls: [url], identity, candidatePolicy: CandidatePolicy.allowAll, ...config }).pipe(
+        Layer.provide(Layer.mergeAll(realTransports[0]![1], KnownGateways.layerMemory, NodeSocket.layerWebSocketConstructor))
+      )
+    )
+    return Context.get(context, Agent)
+  })
+
+describe("Agent", () => {
+  it.live("discovers a capability, connects, sends an INTENT and calls capabilities with typed failures", () =>
+    Effect.gen(function*() {
+      const gateway = Context.get(yield* Layer.build(Gateway.layerMemory(testConfig())), Gateway.Gateway)
+      const bob = yield* agent(gateway.url, {
+        name: "bob",
+        serve: [
+          { capability: { id: "echo" }, handler: (args) => Effect.succeed(args) },
+          { capability: { id: "boom" }, handler: () => Effect.fail("broken") },
+          { capability: { id: "slow" }, handler: () => Effect.as(Effect.sleep("5 seconds"), null) }
+        ]
+      })
+      const alice = yield* agent(gateway.url)
+      const found = yield* alice.discover({ capability: "echo" })
+      assert.deepStrictEqual(found.map((e) => e.did), [bob.did])
+      const incoming = yield* Effect.forkChild(bob.sessions.pipe(Stream.runHead))
+      const session = yield* alice.connect(bob.did)
+      const bobs = Option.getOrThrow(yield* Fiber.join(incoming))
+      assert.strictEqual(bobs.remote, alice.did)
+      const intents = yield* Effect.forkChild(bobs.intents.pipe(Stream.runHead))
+      yield* session.intent({ query: "can you echo?" })
+      assert.deepStrictEqual(yield* Fiber.join(intents), Option.some({ query: "can you echo?" }))
+      assert.deepStrictEqual(yield* session.request("echo", { text: "hi", n: 3 }), { text: "hi", n: 3 })
+      const unknown = yield* Effect.flip(session.request("nope", {}))
+      assert.strictEqual(unknown.code, "UNKNOWN_CAPABILITY")
+      const boom = yield* Effect.flip(session.request("boom", {}))
+      assert.strictEqual(boom.code, "INTERNAL_ERROR")
+      const slow = yield* Effect.flip(session.request("slow", {}, { timeoutMs: 200 }))
+      assert.strictEqual(slow.code, "TIMEOUT")
+    }).pipe(Effect.scoped), { timeout: 30_000 })
+
+  it.live("the accept policy refuses an unknown DID: connect fails with ConnectionRefused", () =>
+    Effect.gen(function*() {
+      const gateway = Context.get(yield* Layer.build(Gateway.layerMemory(testConfig())), Gateway.Gateway)
+      const friend = yield* Identity.generate
+      const bob = yield* agent(gateway.url, { acceptPolicy: (did) => Effect.succeed(did === friend.did) })
+      const stranger = yield* agent(gateway.url)
+      const error = yield* Effect.flip(stranger.connect(bob.did))
+      assert.strictEqual(error._tag, "ConnectionRefused")
+    }).pipe(Effect.scoped), { timeout: 30_000 })
+})
