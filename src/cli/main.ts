@@ -7,12 +7,19 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Config, Effect, Exit, Layer, References, Runtime } from "effect"
 import { Command } from "effect/cli"
+import * as AgentCommands from "./AgentCommands.ts"
 import * as DemoCommand from "./DemoCommand.ts"
 import * as GatewayCommand from "./GatewayCommand.ts"
 
 const root = Command.make("aiconexus").pipe(
   Command.withDescription("AIConexus: AI agents talking peer to peer over WebRTC"),
-  Command.withSubcommands([GatewayCommand.command, DemoCommand.command])
+  Command.withSubcommands([
+    GatewayCommand.command,
+    DemoCommand.command,
+    AgentCommands.keygen,
+    AgentCommands.discover,
+    AgentCommands.agent
+  ])
 )
 
 // The log level comes from AICONEXUS_LOG_LEVEL (Info by default).

@@ -1,0 +1,177 @@
+/**
+ * `aiconexus keygen`, `aiconexus discover` and `aiconexus agent listen|send|call`.
+ *
+ * Agent commands take `--gateway URL` (repeatable, for failover; default ws://127.0.0.1:8787/ws)
+ * and `--identity FILE` (created if absent; the pinned gateway DIDs are kept beside it in
+ * `known-gateways.json`).
+ *
+ * @since 0.1.0
+ */
+import { dirname, join } from "node:path"
+import { NodeServices, NodeSocket } from "@effect/platform-node"
+import { Console, Context, Effect, Layer, Schema, Stream } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { Agent, type AgentConfig } from "../agent/Agent.ts"
+import { KnownGateways } from "../client/KnownGateways.ts"
+import * as Did from "../protocol/Did.ts"
+import * as IdentityFile from "../protocol/IdentityFile.ts"
+import * as CandidatePolicy from "../webrtc/CandidatePolicy.ts"
+import * as NodeDataChannelTransport from "../webrtc/NodeDataChannelTransport.ts"
+import * as NodeWeriftTransport from "../webrtc/NodeWeriftTransport.ts"
+import { printable } from "./DemoCommand.ts"
+
+const DEFAULT_GATEWAY = "ws://127.0.0.1:8787/ws"
+const DEFAULT_IDENTITY = ".aiconexus/identity.json"
+
+const identityFlag = Flag.String("identity").pipe(
+  Flag.withDescription(`Identity file (created if absent; default ${DEFAULT_IDENTITY})`),
+  Flag.withDefault(DEFAULT_IDENTITY)
+)
+const gatewayFlag = Flag.String("gateway").pipe(
+  Flag.withDescription(`Gateway URL, repeatable for failover (default ${DEFAULT_GATEWAY})`),
+  Flag.atLeast(0)
+)
+const transportFlag = Flag.Literals("transport", ["node-datachannel", "werift"]).pipe(
+  Flag.withDescription("WebRTC stack (default node-datachannel)"),
+  Flag.withDefault("node-datachannel" as const)
+)
+const shared = { identity: identityFlag, gateway: gatewayFlag, transport: transportFlag }
+
+/** Runs `use` with an Agent built from the shared flags; errors become one clear line and exit 1. */
+const withAgent = <A, E>(
+  flags: { readonly identity: string; readonly gateway: ReadonlyArray<string>; readonly transport: "node-datachannel" | "werift" },
+  options: Omit<AgentConfig, "urls" | "identity">,
+  use: (agent: Agent["Service"]) => Effect.Effect<A, E, import("effect").Scope.Scope>
+) =>
+  Effect.gen(function*() {
+    const identity = yield* IdentityFile.loadOrCreate(flags.identity)
+    const transport = flags.transport === "werift" ? NodeWeriftTransport.layer() : NodeDataChannelTransport.layer()
+    const pins = KnownGateways.layerFile(join(dirname(flags.identity), "known-gateways.json")).pipe(Layer.provide(NodeServices.layer))
+    const context = yield* Layer.build(
+      Agent.layer({
+        urls: flags.gateway.length === 0 ? [DEFAULT_GATEWAY] : flags.gateway,
+        identity,
+        // Same-machine agents and gateways are common with the CLI: loopback candidates allowed.
+        candidatePolicy: CandidatePolicy.allowAll,
+        ...options
+      }).pipe(Layer.provide(Layer.mergeAll(transport, pins, NodeSocket.layerWebSocketConstructor)))
+    )
+    return yield* use(Context.get(context, Agent))
+  }).pipe(
+    Effect.scoped,
+    Effect.catchCause((cause) =>
+      Effect.andThen(Console.error(`error: ${String(cause).split("\n")[0]}`), Effect.sync(() => {
+        process.exitCode = 1
+      })))
+  )
+
+/** `keygen [--out FILE]`: a new identity file; prints its DID. */
+export const keygen = Command.make(
+  "keygen",
+  { out: Flag.String("out").pipe(Flag.withDescription(`Where to write it (default ${DEFAULT_IDENTITY})`), Flag.withDefault(DEFAULT_IDENTITY)) },
+  Effect.fn(function*({ out }) {
+    const identity = yield* IdentityFile.loadOrCreate(out).pipe(Effect.result)
+    if (identity._tag === "Failure") {
+      yield* Console.error(`error: ${identity.failure.message}`)
+      process.exitCode = 1
+      return
+    }
+    yield* Console.log(identity.success.did)
+  })
+).pipe(Command.withDescription("Create an identity (did:key, Ed25519), or print the DID of an existing one"))
+
+/** `discover [--capability ID] [--tag T]`: the agents registered at the gateway. */
+export const discover = Command.make(
+  "discover",
+  {
+    ...shared,
+    capability: Flag.String("capability").pipe(Flag.withDescription("Only agents serving this capability id"), Flag.optional),
+    tag: Flag.String("tag").pipe(Flag.withDescription("Only capabilities with this tag"), Flag.optional)
+  },
+  (flags) =>
+    withAgent(flags, {}, (agent) =>
+      Effect.gen(function*() {
+        const query = {
+          ...(flags.capability._tag === "Some" ? { capability: flags.capability.value } : {}),
+          ...(flags.tag._tag === "Some" ? { tag: flags.tag.value } : {})
+        }
+        const agents = yield* agent.discover(query)
+        if (agents.length === 0) yield* Console.log("no agents found")
+        for (const entry of agents) {
+          yield* Console.log(`${entry.did}  ${printable(entry.name ?? "")}  ${entry.capabilities.map((c) => printable(c.id)).join(", ")}`)
+        }
+      }))
+).pipe(Command.withDescription("List the agents registered at the gateway"))
+
+const listen = Command.make(
+  "listen",
+  {
+    ...shared,
+    capability: Flag.String("capability").pipe(Flag.withDescription("A capability to serve (repeatable); each echoes its arguments"), Flag.atLeast(0))
+  },
+  (flags) => {
+    const capabilities = flags.capability.length === 0 ? ["echo"] : flags.capability
+    return withAgent(flags, {
+      serve: capabilities.map((id) => ({
+        capability: { id },
+        // The built-in behaviour: the result is the arguments it was called with.
+        handler: (args, from) => Effect.as(Console.log(`call ${printable(id)} from ${from}: ${printable(JSON.stringify(args))}`), args)
+      }))
+    }, (agent) =>
+      Effect.gen(function*() {
+        yield* Console.log(`listening as ${agent.did} serving ${capabilities.map(printable).join(", ")}`)
+        yield* agent.sessions.pipe(
+          Stream.runForEach((session) =>
+            Effect.andThen(
+              Console.log(`session from ${session.remote}`),
+              session.intents.pipe(
+                Stream.runForEach((intent) => Console.log(`intent from ${session.remote}: ${printable(JSON.stringify(intent))}`)),
+                Effect.forkScoped
+              )
+            ))
+        )
+      }))
+  }
+).pipe(Command.withDescription("Serve capabilities (echo by default) and print what arrives, until interrupted"))
+
+const didArgument = Argument.String("did").pipe(Argument.withDescription("The peer's DID"), Argument.withSchema(Did.Did))
+
+const send = Command.make(
+  "send",
+  { ...shared, did: didArgument, text: Argument.String("text").pipe(Argument.withDescription("The message")) },
+  (flags) =>
+    withAgent(flags, {}, (agent) =>
+      Effect.gen(function*() {
+        const session = yield* agent.connect(flags.did)
+        yield* session.intent({ query: flags.text })
+        yield* Console.log(`sent to ${flags.did}`)
+        yield* session.close
+      }))
+).pipe(Command.withDescription("Connect to a peer over WebRTC and send it a text (an INTENT)"))
+
+const JsonObject = Schema.fromJsonString(Schema.Record(Schema.String, Schema.Json))
+
+const call = Command.make(
+  "call",
+  {
+    ...shared,
+    did: didArgument,
+    capability: Argument.String("capability").pipe(Argument.withDescription("The capability id")),
+    args: Argument.String("json").pipe(Argument.withDescription("Arguments, a JSON object"), Argument.withSchema(JsonObject)),
+    timeout: Flag.Int("timeout-ms").pipe(Flag.withDescription("Deadline of the call (default 30000)"), Flag.withDefault(30_000))
+  },
+  (flags) =>
+    withAgent(flags, {}, (agent) =>
+      Effect.gen(function*() {
+        const session = yield* agent.connect(flags.did)
+        const result = yield* session.request(flags.capability, flags.args, { timeoutMs: flags.timeout })
+        yield* Console.log(JSON.stringify(result ?? null))
+        yield* session.close
+      }))
+).pipe(Command.withDescription("Connect to a peer over WebRTC and call one of its capabilities"))
+
+/** `agent listen|send|call`. */
+export const agent = Command.make("agent").pipe(
+  Command.withDescription("Run an agent"),
+  Command.withSubcommands([listen, send, call])
+)
