@@ -61,6 +61,8 @@ export interface AgentConfig extends Omit<GatewayClientConfig, "capabilities"> {
   readonly acceptPolicy?: (remote: Did) => Effect.Effect<boolean>
   readonly candidatePolicy?: CandidatePolicy.CandidatePolicy
   readonly connectTimeoutMs?: number
+  /** Whether `remote` may call `capability` (checked per request, apart from the accept policy). Default: yes. */
+  readonly authorize?: (remote: Did, capability: string) => Effect.Effect<boolean>
 }
 
 /** An agent. */
@@ -102,6 +104,8 @@ const make = (config: AgentConfig) =>
         const control = yield* ControlChannel.make(link, config.identity)
         const intents = yield* Queue.unbounded<Envelope.Payload<"INTENT">>()
         const waiting = new Map<string, Deferred.Deferred<Envelope.Payload<"EXEC_RESPONSE">>>()
+        // Requests being served, by id, so EXEC_CANCEL can interrupt their handler.
+        const running = new Map<string, Deferred.Deferred<void>>()
         const serve = (envelope: Envelope.Envelope<"EXEC_REQUEST">) =>
           Effect.gen(function*() {
             const started = yield* Clock.currentTimeMillis
@@ -111,12 +115,25 @@ const make = (config: AgentConfig) =>
             if (handler === undefined) {
               return yield* respond({ status: "error", error: { code: "UNKNOWN_CAPABILITY", message: `no capability ${envelope.payload.capability.slice(0, 128)}` } })
             }
+            if (config.authorize !== undefined && !(yield* config.authorize(link.remote, envelope.payload.capability))) {
+              return yield* respond({ status: "error", error: { code: "UNAUTHORIZED", message: "not allowed to call this capability" } })
+            }
             const timeoutMs = envelope.payload.timeout_ms ?? DEFAULT_REQUEST_TIMEOUT_MS
-            const result = yield* handler(envelope.payload.args, link.remote).pipe(
+            const cancelled = yield* Deferred.make<void>()
+            running.set(envelope.id, cancelled)
+            const outcome = yield* handler(envelope.payload.args, link.remote).pipe(
               Effect.timeoutOption(timeoutMs),
-              Effect.result
+              Effect.map(Option.some),
+              // EXEC_CANCEL interrupts the handler.
+              Effect.raceFirst(Effect.as(Deferred.await(cancelled), Option.none())),
+              Effect.result,
+              Effect.ensuring(Effect.sync(() => running.delete(envelope.id)))
             )
             const elapsed = (yield* Clock.currentTimeMillis) - started
+            if (outcome._tag === "Success" && Option.isNone(outcome.success)) {
+              return yield* respond({ status: "error", error: { code: "CANCELLED", message: "cancelled by the caller" }, execution_time_ms: elapsed })
+            }
+            const result = outcome._tag === "Failure" ? outcome : { _tag: "Success" as const, success: Option.getOrThrow(outcome.success) }
             if (result._tag === "Failure") {
               return yield* respond({ status: "error", error: { code: "INTERNAL_ERROR", message: "the handler failed" }, execution_time_ms: elapsed })
             }
@@ -135,6 +152,10 @@ const make = (config: AgentConfig) =>
                 return Queue.offer(intents, (envelope as Envelope.Envelope<"INTENT">).payload)
               case "EXEC_REQUEST":
                 return Effect.forkScoped(serve(envelope as Envelope.Envelope<"EXEC_REQUEST">))
+              case "EXEC_CANCEL": {
+                const request = envelope.correlation_id === undefined ? undefined : running.get(envelope.correlation_id)
+                return request === undefined ? Effect.void : Deferred.succeed(request, undefined)
+              }
               case "EXEC_RESPONSE": {
                 const waiter = envelope.correlation_id === undefined ? undefined : waiting.get(envelope.correlation_id)
                 return waiter === undefined ? Effect.void : Deferred.succeed(waiter, (envelope as Envelope.Envelope<"EXEC_RESPONSE">).payload)
@@ -158,11 +179,14 @@ const make = (config: AgentConfig) =>
             Effect.gen(function*() {
               const timeoutMs = options?.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
               const answer = yield* Deferred.make<Envelope.Payload<"EXEC_RESPONSE">>()
-              const id = yield* control.send({ type: "EXEC_REQUEST", payload: { capability, args, timeout_ms: timeoutMs } }).pipe(
-                Effect.mapError(() => failed(capability, "CANCELLED", "the control channel is closed"))
-              )
-              waiting.set(id, answer)
+              // The waiter is registered before the request leaves: the answer can be quick.
+              const id = yield* control.sendWith(
+                { type: "EXEC_REQUEST", payload: { capability, args, timeout_ms: timeoutMs } },
+                (id) => Effect.sync(() => void waiting.set(id, answer))
+              ).pipe(Effect.mapError(() => failed(capability, "CANCELLED", "the control channel is closed")))
               const response = yield* Deferred.await(answer).pipe(
+                // The caller gave up (its fiber was interrupted): tell the peer to stop.
+                Effect.onInterrupt(() => Effect.ignore(control.send({ type: "EXEC_CANCEL", correlation_id: id, payload: {} }))),
                 Effect.raceFirst(Effect.andThen(link.ended, Effect.fail(failed(capability, "CANCELLED", "the session ended")))),
                 Effect.timeoutOrElse({ duration: timeoutMs, orElse: () => Effect.fail(failed(capability, "TIMEOUT", `no answer within ${timeoutMs} ms`)) }),
                 Effect.ensuring(Effect.sync(() => waiting.delete(id)))

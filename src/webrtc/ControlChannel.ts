@@ -35,8 +35,16 @@ export interface ControlChannel {
   readonly envelopes: Stream.Stream<Accept.Accepted>
   /** Envelopes the peer sent that were refused (bad signature, replay, wrong DID…). */
   readonly rejected: Stream.Stream<Accept.EnvelopeRejected>
-  /** Signs and sends an envelope to the peer. */
+  /** Signs and sends an envelope to the peer; returns its id. */
   readonly send: <T extends Envelope.Type>(draft: Omit<Envelope.Draft<T>, "to">) => Effect.Effect<string, unknown>
+  /**
+   * Signs an envelope and runs `beforeSend` with its id before sending it, so whoever waits for
+   * the answer is registered before the answer can arrive.
+   */
+  readonly sendWith: <T extends Envelope.Type>(
+    draft: Omit<Envelope.Draft<T>, "to">,
+    beforeSend: (id: string) => Effect.Effect<void>
+  ) => Effect.Effect<string, unknown>
 }
 
 /** Runs the control channel of `link` for `identity`, in the current scope. */
@@ -59,12 +67,14 @@ export const make = (
     }
     let lastHeard = yield* Clock.currentTimeMillis
 
-    const send = <T extends Envelope.Type>(draft: Omit<Envelope.Draft<T>, "to">) =>
+    const sendWith = <T extends Envelope.Type>(draft: Omit<Envelope.Draft<T>, "to">, beforeSend: (id: string) => Effect.Effect<void>) =>
       Effect.gen(function*() {
         const envelope = yield* Envelope.make(identity, { ...draft, to: link.remote } as Envelope.Draft<T>)
+        yield* beforeSend(envelope.id)
         yield* link.control.send(Envelope.encode(envelope))
         return envelope.id
       })
+    const send = <T extends Envelope.Type>(draft: Omit<Envelope.Draft<T>, "to">) => sendWith(draft, () => Effect.void)
 
     const receive = (frame: string | Uint8Array) =>
       Effect.gen(function*() {
@@ -110,6 +120,7 @@ export const make = (
     return {
       envelopes: Stream.fromQueue(envelopes),
       rejected: Stream.fromQueue(rejected),
-      send
+      send,
+      sendWith
     }
   })

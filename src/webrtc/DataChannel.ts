@@ -70,8 +70,29 @@ const toMessage = (data: unknown): Message => {
 const byteLength = (message: Message): number =>
   typeof message === "string" ? utf8ByteLength(message) : message.byteLength
 
+/**
+ * Holds the messages of a channel from the moment the stack announces it until `wrap` takes it
+ * over: the stack delivers messages at once, and a message without a listener is lost.
+ */
+export interface EarlyMessages {
+  readonly messages: Array<unknown>
+  readonly stop: () => void
+}
+
+/** Starts holding a channel's messages, synchronously (call it in the `datachannel` event). */
+export const holdEarly = (channel: RTCDataChannel): EarlyMessages => {
+  const messages: Array<unknown> = []
+  const listener = (event: Event) => void messages.push((event as MessageEvent).data)
+  channel.addEventListener("message", listener)
+  return { messages, stop: () => channel.removeEventListener("message", listener) }
+}
+
 /** Wraps a stack's channel; it is closed when the scope closes. `maxMessageSize` is read per send. */
-export const wrap = (channel: RTCDataChannel, maxMessageSize: () => number): Effect.Effect<DataChannel, never, Scope.Scope> =>
+export const wrap = (
+  channel: RTCDataChannel,
+  maxMessageSize: () => number,
+  early?: EarlyMessages
+): Effect.Effect<DataChannel, never, Scope.Scope> =>
   Effect.gen(function*() {
     const label = channel.label
     const state = yield* SubscriptionRef.make<RTCDataChannelState>(channel.readyState)
@@ -100,14 +121,22 @@ export const wrap = (channel: RTCDataChannel, maxMessageSize: () => number): Eff
       Deferred.doneUnsafe(drained, Effect.void)
       Queue.endUnsafe(inbox)
     })
-    channel.addEventListener("message", (event) => {
-      const message = toMessage((event as MessageEvent).data)
+    const receive = (data: unknown) => {
+      const message = toMessage(data)
       bytesReceived += byteLength(message)
       messagesReceived++
       Queue.offerUnsafe(inbox, message)
-    })
+    }
+    // Synchronously: stop holding, listen, then hand over what was held (nothing lost or doubled).
+    early?.stop()
+    channel.addEventListener("message", (event) => receive((event as MessageEvent).data))
+    for (const data of early?.messages.splice(0) ?? []) receive(data)
     channel.addEventListener("bufferedamountlow", () => Deferred.doneUnsafe(drained, Effect.void))
     if (channel.readyState === "open") Deferred.doneUnsafe(opened, Effect.void)
+    if (channel.readyState === "closed") {
+      Deferred.doneUnsafe(opened, Effect.fail(new ChannelClosed({ label })))
+      Queue.endUnsafe(inbox)
+    }
 
     const isClosed = () => channel.readyState === "closed" || channel.readyState === "closing"
     const send = (message: Message): Effect.Effect<void, ChannelClosed | MessageTooLarge> =>

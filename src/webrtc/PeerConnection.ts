@@ -77,7 +77,7 @@ type StackEvent =
   | { readonly _tag: "Connection"; readonly state: RTCPeerConnectionState }
   | { readonly _tag: "Ice"; readonly state: RTCIceConnectionState }
   | { readonly _tag: "Candidate"; readonly candidate: IceCandidate }
-  | { readonly _tag: "Channel"; readonly channel: RTCDataChannel }
+  | { readonly _tag: "Channel"; readonly channel: RTCDataChannel; readonly early: DataChannel.EarlyMessages }
 
 const rtc = <A>(operation: string, run: () => Promise<A> | A) =>
   Effect.tryPromise({
@@ -124,7 +124,11 @@ export const make = (
           }
       })
     })
-    pc.addEventListener("datachannel", (event) => Queue.offerUnsafe(events, { _tag: "Channel", channel: (event as RTCDataChannelEvent).channel }))
+    pc.addEventListener("datachannel", (event) => {
+      const channel = (event as RTCDataChannelEvent).channel
+      // Messages can arrive before the queued event is handled: hold them from now on.
+      Queue.offerUnsafe(events, { _tag: "Channel", channel, early: DataChannel.holdEarly(channel) })
+    })
 
     /** A stack event the machine refuses: the connection fails, and the reason is logged. */
     const refused = (error: StateMachine.InvalidTransition) =>
@@ -142,7 +146,7 @@ export const make = (
           return Effect.asVoid(Queue.offer(candidates, event.candidate))
         case "Channel":
           return Effect.gen(function*() {
-            const channel = yield* DataChannel.wrap(event.channel, maxMessageSize).pipe(Scope.provide(scope))
+            const channel = yield* DataChannel.wrap(event.channel, maxMessageSize, event.early).pipe(Scope.provide(scope))
             channels.push(channel)
             yield* Queue.offer(remoteChannels, channel)
           })

@@ -1,6 +1,6 @@
 import { NodeSocket } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Fiber, Layer, Option, Stream } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Option, Stream } from "effect"
 import { Agent, type AgentConfig } from "../../src/agent/Agent.ts"
 import { KnownGateways } from "../../src/client/KnownGateways.ts"
 import * as Gateway from "../../src/gateway/Gateway.ts"
@@ -59,5 +59,36 @@ describe("Agent", () => {
       const stranger = yield* agent(gateway.url)
       const error = yield* Effect.flip(stranger.connect(bob.did))
       assert.strictEqual(error._tag, "ConnectionRefused")
+    }).pipe(Effect.scoped), { timeout: 30_000 })
+})
+
+describe("Agent requests", () => {
+  it.live("the authorization hook refuses a capability per caller; interrupting a call cancels the handler at the peer", () =>
+    Effect.gen(function*() {
+      const gateway = Context.get(yield* Layer.build(Gateway.layerMemory(testConfig())), Gateway.Gateway)
+      const started = yield* Deferred.make<void>()
+      const interrupted = yield* Deferred.make<void>()
+      const bob = yield* agent(gateway.url, {
+        serve: [
+          { capability: { id: "secret" }, handler: () => Effect.succeed("the secret") },
+          {
+            capability: { id: "long" },
+            handler: () =>
+              Effect.andThen(Deferred.succeed(started, undefined), Effect.never).pipe(
+                Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))
+              )
+          }
+        ],
+        authorize: (_remote, capability) => Effect.succeed(capability !== "secret")
+      })
+      const alice = yield* agent(gateway.url)
+      const session = yield* alice.connect(bob.did)
+      const refused = yield* Effect.flip(session.request("secret", {}))
+      assert.strictEqual(refused.code, "UNAUTHORIZED")
+      const call = yield* Effect.forkChild(session.request("long", {}))
+      yield* Deferred.await(started)
+      yield* Fiber.interrupt(call)
+      // The peer's handler is interrupted (EXEC_CANCEL), not left running.
+      yield* Deferred.await(interrupted).pipe(Effect.timeout("10 seconds"))
     }).pipe(Effect.scoped), { timeout: 30_000 })
 })

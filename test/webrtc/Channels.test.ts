@@ -79,3 +79,21 @@ describe.each(allTransports)("data channel modes on %s", (_name, makeTransport) 
       assert.deepStrictEqual(yield* Fiber.join(back), Option.some(new Uint8Array([4, 2])))
     }).pipe(Effect.scoped), { timeout: 20_000 })
 })
+
+describe.each(allTransports)("early messages on %s", (_name, makeTransport) => {
+  it.live("messages sent the moment a connection opens are not lost before the peer takes its link", () =>
+    Effect.gen(function*() {
+      const transport = yield* makeTransport
+      const signalingHub = yield* hub
+      const alice = yield* agentOnHub(signalingHub, transport)
+      const bob = yield* agentOnHub(signalingHub, transport)
+      const link = yield* alice.connector.connect(bob.identity.did)
+      yield* link.control.send("first")
+      yield* link.control.send("second")
+      // Only now does anyone look at bob's side.
+      yield* Effect.sleep("50 millis")
+      const bobs = Option.getOrThrow(yield* bob.connector.incoming.pipe(Stream.runHead))
+      const received = [...(yield* bobs.control.messages.pipe(Stream.take(2), Stream.runCollect))]
+      assert.deepStrictEqual(received, ["first", "second"])
+    }).pipe(Effect.scoped), { timeout: 20_000 })
+})
