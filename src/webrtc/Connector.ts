@@ -94,7 +94,7 @@ export interface ConnectorConfig {
   readonly candidatePolicy?: CandidatePolicy.CandidatePolicy
   /** Connect deadline for both sides (default 15 s). */
   readonly connectTimeoutMs?: number
-  /** Attempts within the deadline when the stack fails a connection early (default 2). */
+  /** Attempts within the deadline when the stack fails a connection early (default 3). */
   readonly connectAttempts?: number
   /**
    * One connection per peer when both sides offer at once (PROTOCOL.md 5.2): the offer of the
@@ -149,7 +149,7 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
   const incoming = yield* Queue.unbounded<PeerLink>()
   const policy = config.candidatePolicy ?? CandidatePolicy.defaultPolicy
   const connectTimeoutMs = config.connectTimeoutMs ?? 15_000
-  const connectAttempts = config.connectAttempts ?? 2
+  const connectAttempts = config.connectAttempts ?? 3
   const maxPerPeer = config.maxPendingOffersPerPeer ?? 4
   const maxPending = config.maxPendingOffers ?? 64
   const pendingByPeer = new Map<string, number>()
