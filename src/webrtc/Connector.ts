@@ -373,7 +373,7 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
         yield* byeOnClose(state, connectionId)
         const described = yield* Deferred.make<void>()
         const peer = yield* createPeer(state, connectionId, described)
-        yield* peer.acceptOffer(transport.prepareRemoteOffer(offer.payload.sdp))
+        yield* peer.acceptOffer(transport.prepareRemoteOffer(offer.payload.sdp, { retry: isRetry(remote, yield* Clock.currentTimeMillis) }))
         const sdp = yield* peer.createAnswer
         yield* signaling.send(remote, "ANSWER", { connection_id: connectionId, sdp }, offer.id)
         yield* Deferred.succeed(described, undefined)
@@ -388,6 +388,20 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
       const link = yield* setup.pipe(Effect.onError(() => Scope.close(linkScope, Exit.void)))
       yield* deliver(link)
     })
+
+  // When answering each DID last failed: an offer from it soon after is a retry of that attempt.
+  const lastFailure = new Map<string, number>()
+  const RETRY_WINDOW_MS = 30_000
+  const isRetry = (remote: string, now: number): boolean => {
+    const failed = lastFailure.get(remote)
+    return failed !== undefined && now - failed < RETRY_WINDOW_MS
+  }
+  const answerFailed = (remote: string) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.sync(() => {
+        lastFailure.set(remote, now)
+        if (lastFailure.size > 4096) lastFailure.delete(lastFailure.keys().next().value!)
+      }))
 
   const releasePending = (remote: string) =>
     Effect.sync(() => {
@@ -430,7 +444,7 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
       const deliver = (link: PeerLink) =>
         ours === undefined ? Queue.offer(incoming, link) : Deferred.succeed(ours, link)
       yield* answer(offer, state, linkScope, deliver).pipe(
-        Effect.catchCause((cause) => Effect.logWarning("could not answer an OFFER", cause)),
+        Effect.catchCause((cause) => Effect.andThen(answerFailed(offer.from), Effect.logWarning("could not answer an OFFER", cause))),
         Effect.ensuring(releasePending(offer.from)),
         Effect.forkIn(connectorScope)
       )
