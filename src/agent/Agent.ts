@@ -3,12 +3,12 @@
  * peers, opens sessions over WebRTC (`connect`) or accepts them (`sessions`), and on a session
  * sends INTENTs and calls capabilities (`request`), or serves capabilities with handlers.
  *
- * A first version: requests are one response each (no `partial` streams yet), cancel and
- * authorization hooks come later.
+ * Requests are one response each (`partial` streams are not built yet). Its metrics are in
+ * `PeerMetrics`.
  *
  * @since 0.1.0
  */
-import { Clock, Context, Deferred, Effect, Layer, Option, Queue, Schema, type Scope, Stream } from "effect"
+import { Clock, Context, Deferred, Effect, Layer, Metric, Option, Queue, Schema, type Scope, Stream } from "effect"
 import type { WebSocketConstructor } from "effect/socket/Socket"
 import { GatewayClient, type GatewayClientConfig } from "../client/GatewayClient.ts"
 import type { KnownGateways } from "../client/KnownGateways.ts"
@@ -19,6 +19,7 @@ import type * as Identity from "../protocol/Identity.ts"
 import type * as CandidatePolicy from "../webrtc/CandidatePolicy.ts"
 import { type ConnectError, Connector, type PeerLink } from "../webrtc/Connector.ts"
 import * as ControlChannel from "../webrtc/ControlChannel.ts"
+import * as PeerMetrics from "../webrtc/PeerMetrics.ts"
 import type { Transport } from "../webrtc/Transport.ts"
 
 /** The arguments of a capability call (a JSON object). */
@@ -167,6 +168,7 @@ const make = (config: AgentConfig) =>
           Effect.forkScoped
         )
         const failed = (capability: string, code: string, reason: string) => new RequestFailed({ capability, code, reason })
+        const countFailure = (error: RequestFailed) => Metric.update(PeerMetrics.requestErrors(error.code), 1)
         return {
           remote: link.remote,
           link,
@@ -195,7 +197,7 @@ const make = (config: AgentConfig) =>
                 return yield* failed(capability, response.error?.code ?? "ERROR", response.error?.message ?? "the peer answered with an error")
               }
               return response.result
-            }),
+            }).pipe(Effect.tapError(countFailure)),
           ended: link.ended,
           close: link.close
         } satisfies PeerSession

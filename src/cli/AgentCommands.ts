@@ -9,7 +9,7 @@
  */
 import { dirname, join } from "node:path"
 import { NodeServices, NodeSocket } from "@effect/platform-node"
-import { Console, Context, Effect, Layer, Schema, Stream } from "effect"
+import { Config, Console, Context, Effect, Layer, Schema, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { Agent, type AgentConfig } from "../agent/Agent.ts"
 import { KnownGateways } from "../client/KnownGateways.ts"
@@ -19,6 +19,7 @@ import * as CandidatePolicy from "../webrtc/CandidatePolicy.ts"
 import * as NodeDataChannelTransport from "../webrtc/NodeDataChannelTransport.ts"
 import * as NodeWeriftTransport from "../webrtc/NodeWeriftTransport.ts"
 import { printable } from "./DemoCommand.ts"
+import * as MetricsServer from "./MetricsServer.ts"
 
 const DEFAULT_GATEWAY = "ws://127.0.0.1:8787/ws"
 const DEFAULT_IDENTITY = ".aiconexus/identity.json"
@@ -107,7 +108,16 @@ const listen = Command.make(
   "listen",
   {
     ...shared,
-    capability: Flag.String("capability").pipe(Flag.withDescription("A capability to serve (repeatable); each echoes its arguments"), Flag.atLeast(0))
+    capability: Flag.String("capability").pipe(Flag.withDescription("A capability to serve (repeatable); each echoes its arguments"), Flag.atLeast(0)),
+    metricsPort: Flag.Int("metrics-port").pipe(
+      Flag.withDescription("Serve Prometheus metrics at http://HOST:PORT/metrics (0 picks a free port)"),
+      Flag.withFallbackConfig(Config.Int("AICONEXUS_METRICS_PORT")),
+      Flag.optional
+    ),
+    metricsHost: Flag.String("metrics-host").pipe(
+      Flag.withDescription("Address the metrics server binds (default 127.0.0.1)"),
+      Flag.withDefault("127.0.0.1")
+    )
   },
   (flags) => {
     const capabilities = flags.capability.length === 0 ? ["echo"] : flags.capability
@@ -119,6 +129,10 @@ const listen = Command.make(
       }))
     }, (agent) =>
       Effect.gen(function*() {
+        if (flags.metricsPort._tag === "Some") {
+          const url = yield* MetricsServer.serve({ host: flags.metricsHost, port: flags.metricsPort.value })
+          yield* Console.log(`metrics at ${url}`)
+        }
         yield* Console.log(`listening as ${agent.did} serving ${capabilities.map(printable).join(", ")}`)
         yield* agent.sessions.pipe(
           Stream.runForEach((session) =>

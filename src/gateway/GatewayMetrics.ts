@@ -7,19 +7,7 @@
  * @since 0.1.0
  */
 import { Metric } from "effect"
-
-/** One metric per label value, built once: the values come from small fixed sets. */
-const byLabel = <K extends string | number, M>(make: (key: K) => M) => {
-  const metrics = new Map<K, M>()
-  return (key: K): M => {
-    let metric = metrics.get(key)
-    if (metric === undefined) {
-      metric = make(key)
-      metrics.set(key, metric)
-    }
-    return metric
-  }
-}
+import { byLabel } from "../protocol/MetricByLabel.ts"
 
 /** Open WebSocket sessions (registered or still in the handshake). */
 export const sessions = Metric.gauge("aiconexus_gateway_sessions", { description: "Open WebSocket sessions" })

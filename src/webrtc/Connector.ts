@@ -16,6 +16,7 @@ import {
   Effect,
   Exit,
   Layer,
+  Metric,
   Option,
   Queue,
   Schema,
@@ -31,6 +32,7 @@ import { normalizeCandidateLine } from "../protocol/WebRtc.ts"
 import * as CandidatePolicy from "./CandidatePolicy.ts"
 import type * as DataChannel from "./DataChannel.ts"
 import * as PeerConnection from "./PeerConnection.ts"
+import * as PeerMetrics from "./PeerMetrics.ts"
 import { Transport } from "./Transport.ts"
 
 /** The BYE reason of an offer refused by the simultaneous-offer rule (its sender then adopts ours). */
@@ -258,6 +260,17 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
         Effect.andThen(Deferred.succeed(ended, undefined)),
         Effect.forkIn(linkScope)
       )
+      yield* Metric.update(PeerMetrics.connections(state.role), 1)
+      yield* Metric.modify(PeerMetrics.activeConnections, 1)
+      // No longer active once it ends or its scope closes, whichever comes first.
+      let active = true
+      const inactive = Effect.suspend(() => {
+        if (!active) return Effect.void
+        active = false
+        return Metric.modify(PeerMetrics.activeConnections, -1)
+      })
+      yield* Effect.forkIn(Effect.andThen(Deferred.await(ended), inactive), linkScope)
+      yield* Scope.addFinalizer(linkScope, inactive)
       return {
         remote: state.remote,
         connectionId,
@@ -345,9 +358,17 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
       while (true) {
         const remaining = connectTimeoutMs - ((yield* Clock.currentTimeMillis) - started)
         const result = yield* Effect.result(attempt(remote, Math.max(1, remaining)))
-        if (result._tag === "Success") return result.success
+        if (result._tag === "Success") {
+          const elapsed = (yield* Clock.currentTimeMillis) - started
+          yield* Metric.update(PeerMetrics.connectSeconds, elapsed / 1000)
+          return result.success
+        }
         tries++
-        if (result.failure._tag !== "ConnectFailed" || tries >= connectAttempts) return yield* Effect.fail(result.failure)
+        if (result.failure._tag !== "ConnectFailed" || tries >= connectAttempts) {
+          yield* Metric.update(PeerMetrics.connectErrors(result.failure._tag), 1)
+          return yield* Effect.fail(result.failure)
+        }
+        yield* Metric.update(PeerMetrics.connectRetries, 1)
         yield* Effect.logWarning("connection attempt failed; trying again", result.failure.reason)
       }
     })

@@ -8,6 +8,7 @@
  */
 import { type Cause, Deferred, Effect, Queue, Schema, type Scope, Stream, SubscriptionRef } from "effect"
 import { utf8ByteLength } from "../protocol/Utf8.ts"
+import * as PeerMetrics from "./PeerMetrics.ts"
 
 /** A message: text, or binary as bytes. */
 export type Message = string | Uint8Array
@@ -103,6 +104,8 @@ export const wrap = (
     let bytesReceived = 0
     let messagesSent = 0
     let messagesReceived = 0
+    // The stack calls back outside any fiber: metrics are updated with this context.
+    const context = yield* Effect.context<never>()
 
     const setState = (next: RTCDataChannelState) => Effect.runSync(SubscriptionRef.set(state, next))
     try {
@@ -123,8 +126,11 @@ export const wrap = (
     })
     const receive = (data: unknown) => {
       const message = toMessage(data)
-      bytesReceived += byteLength(message)
+      const size = byteLength(message)
+      bytesReceived += size
       messagesReceived++
+      PeerMetrics.messages("received").updateUnsafe(1, context)
+      PeerMetrics.bytes("received").updateUnsafe(size, context)
       Queue.offerUnsafe(inbox, message)
     }
     // Synchronously: stop holding, listen, then hand over what was held (nothing lost or doubled).
@@ -157,6 +163,8 @@ export const wrap = (
         }
         bytesSent += size
         messagesSent++
+        PeerMetrics.messages("sent").updateUnsafe(1, context)
+        PeerMetrics.bytes("sent").updateUnsafe(size, context)
       })
 
     yield* Effect.addFinalizer(() => Effect.sync(() => channel.close()))

@@ -1,11 +1,12 @@
 import { NodeSocket } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Fiber, Layer, Option, Stream } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Metric, Option, Stream } from "effect"
 import { Agent, type AgentConfig } from "../../src/agent/Agent.ts"
 import { KnownGateways } from "../../src/client/KnownGateways.ts"
 import * as Gateway from "../../src/gateway/Gateway.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import * as CandidatePolicy from "../../src/webrtc/CandidatePolicy.ts"
+import * as PeerMetrics from "../../src/webrtc/PeerMetrics.ts"
 import { testConfig } from "../gateway/fixtures.ts"
 import { realTransports } from "../webrtc/fixtures.ts"
 
@@ -51,6 +52,35 @@ describe("Agent", () => {
       assert.strictEqual(slow.code, "TIMEOUT")
     }).pipe(Effect.scoped), { timeout: 30_000 })
 
+  it.live("metrics count connections, connect time, traffic and failed calls", () =>
+    Effect.gen(function*() {
+      const gateway = Context.get(yield* Layer.build(Gateway.layerMemory(testConfig())), Gateway.Gateway)
+      const bob = yield* agent(gateway.url, { serve: [{ capability: { id: "echo" }, handler: (args) => Effect.succeed(args) }] })
+      const alice = yield* agent(gateway.url)
+      const incoming = yield* Effect.forkChild(bob.sessions.pipe(Stream.runHead))
+      const session = yield* alice.connect(bob.did)
+      const bobs = Option.getOrThrow(yield* Fiber.join(incoming))
+      assert.strictEqual((yield* Metric.value(PeerMetrics.connections("offerer"))).count, 1)
+      assert.strictEqual((yield* Metric.value(PeerMetrics.connections("answerer"))).count, 1)
+      assert.strictEqual((yield* Metric.value(PeerMetrics.activeConnections)).value, 2)
+      assert.strictEqual((yield* Metric.value(PeerMetrics.connectSeconds)).count, 1)
+
+      yield* session.request("echo", { text: "x".repeat(1000) })
+      yield* Effect.flip(session.request("nope", {}))
+      assert.strictEqual((yield* Metric.value(PeerMetrics.requestErrors("UNKNOWN_CAPABILITY"))).count, 1)
+      // A code a peer made up does not make a new label.
+      assert.strictEqual(PeerMetrics.requestErrors("made-up by the peer"), PeerMetrics.requestErrors("OTHER"))
+      // Both agents are in this registry: every message sent is also received, by the other.
+      const sent = (yield* Metric.value(PeerMetrics.messages("sent"))).count
+      assert.isAtLeast(sent, 4)
+      assert.strictEqual((yield* Metric.value(PeerMetrics.messages("received"))).count, sent)
+      assert.isAbove((yield* Metric.value(PeerMetrics.bytes("received"))).count, 2000)
+
+      yield* session.close
+      yield* bobs.ended
+      assert.strictEqual((yield* Metric.value(PeerMetrics.activeConnections)).value, 0)
+    }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, new Map())), { timeout: 30_000 })
+
   it.live("the accept policy refuses an unknown DID: connect fails with ConnectionRefused", () =>
     Effect.gen(function*() {
       const gateway = Context.get(yield* Layer.build(Gateway.layerMemory(testConfig())), Gateway.Gateway)
@@ -59,7 +89,9 @@ describe("Agent", () => {
       const stranger = yield* agent(gateway.url)
       const error = yield* Effect.flip(stranger.connect(bob.did))
       assert.strictEqual(error._tag, "ConnectionRefused")
-    }).pipe(Effect.scoped), { timeout: 30_000 })
+      assert.strictEqual((yield* Metric.value(PeerMetrics.connectErrors("ConnectionRefused"))).count, 1)
+      assert.strictEqual((yield* Metric.value(PeerMetrics.activeConnections)).value, 0)
+    }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, new Map())), { timeout: 30_000 })
 })
 
 describe("Agent requests", () => {

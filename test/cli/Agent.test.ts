@@ -8,15 +8,14 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-
-const ROOT = new URL("../..", import.meta.url).pathname
+import { CLI, ROOT, runCli as run } from "../processes.ts"
 
 /** A long-running CLI process; its output lines; killed with the scope. */
 const background = (args: ReadonlyArray<string>) =>
   Effect.acquireRelease(
     Effect.sync(() => {
       const lines: Array<string> = []
-      const child = spawn(process.execPath, ["src/cli/main.ts", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
+      const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
       const collect = (chunk: Buffer) => lines.push(...chunk.toString().split("\n").filter((l) => l !== ""))
       child.stdout!.on("data", collect)
       child.stderr!.on("data", collect)
@@ -34,27 +33,14 @@ const line = (lines: ReadonlyArray<string>, pattern: RegExp) =>
     }
   }).pipe(Effect.timeout("20 seconds"))
 
-/** A CLI command run to completion. */
-const run = (args: ReadonlyArray<string>) =>
-  Effect.callback<{ readonly code: number | null; readonly output: string }>((resume) => {
-    const child = spawn(process.execPath, ["src/cli/main.ts", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
-    let output = ""
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000)
-    child.on("exit", (code) => {
-      clearTimeout(timer)
-      resume(Effect.succeed({ code, output }))
-    })
-  })
-
 describe("agent commands as processes", () => {
   it.live("gateway + agent listen + agent call / send / discover exchange over a real data channel", () =>
     Effect.gen(function*() {
       const dir = mkdtempSync(join(tmpdir(), "aiconexus-cli-"))
       const gateway = yield* background(["gateway", "--port", "0", "--data-dir", join(dir, "gw")])
       const url = (yield* line(gateway.lines, /listening on (\S+)/))[1]!
-      const listener = yield* background(["agent", "listen", "--gateway", url, "--identity", join(dir, "b", "id.json"), "--capability", "echo"])
+      const listener = yield* background(["agent", "listen", "--gateway", url, "--identity", join(dir, "b", "id.json"), "--capability", "echo", "--metrics-port", "0"])
+      const metricsUrl = (yield* line(listener.lines, /metrics at (\S+)/))[1]!
       const did = (yield* line(listener.lines, /listening as (\S+)/))[1]!
       const caller = ["--gateway", url, "--identity", join(dir, "a", "id.json")]
 
@@ -73,6 +59,14 @@ describe("agent commands as processes", () => {
       const printed = (yield* line(listener.lines, /^intent from (\S+): (.*)$/))[2]!
       assert.include(printed, "hello\\u001b[2Jbob")
       assert.notInclude(printed, "\u001b")
+
+      // The listener's metrics count both sessions and their traffic.
+      const metrics = yield* Effect.promise(() => fetch(metricsUrl).then((response) => response.text()))
+      const sample = (name: string) => Number(new RegExp(`^${name.replace(/[{}]/g, "\\$&")} (\\S+)$`, "m").exec(metrics)?.[1])
+      assert.strictEqual(sample(`aiconexus_agent_peer_connections_total{role="answerer"}`), 2, metrics)
+      assert.isAbove(sample(`aiconexus_agent_messages_total{direction="received"}`), 1, metrics)
+      assert.isAbove(sample(`aiconexus_agent_bytes_total{direction="sent"}`), 100, metrics)
+      assert.match(metrics, /^aiconexus_agent_peer_connections_active \d+$/m)
 
       const unknown = yield* run(["agent", "call", "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK", "echo", "{}", ...caller, "--timeout-ms", "2000"])
       assert.notStrictEqual(unknown.code, 0)

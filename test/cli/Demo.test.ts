@@ -1,23 +1,7 @@
-import { spawn } from "node:child_process"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { printable } from "../../src/cli/DemoCommand.ts"
-
-const ROOT = new URL("../..", import.meta.url).pathname
-
-/** Runs the CLI with `args`; its exit code and output (killed after 30 s: a hang fails the test). */
-const cli = (args: ReadonlyArray<string>) =>
-  Effect.callback<{ readonly code: number | null; readonly output: string }>((resume) => {
-    const child = spawn(process.execPath, ["src/cli/main.ts", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
-    let output = ""
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000)
-    child.on("exit", (code) => {
-      clearTimeout(timer)
-      resume(Effect.succeed({ code, output }))
-    })
-  })
+import { runCli as cli } from "../processes.ts"
 
 describe("aiconexus demo", () => {
   it.live.each(["node-datachannel", "werift"] as const)("runs end to end over %s, prints each step and exits 0", (transport) =>

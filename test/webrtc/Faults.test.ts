@@ -2,9 +2,10 @@
  * Faults the mock network produces on demand, and the candidate policy.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Stream, SubscriptionRef } from "effect"
+import { Effect, Fiber, Metric, Stream, SubscriptionRef } from "effect"
 import * as CandidatePolicy from "../../src/webrtc/CandidatePolicy.ts"
 import * as MockTransport from "../../src/webrtc/MockTransport.ts"
+import * as PeerMetrics from "../../src/webrtc/PeerMetrics.ts"
 import { agentOnHub, allTransports, connectPair, hub } from "./fixtures.ts"
 
 const mock = Effect.gen(function*() {
@@ -13,7 +14,7 @@ const mock = Effect.gen(function*() {
 })
 
 describe("mock network faults", () => {
-  it.live("ICE failure: connect fails with a typed ConnectFailed", () =>
+  it.live("ICE failure: connect fails with a typed ConnectFailed, after its retries", () =>
     Effect.gen(function*() {
       const { network, transport } = yield* mock
       const signalingHub = yield* hub
@@ -22,7 +23,10 @@ describe("mock network faults", () => {
       network.failIce = true
       const error = yield* Effect.flip(alice.connector.connect(bob.identity.did))
       assert.strictEqual(error._tag, "ConnectFailed")
-    }).pipe(Effect.scoped))
+      // Three attempts (the default), each with a new connection id: two retries, one failure.
+      assert.strictEqual((yield* Metric.value(PeerMetrics.connectRetries)).count, 2)
+      assert.strictEqual((yield* Metric.value(PeerMetrics.connectErrors("ConnectFailed"))).count, 1)
+    }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, new Map())))
 
   it.live("a delayed network still connects; past the connect deadline it is a ConnectTimeout", () =>
     Effect.gen(function*() {

@@ -1,0 +1,76 @@
+/**
+ * An agent's peer-to-peer metrics: connections, connect time, data channel traffic, retries and
+ * errors. `PrometheusMetrics.format()` renders them (`agent listen --metrics-port`).
+ *
+ * Labels come from small fixed sets (roles, error tags, protocol error codes), never DIDs,
+ * channel labels or other values a peer chooses.
+ *
+ * @since 0.1.0
+ */
+import { Metric } from "effect"
+import { ErrorCode } from "../protocol/ErrorCode.ts"
+import { byLabel } from "../protocol/MetricByLabel.ts"
+
+/** Peer connections opened, by our role (`offerer` dialled out, `answerer` was dialled). */
+export const connections = byLabel((role: "offerer" | "answerer") =>
+  Metric.counter("aiconexus_agent_peer_connections_total", {
+    description: "Peer connections opened, by role",
+    incremental: true,
+    attributes: { role }
+  }))
+
+/** Peer connections open now. */
+export const activeConnections = Metric.gauge("aiconexus_agent_peer_connections_active", {
+  description: "Peer connections open now"
+})
+
+/** Seconds from `connect` to an open control channel, retries included. */
+export const connectSeconds = Metric.histogram("aiconexus_agent_connect_seconds", {
+  description: "Seconds from connect to an open control channel",
+  boundaries: Metric.exponentialBoundaries({ start: 0.001, factor: 2, count: 14 })
+})
+
+/** Connection attempts made again after an early failure. */
+export const connectRetries = Metric.counter("aiconexus_agent_connect_retries_total", {
+  description: "Connection attempts retried after an early failure",
+  incremental: true
+})
+
+/** Failed `connect` calls, by error tag. */
+export const connectErrors = byLabel((tag: "ConnectTimeout" | "ConnectionRefused" | "ConnectFailed") =>
+  Metric.counter("aiconexus_agent_connect_errors_total", {
+    description: "Failed connects, by error",
+    incremental: true,
+    attributes: { error: tag }
+  }))
+
+/** Data channel messages, by direction. */
+export const messages = byLabel((direction: "sent" | "received") =>
+  Metric.counter("aiconexus_agent_messages_total", {
+    description: "Data channel messages, by direction",
+    incremental: true,
+    attributes: { direction }
+  }))
+
+/** Data channel payload bytes, by direction. */
+export const bytes = byLabel((direction: "sent" | "received") =>
+  Metric.counter("aiconexus_agent_bytes_total", {
+    description: "Data channel payload bytes, by direction",
+    incremental: true,
+    attributes: { direction }
+  }))
+
+const knownCodes: ReadonlySet<string> = new Set(ErrorCode.literals)
+
+const requestErrorsByCode = byLabel((code: string) =>
+  Metric.counter("aiconexus_agent_request_errors_total", {
+    description: "Capability calls that failed, by error code",
+    incremental: true,
+    attributes: { code }
+  }))
+
+/**
+ * Capability calls that failed, by error code. The code may come from the peer: one outside the
+ * protocol's set counts as OTHER, so a peer cannot grow the label set.
+ */
+export const requestErrors = (code: string) => requestErrorsByCode(knownCodes.has(code) ? code : "OTHER")

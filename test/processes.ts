@@ -1,0 +1,28 @@
+/**
+ * Node processes for end-to-end tests: run one to completion, or keep one in the background.
+ */
+import { spawn } from "node:child_process"
+import { Effect } from "effect"
+
+/** The project root. */
+export const ROOT = new URL("..", import.meta.url).pathname
+
+/** The CLI's entry point, as `node` arguments. */
+export const CLI = ["src/cli/main.ts"]
+
+/** Runs `node ...args` to its end; its exit code and output. Killed after `timeoutMs`: a hang fails the test. */
+export const runNode = (args: ReadonlyArray<string>, options: { readonly cwd?: string; readonly timeoutMs?: number } = {}) =>
+  Effect.callback<{ readonly code: number | null; readonly output: string }>((resume) => {
+    const child = spawn(process.execPath, args, { cwd: options.cwd ?? ROOT, stdio: ["ignore", "pipe", "pipe"] })
+    let output = ""
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 30_000)
+    child.on("exit", (code) => {
+      clearTimeout(timer)
+      resume(Effect.succeed({ code, output }))
+    })
+  })
+
+/** Runs the CLI with `args` to its end. */
+export const runCli = (args: ReadonlyArray<string>) => runNode([...CLI, ...args])
