@@ -3,12 +3,12 @@
  * peers, opens sessions over WebRTC (`connect`) or accepts them (`sessions`), and on a session
  * sends INTENTs and calls capabilities (`request`), or serves capabilities with handlers.
  *
- * Requests are one response each (`partial` streams are not built yet). Its metrics are in
+ * Capabilities answer with one response or a stream of `partial` ones. Its metrics are in
  * `PeerMetrics`.
  *
  * @since 0.1.0
  */
-import { Clock, Context, Deferred, Effect, Layer, Metric, Option, Queue, Schema, type Scope, Stream } from "effect"
+import { Cause, Clock, Context, Deferred, Effect, Layer, Metric, Option, Queue, Schema, type Scope, Stream } from "effect"
 import type { WebSocketConstructor } from "effect/socket/Socket"
 import { GatewayClient, type GatewayClientConfig } from "../client/GatewayClient.ts"
 import type { KnownGateways } from "../client/KnownGateways.ts"
@@ -32,8 +32,19 @@ export class RequestFailed extends Schema.TaggedError<RequestFailed>()("RequestF
   reason: Schema.String
 }) {}
 
+/** A result of a capability call (any I-JSON value). */
+export type Result = Envelope.Payload<"EXEC_RESPONSE">["result"]
+
 /** A capability handler: the request's args in, a JSON result out. */
-export type Handler = (args: JsonArgs, from: Did) => Effect.Effect<Envelope.Payload<"EXEC_RESPONSE">["result"], unknown>
+export type Handler = (args: JsonArgs, from: Did) => Effect.Effect<Result, unknown>
+
+/** A streaming capability handler: each element is sent as a `partial` response, then a final `success`. */
+export type StreamHandler = (args: JsonArgs, from: Did) => Stream.Stream<Result, unknown>
+
+/** A capability an agent serves, answered by a `handler` or, streamed, by a `stream`. */
+export type Served =
+  | { readonly capability: Envelope.Capability; readonly handler: Handler }
+  | { readonly capability: Envelope.Capability; readonly stream: StreamHandler }
 
 /** A session with another agent over one peer connection. */
 export interface PeerSession {
@@ -42,22 +53,36 @@ export interface PeerSession {
   /** INTENTs the peer sent. */
   readonly intents: Stream.Stream<Envelope.Payload<"INTENT">>
   readonly intent: (payload: Envelope.Payload<"INTENT">) => Effect.Effect<void, RequestFailed>
-  /** Calls a capability of the peer; fails typed on an `error` answer or after `timeoutMs`. */
-  readonly request: (
-    capability: string,
-    args: JsonArgs,
-    options?: { readonly timeoutMs?: number }
-  ) => Effect.Effect<Envelope.Payload<"EXEC_RESPONSE">["result"], RequestFailed>
+  /**
+   * Calls a capability of the peer; fails typed on an `error` answer or after `timeoutMs`. A
+   * streamed answer is collected: the partial results, then the final one if it has a result.
+   */
+  readonly request: (capability: string, args: JsonArgs, options?: RequestOptions) => Effect.Effect<Result, RequestFailed>
+  /**
+   * Calls a capability with `stream: true`: its partial results, then the final one if it has a
+   * result, as a Stream. At most `bufferSize` results wait unread; a peer that sends more while the
+   * consumer is slow is cancelled and the Stream fails with OVERFLOW. Ending the Stream early
+   * cancels the call at the peer.
+   */
+  readonly requestStream: (capability: string, args: JsonArgs, options?: RequestOptions) => Stream.Stream<Result, RequestFailed>
   /** Ends when the connection ends. */
   readonly ended: Effect.Effect<void>
   readonly close: Effect.Effect<void>
+}
+
+/** Options of a capability call. */
+export interface RequestOptions {
+  /** Deadline for the whole answer (default 30 s); it is also sent to the peer as `timeout_ms`. */
+  readonly timeoutMs?: number
+  /** Results a caller holds unread before the call is cancelled with OVERFLOW (default 256). */
+  readonly bufferSize?: number
 }
 
 /** How an agent runs. */
 export interface AgentConfig extends Omit<GatewayClientConfig, "capabilities"> {
   readonly identity: Identity.Identity
   /** Capabilities it serves, each with its handler. */
-  readonly serve?: ReadonlyArray<{ readonly capability: Envelope.Capability; readonly handler: Handler }>
+  readonly serve?: ReadonlyArray<Served>
   /** Which DIDs may open a session (default: all). */
   readonly acceptPolicy?: (remote: Did) => Effect.Effect<boolean>
   readonly candidatePolicy?: CandidatePolicy.CandidatePolicy
@@ -91,12 +116,21 @@ export class Agent extends Context.Service<Agent, {
 export type AgentPlatform = WebSocketConstructor | KnownGateways
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+const DEFAULT_BUFFER_SIZE = 256
+
+/** A served capability as one Effect: `partial` sends a partial result (stream handlers use it). */
+type Serve = (args: JsonArgs, from: Did, partial: (result: Result) => Effect.Effect<void, unknown>) => Effect.Effect<Result, unknown>
+
+const toServe = (served: Served): Serve =>
+  "handler" in served
+    ? (args, from) => served.handler(args, from)
+    : (args, from, partial) => Effect.as(Stream.runForEach(served.stream(args, from), partial), undefined)
 
 const make = (config: AgentConfig) =>
   Effect.gen(function*() {
     const client = yield* GatewayClient
     const connector = yield* Connector
-    const handlers = new Map((config.serve ?? []).map((s) => [s.capability.id, s.handler]))
+    const handlers = new Map((config.serve ?? []).map((s) => [s.capability.id, toServe(s)]))
     const sessions = yield* Queue.unbounded<PeerSession>()
 
     /** A session over an open link: its control channel, requests in flight and served. */
@@ -104,7 +138,8 @@ const make = (config: AgentConfig) =>
       Effect.gen(function*() {
         const control = yield* ControlChannel.make(link, config.identity)
         const intents = yield* Queue.unbounded<Envelope.Payload<"INTENT">>()
-        const waiting = new Map<string, Deferred.Deferred<Envelope.Payload<"EXEC_RESPONSE">>>()
+        // Calls waiting for answers, by request id: each takes its responses as they come.
+        const waiting = new Map<string, (response: Envelope.Payload<"EXEC_RESPONSE">) => void>()
         // Requests being served, by id, so EXEC_CANCEL can interrupt their handler.
         const running = new Map<string, Deferred.Deferred<void>>()
         const serve = (envelope: Envelope.Envelope<"EXEC_REQUEST">) =>
@@ -122,7 +157,10 @@ const make = (config: AgentConfig) =>
             const timeoutMs = envelope.payload.timeout_ms ?? DEFAULT_REQUEST_TIMEOUT_MS
             const cancelled = yield* Deferred.make<void>()
             running.set(envelope.id, cancelled)
-            const outcome = yield* handler(envelope.payload.args, link.remote).pipe(
+            // Each partial waits for the channel's send buffer: a slow path slows the handler.
+            const partial = (result: Result) =>
+              control.send({ type: "EXEC_RESPONSE", correlation_id: envelope.id, payload: result === undefined ? { status: "partial" } : { status: "partial", result } })
+            const outcome = yield* handler(envelope.payload.args, link.remote, partial).pipe(
               Effect.timeoutOption(timeoutMs),
               Effect.map(Option.some),
               // EXEC_CANCEL interrupts the handler.
@@ -159,7 +197,7 @@ const make = (config: AgentConfig) =>
               }
               case "EXEC_RESPONSE": {
                 const waiter = envelope.correlation_id === undefined ? undefined : waiting.get(envelope.correlation_id)
-                return waiter === undefined ? Effect.void : Deferred.succeed(waiter, (envelope as Envelope.Envelope<"EXEC_RESPONSE">).payload)
+                return Effect.sync(() => waiter?.((envelope as Envelope.Envelope<"EXEC_RESPONSE">).payload))
               }
               default:
                 return Effect.void
@@ -169,6 +207,13 @@ const make = (config: AgentConfig) =>
         )
         const failed = (capability: string, code: string, reason: string) => new RequestFailed({ capability, code, reason })
         const countFailure = (error: RequestFailed) => Metric.update(PeerMetrics.requestErrors(error.code), 1)
+        const cancel = (id: string) => Effect.ignore(control.send({ type: "EXEC_CANCEL", correlation_id: id, payload: {} }))
+        /** Sends an EXEC_REQUEST; `onResponse` is registered before it leaves (the answer can be quick). */
+        const call = (capability: string, args: JsonArgs, timeoutMs: number, stream: boolean, onResponse: (response: Envelope.Payload<"EXEC_RESPONSE">) => void) =>
+          control.sendWith(
+            { type: "EXEC_REQUEST", payload: { capability, args, timeout_ms: timeoutMs, ...(stream ? { stream } : {}) } },
+            (id) => Effect.sync(() => void waiting.set(id, onResponse))
+          ).pipe(Effect.mapError(() => failed(capability, "CANCELLED", "the control channel is closed")))
         return {
           remote: link.remote,
           link,
@@ -180,24 +225,69 @@ const make = (config: AgentConfig) =>
           request: (capability, args, options) =>
             Effect.gen(function*() {
               const timeoutMs = options?.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
-              const answer = yield* Deferred.make<Envelope.Payload<"EXEC_RESPONSE">>()
-              // The waiter is registered before the request leaves: the answer can be quick.
-              const id = yield* control.sendWith(
-                { type: "EXEC_REQUEST", payload: { capability, args, timeout_ms: timeoutMs } },
-                (id) => Effect.sync(() => void waiting.set(id, answer))
-              ).pipe(Effect.mapError(() => failed(capability, "CANCELLED", "the control channel is closed")))
+              const bufferSize = options?.bufferSize ?? DEFAULT_BUFFER_SIZE
+              const answer = yield* Deferred.make<Envelope.Payload<"EXEC_RESPONSE">, RequestFailed>()
+              const partials: Array<Exclude<Result, undefined>> = []
+              const id = yield* call(capability, args, timeoutMs, false, (response) => {
+                if (response.status !== "partial") return Deferred.doneUnsafe(answer, Effect.succeed(response))
+                if (partials.length >= bufferSize) {
+                  return Deferred.doneUnsafe(answer, Effect.fail(failed(capability, "OVERFLOW", `more than ${bufferSize} partial results`)))
+                }
+                if (response.result !== undefined) partials.push(response.result)
+              })
               const response = yield* Deferred.await(answer).pipe(
-                // The caller gave up (its fiber was interrupted): tell the peer to stop.
-                Effect.onInterrupt(() => Effect.ignore(control.send({ type: "EXEC_CANCEL", correlation_id: id, payload: {} }))),
                 Effect.raceFirst(Effect.andThen(link.ended, Effect.fail(failed(capability, "CANCELLED", "the session ended")))),
                 Effect.timeoutOrElse({ duration: timeoutMs, orElse: () => Effect.fail(failed(capability, "TIMEOUT", `no answer within ${timeoutMs} ms`)) }),
+                // The caller gave up (interrupted, timed out, overflowed): tell the peer to stop.
+                Effect.onError(() => cancel(id)),
                 Effect.ensuring(Effect.sync(() => waiting.delete(id)))
               )
               if (response.status === "error") {
                 return yield* failed(capability, response.error?.code ?? "ERROR", response.error?.message ?? "the peer answered with an error")
               }
-              return response.result
+              if (partials.length === 0) return response.result
+              return response.result === undefined ? partials : [...partials, response.result]
             }).pipe(Effect.tapError(countFailure)),
+          requestStream: (capability, args, options) =>
+            Stream.unwrap(Effect.gen(function*() {
+              const timeoutMs = options?.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+              const bufferSize = options?.bufferSize ?? DEFAULT_BUFFER_SIZE
+              // One more place than the buffer: the final result always fits.
+              const results = yield* Queue.bounded<Result, RequestFailed | Cause.Done>(bufferSize + 1)
+              let finished = false
+              // The peer sent its final or error answer: nothing to cancel.
+              let answered = false
+              const fail = (error: RequestFailed) => {
+                if (finished) return
+                finished = true
+                Effect.runFork(countFailure(error))
+                Queue.failCauseUnsafe(results, Cause.fail(error))
+              }
+              const id = yield* call(capability, args, timeoutMs, true, (response) => {
+                if (finished) return
+                if (response.status !== "partial") answered = true
+                if (response.status === "error") {
+                  return fail(failed(capability, response.error?.code ?? "ERROR", response.error?.message ?? "the peer answered with an error"))
+                }
+                if (response.status === "partial" && Queue.sizeUnsafe(results) >= bufferSize) {
+                  return fail(failed(capability, "OVERFLOW", `more than ${bufferSize} results waiting unread`))
+                }
+                if (response.result !== undefined) Queue.offerUnsafe(results, response.result)
+                if (response.status !== "partial") {
+                  finished = true
+                  Queue.endUnsafe(results)
+                }
+              })
+              yield* Effect.addFinalizer(() =>
+                Effect.andThen(
+                  Effect.sync(() => waiting.delete(id)),
+                  // Ended before the final answer (early exit, overflow, timeout): tell the peer to stop.
+                  Effect.suspend(() => answered ? Effect.void : cancel(id))
+                ))
+              yield* Effect.forkScoped(Effect.andThen(Effect.sleep(timeoutMs), Effect.sync(() => fail(failed(capability, "TIMEOUT", `no final answer within ${timeoutMs} ms`)))))
+              yield* Effect.forkScoped(Effect.andThen(link.ended, Effect.sync(() => fail(failed(capability, "CANCELLED", "the session ended")))))
+              return Stream.fromQueue(results)
+            })),
           ended: link.ended,
           close: link.close
         } satisfies PeerSession

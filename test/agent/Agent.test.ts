@@ -1,6 +1,6 @@
 import { NodeSocket } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Fiber, Layer, Metric, Option, Stream } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Metric, Option, Queue, Stream } from "effect"
 import { Agent, type AgentConfig } from "../../src/agent/Agent.ts"
 import { KnownGateways } from "../../src/client/KnownGateways.ts"
 import * as Gateway from "../../src/gateway/Gateway.ts"
@@ -122,5 +122,50 @@ describe("Agent requests", () => {
       yield* Fiber.interrupt(call)
       // The peer's handler is interrupted (EXEC_CANCEL), not left running.
       yield* Deferred.await(interrupted).pipe(Effect.timeout("10 seconds"))
+    }).pipe(Effect.scoped), { timeout: 30_000 })
+
+  it.live("streamed answers: partial results arrive as a Stream, `request` collects them, a mid-stream failure is typed", () =>
+    Effect.gen(function*() {
+      const gateway = Context.get(yield* Layer.build(Gateway.layerMemory(testConfig())), Gateway.Gateway)
+      const bob = yield* agent(gateway.url, {
+        serve: [
+          { capability: { id: "count" }, stream: (args) => Stream.range(1, Number(args["to"])) },
+          { capability: { id: "flaky" }, stream: () => Stream.concat(Stream.make("a", "b"), Stream.fail("broken")) }
+        ]
+      })
+      const alice = yield* agent(gateway.url)
+      const session = yield* alice.connect(bob.did)
+      const streamed = yield* Stream.runCollect(session.requestStream("count", { to: 300 }, { bufferSize: 1000 }))
+      assert.deepStrictEqual(streamed, Array.from({ length: 300 }, (_, i) => i + 1))
+      assert.deepStrictEqual(yield* session.request("count", { to: 3 }), [1, 2, 3])
+      const received: Array<unknown> = []
+      const failure = yield* Effect.flip(Stream.runForEach(session.requestStream("flaky", {}), (r) => Effect.sync(() => received.push(r))))
+      assert.deepStrictEqual(received, ["a", "b"])
+      assert.strictEqual(failure.code, "INTERNAL_ERROR")
+    }).pipe(Effect.scoped), { timeout: 30_000 })
+
+  it.live("a stream the caller stops early, or does not read fast enough, is cancelled at the peer", () =>
+    Effect.gen(function*() {
+      const gateway = Context.get(yield* Layer.build(Gateway.layerMemory(testConfig())), Gateway.Gateway)
+      const interrupted = yield* Queue.unbounded<void>()
+      const bob = yield* agent(gateway.url, {
+        serve: [{
+          capability: { id: "forever" },
+          stream: () => Stream.iterate(0, (n) => n + 1).pipe(Stream.ensuring(Queue.offer(interrupted, undefined)))
+        }]
+      })
+      const alice = yield* agent(gateway.url)
+      const session = yield* alice.connect(bob.did)
+      // Two results are enough: ending the Stream sends EXEC_CANCEL and the endless handler stops.
+      assert.deepStrictEqual(yield* Stream.runCollect(Stream.take(session.requestStream("forever", {}), 2)), [0, 1])
+      yield* Queue.take(interrupted).pipe(Effect.timeout("10 seconds"))
+      // A consumer that does not read: past `bufferSize` waiting results the call fails with OVERFLOW.
+      const overflow = yield* session.requestStream("forever", {}, { bufferSize: 8 }).pipe(
+        Stream.tap(() => Effect.sleep("100 millis")),
+        Stream.runDrain,
+        Effect.flip
+      )
+      assert.strictEqual(overflow.code, "OVERFLOW")
+      yield* Queue.take(interrupted).pipe(Effect.timeout("10 seconds"))
     }).pipe(Effect.scoped), { timeout: 30_000 })
 })
