@@ -121,6 +121,13 @@ const DEFAULT_BUFFER_SIZE = 256
 /** A served capability as one Effect: `partial` sends a partial result (stream handlers use it). */
 type Serve = (args: JsonArgs, from: Did, partial: (result: Result) => Effect.Effect<void, unknown>) => Effect.Effect<Result, unknown>
 
+/** The answer for a result too large for one envelope. */
+const tooLarge = (error: ControlChannel.EnvelopeTooLarge, elapsed: number | undefined): Envelope.Payload<"EXEC_RESPONSE"> => ({
+  status: "error",
+  error: { code: "MESSAGE_TOO_LARGE", message: `a result of ${error.size} bytes is over one envelope (${error.max}); large results must be streamed` },
+  ...(elapsed === undefined ? {} : { execution_time_ms: elapsed })
+})
+
 const toServe = (served: Served): Serve =>
   "handler" in served
     ? (args, from) => served.handler(args, from)
@@ -146,8 +153,13 @@ const make = (config: AgentConfig) =>
           Effect.gen(function*() {
             const started = yield* Clock.currentTimeMillis
             const handler = handlers.get(envelope.payload.capability)
+            const send = (payload: Envelope.Payload<"EXEC_RESPONSE">) => control.send({ type: "EXEC_RESPONSE", correlation_id: envelope.id, payload })
+            // A result over one envelope is answered MESSAGE_TOO_LARGE, not lost: large results are streamed.
             const respond = (payload: Envelope.Payload<"EXEC_RESPONSE">) =>
-              Effect.ignore(control.send({ type: "EXEC_RESPONSE", correlation_id: envelope.id, payload }))
+              send(payload).pipe(
+                Effect.catch((error) => ControlChannel.isEnvelopeTooLarge(error) ? send(tooLarge(error, payload.execution_time_ms)) : Effect.fail(error)),
+                Effect.ignore
+              )
             if (handler === undefined) {
               return yield* respond({ status: "error", error: { code: "UNKNOWN_CAPABILITY", message: `no capability ${envelope.payload.capability.slice(0, 128)}` } })
             }
@@ -158,8 +170,7 @@ const make = (config: AgentConfig) =>
             const cancelled = yield* Deferred.make<void>()
             running.set(envelope.id, cancelled)
             // Each partial waits for the channel's send buffer: a slow path slows the handler.
-            const partial = (result: Result) =>
-              control.send({ type: "EXEC_RESPONSE", correlation_id: envelope.id, payload: result === undefined ? { status: "partial" } : { status: "partial", result } })
+            const partial = (result: Result) => send(result === undefined ? { status: "partial" } : { status: "partial", result })
             const outcome = yield* handler(envelope.payload.args, link.remote, partial).pipe(
               Effect.timeoutOption(timeoutMs),
               Effect.map(Option.some),
@@ -174,6 +185,7 @@ const make = (config: AgentConfig) =>
             }
             const result = outcome._tag === "Failure" ? outcome : { _tag: "Success" as const, success: Option.getOrThrow(outcome.success) }
             if (result._tag === "Failure") {
+              if (ControlChannel.isEnvelopeTooLarge(result.failure)) return yield* respond(tooLarge(result.failure, elapsed))
               return yield* respond({ status: "error", error: { code: "INTERNAL_ERROR", message: "the handler failed" }, execution_time_ms: elapsed })
             }
             if (Option.isNone(result.success)) {
@@ -207,21 +219,23 @@ const make = (config: AgentConfig) =>
         )
         const failed = (capability: string, code: string, reason: string) => new RequestFailed({ capability, code, reason })
         const countFailure = (error: RequestFailed) => Metric.update(PeerMetrics.requestErrors(error.code), 1)
+        const notSent = (capability: string, error: unknown) =>
+          ControlChannel.isEnvelopeTooLarge(error)
+            ? failed(capability, "MESSAGE_TOO_LARGE", `the request is ${error.size} bytes, over one envelope (${error.max})`)
+            : failed(capability, "CANCELLED", "the control channel is closed")
         const cancel = (id: string) => Effect.ignore(control.send({ type: "EXEC_CANCEL", correlation_id: id, payload: {} }))
         /** Sends an EXEC_REQUEST; `onResponse` is registered before it leaves (the answer can be quick). */
         const call = (capability: string, args: JsonArgs, timeoutMs: number, stream: boolean, onResponse: (response: Envelope.Payload<"EXEC_RESPONSE">) => void) =>
           control.sendWith(
             { type: "EXEC_REQUEST", payload: { capability, args, timeout_ms: timeoutMs, ...(stream ? { stream } : {}) } },
             (id) => Effect.sync(() => void waiting.set(id, onResponse))
-          ).pipe(Effect.mapError(() => failed(capability, "CANCELLED", "the control channel is closed")))
+          ).pipe(Effect.mapError((error) => notSent(capability, error)))
         return {
           remote: link.remote,
           link,
           intents: Stream.fromQueue(intents),
           intent: (payload) =>
-            Effect.asVoid(control.send({ type: "INTENT", payload })).pipe(
-              Effect.mapError(() => failed("INTENT", "CANCELLED", "the control channel is closed"))
-            ),
+            Effect.asVoid(control.send({ type: "INTENT", payload })).pipe(Effect.mapError((error) => notSent("INTENT", error))),
           request: (capability, args, options) =>
             Effect.gen(function*() {
               const timeoutMs = options?.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS

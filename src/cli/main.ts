@@ -29,8 +29,12 @@ const logLevel = Layer.effect(
 )
 
 // SIGINT/SIGTERM interrupt the program: for a server that is the normal way to stop, so exit 0.
-const teardown: Runtime.Teardown = (exit, onExit) =>
-  Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
+// A command that finished has closed its scopes (BYE, UNREGISTER sent): it exits now rather than
+// waiting for sockets to finish their close handshakes.
+const teardown: Runtime.Teardown = (exit, onExit) => {
+  if (Exit.isSuccess(exit)) return process.exit(process.exitCode ?? 0)
+  return Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
+}
 
 root.pipe(
   Command.run({ version: "0.1.0" }),

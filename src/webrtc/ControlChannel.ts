@@ -11,15 +11,28 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Queue, type Scope, Stream, SubscriptionRef } from "effect"
+import { Clock, Effect, Queue, Schema, type Scope, Stream, SubscriptionRef } from "effect"
 import * as Accept from "../protocol/Accept.ts"
 import * as Envelope from "../protocol/Envelope.ts"
 import type * as Identity from "../protocol/Identity.ts"
 import * as ReplayGuard from "../protocol/ReplayGuard.ts"
+import { utf8ByteLength } from "../protocol/Utf8.ts"
 import type { PeerLink } from "./Connector.ts"
 
 /** Control-channel types an agent accepts from its peer. */
 const CONTROL_TYPES: ReadonlySet<string> = new Set(["INTENT", "EXEC_REQUEST", "EXEC_RESPONSE", "EXEC_CANCEL", "PING", "PONG", "ERROR"])
+
+/** The largest envelope on the control channel (PROTOCOL.md 5.3); the receiver refuses larger ones. */
+export const MAX_ENVELOPE_BYTES = 64 * 1024
+
+/** An envelope over `MAX_ENVELOPE_BYTES` was not sent: the peer would refuse it. */
+export class EnvelopeTooLarge extends Schema.TaggedError<EnvelopeTooLarge>()("EnvelopeTooLarge", {
+  size: Schema.Number,
+  max: Schema.Number
+}) {}
+
+/** Whether `u` is an `EnvelopeTooLarge`. */
+export const isEnvelopeTooLarge = (u: unknown): u is EnvelopeTooLarge => u instanceof EnvelopeTooLarge
 
 /** Liveness settings. */
 export interface LivenessOptions {
@@ -59,7 +72,7 @@ export const make = (
     const envelopes = yield* Queue.dropping<Accept.Accepted>(1024)
     const rejected = yield* Queue.dropping<Accept.EnvelopeRejected>(256)
     const context: Accept.AcceptContext = {
-      maxFrameBytes: 64 * 1024,
+      maxFrameBytes: MAX_ENVELOPE_BYTES,
       refuseType: (type) => (CONTROL_TYPES.has(type) ? undefined : "UNSUPPORTED_TYPE"),
       expectedFrom: link.remote,
       checkTo: (header) => Effect.succeed(header.to === identity.did),
@@ -70,8 +83,11 @@ export const make = (
     const sendWith = <T extends Envelope.Type>(draft: Omit<Envelope.Draft<T>, "to">, beforeSend: (id: string) => Effect.Effect<void>) =>
       Effect.gen(function*() {
         const envelope = yield* Envelope.make(identity, { ...draft, to: link.remote } as Envelope.Draft<T>)
+        const frame = Envelope.encode(envelope)
+        const size = utf8ByteLength(frame)
+        if (size > MAX_ENVELOPE_BYTES) return yield* new EnvelopeTooLarge({ size, max: MAX_ENVELOPE_BYTES })
         yield* beforeSend(envelope.id)
-        yield* link.control.send(Envelope.encode(envelope))
+        yield* link.control.send(frame)
         return envelope.id
       })
     const send = <T extends Envelope.Type>(draft: Omit<Envelope.Draft<T>, "to">) => sendWith(draft, () => Effect.void)

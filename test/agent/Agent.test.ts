@@ -130,7 +130,9 @@ describe("Agent requests", () => {
       const bob = yield* agent(gateway.url, {
         serve: [
           { capability: { id: "count" }, stream: (args) => Stream.range(1, Number(args["to"])) },
-          { capability: { id: "flaky" }, stream: () => Stream.concat(Stream.make("a", "b"), Stream.fail("broken")) }
+          { capability: { id: "flaky" }, stream: () => Stream.concat(Stream.make("a", "b"), Stream.fail("broken")) },
+          { capability: { id: "big" }, handler: () => Effect.succeed("x".repeat(70_000)) },
+          { capability: { id: "big-streamed" }, stream: () => Stream.make("a", "b", "c", "d").pipe(Stream.map((c) => c.repeat(60_000))) }
         ]
       })
       const alice = yield* agent(gateway.url)
@@ -142,6 +144,12 @@ describe("Agent requests", () => {
       const failure = yield* Effect.flip(Stream.runForEach(session.requestStream("flaky", {}), (r) => Effect.sync(() => received.push(r))))
       assert.deepStrictEqual(received, ["a", "b"])
       assert.strictEqual(failure.code, "INTERNAL_ERROR")
+      // One envelope is at most 64 KiB: a larger result is refused with a typed answer, not lost;
+      // streamed, it travels as partial results.
+      assert.strictEqual((yield* Effect.flip(session.request("big", {}))).code, "MESSAGE_TOO_LARGE")
+      const big = yield* session.request("big-streamed", {})
+      assert.deepStrictEqual(big, ["a", "b", "c", "d"].map((c) => c.repeat(60_000)))
+      assert.strictEqual((yield* Effect.flip(session.request("echo", { text: "y".repeat(70_000) }))).code, "MESSAGE_TOO_LARGE")
     }).pipe(Effect.scoped), { timeout: 30_000 })
 
   it.live("a stream the caller stops early, or does not read fast enough, is cancelled at the peer", () =>
