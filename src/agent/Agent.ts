@@ -87,6 +87,8 @@ export interface AgentConfig extends Omit<GatewayClientConfig, "capabilities"> {
   readonly acceptPolicy?: (remote: Did) => Effect.Effect<boolean>
   readonly candidatePolicy?: CandidatePolicy.CandidatePolicy
   readonly connectTimeoutMs?: number
+  /** PING interval and deadline on each session's control channel (defaults 5 s and 15 s). */
+  readonly liveness?: ControlChannel.LivenessOptions
   /** Whether `remote` may call `capability` (checked per request, apart from the accept policy). Default: yes. */
   readonly authorize?: (remote: Did, capability: string) => Effect.Effect<boolean>
 }
@@ -143,7 +145,7 @@ const make = (config: AgentConfig) =>
     /** A session over an open link: its control channel, requests in flight and served. */
     const session = (link: PeerLink): Effect.Effect<PeerSession, never, Scope.Scope> =>
       Effect.gen(function*() {
-        const control = yield* ControlChannel.make(link, config.identity)
+        const control = yield* ControlChannel.make(link, config.identity, config.liveness)
         const intents = yield* Queue.unbounded<Envelope.Payload<"INTENT">>()
         // Calls waiting for answers, by request id: each takes its responses as they come.
         const waiting = new Map<string, (response: Envelope.Payload<"EXEC_RESPONSE">) => void>()

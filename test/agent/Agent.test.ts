@@ -1,13 +1,16 @@
+import { spawn } from "node:child_process"
 import { NodeSocket } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Fiber, Layer, Metric, Option, Queue, Stream } from "effect"
 import { Agent, type AgentConfig } from "../../src/agent/Agent.ts"
 import { KnownGateways } from "../../src/client/KnownGateways.ts"
 import * as Gateway from "../../src/gateway/Gateway.ts"
+import type { Did } from "../../src/protocol/Did.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import * as CandidatePolicy from "../../src/webrtc/CandidatePolicy.ts"
 import * as PeerMetrics from "../../src/webrtc/PeerMetrics.ts"
 import { testConfig } from "../gateway/fixtures.ts"
+import { ROOT } from "../processes.ts"
 import { realTransports } from "../webrtc/fixtures.ts"
 
 const agent = (url: string, config: Omit<AgentConfig, "urls" | "identity"> = {}) =>
@@ -176,4 +179,35 @@ describe("Agent requests", () => {
       assert.strictEqual(overflow.code, "OVERFLOW")
       yield* Queue.take(interrupted).pipe(Effect.timeout("10 seconds"))
     }).pipe(Effect.scoped), { timeout: 30_000 })
+
+  it.live("a peer process killed mid-stream: the caller's Stream fails typed (session ended), it does not hang", () =>
+    Effect.gen(function*() {
+      const gateway = Context.get(yield* Layer.build(Gateway.layerMemory(testConfig())), Gateway.Gateway)
+      const child = yield* Effect.acquireRelease(
+        Effect.sync(() => spawn(process.execPath, ["test/agent/agentProcess.ts", gateway.url], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] })),
+        (child) => Effect.sync(() => child.kill("SIGKILL"))
+      )
+      const ready = yield* Effect.callback<string>((resume) => {
+        child.stdout!.on("data", (chunk: Buffer) => {
+          const did = /ready (\S+)/.exec(chunk.toString())?.[1]
+          if (did !== undefined) resume(Effect.succeed(did))
+        })
+      }).pipe(Effect.timeout("20 seconds"))
+      const alice = yield* agent(gateway.url, { liveness: { pingIntervalMs: 100, livenessTimeoutMs: 1_000 } })
+      const session = yield* alice.connect(ready as Did)
+      let received = 0
+      const failure = yield* session.requestStream("forever", {}).pipe(
+        Stream.runForEach(() =>
+          Effect.sync(() => {
+            // After a few parts have arrived, the peer's process dies.
+            if (++received === 5) child.kill("SIGKILL")
+          })),
+        Effect.flip,
+        Effect.timeout("15 seconds")
+      )
+      assert.isAtLeast(received, 5)
+      assert.strictEqual(failure._tag, "RequestFailed")
+      assert.strictEqual(failure.code, "CANCELLED")
+      assert.include(failure.reason, "session ended")
+    }).pipe(Effect.scoped), { timeout: 40_000 })
 })
