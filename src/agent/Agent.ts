@@ -30,7 +30,11 @@ export class RequestFailed extends Schema.TaggedError<RequestFailed>()("RequestF
   capability: Schema.String,
   code: Schema.String,
   reason: Schema.String
-}) {}
+}) {
+  override get message() {
+    return `${this.capability} failed (${this.code}): ${this.reason}`
+  }
+}
 
 /** A result of a capability call (any I-JSON value). */
 export type Result = Envelope.Payload<"EXEC_RESPONSE">["result"]

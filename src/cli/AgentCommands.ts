@@ -9,7 +9,7 @@
  */
 import { dirname, join } from "node:path"
 import { NodeServices, NodeSocket } from "@effect/platform-node"
-import { Config, Console, Context, Effect, Layer, Schema, Stream } from "effect"
+import { Cause, Config, Console, Context, Effect, Layer, Schema, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { Agent, type AgentConfig } from "../agent/Agent.ts"
 import { KnownGateways } from "../client/KnownGateways.ts"
@@ -38,6 +38,13 @@ const transportFlag = Flag.Literals("transport", ["node-datachannel", "werift"])
 )
 const shared = { identity: identityFlag, gateway: gatewayFlag, transport: transportFlag }
 
+/** One line for a failure: the error's message (peer text escaped), never a stack trace. */
+const describe = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  const text = error instanceof Error ? error.message || error.name : String(error)
+  return printable(text.split("\n")[0]!)
+}
+
 /** Runs `use` with an Agent built from the shared flags; errors become one clear line and exit 1. */
 const withAgent = <A, E>(
   flags: { readonly identity: string; readonly gateway: ReadonlyArray<string>; readonly transport: "node-datachannel" | "werift" },
@@ -61,7 +68,7 @@ const withAgent = <A, E>(
   }).pipe(
     Effect.scoped,
     Effect.catchCause((cause) =>
-      Effect.andThen(Console.error(`error: ${String(cause).split("\n")[0]}`), Effect.sync(() => {
+      Effect.andThen(Console.error(`error: ${describe(cause)}`), Effect.sync(() => {
         process.exitCode = 1
       })))
   )

@@ -51,20 +51,32 @@ export class ConnectTimeout extends Schema.TaggedError<ConnectTimeout>()("Connec
   remote: Schema.String,
   connectionId: Schema.String,
   timeoutMs: Schema.Number
-}) {}
+}) {
+  override get message() {
+    return `no connection to ${this.remote} within ${this.timeoutMs} ms`
+  }
+}
 
 /** The peer declined (BYE with CONNECTION_REFUSED, or another code, before the connection opened). */
 export class ConnectionRefused extends Schema.TaggedError<ConnectionRefused>()("ConnectionRefused", {
   remote: Schema.String,
   code: Schema.String,
   reason: Schema.String
-}) {}
+}) {
+  override get message() {
+    return `${this.remote} refused the connection (${this.code}): ${this.reason}`
+  }
+}
 
 /** Negotiation failed: the peer is unknown, the stack refused, or the connection failed. */
 export class ConnectFailed extends Schema.TaggedError<ConnectFailed>()("ConnectFailed", {
   remote: Schema.String,
   reason: Schema.String
-}) {}
+}) {
+  override get message() {
+    return `connection to ${this.remote} failed: ${this.reason}`
+  }
+}
 
 /** Why `connect` failed. */
 export type ConnectError = ConnectTimeout | ConnectionRefused | ConnectFailed

@@ -70,7 +70,7 @@ describe("agent commands as processes", () => {
 
       const unknown = yield* run(["agent", "call", "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK", "echo", "{}", ...caller, "--timeout-ms", "2000"])
       assert.notStrictEqual(unknown.code, 0)
-      assert.match(unknown.output, /^error: /m)
+      assert.match(unknown.output, /^error: connection to did:key:\S+ failed: .*UNKNOWN_AGENT$/m)
       assert.notInclude(unknown.output, "    at ")
     }).pipe(Effect.scoped), { timeout: 90_000 })
 })
