@@ -71,7 +71,9 @@ export class ConnectionRefused extends Schema.TaggedError<ConnectionRefused>()("
 /** Negotiation failed: the peer is unknown, the stack refused, or the connection failed. */
 export class ConnectFailed extends Schema.TaggedError<ConnectFailed>()("ConnectFailed", {
   remote: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  /** Trying again at once cannot help (the gateway could not deliver our signal, e.g. UNKNOWN_AGENT). */
+  final: Schema.optionalKey(Schema.Boolean)
 }) {
   override get message() {
     return `connection to ${this.remote} failed: ${this.reason}`
@@ -376,7 +378,7 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
           return result.success
         }
         tries++
-        if (result.failure._tag !== "ConnectFailed" || tries >= connectAttempts) {
+        if (result.failure._tag !== "ConnectFailed" || result.failure.final === true || tries >= connectAttempts) {
           yield* Metric.update(PeerMetrics.connectErrors(result.failure._tag), 1)
           return yield* Effect.fail(result.failure)
         }
@@ -514,7 +516,7 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
       const state = report.connectionId === undefined ? undefined : links.get(keyOf(report.to, report.connectionId))
       return state === undefined
         ? Effect.void
-        : Deferred.fail(state.failure, new ConnectFailed({ remote: state.remote, reason: `signal not delivered: ${report.code}` }))
+        : Deferred.fail(state.failure, new ConnectFailed({ remote: state.remote, reason: `signal not delivered: ${report.code}`, final: true }))
     }),
     Effect.forkScoped
   )
