@@ -26,3 +26,27 @@ export const runNode = (args: ReadonlyArray<string>, options: { readonly cwd?: s
 
 /** Runs the CLI with `args` to its end. */
 export const runCli = (args: ReadonlyArray<string>) => runNode([...CLI, ...args])
+
+/** `node ...args` kept running in the background; its output lines as they come; killed with the scope. */
+export const background = (args: ReadonlyArray<string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const lines: Array<string> = []
+      const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
+      const collect = (chunk: Buffer) => lines.push(...chunk.toString().split("\n").filter((l) => l !== ""))
+      child.stdout.on("data", collect)
+      child.stderr.on("data", collect)
+      return { child, lines }
+    }),
+    ({ child }) => Effect.sync(() => child.kill("SIGKILL"))
+  )
+
+/** The first output line matching `pattern` (waits up to 20 s for it). */
+export const line = (lines: ReadonlyArray<string>, pattern: RegExp) =>
+  Effect.gen(function*() {
+    while (true) {
+      const found = lines.map((l) => pattern.exec(l)).find((m) => m !== null)
+      if (found) return found
+      yield* Effect.sleep("20 millis")
+    }
+  }).pipe(Effect.timeout("20 seconds"))

@@ -163,7 +163,7 @@ const make = (config: AgentConfig) =>
             // A result over one envelope is answered MESSAGE_TOO_LARGE, not lost: large results are streamed.
             const respond = (payload: Envelope.Payload<"EXEC_RESPONSE">) =>
               send(payload).pipe(
-                Effect.catch((error) => ControlChannel.isEnvelopeTooLarge(error) ? send(tooLarge(error, payload.execution_time_ms)) : Effect.fail(error)),
+                Effect.catchTag("EnvelopeTooLarge", (error) => send(tooLarge(error, payload.execution_time_ms))),
                 Effect.ignore
               )
             if (handler === undefined) {
@@ -225,8 +225,10 @@ const make = (config: AgentConfig) =>
         )
         const failed = (capability: string, code: string, reason: string) => new RequestFailed({ capability, code, reason })
         const countFailure = (error: RequestFailed) => Metric.update(PeerMetrics.requestErrors(error.code), 1)
-        const notSent = (capability: string, error: unknown) =>
-          ControlChannel.isEnvelopeTooLarge(error)
+        const answeredError = (capability: string, response: Envelope.Payload<"EXEC_RESPONSE">) =>
+          failed(capability, response.error?.code ?? "ERROR", response.error?.message ?? "the peer answered with an error")
+        const notSent = (capability: string, error: ControlChannel.SendError) =>
+          error._tag === "EnvelopeTooLarge"
             ? failed(capability, "MESSAGE_TOO_LARGE", `the request is ${error.size} bytes, over one envelope (${error.max})`)
             : failed(capability, "CANCELLED", "the control channel is closed")
         const cancel = (id: string) => Effect.ignore(control.send({ type: "EXEC_CANCEL", correlation_id: id, payload: {} }))
@@ -263,7 +265,7 @@ const make = (config: AgentConfig) =>
                 Effect.ensuring(Effect.sync(() => waiting.delete(id)))
               )
               if (response.status === "error") {
-                return yield* failed(capability, response.error?.code ?? "ERROR", response.error?.message ?? "the peer answered with an error")
+                return yield* answeredError(capability, response)
               }
               if (partials.length === 0) return response.result
               return response.result === undefined ? partials : [...partials, response.result]
@@ -280,14 +282,13 @@ const make = (config: AgentConfig) =>
               const fail = (error: RequestFailed) => {
                 if (finished) return
                 finished = true
-                Effect.runFork(countFailure(error))
                 Queue.failCauseUnsafe(results, Cause.fail(error))
               }
               const id = yield* call(capability, args, timeoutMs, true, (response) => {
                 if (finished) return
                 if (response.status !== "partial") answered = true
                 if (response.status === "error") {
-                  return fail(failed(capability, response.error?.code ?? "ERROR", response.error?.message ?? "the peer answered with an error"))
+                  return fail(answeredError(capability, response))
                 }
                 if (response.status === "partial" && Queue.sizeUnsafe(results) >= bufferSize) {
                   return fail(failed(capability, "OVERFLOW", `more than ${bufferSize} results waiting unread`))
@@ -307,7 +308,7 @@ const make = (config: AgentConfig) =>
               yield* Effect.forkScoped(Effect.andThen(Effect.sleep(timeoutMs), Effect.sync(() => fail(failed(capability, "TIMEOUT", `no final answer within ${timeoutMs} ms`)))))
               yield* Effect.forkScoped(Effect.andThen(link.ended, Effect.sync(() => fail(failed(capability, "CANCELLED", "the session ended")))))
               return Stream.fromQueue(results)
-            })),
+            })).pipe(Stream.tapError(countFailure)),
           ended: link.ended,
           close: link.close
         } satisfies PeerSession

@@ -266,25 +266,24 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
   ): Effect.Effect<PeerLink> =>
     Effect.gen(function*() {
       const ended = yield* Deferred.make<void>()
-      // The link ends on BYE, or when the connection fails or closes.
+      // It ends once: on BYE, when the connection fails or closes, or when its scope closes. The
+      // gauge is updated before `ended` completes, so whoever waits on it sees the new count.
+      let open = true
+      const end = Effect.suspend(() => {
+        if (!open) return Effect.void
+        open = false
+        return Effect.andThen(Metric.modify(PeerMetrics.activeConnections, -1), Deferred.succeed(ended, undefined))
+      })
+      yield* Metric.update(PeerMetrics.connections(state.role), 1)
+      yield* Metric.modify(PeerMetrics.activeConnections, 1)
+      yield* Scope.addFinalizer(linkScope, end)
       yield* Effect.raceFirst(
         Deferred.await(state.bye),
         peer.connection.state.pipe(SubscriptionRef.changes, Stream.filter((s) => s === "failed" || s === "closed"), Stream.runHead)
       ).pipe(
-        Effect.andThen(Deferred.succeed(ended, undefined)),
+        Effect.andThen(end),
         Effect.forkIn(linkScope)
       )
-      yield* Metric.update(PeerMetrics.connections(state.role), 1)
-      yield* Metric.modify(PeerMetrics.activeConnections, 1)
-      // No longer active once it ends or its scope closes, whichever comes first.
-      let active = true
-      const inactive = Effect.suspend(() => {
-        if (!active) return Effect.void
-        active = false
-        return Metric.modify(PeerMetrics.activeConnections, -1)
-      })
-      yield* Effect.forkIn(Effect.andThen(Deferred.await(ended), inactive), linkScope)
-      yield* Scope.addFinalizer(linkScope, inactive)
       return {
         remote: state.remote,
         connectionId,

@@ -14,10 +14,12 @@
 import { Clock, Effect, Queue, Schema, type Scope, Stream, SubscriptionRef } from "effect"
 import * as Accept from "../protocol/Accept.ts"
 import * as Envelope from "../protocol/Envelope.ts"
+import type { CryptoError } from "../protocol/Ed25519.ts"
 import type * as Identity from "../protocol/Identity.ts"
 import * as ReplayGuard from "../protocol/ReplayGuard.ts"
 import { utf8ByteLength } from "../protocol/Utf8.ts"
 import type { PeerLink } from "./Connector.ts"
+import type * as DataChannel from "./DataChannel.ts"
 
 /** Control-channel types an agent accepts from its peer. */
 const CONTROL_TYPES: ReadonlySet<string> = new Set(["INTENT", "EXEC_REQUEST", "EXEC_RESPONSE", "EXEC_CANCEL", "PING", "PONG", "ERROR"])
@@ -30,6 +32,9 @@ export class EnvelopeTooLarge extends Schema.TaggedError<EnvelopeTooLarge>()("En
   size: Schema.Number,
   max: Schema.Number
 }) {}
+
+/** Why an envelope was not sent. */
+export type SendError = CryptoError | Envelope.UnsignableEnvelope | EnvelopeTooLarge | DataChannel.ChannelClosed | DataChannel.MessageTooLarge
 
 /** Whether `u` is an `EnvelopeTooLarge`. */
 export const isEnvelopeTooLarge = (u: unknown): u is EnvelopeTooLarge => u instanceof EnvelopeTooLarge
@@ -49,7 +54,7 @@ export interface ControlChannel {
   /** Envelopes the peer sent that were refused (bad signature, replay, wrong DID…). */
   readonly rejected: Stream.Stream<Accept.EnvelopeRejected>
   /** Signs and sends an envelope to the peer; returns its id. */
-  readonly send: <T extends Envelope.Type>(draft: Omit<Envelope.Draft<T>, "to">) => Effect.Effect<string, unknown>
+  readonly send: <T extends Envelope.Type>(draft: Omit<Envelope.Draft<T>, "to">) => Effect.Effect<string, SendError>
   /**
    * Signs an envelope and runs `beforeSend` with its id before sending it, so whoever waits for
    * the answer is registered before the answer can arrive.
@@ -57,7 +62,7 @@ export interface ControlChannel {
   readonly sendWith: <T extends Envelope.Type>(
     draft: Omit<Envelope.Draft<T>, "to">,
     beforeSend: (id: string) => Effect.Effect<void>
-  ) => Effect.Effect<string, unknown>
+  ) => Effect.Effect<string, SendError>
 }
 
 /** Runs the control channel of `link` for `identity`, in the current scope. */

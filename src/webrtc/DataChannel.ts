@@ -88,6 +88,12 @@ export const holdEarly = (channel: RTCDataChannel): EarlyMessages => {
   return { messages, stop: () => channel.removeEventListener("message", listener) }
 }
 
+// Looked up once: they are updated for every message.
+const messagesSentMetric = PeerMetrics.messages("sent")
+const messagesReceivedMetric = PeerMetrics.messages("received")
+const bytesSentMetric = PeerMetrics.bytes("sent")
+const bytesReceivedMetric = PeerMetrics.bytes("received")
+
 /** Wraps a stack's channel; it is closed when the scope closes. `maxMessageSize` is read per send. */
 export const wrap = (
   channel: RTCDataChannel,
@@ -129,8 +135,8 @@ export const wrap = (
       const size = byteLength(message)
       bytesReceived += size
       messagesReceived++
-      PeerMetrics.messages("received").updateUnsafe(1, context)
-      PeerMetrics.bytes("received").updateUnsafe(size, context)
+      messagesReceivedMetric.updateUnsafe(1, context)
+      bytesReceivedMetric.updateUnsafe(size, context)
       Queue.offerUnsafe(inbox, message)
     }
     // Synchronously: stop holding, listen, then hand over what was held (nothing lost or doubled).
@@ -163,8 +169,8 @@ export const wrap = (
         }
         bytesSent += size
         messagesSent++
-        PeerMetrics.messages("sent").updateUnsafe(1, context)
-        PeerMetrics.bytes("sent").updateUnsafe(size, context)
+        messagesSentMetric.updateUnsafe(1, context)
+        bytesSentMetric.updateUnsafe(size, context)
       })
 
     yield* Effect.addFinalizer(() => Effect.sync(() => channel.close()))

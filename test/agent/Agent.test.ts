@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process"
 import { NodeSocket } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Fiber, Layer, Metric, Option, Queue, Stream } from "effect"
@@ -10,7 +9,7 @@ import * as Identity from "../../src/protocol/Identity.ts"
 import * as CandidatePolicy from "../../src/webrtc/CandidatePolicy.ts"
 import * as PeerMetrics from "../../src/webrtc/PeerMetrics.ts"
 import { testConfig } from "../gateway/fixtures.ts"
-import { ROOT } from "../processes.ts"
+import { background, line } from "../processes.ts"
 import { realTransports } from "../webrtc/fixtures.ts"
 
 const agent = (url: string, config: Omit<AgentConfig, "urls" | "identity"> = {}) =>
@@ -189,16 +188,8 @@ describe("Agent requests", () => {
   it.live("a peer process killed mid-stream: the caller's Stream fails typed (session ended), it does not hang", () =>
     Effect.gen(function*() {
       const gateway = Context.get(yield* Layer.build(Gateway.layerMemory(testConfig())), Gateway.Gateway)
-      const child = yield* Effect.acquireRelease(
-        Effect.sync(() => spawn(process.execPath, ["test/agent/agentProcess.ts", gateway.url], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] })),
-        (child) => Effect.sync(() => child.kill("SIGKILL"))
-      )
-      const ready = yield* Effect.callback<string>((resume) => {
-        child.stdout!.on("data", (chunk: Buffer) => {
-          const did = /ready (\S+)/.exec(chunk.toString())?.[1]
-          if (did !== undefined) resume(Effect.succeed(did))
-        })
-      }).pipe(Effect.timeout("20 seconds"))
+      const { child, lines } = yield* background(["test/agent/agentProcess.ts", gateway.url])
+      const ready = (yield* line(lines, /^ready (\S+)/))[1]!
       const alice = yield* agent(gateway.url, { liveness: { pingIntervalMs: 100, livenessTimeoutMs: 1_000 } })
       const session = yield* alice.connect(ready as Did)
       let received = 0

@@ -2,44 +2,20 @@
  * End to end with processes: `aiconexus gateway`, `agent listen` and `agent call` / `agent send`
  * as separate processes, talking over a real data channel.
  */
-import { spawn } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { CLI, ROOT, runCli as run } from "../processes.ts"
-
-/** A long-running CLI process; its output lines; killed with the scope. */
-const background = (args: ReadonlyArray<string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const lines: Array<string> = []
-      const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
-      const collect = (chunk: Buffer) => lines.push(...chunk.toString().split("\n").filter((l) => l !== ""))
-      child.stdout!.on("data", collect)
-      child.stderr!.on("data", collect)
-      return { child, lines }
-    }),
-    ({ child }) => Effect.sync(() => child.kill("SIGKILL"))
-  )
-
-const line = (lines: ReadonlyArray<string>, pattern: RegExp) =>
-  Effect.gen(function*() {
-    while (true) {
-      const found = lines.map((l) => pattern.exec(l)).find((m) => m !== null)
-      if (found) return found
-      yield* Effect.sleep("20 millis")
-    }
-  }).pipe(Effect.timeout("20 seconds"))
+import { background, CLI, line, runCli as run } from "../processes.ts"
 
 describe("agent commands as processes", () => {
   it.live("gateway + agent listen + agent call / send / discover exchange over a real data channel", () =>
     Effect.gen(function*() {
       const dir = mkdtempSync(join(tmpdir(), "aiconexus-cli-"))
-      const gateway = yield* background(["gateway", "--port", "0", "--data-dir", join(dir, "gw")])
+      const gateway = yield* background([...CLI, "gateway", "--port", "0", "--data-dir", join(dir, "gw")])
       const url = (yield* line(gateway.lines, /listening on (\S+)/))[1]!
-      const listener = yield* background(["agent", "listen", "--gateway", url, "--identity", join(dir, "b", "id.json"), "--capability", "echo", "--metrics-port", "0"])
+      const listener = yield* background([...CLI, "agent", "listen", "--gateway", url, "--identity", join(dir, "b", "id.json"), "--capability", "echo", "--metrics-port", "0"])
       const metricsUrl = (yield* line(listener.lines, /metrics at (\S+)/))[1]!
       const did = (yield* line(listener.lines, /listening as (\S+)/))[1]!
       const caller = ["--gateway", url, "--identity", join(dir, "a", "id.json")]
