@@ -4,16 +4,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Option, Stream } from "effect"
-import { agentOnHub, allTransports, connectPair, hub } from "./fixtures.ts"
+import { agentOnHub, allTransports, connectedPair, hub } from "./fixtures.ts"
 
 describe.each(allTransports)("data channel modes on %s", (_name, makeTransport) => {
-  const pair = Effect.gen(function*() {
-    const transport = yield* makeTransport
-    const signalingHub = yield* hub
-    const alice = yield* agentOnHub(signalingHub, transport)
-    const bob = yield* agentOnHub(signalingHub, transport)
-    return yield* connectPair(alice, bob)
-  })
+  const pair = connectedPair(makeTransport)
 
   it.live("unordered, maxRetransmits and maxPacketLifeTime channels deliver, and say what they are", () =>
     Effect.gen(function*() {

@@ -3,7 +3,7 @@ import { Effect, Fiber, Option, Result, Stream } from "effect"
 import fc from "fast-check"
 import * as FramedChannel from "../../src/webrtc/FramedChannel.ts"
 import * as Framing from "../../src/webrtc/Framing.ts"
-import { agentOnHub, allTransports, connectPair, hub, realTransports } from "./fixtures.ts"
+import { agentOnHub, allTransports, connectedPair, connectPair, hub, realTransports } from "./fixtures.ts"
 
 const limits = { maxMessageBytes: 1 << 20, maxMessagesInFlight: 4 }
 const reassemble = (fragments: ReadonlyArray<Uint8Array>, reassembler = new Framing.Reassembler(limits)) =>
@@ -80,11 +80,7 @@ const SIXTEEN_MIB = 16 * 1024 * 1024
 describe.each(allTransports)("framed channels on %s", (_name, makeTransport) => {
   it.live("carry 16 MiB binary and text messages interleaved with small ones, intact", () =>
     Effect.gen(function*() {
-      const transport = yield* makeTransport
-      const signalingHub = yield* hub
-      const alice = yield* agentOnHub(signalingHub, transport)
-      const bob = yield* agentOnHub(signalingHub, transport)
-      const { answerer, offerer } = yield* connectPair(alice, bob)
+      const { answerer, offerer } = yield* connectedPair(makeTransport)
       const theirs = yield* Effect.forkChild(answerer.peer.remoteChannels.pipe(Stream.filter((c) => c.label === "bulk"), Stream.runHead))
       const mine = yield* offerer.peer.createDataChannel(FramedChannel.config("bulk"))
       yield* mine.opened
@@ -110,11 +106,7 @@ describe.each(allTransports)("framed channels on %s", (_name, makeTransport) => 
 
   it.live("are refused on unordered or partially reliable channels", () =>
     Effect.gen(function*() {
-      const transport = yield* makeTransport
-      const signalingHub = yield* hub
-      const alice = yield* agentOnHub(signalingHub, transport)
-      const bob = yield* agentOnHub(signalingHub, transport)
-      const { offerer } = yield* connectPair(alice, bob)
+      const { offerer } = yield* connectedPair(makeTransport)
       const unordered = yield* offerer.peer.createDataChannel({ label: "u", ordered: false, protocol: Framing.PROTOCOL })
       const lossy = yield* offerer.peer.createDataChannel({ label: "l", maxRetransmits: 0, protocol: Framing.PROTOCOL })
       const plain = yield* offerer.peer.createDataChannel({ label: "p" })

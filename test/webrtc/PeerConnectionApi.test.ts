@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Option, Stream, SubscriptionRef } from "effect"
 import * as PeerConnection from "../../src/webrtc/PeerConnection.ts"
 import { Transport } from "../../src/webrtc/Transport.ts"
-import { agentOnHub, allTransports, connectPair, hub, realTransports } from "./fixtures.ts"
+import { agentOnHub, allTransports, connectedPair, connectPair, hub, realTransports } from "./fixtures.ts"
 
 /** A stand-in stack that only reports states, to drive the event path by hand. */
 class ReportingStack extends EventTarget {
@@ -43,11 +43,7 @@ describe("PeerConnection", () => {
 describe.each(allTransports)("PeerConnection API on %s", (_name, makeTransport) => {
   it.live("channel lookup by label and id, age, and per-channel stats", () =>
     Effect.gen(function*() {
-      const transport = yield* makeTransport
-      const signalingHub = yield* hub
-      const alice = yield* agentOnHub(signalingHub, transport)
-      const bob = yield* agentOnHub(signalingHub, transport)
-      const { answerer, offerer } = yield* connectPair(alice, bob)
+      const { answerer, offerer } = yield* connectedPair(makeTransport)
       const byLabel = Option.getOrThrow(yield* offerer.peer.channel("ioap"))
       assert.strictEqual(byLabel, offerer.control)
       const id = offerer.control.id()

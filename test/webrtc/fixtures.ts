@@ -80,6 +80,16 @@ export const connectPair = (
     return { offerer, answerer }
   })
 
+/** Two agents on a new in-memory hub over `makeTransport`, connected: the offerer's and the answerer's links. */
+export const connectedPair = (makeTransport: Effect.Effect<Layer.Layer<Transport>, never, Scope.Scope>) =>
+  Effect.gen(function*() {
+    const transport = yield* makeTransport
+    const signalingHub = yield* hub
+    const alice = yield* agentOnHub(signalingHub, transport)
+    const bob = yield* agentOnHub(signalingHub, transport)
+    return yield* connectPair(alice, bob)
+  })
+
 /** Exchanges text and binary both ways on the control channel and on a new application channel. */
 export const exchange = (offerer: PeerLink, answerer: PeerLink) =>
   Effect.gen(function*() {
