@@ -35,6 +35,6 @@ export const command = Command.make(
       port: Option.getOrElse(port, () => fromEnv.port),
       dataDir: Option.getOrElse(dataDir, () => fromEnv.dataDir)
     }
-    return yield* Layer.launch(announce.pipe(Layer.provideMerge(Gateway.layerMemory(config))))
+    return yield* Layer.launch(announce.pipe(Layer.provideMerge(Gateway.layerFromConfig(config))))
   })
-).pipe(Command.withDescription("Run a signaling gateway (in-memory directory) until interrupted"))
+).pipe(Command.withDescription("Run a signaling gateway until interrupted (in-memory, or a cluster node with AICONEXUS_REDIS_URL)"))

@@ -23,6 +23,9 @@ export interface AgentEntry {
   readonly sessionId: string
 }
 
+/** Whether the directory is whole, or only this node's part of it is reachable. */
+export type Health = "ok" | "degraded"
+
 /** A DISCOVER (or `/agents`) query. */
 export interface DiscoverQuery {
   readonly capability?: string | undefined
@@ -55,7 +58,10 @@ export class AgentRegistry extends Context.Service<AgentRegistry, {
   readonly lookup: (did: string) => Effect.Effect<Option.Option<AgentEntry>>
   /** Listed agents matching the query, ordered by DID, one page at a time. */
   readonly discover: (query: DiscoverQuery) => Effect.Effect<DiscoverPage, InvalidCursor>
+  /** Agents in the directory (a cluster's whole directory, at its last sweep). */
   readonly count: Effect.Effect<number>
+  /** "degraded" while a shared directory is unreachable and only this node's agents are known. */
+  readonly health: Effect.Effect<Health>
 }>()("aiconexus/gateway/AgentRegistry") {
   /** A directory in this process's memory (one gateway node). */
   static readonly layerMemory: Layer.Layer<AgentRegistry> = Layer.sync(AgentRegistry, () => makeMemory())
@@ -102,6 +108,23 @@ export const paginate = (sorted: ReadonlyArray<AgentEntry>, query: DiscoverQuery
   return agents.length < sorted.length && last !== undefined ? { agents, nextCursor: cursorAfter(last.did) } : { agents }
 }
 
+/** Answers a query from entries held in memory, in any order. */
+export const discoverIn = (entries: Iterable<AgentEntry>, query: DiscoverQuery): Effect.Effect<DiscoverPage, InvalidCursor> =>
+  Effect.gen(function*() {
+    const after = query.cursor === undefined ? undefined : yield* parseCursor(query.cursor)
+    const found: Array<AgentEntry> = []
+    for (const entry of entries) {
+      if (isListedFor(entry, query, after)) found.push(entry)
+    }
+    found.sort((a, b) => (a.did < b.did ? -1 : a.did > b.did ? 1 : 0))
+    return paginate(found, query)
+  })
+
+/** Whether an entry belongs in the answer to a query resuming after `after`. */
+export const isListedFor = (entry: AgentEntry, query: DiscoverQuery, after: string | undefined): boolean =>
+  !entry.unlisted && entry.did !== query.exclude && (after === undefined || entry.did > after) &&
+  matches(entry, query.capability, query.tag)
+
 const makeMemory = (): AgentRegistry["Service"] => {
   const entries = new Map<string, AgentEntry>()
   return {
@@ -117,18 +140,8 @@ const makeMemory = (): AgentRegistry["Service"] => {
         return entries.delete(did)
       }),
     lookup: (did) => Effect.sync(() => Option.fromUndefinedOr(entries.get(did))),
-    discover: (query) =>
-      Effect.gen(function*() {
-        const after = query.cursor === undefined ? undefined : yield* parseCursor(query.cursor)
-        const found: Array<AgentEntry> = []
-        for (const entry of entries.values()) {
-          if (entry.unlisted || entry.did === query.exclude) continue
-          if (after !== undefined && entry.did <= after) continue
-          if (matches(entry, query.capability, query.tag)) found.push(entry)
-        }
-        found.sort((a, b) => (a.did < b.did ? -1 : a.did > b.did ? 1 : 0))
-        return paginate(found, query)
-      }),
-    count: Effect.sync(() => entries.size)
+    discover: (query) => discoverIn(entries.values(), query),
+    count: Effect.sync(() => entries.size),
+    health: Effect.succeed("ok")
   }
 }

@@ -3,14 +3,15 @@
  * sessions at `/ws` (PROTOCOL.md section 4), as a Layer.
  *
  * `Gateway.layer(config)` needs an `AgentRegistry` and a `Router`; `Gateway.layerMemory(config)`
- * provides the in-memory ones (one node). The gateway's identity is loaded from its key file,
+ * provides the in-memory ones (one node), `Gateway.layerRedis` those of a cluster over Redis, and
+ * `Gateway.layerFromConfig` picks by `redisUrl`. The gateway's identity is loaded from its key file,
  * created on first start.
  *
  * @since 0.1.0
  */
 import { createServer } from "node:http"
 import { NodeHttpServer, NodeHttpServerRequest, NodeServices } from "@effect/platform-node"
-import { Clock, Context, Effect, Layer, Metric, Option, Schema } from "effect"
+import { Clock, Context, Effect, Layer, Metric, Option, type Redacted, Schema } from "effect"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import type { Did } from "../protocol/Did.ts"
@@ -21,6 +22,8 @@ import * as Admission from "./Admission.ts"
 import { AgentRegistry } from "./AgentRegistry.ts"
 import { type GatewayConfig, GatewayConfigService } from "./GatewayConfig.ts"
 import * as GatewayMetrics from "./GatewayMetrics.ts"
+import * as RedisCluster from "./RedisCluster.ts"
+import * as RedisConnection from "./RedisConnection.ts"
 import { Router } from "./Router.ts"
 import * as Session from "./Session.ts"
 
@@ -73,7 +76,7 @@ const routes = (config: GatewayConfig, identity: Identity.Identity, startedAt: n
 
     yield* router.add("GET", "/health", Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      return json({ status: "ok", agents: yield* registry.count, uptime_s: Math.floor((now - startedAt) / 1000) })
+      return json({ status: yield* registry.health, agents: yield* registry.count, uptime_s: Math.floor((now - startedAt) / 1000) })
     }))
 
     yield* router.add("GET", "/agents", Effect.gen(function*() {
@@ -92,7 +95,6 @@ const routes = (config: GatewayConfig, identity: Identity.Identity, startedAt: n
 
     yield* router.add("GET", "/metrics", Effect.gen(function*() {
       yield* Metric.update(GatewayMetrics.sessions, admission.sessions())
-      yield* Metric.update(GatewayMetrics.agents, yield* registry.count)
       return HttpServerResponse.text(yield* PrometheusMetrics.format(), { contentType: "text/plain; version=0.0.4" })
     }))
 
@@ -174,3 +176,18 @@ export const layer = (config: GatewayConfig) =>
 /** A single gateway node with its directory and routing in memory. */
 export const layerMemory = (config: GatewayConfig) =>
   layer(config).pipe(Layer.provide(Layer.mergeAll(AgentRegistry.layerMemory, Router.layerMemory)))
+
+/** A node of the cluster on the Redis at `redisUrl`, sharing the directory and routing with its other nodes. */
+export const layerRedis = (config: GatewayConfig, redisUrl: Redacted.Redacted<string>) =>
+  layer(config).pipe(
+    Layer.provide(RedisCluster.layer({
+      nodeId: config.nodeId ?? globalThis.crypto.randomUUID(),
+      keyPrefix: config.redisKeyPrefix,
+      presenceTtlMs: config.sessionTimeoutMs
+    })),
+    Layer.provide(RedisConnection.layer(config, redisUrl))
+  )
+
+/** The node the configuration asks for: a cluster node when `redisUrl` is set, else in-memory. */
+export const layerFromConfig = (config: GatewayConfig) =>
+  config.redisUrl === undefined ? layerMemory(config) : layerRedis(config, config.redisUrl)

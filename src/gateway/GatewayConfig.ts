@@ -54,6 +54,14 @@ export interface GatewayConfig {
   readonly maxOutboundBufferBytes: number
   /** Replay records one session keeps (its envelopes of the last skew window); when full it gets RATE_LIMITED. */
   readonly maxReplayRecords: number
+  /** A Redis URL (`redis://` or `rediss://`, credentials allowed): nodes sharing it form one cluster. Unset: in-memory. */
+  readonly redisUrl: Redacted.Redacted<string> | undefined
+  /** A PEM file of the CA that signed the Redis server's TLS certificate (for `rediss://` with a private CA). */
+  readonly redisTlsCaFile: string | undefined
+  /** Prefix of every Redis key and channel, so several clusters can share one Redis. */
+  readonly redisKeyPrefix: string
+  /** This node's name in the cluster; a random one per start when unset. */
+  readonly nodeId: string | undefined
 }
 
 /** The defaults: PROTOCOL.md's numbers, and limits sized for tens of thousands of agents per node. */
@@ -85,7 +93,11 @@ export const defaults: GatewayConfig = {
   verifyRelaySignatures: true,
   agentsEndpoint: "auto",
   maxOutboundBufferBytes: 1024 * 1024,
-  maxReplayRecords: 8192
+  maxReplayRecords: 8192,
+  redisUrl: undefined,
+  redisTlsCaFile: undefined,
+  redisKeyPrefix: "aiconexus",
+  nodeId: undefined
 }
 
 /** A configuration: the defaults with some settings replaced. */
@@ -130,5 +142,9 @@ export const fromEnv: Config.Config<GatewayConfig> = Config.all({
   verifyRelaySignatures: Config.Boolean("AICONEXUS_VERIFY_RELAY_SIGNATURES").pipe(Config.withDefault(defaults.verifyRelaySignatures)),
   agentsEndpoint: Config.Literals(["auto", "on", "off"], "AICONEXUS_AGENTS_ENDPOINT").pipe(Config.withDefault(defaults.agentsEndpoint)),
   maxOutboundBufferBytes: int("AICONEXUS_MAX_OUTBOUND_BUFFER_BYTES", defaults.maxOutboundBufferBytes),
-  maxReplayRecords: int("AICONEXUS_MAX_REPLAY_RECORDS", defaults.maxReplayRecords)
+  maxReplayRecords: int("AICONEXUS_MAX_REPLAY_RECORDS", defaults.maxReplayRecords),
+  redisUrl: Config.Redacted("AICONEXUS_REDIS_URL").pipe(Config.withDefault(undefined as Redacted.Redacted<string> | undefined)),
+  redisTlsCaFile: Config.String("AICONEXUS_REDIS_TLS_CA_FILE").pipe(Config.withDefault(undefined as string | undefined)),
+  redisKeyPrefix: Config.String("AICONEXUS_REDIS_PREFIX").pipe(Config.withDefault(defaults.redisKeyPrefix)),
+  nodeId: Config.String("AICONEXUS_NODE_ID").pipe(Config.withDefault(undefined as string | undefined))
 })

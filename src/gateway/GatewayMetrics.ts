@@ -66,3 +66,24 @@ export const relayLatency = Metric.histogram("aiconexus_gateway_relay_latency_se
   description: "Seconds from receiving a relayed frame to writing it to the destination",
   boundaries: Metric.exponentialBoundaries({ start: 0.00001, factor: 2, count: 16 })
 })
+
+/** Failed operations on the cluster's shared store (Redis), by operation. */
+export const clusterErrors = byLabel((operation: string) =>
+  Metric.counter("aiconexus_gateway_cluster_errors_total", {
+    description: "Failed operations on the cluster store, by operation",
+    incremental: true,
+    attributes: { operation }
+  }))
+
+/** Frames crossing between cluster nodes, by outcome (sent, delivered, dropped). */
+export const clusterFrames = byLabel((outcome: string) =>
+  Metric.counter("aiconexus_gateway_cluster_frames_total", {
+    description: "Frames relayed between cluster nodes, by outcome",
+    incremental: true,
+    attributes: { outcome }
+  }))
+
+/** 1 while this node cannot reach the cluster store and serves only its own agents. */
+export const clusterDegraded = Metric.gauge("aiconexus_gateway_cluster_degraded", {
+  description: "1 while the cluster store is unreachable from this node"
+})

@@ -27,8 +27,8 @@ export interface GatewayProcess {
   readonly exited: Effect.Effect<number | null>
 }
 
-/** `aiconexus gateway` as a separate process on a free port; killed when the scope closes. */
-export const startProcess = (dataDir: string, port = 0) =>
+/** `aiconexus gateway` as a separate process on a free port (`AICONEXUS_*` settings in `env`); killed when the scope closes. */
+export const startProcess = (dataDir: string, port = 0, env: Record<string, string> = {}) =>
   Effect.gen(function*() {
     const exited = yield* Deferred.make<number | null>()
     const child = yield* Effect.acquireRelease(
@@ -36,7 +36,7 @@ export const startProcess = (dataDir: string, port = 0) =>
         spawn(process.execPath, ["src/cli/main.ts", "gateway", "--port", String(port), "--data-dir", dataDir], {
           cwd: ROOT,
           stdio: ["ignore", "pipe", "pipe"],
-          env: { ...process.env, AICONEXUS_LOG_LEVEL: "Warn" }
+          env: { ...process.env, AICONEXUS_LOG_LEVEL: "Warn", ...env }
         })
       ),
       (child) => Effect.sync(() => child.kill("SIGKILL"))

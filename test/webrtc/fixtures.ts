@@ -48,15 +48,15 @@ export const agentOnHub = (
 /** A new signaling hub. */
 export const hub: Effect.Effect<Context.Context<SignalingHub>, never, Scope.Scope> = Layer.build(SignalingHub.layer)
 
-/** A connector for a new agent registered at a gateway, signaling through it. */
+/** A connector for a new agent registered at a gateway (failing over along `gatewayUrl` when several), signaling through it. */
 export const agentOnGateway = (
-  gatewayUrl: string,
+  gatewayUrl: string | ReadonlyArray<string>,
   transport: Layer.Layer<Transport>,
   options: Partial<ConnectorConfig> = {}
 ) =>
   Effect.gen(function*() {
     const identity = yield* Identity.generate
-    const gatewayClient = yield* client({ urls: [gatewayUrl], identity })
+    const gatewayClient = yield* client({ urls: typeof gatewayUrl === "string" ? [gatewayUrl] : gatewayUrl, identity })
     yield* gatewayClient.session
     const context = yield* Layer.build(
       // ICE servers from the gateway's REGISTERED, as an application would take them.
@@ -65,7 +65,7 @@ export const agentOnGateway = (
         Layer.provide(Layer.succeed(GatewayClient, gatewayClient))
       )
     )
-    return { identity, connector: Context.get(context, Connector), signaling: Context.get(context, Signaling) }
+    return { identity, gatewayClient, connector: Context.get(context, Connector), signaling: Context.get(context, Signaling) }
   })
 
 /** Connects `a` to `b` and returns both ends. */
