@@ -12,7 +12,7 @@
  * GATEWAY_BENCH_AGENTS (10000, the largest idle count), GATEWAY_BENCH_CPU_PROF=<dir> (profile the
  * server processes during their relay runs and the flood with --cpu-prof; summarise with
  * `npx node bench/gateway/profile.ts <dir>/<file>.cpuprofile`; the pid of each is printed),
- * GATEWAY_BENCH_PARTS (relay,memory,flood: which parts to run), GATEWAY_BENCH_SERVER_FLAGS (extra
+ * GATEWAY_BENCH_PARTS (relay,memory,flood,cluster: which parts to run; cluster needs `redis-server`), GATEWAY_BENCH_SERVER_FLAGS (extra
  * node flags for the relay servers, e.g. "--trace-gc"), GATEWAY_BENCH_PACED_RATE (4000).
  */
 import { type ChildProcess, spawn } from "node:child_process"
@@ -21,6 +21,8 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
+import { Effect, Exit, Redacted, Scope } from "effect"
+import * as RedisServer from "../test/gateway/redisServer.ts"
 import * as Verify from "./gateway/verify.ts"
 
 const here = join(dirname(fileURLToPath(import.meta.url)), "gateway")
@@ -40,7 +42,7 @@ const DURATION_MS = env("GATEWAY_BENCH_SECONDS", 5) * 1000
 const MAX_AGENTS = env("GATEWAY_BENCH_AGENTS", 10_000)
 const CPU_PROF_DIR = process.env.GATEWAY_BENCH_CPU_PROF
 const SERVER_FLAGS = (process.env.GATEWAY_BENCH_SERVER_FLAGS ?? "").split(" ").filter((flag) => flag !== "")
-const PARTS = new Set((process.env.GATEWAY_BENCH_PARTS ?? "relay,memory,flood").split(",").map((part) => part.trim()))
+const PARTS = new Set((process.env.GATEWAY_BENCH_PARTS ?? "relay,memory,flood,cluster").split(",").map((part) => part.trim()))
 // Milliseconds the largest idle stage of one server may take (estimated from the 1,000 stage) before it is cut down.
 const IDLE_BUDGET_MS = 50_000
 const HUGE = { perSecond: 1e9, burst: 1e9 }
@@ -219,63 +221,70 @@ interface RelayResult {
   readonly frameBytes: number
 }
 
+/** Runs the relay load (`urls`: one server, or cluster nodes round-robin) against servers whose CPU is `pids`'. */
+const runLoad = async (label: string, urls: ReadonlyArray<string>, kind: ServerSpec["kind"], pids: ReadonlyArray<number>): Promise<RelayResult> => {
+  // Enough signed envelopes per agent for a gateway relaying PRESIGN_RATE msgs/s (more are signed live).
+  const presign = Math.ceil((PRESIGN_RATE * (WARMUP_MS + DURATION_MS)) / 1000 / (PAIRS * 2))
+  const load = start("load", "load.ts", [
+    JSON.stringify({
+      mode: "relay",
+      kind,
+      url: urls[0],
+      urls,
+      pairs: PAIRS,
+      window: WINDOW,
+      warmupMs: WARMUP_MS,
+      durationMs: DURATION_MS,
+      presign,
+      pacedRate: PACED_RATE,
+      pacedWarmupMs: 500,
+      pacedDurationMs: PACED_MS
+    })
+  ])
+  const sum = (measure: (pid: number) => number) => pids.reduce((total, pid) => total + measure(pid), 0)
+  try {
+    const ready = await load.next("ready", 120_000)
+    const measure = async (): Promise<Event & Measured> => {
+      await load.next("window-start", 30_000)
+      const cpu0 = sum(cpuUs)
+      const main0 = sum(mainThreadCpuUs)
+      const end = await load.next("window-end", Math.max(DURATION_MS, PACED_MS) + 30_000)
+      const cpu1 = sum(cpuUs)
+      const main1 = sum(mainThreadCpuUs)
+      const latency = end.latency as { p50: number; p99: number }
+      return {
+        ...end,
+        rate: end.rate as number,
+        p50: latency.p50,
+        p99: latency.p99,
+        cpuPerMsg: (cpu1 - cpu0) / (end.received as number),
+        mainPerMsg: (main1 - main0) / (end.received as number),
+        serverCpu: (cpu1 - cpu0) / 1e6 / (end.seconds as number),
+        generatorCpu: end.generatorCpu as number
+      }
+    }
+    const saturated = await measure()
+    const paced = await measure()
+    return {
+      label,
+      saturated,
+      paced,
+      errors: paced.errors as number,
+      liveSigned: paced.liveSigned as number,
+      frameBytes: ready.frameBytes as number
+    }
+  } finally {
+    await load.stop()
+  }
+}
+
 const relayRun = async (spec: ServerSpec, profile: boolean): Promise<RelayResult> => {
   const execArgv = profile && CPU_PROF_DIR !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`] : []
   const server = start(spec.label, spec.script, spec.args(), [...execArgv, ...SERVER_FLAGS])
   if (execArgv.length > 0) console.log(`  profiling ${spec.label}: pid ${server.pid}, profile in ${CPU_PROF_DIR}`)
   try {
     const { url } = await server.next("listening", 30_000)
-    // Enough signed envelopes per agent for a gateway relaying PRESIGN_RATE msgs/s (more are signed live).
-    const presign = Math.ceil((PRESIGN_RATE * (WARMUP_MS + DURATION_MS)) / 1000 / (PAIRS * 2))
-    const load = start("load", "load.ts", [
-      JSON.stringify({
-        mode: "relay",
-        kind: spec.kind,
-        url,
-        pairs: PAIRS,
-        window: WINDOW,
-        warmupMs: WARMUP_MS,
-        durationMs: DURATION_MS,
-        presign,
-        pacedRate: PACED_RATE,
-        pacedWarmupMs: 500,
-        pacedDurationMs: PACED_MS
-      })
-    ])
-    try {
-      const ready = await load.next("ready", 120_000)
-      const measure = async (): Promise<Event & Measured> => {
-        await load.next("window-start", 30_000)
-        const cpu0 = cpuUs(server.pid)
-        const main0 = mainThreadCpuUs(server.pid)
-        const end = await load.next("window-end", Math.max(DURATION_MS, PACED_MS) + 30_000)
-        const cpu1 = cpuUs(server.pid)
-        const main1 = mainThreadCpuUs(server.pid)
-        const latency = end.latency as { p50: number; p99: number }
-        return {
-          ...end,
-          rate: end.rate as number,
-          p50: latency.p50,
-          p99: latency.p99,
-          cpuPerMsg: (cpu1 - cpu0) / (end.received as number),
-          mainPerMsg: (main1 - main0) / (end.received as number),
-          serverCpu: (cpu1 - cpu0) / 1e6 / (end.seconds as number),
-          generatorCpu: end.generatorCpu as number
-        }
-      }
-      const saturated = await measure()
-      const paced = await measure()
-      return {
-        label: spec.label,
-        saturated,
-        paced,
-        errors: paced.errors as number,
-        liveSigned: paced.liveSigned as number,
-        frameBytes: ready.frameBytes as number
-      }
-    } finally {
-      await load.stop()
-    }
+    return await runLoad(spec.label, [url as string], spec.kind, [server.pid])
   } finally {
     await server.stop()
   }
@@ -379,6 +388,34 @@ const floodRun = async () => {
 }
 
 // ---------------------------------------------------------------------------
+// 6. Cluster: two gateway nodes on one redis-server
+// ---------------------------------------------------------------------------
+
+const clusterRun = async () => {
+  const scope = Effect.runSync(Scope.make())
+  try {
+    const redis = await Effect.runPromise(Scope.provide(RedisServer.start(), scope))
+    const redisPid = redis.pid
+    const dataDir = mkdtempSync(join(tmpdir(), "aiconexus-bench-"))
+    dataDirs.push(dataDir)
+    // One identity for both nodes, as in production.
+    const nodeArgs = () => gatewayArgs({ ...unlimited, redisUrl: Redacted.value(redis.url), keyFile: join(dataDir, "gateway-identity.json") })
+    const nodes = [start("node 1", "server-gateway.ts", nodeArgs()), start("node 2", "server-gateway.ts", nodeArgs())]
+    try {
+      const urls = await Promise.all(nodes.map(async (node) => (await node.next("listening", 30_000)).url as string))
+      const pids = [...nodes.map((node) => node.pid), redisPid]
+      const sameNode = await runLoad("same node", [urls[0]!], "gateway", pids)
+      const crossNode = await runLoad("across nodes", urls, "gateway", pids)
+      return { sameNode, crossNode }
+    } finally {
+      await Promise.all(nodes.map((node) => node.stop()))
+    }
+  } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------
 
@@ -394,6 +431,7 @@ export const main = async () => {
     if (PARTS.has("relay")) await relayPart()
     if (PARTS.has("memory")) await memoryPart()
     if (PARTS.has("flood")) await floodPart()
+    if (PARTS.has("cluster")) await clusterPart()
   } finally {
     killAll()
     for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true })
@@ -483,4 +521,16 @@ const floodPart = async () => {
   for (const [name, s] of Object.entries(stats)) {
     console.log(`  flooder ${name.padEnd(8)} ${pad(fixed(s.frames / seconds, 0), 7)} frames/s ${pad(fixed(s.bytes / seconds / 1024 / 1024, 1), 6)} MiB/s  ${s.connections} connections, ${s.refused} refused, closes ${JSON.stringify(s.closes)}`)
   }
+}
+
+const clusterPart = async () => {
+  console.log(`\ncluster: two gateway nodes (verify on) on one redis-server; the same load with both agents of each pair on node 1, then on different nodes`)
+  const { crossNode, sameNode } = await clusterRun()
+  console.log(`${"agents".padEnd(14)} ${pad("sat. msgs/s", 11)} ${pad("p99 ms", 7)} ${pad("µs/msg", 7)}   ${pad(`at ${PACED_RATE}/s: p50 ms`, 18)} ${pad("p99 ms", 7)} ${pad("µs/msg", 7)}`)
+  for (const r of [sameNode, crossNode]) {
+    console.log(`${r.label.padEnd(14)} ${pad(fixed(r.saturated.rate, 0), 11)} ${pad(fixed(r.saturated.p99, 2), 7)} ${pad(fixed(r.saturated.cpuPerMsg), 7)}   ${pad(fixed(r.paced.p50, 2), 18)} ${pad(fixed(r.paced.p99, 2), 7)} ${pad(fixed(r.paced.cpuPerMsg), 7)}`)
+  }
+  console.log("(µs/msg: CPU of both nodes and redis-server per relayed message)")
+  console.log(`across / same node: saturated msgs/s ${fixed(crossNode.saturated.rate / sameNode.saturated.rate, 2)}×, p99 ${fixed(crossNode.saturated.p99 / sameNode.saturated.p99, 2)}×; at ${PACED_RATE}/s p99 ${fixed(crossNode.paced.p99 / sameNode.paced.p99, 2)}×, CPU per message ${fixed(crossNode.paced.cpuPerMsg / sameNode.paced.cpuPerMsg, 2)}×`)
+  if (crossNode.errors + sameNode.errors > 0) console.log(`unmatched frames: same node ${sameNode.errors}, across ${crossNode.errors}`)
 }

@@ -2,9 +2,10 @@
  * The load generator of `npm run bench -- gateway`, in a process of its own.
  *
  * argv[2] is a JSON job:
- * - `{"mode":"relay","kind":"gateway"|"raw"|"peer","url",pairs,window,warmupMs,durationMs,presign,
+ * - `{"mode":"relay","kind":"gateway"|"raw"|"peer","url",urls?,pairs,window,warmupMs,durationMs,presign,
  *   pacedRate,pacedWarmupMs,pacedDurationMs}`:
- *   connects `pairs` pairs of agents; each keeps `window` ~600-byte OFFERs in flight to its
+ *   connects `pairs` pairs of agents (agent i to `urls[i % urls.length]` when given: with two
+ *   cluster nodes, every pair spans both); each keeps `window` ~600-byte OFFERs in flight to its
  *   partner (a new one leaves when one from the partner arrives). For the gateway every
  *   envelope is signed before the timed window (`presign` per agent; more are signed on the fly
  *   if they run out, and counted). Emits `ready`, `window-start`, `window-end` (msgs/s, latency).
@@ -29,6 +30,8 @@ interface RelayJob {
   readonly mode: "relay"
   readonly kind: "gateway" | "raw" | "peer"
   readonly url: string
+  /** Gateway nodes to spread the agents over, round-robin (instead of `url`). */
+  readonly urls?: ReadonlyArray<string>
   readonly pairs: number
   readonly window: number
   readonly warmupMs: number
@@ -91,7 +94,7 @@ const relay = async (job: RelayJob) => {
   const sockets: Array<WebSocket> = new Array(count)
   await pool(identities, 20, async (identity, i) => {
     sockets[i] = job.kind === "gateway"
-      ? await Clients.gateway(job.url, identity)
+      ? await Clients.gateway(job.urls === undefined ? job.url : job.urls[i % job.urls.length]!, identity)
       : job.kind === "raw"
       ? await Clients.raw(job.url, identity.did)
       : await Clients.peer(job.url, peerIds[i]!)

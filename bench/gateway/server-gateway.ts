@@ -1,7 +1,8 @@
 /**
  * Our gateway in a process of its own, for `npm run bench -- gateway`.
  *
- * argv[2]: JSON overrides of `GatewayConfig` (rates as `{ perSecond, burst }`). Prints
+ * argv[2]: JSON overrides of `GatewayConfig` (rates as `{ perSecond, burst }`; `redisUrl` as a
+ * plain string makes it a cluster node). Prints
  * `{"event":"listening","url","did"}` once it listens. stdin commands: `gc` (runs the garbage
  * collector when started with --expose-gc, answers `{"event":"gc"}`), `heap <file>` (writes a
  * heap snapshot, answers `{"event":"heap"}`), `exit` (exits, which
@@ -9,13 +10,18 @@
  */
 import { writeHeapSnapshot } from "node:v8"
 import { NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Redacted } from "effect"
 import * as Gateway from "../../src/gateway/Gateway.ts"
 import * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
 import { commands, emit } from "./common.ts"
 
-const overrides = JSON.parse(process.argv[2] ?? "{}") as Partial<GatewayConfig.GatewayConfig>
-const config = GatewayConfig.make({ host: "127.0.0.1", port: 0, ...overrides })
+const { redisUrl, ...overrides } = JSON.parse(process.argv[2] ?? "{}") as Partial<GatewayConfig.GatewayConfig> & { redisUrl?: string }
+const config = GatewayConfig.make({
+  host: "127.0.0.1",
+  port: 0,
+  ...overrides,
+  redisUrl: redisUrl === undefined ? undefined : Redacted.make(redisUrl)
+})
 
 commands((line) => {
   if (line === "gc") {
@@ -35,4 +41,4 @@ const announce = Layer.effectDiscard(Effect.gen(function*() {
   emit({ event: "listening", url: gateway.url, did: gateway.did })
 }))
 
-Layer.launch(announce.pipe(Layer.provide(Gateway.layerMemory(config)))).pipe(NodeRuntime.runMain)
+Layer.launch(announce.pipe(Layer.provide(Gateway.layerFromConfig(config)))).pipe(NodeRuntime.runMain)

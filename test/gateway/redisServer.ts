@@ -18,6 +18,8 @@ export interface RedisServerOptions {
 
 export interface RedisServer {
   readonly port: number
+  /** The server's process id (a restart changes it). */
+  readonly pid: number
   /** The URL a gateway dials (credentials included). */
   readonly url: Redacted.Redacted<string>
   /** The CA file of a TLS server. */
@@ -80,6 +82,9 @@ export const start = (options: RedisServerOptions = {}): Effect.Effect<RedisServ
     const credentials = options.password === undefined ? "" : `:${encodeURIComponent(options.password)}@`
     return {
       port,
+      get pid() {
+        return child.pid ?? -1
+      },
       url: Redacted.make(`${certificates === undefined ? "redis" : "rediss"}://${credentials}127.0.0.1:${port}`),
       caFile: certificates?.ca,
       kill: Effect.suspend(() => killChild(child)),
