@@ -168,14 +168,16 @@ export const layer = (config: GatewayConfig) =>
       Layer.provideMerge(dropLeftovers),
       Layer.provide(server),
       Layer.provide(Layer.succeed(GatewayConfigService, config)),
-      Layer.provide(NodeEd25519.layer),
-      Layer.provide(Layer.sync(Metric.MetricRegistry, () => new Map()))
+      Layer.provide(NodeEd25519.layer)
     )
   }).pipe(Effect.provide(NodeServices.layer)))
 
+/** Metrics of one gateway (its sessions and its directory and routing), apart from others in the process. */
+const ownMetrics = () => Layer.sync(Metric.MetricRegistry, () => new Map())
+
 /** A single gateway node with its directory and routing in memory. */
 export const layerMemory = (config: GatewayConfig) =>
-  layer(config).pipe(Layer.provide(Layer.mergeAll(AgentRegistry.layerMemory, Router.layerMemory)))
+  layer(config).pipe(Layer.provide(Layer.mergeAll(AgentRegistry.layerMemory, Router.layerMemory)), Layer.provide(ownMetrics()))
 
 /** A node of the cluster on the Redis at `redisUrl`, sharing the directory and routing with its other nodes. */
 export const layerRedis = (config: GatewayConfig, redisUrl: Redacted.Redacted<string>) =>
@@ -185,7 +187,8 @@ export const layerRedis = (config: GatewayConfig, redisUrl: Redacted.Redacted<st
       keyPrefix: config.redisKeyPrefix,
       presenceTtlMs: config.sessionTimeoutMs
     })),
-    Layer.provide(RedisConnection.layer(config, redisUrl))
+    Layer.provide(RedisConnection.layer(config, redisUrl)),
+    Layer.provide(ownMetrics())
   )
 
 /** The node the configuration asks for: a cluster node when `redisUrl` is set, else in-memory. */

@@ -52,6 +52,9 @@ const offer = (from: Identity.Identity, to: Identity.Identity) =>
 const health = (gateway: Context.Service.Shape<typeof Gateway.Gateway>) =>
   Effect.promise(() => fetch(`${gateway.httpUrl}/health`).then((response) => response.json() as Promise<{ status: string; agents: number }>))
 
+const metrics = (gateway: Context.Service.Shape<typeof Gateway.Gateway>) =>
+  Effect.promise(() => fetch(`${gateway.httpUrl}/metrics`).then((response) => response.text()))
+
 /** Polls `check` every 100 ms until it holds (at most `seconds`). */
 const eventually = <A, E, R>(check: Effect.Effect<A, E, R>, holds: (a: A) => boolean, seconds = 15) =>
   check.pipe(
@@ -179,8 +182,13 @@ describe("gateway cluster on Redis", () => {
       yield* aliceAtA.send(local)
       assert.deepStrictEqual(yield* bobAtA.nextOfType("BYE"), JSON.parse(local))
 
+      const degradedMetrics = yield* metrics(a)
+      assert.match(degradedMetrics, /^aiconexus_gateway_cluster_degraded(\{[^}]*\})? 1$/m)
+      assert.match(degradedMetrics, /^aiconexus_gateway_cluster_errors_total\{[^}]*operation="\w+"[^}]*\} [1-9]/m)
+
       yield* redis.restart
       yield* eventually(health(a), (h) => h.status === "ok" && h.agents === 3)
+      assert.match(yield* metrics(a), /^aiconexus_gateway_cluster_degraded(\{[^}]*\})? 0$/m)
       yield* eventually(health(b), (h) => h.status === "ok" && h.agents === 3)
       const across = yield* offer(alice, carol)
       yield* aliceAtA.send(across)
@@ -242,5 +250,27 @@ describe("gateway cluster on Redis", () => {
       const frame = yield* offer(bob, alice)
       yield* bobAtA.send(frame)
       assert.deepStrictEqual(yield* newer.nextOfType("BYE"), JSON.parse(frame))
+    }).pipe(Effect.scoped))
+
+  it.live("junk published on a node's channel is dropped and counted; the node keeps relaying", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisServer.start()
+      const keyFile = join(mkdtempSync(join(tmpdir(), "aiconexus-cluster-")), "gateway-identity.json")
+      const a = yield* node(redis, keyFile, { nodeId: "node-under-test" })
+      const b = yield* node(redis, keyFile)
+      const client = createClient({ url: Redacted.value(redis.url) })
+      yield* Effect.acquireRelease(Effect.promise(() => client.connect()), () => Effect.promise(() => client.close()))
+      const stranger = yield* Identity.generate
+      for (const junk of ["no newline at all", `${stranger.did}\n{"not":"for anyone here"}`, "\n"]) {
+        assert.strictEqual(yield* Effect.promise(() => client.publish("{aiconexus}:node:node-under-test", junk)), 1)
+      }
+      yield* eventually(metrics(a), (text) => /^aiconexus_gateway_cluster_frames_total\{[^}]*outcome="dropped"[^}]*\} 3$/m.test(text))
+      const alice = yield* Identity.generate
+      const bob = yield* Identity.generate
+      const atA = yield* agentAt(a, alice)
+      const atB = yield* agentAt(b, bob)
+      const frame = yield* offer(alice, bob)
+      yield* atA.send(frame)
+      assert.strictEqual(yield* atB.next(), frame)
     }).pipe(Effect.scoped))
 })
