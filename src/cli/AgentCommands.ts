@@ -18,7 +18,7 @@ import * as IdentityFile from "../protocol/IdentityFile.ts"
 import * as CandidatePolicy from "../webrtc/CandidatePolicy.ts"
 import * as NodeDataChannelTransport from "../webrtc/NodeDataChannelTransport.ts"
 import * as NodeWeriftTransport from "../webrtc/NodeWeriftTransport.ts"
-import { printable } from "./DemoCommand.ts"
+import { describeFailure, printable } from "./Terminal.ts"
 import * as MetricsServer from "./MetricsServer.ts"
 
 const DEFAULT_GATEWAY = "ws://127.0.0.1:8787/ws"
@@ -37,13 +37,6 @@ const transportFlag = Flag.Literals("transport", ["node-datachannel", "werift"])
   Flag.withDefault("node-datachannel" as const)
 )
 const shared = { identity: identityFlag, gateway: gatewayFlag, transport: transportFlag }
-
-/** One line for a failure: the error's message (peer text escaped), never a stack trace. */
-const describe = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause)
-  const text = error instanceof Error ? error.message || error.name : String(error)
-  return printable(text.split("\n")[0]!)
-}
 
 /** Runs `use` with an Agent built from the shared flags; errors become one clear line and exit 1. */
 const withAgent = <A, E>(
@@ -68,7 +61,7 @@ const withAgent = <A, E>(
   }).pipe(
     Effect.scoped,
     Effect.catchCause((cause) =>
-      Effect.andThen(Console.error(`error: ${describe(cause)}`), Effect.sync(() => {
+      Effect.andThen(Console.error(`error: ${describeFailure(cause)}`), Effect.sync(() => {
         process.exitCode = 1
       })))
   )

@@ -26,12 +26,9 @@ import * as FramedChannel from "../webrtc/FramedChannel.ts"
 import * as NodeDataChannelTransport from "../webrtc/NodeDataChannelTransport.ts"
 import * as NodeWeriftTransport from "../webrtc/NodeWeriftTransport.ts"
 import type { Transport } from "../webrtc/Transport.ts"
+import { printable } from "./Terminal.ts"
 
 const PAYLOAD_BYTES = 1024 * 1024
-
-/** Text from a peer, with control characters escaped so it cannot steer the terminal. */
-export const printable = (text: string): string =>
-  text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
 
 const hex = (bytes: ArrayBuffer) => Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("")
 const sha256 = (bytes: Uint8Array) =>

@@ -6,10 +6,11 @@
  *
  * @since 0.1.0
  */
-import { Console, Effect, Layer, Option } from "effect"
+import { Cause, Console, Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Gateway from "../gateway/Gateway.ts"
 import * as GatewayConfig from "../gateway/GatewayConfig.ts"
+import { describeFailure } from "./Terminal.ts"
 
 /** Prints where the gateway listens and who it is, once it does. */
 const announce = Layer.effectDiscard(Effect.gen(function*() {
@@ -35,6 +36,12 @@ export const command = Command.make(
       port: Option.getOrElse(port, () => fromEnv.port),
       dataDir: Option.getOrElse(dataDir, () => fromEnv.dataDir)
     }
-    return yield* Layer.launch(announce.pipe(Layer.provideMerge(Gateway.layerFromConfig(config))))
+    return yield* Layer.launch(announce.pipe(Layer.provideMerge(Gateway.layerFromConfig(config)))).pipe(
+      // A gateway that cannot start says why in one line and exits 1 (interrupts are the normal stop).
+      Effect.catchCause((cause) =>
+        Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.andThen(Console.error(`error: ${describeFailure(cause)}`), Effect.sync(() => {
+          process.exitCode = 1
+        })))
+    )
   })
 ).pipe(Command.withDescription("Run a signaling gateway until interrupted (in-memory, or a cluster node with AICONEXUS_REDIS_URL)"))

@@ -11,25 +11,54 @@
  */
 import { readFileSync } from "node:fs"
 import { NodeRedis } from "@effect/platform-node"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Redacted, Schema } from "effect"
 import type * as Redis from "effect/persistence/Redis"
 import type { GatewayConfig } from "./GatewayConfig.ts"
+
+/** The node could not connect to its cluster's Redis when it started. */
+export class RedisUnavailable extends Schema.TaggedError<RedisUnavailable>()("RedisUnavailable", {
+  /** The URL without its credentials. */
+  url: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `cannot connect to the cluster's Redis at ${this.url}: ${this.reason}`
+  }
+}
+
+/** A Redis URL fit for logs: user name and password removed. */
+export const withoutCredentials = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    parsed.username = ""
+    parsed.password = ""
+    return parsed.toString()
+  } catch {
+    return "(an unparsable URL)"
+  }
+}
 
 /** The longest pause between reconnection attempts. */
 const MAX_RECONNECT_DELAY_MS = 1000
 
 /** A Redis connection for a node configured with `redisUrl`. */
-export const layer = (config: GatewayConfig, redisUrl: Redacted.Redacted<string>): Layer.Layer<Redis.Redis, Redis.RedisError> =>
-  Layer.unwrap(Effect.sync(() => {
+export const layer = (config: GatewayConfig, redisUrl: Redacted.Redacted<string>): Layer.Layer<Redis.Redis, RedisUnavailable> =>
+  Layer.effectContext(Effect.gen(function*() {
     const url = Redacted.value(redisUrl)
+    const unavailable = (reason: string) => new RedisUnavailable({ url: withoutCredentials(url), reason })
+    const caFile = config.redisTlsCaFile
+    const ca = caFile === undefined ? undefined : yield* Effect.try({
+      try: () => readFileSync(caFile),
+      catch: (cause) => unavailable(`cannot read the CA file ${caFile}: ${cause instanceof Error ? cause.message : String(cause)}`)
+    })
     // Until the first connection succeeds, a failure fails the layer; afterwards, retry forever.
     let connected = false
     const reconnectStrategy = (retries: number, cause: Error) =>
       connected ? Math.min(50 * 2 ** Math.min(retries, 10), MAX_RECONNECT_DELAY_MS) + Math.floor(Math.random() * 100) : cause
-    const tls = url.startsWith("rediss://")
-      ? { tls: true as const, ...(config.redisTlsCaFile === undefined ? {} : { ca: readFileSync(config.redisTlsCaFile) }) }
-      : {}
-    return NodeRedis.layer({ url, disableOfflineQueue: true, socket: { ...tls, reconnectStrategy } }).pipe(
-      Layer.tap(() => Effect.sync(() => (connected = true)))
+    const tls = url.startsWith("rediss://") ? { tls: true as const, ...(ca === undefined ? {} : { ca }) } : {}
+    const context = yield* Layer.build(NodeRedis.layer({ url, disableOfflineQueue: true, socket: { ...tls, reconnectStrategy } })).pipe(
+      Effect.mapError((error) => unavailable(error.cause instanceof Error ? error.cause.message : String(error.cause)))
     )
+    connected = true
+    return context
   }))

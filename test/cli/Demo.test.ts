@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { printable } from "../../src/cli/DemoCommand.ts"
+import { printable } from "../../src/cli/Terminal.ts"
 import { runCli as cli } from "../processes.ts"
 
 describe("aiconexus demo", () => {

@@ -212,12 +212,14 @@ describe("gateway cluster on Redis", () => {
       }
     }).pipe(Effect.scoped))
 
-  it.live("a node does not start with a wrong Redis password: a typed RedisError", () =>
+  it.live("a node does not start with a wrong Redis password: a typed RedisUnavailable that does not show the password", () =>
     Effect.gen(function*() {
       const redis = yield* RedisServer.start({ password: "right" })
       const url = Redacted.value(redis.url).replace(":right@", ":wrong@")
       const result = yield* Layer.build(Gateway.layerRedis(testConfig(), Redacted.make(url))).pipe(Effect.flip)
-      assert.strictEqual(result._tag, "RedisError")
+      assert.strictEqual(result._tag, "RedisUnavailable")
+      assert.match(result.message, /^cannot connect to the cluster's Redis at redis:\/\/127\.0\.0\.1:\d+\/?: WRONGPASS/)
+      assert.notInclude(result.message, "wrong")
     }).pipe(Effect.scoped))
 
   it.live.each(realTransports)("%s: agents registered at different nodes connect over WebRTC through them", ([_name, transport]) =>

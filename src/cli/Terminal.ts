@@ -1,0 +1,17 @@
+/**
+ * What the CLI prints about text it does not control: peers' text, and failures as one line.
+ *
+ * @since 0.1.0
+ */
+import { Cause } from "effect"
+
+/** Text from a peer, with control characters escaped so it cannot steer the terminal. */
+export const printable = (text: string): string =>
+  text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+
+/** One line for a failure: the error's message (escaped), never a stack trace. */
+export const describeFailure = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  const text = error instanceof Error ? error.message || error.name : String(error)
+  return printable(text.split("\n")[0]!)
+}
