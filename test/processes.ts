@@ -11,9 +11,16 @@ export const ROOT = new URL("..", import.meta.url).pathname
 export const CLI = ["src/cli/main.ts"]
 
 /** Runs `node ...args` to its end; its exit code and output. Killed after `timeoutMs`: a hang fails the test. */
-export const runNode = (args: ReadonlyArray<string>, options: { readonly cwd?: string; readonly timeoutMs?: number } = {}) =>
+export const runNode = (
+  args: ReadonlyArray<string>,
+  options: { readonly cwd?: string; readonly timeoutMs?: number; readonly env?: Record<string, string> } = {}
+) =>
   Effect.callback<{ readonly code: number | null; readonly output: string }>((resume) => {
-    const child = spawn(process.execPath, args, { cwd: options.cwd ?? ROOT, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, args, {
+      cwd: options.cwd ?? ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...options.env }
+    })
     let output = ""
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))

@@ -12,7 +12,8 @@ import { Context, Effect, Layer, Redacted, Schedule, Stream, SubscriptionRef } f
 import { createClient } from "redis"
 import * as Gateway from "../../src/gateway/Gateway.ts"
 import { agentOnGateway, connectPair, exchange, realTransports } from "../webrtc/fixtures.ts"
-import { startProcess, testConfig } from "./fixtures.ts"
+import { CLI, runNode } from "../processes.ts"
+import { freePort, startProcess, testConfig } from "./fixtures.ts"
 import * as RedisServer from "./redisServer.ts"
 
 const SESSION_TIMEOUT_MS = 2_000
@@ -94,4 +95,16 @@ describe("gateway cluster, nodes as processes", () => {
       yield* eventually(agentsAt(survivor.httpUrl), (dids) => !dids.includes(carol.identity.did))
       assert.deepStrictEqual(yield* agentsAt(survivor.httpUrl), [dave.identity.did])
     }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("the CLI gateway with an unreachable Redis says so on one line, hides the password and exits 1", () =>
+    Effect.gen(function*() {
+      const port = yield* freePort
+      const dataDir = mkdtempSync(join(tmpdir(), "aiconexus-cluster-"))
+      const { code, output } = yield* runNode([...CLI, "gateway", "--port", "0", "--data-dir", dataDir], {
+        env: { AICONEXUS_REDIS_URL: `redis://agent:hunter2@127.0.0.1:${port}`, AICONEXUS_LOG_LEVEL: "Error" }
+      })
+      assert.strictEqual(code, 1)
+      assert.include(output, `error: cannot connect to the cluster's Redis at redis://127.0.0.1:${port}`)
+      assert.notInclude(output, "hunter2")
+    }), { timeout: 60_000 })
 })
