@@ -7,13 +7,12 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Redacted, Schedule } from "effect"
-import { createClient } from "redis"
+import { Context, Effect, Layer, Redacted } from "effect"
 import * as Gateway from "../../src/gateway/Gateway.ts"
 import type * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
 import * as Envelope from "../../src/protocol/Envelope.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
-import { testConfig } from "./fixtures.ts"
+import { eventually, testConfig } from "./fixtures.ts"
 import * as RawClient from "./RawClient.ts"
 import * as RedisServer from "./redisServer.ts"
 import { agentOnGateway, connectPair, exchange, realTransports } from "../webrtc/fixtures.ts"
@@ -49,34 +48,36 @@ const offer = (from: Identity.Identity, to: Identity.Identity) =>
     Envelope.encode
   )
 
+/** Alice registered at `a`, Bob at `b`. */
+const pairAcross = (a: Context.Service.Shape<typeof Gateway.Gateway>, b: Context.Service.Shape<typeof Gateway.Gateway>) =>
+  Effect.gen(function*() {
+    const alice = yield* Identity.generate
+    const bob = yield* Identity.generate
+    return { alice, bob, atA: yield* agentAt(a, alice), atB: yield* agentAt(b, bob) }
+  })
+
+/** `from` sends a frame to `to`'s identity; it must arrive at `receiver` exactly as sent. */
+const relays = (from: Identity.Identity, sender: RawClient.RawClient, to: Identity.Identity, receiver: RawClient.RawClient) =>
+  Effect.gen(function*() {
+    const frame = yield* offer(from, to)
+    yield* sender.send(frame)
+    assert.strictEqual(yield* receiver.next(), frame)
+  })
+
 const health = (gateway: Context.Service.Shape<typeof Gateway.Gateway>) =>
   Effect.promise(() => fetch(`${gateway.httpUrl}/health`).then((response) => response.json() as Promise<{ status: string; agents: number }>))
 
 const metrics = (gateway: Context.Service.Shape<typeof Gateway.Gateway>) =>
   Effect.promise(() => fetch(`${gateway.httpUrl}/metrics`).then((response) => response.text()))
 
-/** Polls `check` every 100 ms until it holds (at most `seconds`). */
-const eventually = <A, E, R>(check: Effect.Effect<A, E, R>, holds: (a: A) => boolean, seconds = 15) =>
-  check.pipe(
-    Effect.flatMap((a) => (holds(a) ? Effect.succeed(a) : Effect.fail("not yet" as const))),
-    Effect.retry({ schedule: Schedule.spaced("100 millis"), times: seconds * 10 })
-  )
-
 describe("gateway cluster on Redis", () => {
   it.live("relays between agents on different nodes byte for byte, both ways", () =>
     Effect.gen(function*() {
       const { a, b } = yield* cluster()
       assert.strictEqual(a.did, b.did)
-      const alice = yield* Identity.generate
-      const bob = yield* Identity.generate
-      const atA = yield* agentAt(a, alice)
-      const atB = yield* agentAt(b, bob)
-      const there = yield* offer(alice, bob)
-      yield* atA.send(there)
-      assert.strictEqual(yield* atB.next(), there)
-      const back = yield* offer(bob, alice)
-      yield* atB.send(back)
-      assert.strictEqual(yield* atA.next(), back)
+      const { alice, atA, atB, bob } = yield* pairAcross(a, b)
+      yield* relays(alice, atA, bob, atB)
+      yield* relays(bob, atB, alice, atA)
     }).pipe(Effect.scoped))
 
   it.live("DISCOVER and /agents list the whole cluster, and a cursor from one node resumes on the other", () =>
@@ -126,10 +127,7 @@ describe("gateway cluster on Redis", () => {
       assert.strictEqual(replaced.payload.code, "SESSION_REPLACED")
       assert.strictEqual((yield* first.closed).code, 4001)
       // Frames for alice now reach the newer session, from either node.
-      const atA = yield* agentAt(a, bob)
-      const frame = yield* offer(bob, alice)
-      yield* atA.send(frame)
-      assert.strictEqual(yield* second.next(), frame)
+      yield* relays(bob, yield* agentAt(a, bob), alice, second)
       // The older session's goodbye did not take the newer one out of the directory.
       assert.strictEqual((yield* health(a)).agents, 2)
     }).pipe(Effect.scoped))
@@ -149,8 +147,7 @@ describe("gateway cluster on Redis", () => {
       })
       yield* expectUnknown
       // An entry left by a node that died before it expired: the PUBLISH reaches no subscriber.
-      const client = createClient({ url: Redacted.value(redis.url) })
-      yield* Effect.acquireRelease(Effect.promise(() => client.connect()), () => Effect.promise(() => client.close()))
+      const client = yield* RedisServer.client(redis)
       yield* Effect.promise(() =>
         client.hSet(`{aiconexus}:agent:${ghost.did}`, {
           epoch: "1",
@@ -202,13 +199,8 @@ describe("gateway cluster on Redis", () => {
     Effect.gen(function*() {
       for (const options of [{ password: "s3cret pass" }, { tls: true, password: "tls-pass" }]) {
         const { a, b } = yield* cluster(options)
-        const alice = yield* Identity.generate
-        const bob = yield* Identity.generate
-        const atA = yield* agentAt(a, alice)
-        const atB = yield* agentAt(b, bob)
-        const frame = yield* offer(alice, bob)
-        yield* atA.send(frame)
-        assert.strictEqual(yield* atB.next(), frame)
+        const { alice, atA, atB, bob } = yield* pairAcross(a, b)
+        yield* relays(alice, atA, bob, atB)
       }
     }).pipe(Effect.scoped))
 
@@ -260,19 +252,13 @@ describe("gateway cluster on Redis", () => {
       const keyFile = join(mkdtempSync(join(tmpdir(), "aiconexus-cluster-")), "gateway-identity.json")
       const a = yield* node(redis, keyFile, { nodeId: "node-under-test" })
       const b = yield* node(redis, keyFile)
-      const client = createClient({ url: Redacted.value(redis.url) })
-      yield* Effect.acquireRelease(Effect.promise(() => client.connect()), () => Effect.promise(() => client.close()))
+      const client = yield* RedisServer.client(redis)
       const stranger = yield* Identity.generate
       for (const junk of ["no newline at all", `${stranger.did}\n{"not":"for anyone here"}`, "\n"]) {
         assert.strictEqual(yield* Effect.promise(() => client.publish("{aiconexus}:node:node-under-test", junk)), 1)
       }
       yield* eventually(metrics(a), (text) => /^aiconexus_gateway_cluster_frames_total\{[^}]*outcome="dropped"[^}]*\} 3$/m.test(text))
-      const alice = yield* Identity.generate
-      const bob = yield* Identity.generate
-      const atA = yield* agentAt(a, alice)
-      const atB = yield* agentAt(b, bob)
-      const frame = yield* offer(alice, bob)
-      yield* atA.send(frame)
-      assert.strictEqual(yield* atB.next(), frame)
+      const { alice, atA, atB, bob } = yield* pairAcross(a, b)
+      yield* relays(alice, atA, bob, atB)
     }).pipe(Effect.scoped))
 })

@@ -8,12 +8,11 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Redacted, Schedule, Stream, SubscriptionRef } from "effect"
-import { createClient } from "redis"
+import { Context, Effect, Layer, Redacted, Stream, SubscriptionRef } from "effect"
 import * as Gateway from "../../src/gateway/Gateway.ts"
 import { agentOnGateway, connectPair, exchange, realTransports } from "../webrtc/fixtures.ts"
 import { CLI, runNode } from "../processes.ts"
-import { freePort, startProcess, testConfig } from "./fixtures.ts"
+import { eventually, freePort, startProcess, testConfig } from "./fixtures.ts"
 import * as RedisServer from "./redisServer.ts"
 
 const SESSION_TIMEOUT_MS = 2_000
@@ -23,26 +22,25 @@ const agentsAt = (httpUrl: string) =>
     fetch(`${httpUrl}/agents?limit=100`).then((response) => response.json() as Promise<{ agents: Array<{ did: string }> }>)
   ).pipe(Effect.map((body) => body.agents.map((agent) => agent.did)))
 
-/** Polls `check` every 100 ms until it holds (at most `seconds`). */
-const eventually = <A>(check: Effect.Effect<A>, holds: (a: A) => boolean, seconds = 20) =>
-  check.pipe(
-    Effect.flatMap((a) => (holds(a) ? Effect.succeed(a) : Effect.fail("not yet" as const))),
-    Effect.retry({ schedule: Schedule.spaced("100 millis"), times: seconds * 10 })
-  )
+/** A Redis and the settings every node process of its cluster shares (one key file, short timeouts). */
+const clusterOfProcesses = Effect.gen(function*() {
+  const redis = yield* RedisServer.start()
+  const dir = mkdtempSync(join(tmpdir(), "aiconexus-cluster-"))
+  const env = {
+    AICONEXUS_REDIS_URL: Redacted.value(redis.url),
+    AICONEXUS_KEY_FILE: join(dir, "gateway-identity.json"),
+    AICONEXUS_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
+    AICONEXUS_HEARTBEAT_INTERVAL_MS: "500"
+  }
+  return { redis, env, startNode: (name: string) => startProcess(join(dir, name), 0, env) }
+})
 
 describe("gateway cluster, nodes as processes", () => {
   it.live("agents on two nodes connect over WebRTC; a killed node's agents leave the directory and fail over", () =>
     Effect.gen(function*() {
-      const redis = yield* RedisServer.start()
-      const dir = mkdtempSync(join(tmpdir(), "aiconexus-cluster-"))
-      const env = {
-        AICONEXUS_REDIS_URL: Redacted.value(redis.url),
-        AICONEXUS_KEY_FILE: join(dir, "gateway-identity.json"),
-        AICONEXUS_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
-        AICONEXUS_HEARTBEAT_INTERVAL_MS: "500"
-      }
-      const first = yield* startProcess(join(dir, "one"), 0, env)
-      const second = yield* startProcess(join(dir, "two"), 0, env)
+      const { startNode } = yield* clusterOfProcesses
+      const first = yield* startNode("one")
+      const second = yield* startNode("two")
       assert.strictEqual(first.did, second.did)
       const [, transport] = realTransports[0]!
       const alice = yield* agentOnGateway([first.url, second.url], transport)
@@ -66,15 +64,8 @@ describe("gateway cluster, nodes as processes", () => {
 
   it.live("a node that dies takes its agents out of the other nodes' directory within the session timeout", () =>
     Effect.gen(function*() {
-      const redis = yield* RedisServer.start()
-      const dir = mkdtempSync(join(tmpdir(), "aiconexus-cluster-"))
-      const env = {
-        AICONEXUS_REDIS_URL: Redacted.value(redis.url),
-        AICONEXUS_KEY_FILE: join(dir, "gateway-identity.json"),
-        AICONEXUS_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
-        AICONEXUS_HEARTBEAT_INTERVAL_MS: "500"
-      }
-      const doomed = yield* startProcess(join(dir, "doomed"), 0, env)
+      const { env, redis, startNode } = yield* clusterOfProcesses
+      const doomed = yield* startNode("doomed")
       // The surviving node runs in this process.
       const survivor = yield* Layer.build(
         Gateway.layerRedis(testConfig({ keyFile: env.AICONEXUS_KEY_FILE, sessionTimeoutMs: SESSION_TIMEOUT_MS, heartbeatIntervalMs: 500 }), redis.url)
@@ -85,8 +76,7 @@ describe("gateway cluster, nodes as processes", () => {
       yield* eventually(agentsAt(survivor.httpUrl), (dids) => dids.length === 2)
       yield* carol.gatewayClient.session
       // Carol's entry lives no longer than the session timeout unless her node refreshes it.
-      const redisClient = createClient({ url: Redacted.value(redis.url) })
-      yield* Effect.acquireRelease(Effect.promise(() => redisClient.connect()), () => Effect.promise(() => redisClient.close()))
+      const redisClient = yield* RedisServer.client(redis)
       const ttl = yield* Effect.promise(() => redisClient.pTTL(`{aiconexus}:agent:${carol.identity.did}`))
       assert.isAbove(ttl, 0)
       assert.isAtMost(ttl, SESSION_TIMEOUT_MS)

@@ -6,7 +6,7 @@ import { mkdtempSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Deferred, Effect } from "effect"
+import { Deferred, Effect, Schedule } from "effect"
 import * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
 
 /** A configuration on 127.0.0.1 with a random port and a new data directory. */
@@ -64,3 +64,10 @@ export const freePort = Effect.callback<number>((resume) => {
     server.close(() => resume(Effect.succeed(port)))
   })
 })
+
+/** Polls `check` every 100 ms until `holds` (at most `seconds`; then it fails). */
+export const eventually = <A, E, R>(check: Effect.Effect<A, E, R>, holds: (a: A) => boolean, seconds = 20) =>
+  check.pipe(
+    Effect.flatMap((a) => (holds(a) ? Effect.succeed(a) : Effect.fail("not yet" as const))),
+    Effect.retry({ schedule: Schedule.spaced("100 millis"), times: seconds * 10 })
+  )

@@ -6,7 +6,8 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect, Redacted, Scope } from "effect"
+import { Effect, Redacted, type Scope } from "effect"
+import { createClient } from "redis"
 import { freePort } from "./fixtures.ts"
 
 export interface RedisServerOptions {
@@ -91,3 +92,14 @@ export const start = (options: RedisServerOptions = {}): Effect.Effect<RedisServ
       restart: Effect.map(spawnServer(args), (started) => void (child = started))
     }
   })
+
+/** A plain node-redis client of `server`, for a test to look at or tamper with the store; closed with the scope. */
+export const client = (server: RedisServer) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const connection = createClient({ url: Redacted.value(server.url) })
+      await connection.connect()
+      return connection
+    }),
+    (connection) => Effect.promise(() => connection.close())
+  )
