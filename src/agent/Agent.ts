@@ -20,6 +20,7 @@ import type * as CandidatePolicy from "../webrtc/CandidatePolicy.ts"
 import { type ConnectError, Connector, type PeerLink } from "../webrtc/Connector.ts"
 import * as ControlChannel from "../webrtc/ControlChannel.ts"
 import * as PeerMetrics from "../webrtc/PeerMetrics.ts"
+import type * as Recovery from "../webrtc/Recovery.ts"
 import type { Transport } from "../webrtc/Transport.ts"
 
 /** The arguments of a capability call (a JSON object). */
@@ -93,6 +94,8 @@ export interface AgentConfig extends Omit<GatewayClientConfig, "capabilities"> {
   readonly connectTimeoutMs?: number
   /** PING interval and deadline on each session's control channel (defaults 5 s and 15 s). */
   readonly liveness?: ControlChannel.LivenessOptions
+  /** Recover sessions whose network path broke (ICE restart or a rebuilt connection; see `Recovery`). Default: off. */
+  readonly recovery?: Recovery.RecoveryOptions | boolean
   /** Whether `remote` may call `capability` (checked per request, apart from the accept policy). Default: yes. */
   readonly authorize?: (remote: Did, capability: string) => Effect.Effect<boolean>
 }
@@ -112,7 +115,8 @@ export class Agent extends Context.Service<Agent, {
       Layer.provide(Connector.layerWithGateway({
         ...(config.acceptPolicy === undefined ? {} : { acceptPolicy: config.acceptPolicy }),
         ...(config.candidatePolicy === undefined ? {} : { candidatePolicy: config.candidatePolicy }),
-        ...(config.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: config.connectTimeoutMs })
+        ...(config.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: config.connectTimeoutMs }),
+        ...(config.recovery === undefined ? {} : { recovery: config.recovery })
       }).pipe(Layer.provide(Signaling.layerGateway))),
       Layer.provideMerge(GatewayClient.layer({ ...config, capabilities: (config.serve ?? []).map((s) => s.capability) }))
     )
