@@ -6,7 +6,7 @@
  * sends on the current one. While the link recovers (its connection `disconnected` or `failed`), a
  * send waits for the outcome: the same connection working again (ICE restarted) sends it; a rebuilt
  * connection fails it with `ConnectionReestablished`, as does a send the old channel still held
- * when it was replaced. Liveness checks (`sendNow`) do not wait. Without recovery there is one generation and this is its channel.
+ * when it was replaced. Liveness checks (`sendNow`) do not wait.
  *
  * @since 0.1.0
  */
@@ -41,7 +41,7 @@ export interface LinkChannel extends Omit<DataChannel.DataChannel, "send"> {
 export const make = (options: {
   readonly connectionId: string
   readonly current: SubscriptionRef.SubscriptionRef<Generation>
-  /** Whether the link recovers (else it has one generation and ends with it). */
+  /** Whether the link recovers (else it ends when its current connection's channel closes). */
   readonly recovery: boolean
   readonly ended: Effect.Effect<void>
 }): Effect.Effect<LinkChannel, never, Scope.Scope> =>
@@ -53,10 +53,12 @@ export const make = (options: {
     const first = now()
 
     // Each generation's messages, in turn; the channel of an old generation ends when it closes.
+    // Without recovery, the current channel closing ends the link's channel (it may still be
+    // replaced: the peer can rebuild the connection even if this side does not start recoveries).
     const forward = (generation: Generation) =>
       generation.control.messages.pipe(
         Stream.runForEach((message) => Queue.offer(inbox, message)),
-        Effect.ensuring(recovery ? Effect.void : end),
+        Effect.ensuring(Effect.suspend(() => (!recovery && now() === generation ? end : Effect.void))),
         Effect.forkIn(generation.scope)
       )
     yield* SubscriptionRef.changes(current).pipe(Stream.runForEach(forward), Effect.forkScoped)

@@ -14,11 +14,16 @@ import * as UdpRelay from "./udpRelay.ts"
 const liveness = { pingIntervalMs: 100, livenessTimeoutMs: 3_000 }
 
 /** Two agents whose ICE goes through `relay`, connected, with their control channels. */
-const pairThroughRelay = (transport: (typeof realTransports)[number][1], relay: UdpRelay.UdpRelay, recovery: Recovery.RecoveryOptions) =>
+const pairThroughRelay = (
+  transport: (typeof realTransports)[number][1],
+  relay: UdpRelay.UdpRelay,
+  recovery: Recovery.RecoveryOptions,
+  answererRecovery: Recovery.RecoveryOptions | false = recovery
+) =>
   Effect.gen(function*() {
     const signalingHub = yield* hub
     const alice = yield* agentOnHub(signalingHub, transport, { recovery }, UdpRelay.tap(relay))
-    const bob = yield* agentOnHub(signalingHub, transport, { recovery }, UdpRelay.tap(relay))
+    const bob = yield* agentOnHub(signalingHub, transport, { recovery: answererRecovery }, UdpRelay.tap(relay))
     const { answerer, offerer } = yield* connectPair(alice, bob)
     const ours = yield* ControlChannel.make(offerer, alice.identity, liveness)
     const theirs = yield* ControlChannel.make(answerer, bob.identity, liveness)
@@ -102,6 +107,23 @@ describe.each(realTransports)("recovery on %s", (name, transport) => {
       yield* roundTrip(ours, atBob, "after the break")
       yield* roundTrip(theirs, atAlice, "and back")
       assert.deepStrictEqual(atBob.seen.filter((q) => q !== "during the break"), ["before the break", "after the break"])
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+})
+
+describe("recovery on node-datachannel, the answerer without the recovery option", () => {
+  it.live("it still follows the offerer's rebuild: its control channel carries on over the new connection", () =>
+    Effect.gen(function*() {
+      const relay = yield* UdpRelay.make
+      const { answerer, offerer, ours, theirs } = yield* pairThroughRelay(realTransports[0]![1], relay, { attemptTimeoutMs: 8_000 }, false)
+      const atAlice = yield* intentsAt(ours)
+      const atBob = yield* intentsAt(theirs)
+      const events = yield* Effect.forkChild(Effect.all([firstEvent(offerer), firstEvent(answerer)], { concurrency: 2 }))
+      yield* relay.pause
+      yield* reaches(offerer, "disconnected")
+      yield* relay.resume
+      assert.deepStrictEqual((yield* Fiber.join(events)).map((e) => e._tag), ["Reestablished", "Reestablished"])
+      yield* roundTrip(ours, atBob, "after the rebuild")
+      yield* roundTrip(theirs, atAlice, "and back")
     }).pipe(Effect.scoped), { timeout: 60_000 })
 })
 
