@@ -7,7 +7,9 @@
  * PONG here; the other envelopes are handed on. Each side pings every `pingIntervalMs`; when
  * nothing arrives on the channel for `livenessTimeoutMs / 2` the connection is marked
  * `disconnected`, and at `livenessTimeoutMs` `failed` — the only way to notice a peer that vanished
- * with some stacks (node-datachannel has no ICE consent timeout setting).
+ * with some stacks (node-datachannel has no ICE consent timeout setting). Hearing the peer again
+ * marks it `connected` again (how a recovering link notices that an ICE restart worked); with a
+ * rebuilt connection (see `Recovery`) the check follows the link's new connection.
  *
  * @since 0.1.0
  */
