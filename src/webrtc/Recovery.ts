@@ -56,6 +56,16 @@ export class RecoveryFailed extends Data.TaggedClass("RecoveryFailed")<{
 /** What a link reports about its recoveries. */
 export type LinkEvent = IceRestarted | Reestablished | RecoveryFailed
 
+/** One recovery attempt did not succeed within its deadline. */
+export class AttemptTimeout extends Schema.TaggedError<AttemptTimeout>()("RecoveryAttemptTimeout", {
+  connectionId: Schema.String,
+  timeoutMs: Schema.Number
+}) {
+  override get message() {
+    return `no recovery of ${this.connectionId} within ${this.timeoutMs} ms`
+  }
+}
+
 /** A send on a link's control channel that a rebuild overtook: it was not delivered. */
 export class ConnectionReestablished extends Schema.TaggedError<ConnectionReestablished>()("ConnectionReestablished", {
   connectionId: Schema.String,
