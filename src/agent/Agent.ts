@@ -20,6 +20,7 @@ import type * as CandidatePolicy from "../webrtc/CandidatePolicy.ts"
 import { type ConnectError, Connector, type PeerLink } from "../webrtc/Connector.ts"
 import * as ControlChannel from "../webrtc/ControlChannel.ts"
 import * as PeerMetrics from "../webrtc/PeerMetrics.ts"
+import type * as Recovery from "../webrtc/Recovery.ts"
 import type { Transport } from "../webrtc/Transport.ts"
 
 /** The arguments of a capability call (a JSON object). */
@@ -93,6 +94,8 @@ export interface AgentConfig extends Omit<GatewayClientConfig, "capabilities"> {
   readonly connectTimeoutMs?: number
   /** PING interval and deadline on each session's control channel (defaults 5 s and 15 s). */
   readonly liveness?: ControlChannel.LivenessOptions
+  /** Recover sessions whose network path broke (ICE restart or a rebuilt connection; see `Recovery`). Default: off. */
+  readonly recovery?: Recovery.RecoveryOptions | boolean
   /** Whether `remote` may call `capability` (checked per request, apart from the accept policy). Default: yes. */
   readonly authorize?: (remote: Did, capability: string) => Effect.Effect<boolean>
 }
@@ -108,15 +111,29 @@ export class Agent extends Context.Service<Agent, {
 }>()("aiconexus/agent/Agent") {
   /** An agent with its gateway client, over `transport` (a Transport Layer). */
   static readonly layer = (config: AgentConfig): Layer.Layer<Agent | GatewayClient, never, Transport | AgentPlatform> =>
-    Layer.effect(Agent, make(config)).pipe(
+    Agent.layerWithConnector(config).pipe(
       Layer.provide(Connector.layerWithGateway({
         ...(config.acceptPolicy === undefined ? {} : { acceptPolicy: config.acceptPolicy }),
         ...(config.candidatePolicy === undefined ? {} : { candidatePolicy: config.candidatePolicy }),
-        ...(config.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: config.connectTimeoutMs })
+        ...(config.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: config.connectTimeoutMs }),
+        ...(config.recovery === undefined ? {} : { recovery: config.recovery })
       }).pipe(Layer.provide(Signaling.layerGateway))),
       Layer.provideMerge(GatewayClient.layer({ ...config, capabilities: (config.serve ?? []).map((s) => s.capability) }))
     )
+
+  /**
+   * An agent over a Connector of your own (its signaling, transport and policies; the Connector
+   * options of `config` are not used) and the GatewayClient it is registered with.
+   */
+  static readonly layerWithConnector = (config: AgentConfig): Layer.Layer<Agent, never, GatewayClient | Connector> =>
+    Layer.effect(Agent, make(config))
 }
+
+/**
+ * The code of a call that failed because its connection was rebuilt (`Recovery.Reestablished`):
+ * the answer, or the request, was lost with the old connection. A local code, never sent.
+ */
+export const CONNECTION_REESTABLISHED = "CONNECTION_REESTABLISHED"
 
 /** What `Agent.layer` needs besides the Transport: a WebSocket constructor and the gateway pins. */
 export type AgentPlatform = WebSocketConstructor | KnownGateways
@@ -230,8 +247,21 @@ const make = (config: AgentConfig) =>
         const notSent = (capability: string, error: ControlChannel.SendError) =>
           error._tag === "EnvelopeTooLarge"
             ? failed(capability, "MESSAGE_TOO_LARGE", `the request is ${error.size} bytes, over one envelope (${error.max})`)
+            : error._tag === "ConnectionReestablished"
+            ? failed(capability, CONNECTION_REESTABLISHED, "the connection was rebuilt before the request was sent")
             : failed(capability, "CANCELLED", "the control channel is closed")
         const cancel = (id: string) => Effect.ignore(control.send({ type: "EXEC_CANCEL", correlation_id: id, payload: {} }))
+        // A rebuilt connection lost what the old one had not delivered: the calls waiting for an
+        // answer fail now (not at their timeout), and the peer is told to stop serving them.
+        yield* link.events.pipe(
+          Stream.runForEach((event) =>
+            event._tag !== "Reestablished" ? Effect.void : Effect.forEach([...waiting.entries()], ([id, waiter]) =>
+              Effect.andThen(
+                Effect.sync(() => waiter({ status: "error", error: { code: CONNECTION_REESTABLISHED, message: "the connection was rebuilt: the request or its answer was lost" } })),
+                Effect.forkScoped(cancel(id))
+              ), { discard: true })),
+          Effect.forkScoped
+        )
         /** Sends an EXEC_REQUEST; `onResponse` is registered before it leaves (the answer can be quick). */
         const call = (capability: string, args: JsonArgs, timeoutMs: number, stream: boolean, onResponse: (response: Envelope.Payload<"EXEC_RESPONSE">) => void) =>
           control.sendWith(

@@ -7,6 +7,9 @@
  * before its offer. The answerer applies its accept policy before it creates anything, and pending
  * inbound offers are limited per DID and in total. Remote candidates pass the candidate policy.
  *
+ * With `recovery` on, a link whose connection goes `disconnected` or `failed` is recovered by its
+ * original offerer (PROTOCOL.md 5.2: an OFFER on the existing connection id; see `Recovery`).
+ *
  * @since 0.1.0
  */
 import {
@@ -18,6 +21,7 @@ import {
   Layer,
   Metric,
   Option,
+  PubSub,
   Queue,
   Schema,
   Scope,
@@ -31,8 +35,12 @@ import type { IceServer } from "../protocol/Envelope.ts"
 import { normalizeCandidateLine } from "../protocol/WebRtc.ts"
 import * as CandidatePolicy from "./CandidatePolicy.ts"
 import type * as DataChannel from "./DataChannel.ts"
+import * as LinkChannel from "./LinkChannel.ts"
+import * as LinkRecovery from "./LinkRecovery.ts"
+import type { LinkState, OpenLink } from "./LinkRecovery.ts"
 import * as PeerConnection from "./PeerConnection.ts"
 import * as PeerMetrics from "./PeerMetrics.ts"
+import * as Recovery from "./Recovery.ts"
 import { Transport } from "./Transport.ts"
 
 /** The BYE reason of an offer refused by the simultaneous-offer rule (its sender then adopts ours). */
@@ -92,10 +100,16 @@ export interface PeerLink {
   readonly remote: Did
   readonly connectionId: string
   readonly role: "offerer" | "answerer"
+  /** The peer connection; with recovery, the current one (a rebuild replaces it). */
   readonly peer: PeerConnection.PeerConnection
-  /** The `ioap` control channel. */
-  readonly control: DataChannel.DataChannel
-  /** Completes when the link ends: BYE from the peer, the connection failed or closed. */
+  /** The `ioap` control channel; with recovery it carries on over a rebuilt connection. */
+  readonly control: LinkChannel.LinkChannel
+  /** What the link's recoveries did (`IceRestarted`, `Reestablished`, `RecoveryFailed`); the last 16 are replayed. */
+  readonly events: Stream.Stream<Recovery.LinkEvent>
+  /**
+   * Completes when the link ends: BYE from the peer, the connection closed, or failed (with
+   * recovery: once recovery gave up).
+   */
   readonly ended: Effect.Effect<void>
   /** Sends BYE and closes the connection; closing again does nothing. */
   readonly close: Effect.Effect<void>
@@ -120,6 +134,12 @@ export interface ConnectorConfig {
   readonly onePerPeer?: boolean
   readonly maxPendingOffersPerPeer?: number
   readonly maxPendingOffers?: number
+  /**
+   * Recover links whose path broke (see `Recovery`): as offerer, restart ICE or rebuild the
+   * connection when it goes `disconnected` or `failed`; as answerer, wait that long for the
+   * offerer's recovery before a failed link ends. Default: off (a failed link ends).
+   */
+  readonly recovery?: Recovery.RecoveryOptions | boolean
 }
 
 /** Negotiates peer connections over Signaling with a Transport. */
@@ -145,16 +165,6 @@ export class Connector extends Context.Service<Connector, {
     }))
 }
 
-interface LinkState {
-  readonly remote: Did
-  readonly role: "offerer" | "answerer"
-  readonly answers: Queue.Queue<Signal<"ANSWER">>
-  readonly failure: Deferred.Deferred<never, ConnectError>
-  readonly bye: Deferred.Deferred<Signal<"BYE">>
-  readonly candidates: Array<PeerConnection.IceCandidate>
-  peer: PeerConnection.PeerConnection | undefined
-}
-
 const keyOf = (remote: string, connectionId: string) => `${remote} ${connectionId}`
 
 const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
@@ -168,6 +178,9 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
   const connectAttempts = config.connectAttempts ?? 3
   const maxPerPeer = config.maxPendingOffersPerPeer ?? 4
   const maxPending = config.maxPendingOffers ?? 64
+  const recovery = config.recovery === true ? {} : config.recovery === false ? undefined : config.recovery
+  const recoveryAttempts = recovery?.attempts ?? 3
+  const attemptTimeoutMs = recovery?.attemptTimeoutMs ?? 10_000
   const pendingByPeer = new Map<string, number>()
   let pending = 0
   // Our offers still being negotiated, per peer, for the simultaneous-offer rule.
@@ -183,7 +196,10 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
           failure: yield* Deferred.make<never, ConnectError>(),
           bye: yield* Deferred.make<Signal<"BYE">>(),
           candidates: [],
-          peer: undefined
+          peer: undefined,
+          gate: yield* Deferred.make<void>(),
+          holding: false,
+          open: undefined
         }
         links.set(keyOf(remote, connectionId), state)
         return state
@@ -193,17 +209,25 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
 
   /** Applies or buffers a remote candidate that passed the policy. */
   const addCandidate = (state: LinkState, candidate: PeerConnection.IceCandidate) => {
-    if (state.peer === undefined) {
+    if (state.peer === undefined || state.holding) {
       state.candidates.push(candidate)
       return Effect.void
     }
     return Effect.ignore(state.peer.addRemoteCandidate(candidate), { log: "Debug" })
   }
 
+  /** Applies the remote candidates held while a description was being applied. */
+  const releaseHeld = (state: LinkState) =>
+    Effect.suspend(() => {
+      state.holding = false
+      return Effect.forEach(state.candidates.splice(0), (candidate) => addCandidate(state, candidate), { discard: true })
+    })
+
   /**
    * Creates the stack's connection, and trickles its candidates to the peer once `described`
-   * completes: a candidate must not overtake the OFFER (or ANSWER) it belongs to, since the peer
-   * ignores signals for a connection it does not know yet.
+   * completes (and, after an ICE restart, once the restart's OFFER or ANSWER is sent): a candidate
+   * must not overtake the description it belongs to, since the peer ignores signals for a
+   * connection it does not know yet.
    */
   const createPeer = (state: LinkState, connectionId: string, described: Deferred.Deferred<void>) =>
     Effect.gen(function*() {
@@ -211,16 +235,17 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
       const native = yield* transport.create({ iceServers })
       const peer = yield* PeerConnection.make(native, { maxMessageSize: transport.maxMessageSize })
       state.peer = peer
+      state.gate = described
       for (const candidate of state.candidates.splice(0)) yield* addCandidate(state, candidate)
-      yield* Stream.unwrap(Effect.as(Deferred.await(described), peer.localCandidates)).pipe(
+      yield* peer.localCandidates.pipe(
         Stream.runForEach((candidate) =>
-          signaling.send(state.remote, "ICE_CANDIDATE", {
+          Effect.andThen(Effect.suspend(() => Deferred.await(state.gate)), signaling.send(state.remote, "ICE_CANDIDATE", {
             connection_id: connectionId,
             candidate: candidate.candidate === "" ? "" : normalizeCandidateLine(candidate.candidate),
             ...(candidate.sdpMid === undefined ? {} : { sdp_mid: candidate.sdpMid }),
             ...(candidate.sdpMLineIndex === undefined ? {} : { sdp_mline_index: candidate.sdpMLineIndex }),
             ...(candidate.sdpMid === undefined && candidate.sdpMLineIndex === undefined ? { sdp_mline_index: 0 } : {})
-          }).pipe(Effect.ignore({ log: "Warn" }))),
+          })).pipe(Effect.ignore({ log: "Warn" }))),
         Effect.forkScoped
       )
       return peer
@@ -256,43 +281,99 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
       )
     })
 
+  /** The answer to our OFFER `offerId` (others are logged and dropped), unless the peer says BYE or a signal fails. */
+  const answerTo = (state: LinkState, offerId: string) =>
+    Effect.gen(function*() {
+      while (true) {
+        const candidate = yield* Queue.take(state.answers)
+        if (candidate.correlationId === offerId) return candidate
+        yield* Effect.logWarning("ignored an ANSWER that does not answer our OFFER")
+      }
+    }).pipe(Effect.raceFirst(refusedByBye(state)), Effect.raceFirst(Deferred.await(state.failure)))
+
+  /**
+   * Completes when the link should end: its connection closed (not replaced), or failed — without
+   * recovery at once; with it, as answerer, when no recovery came within the offerer's attempts.
+   * (A recovering offerer ends its link itself when it gives up.)
+   */
+  const watchEnd = (state: LinkState, open: OpenLink): Effect.Effect<void> =>
+    Effect.gen(function*() {
+      while (true) {
+        const generation = yield* SubscriptionRef.get(open.current)
+        const replaced = SubscriptionRef.changes(open.current).pipe(Stream.filter((g) => g !== generation), Stream.runHead, Effect.as("replaced" as const))
+        const down = generation.peer.connection.state.pipe(
+          SubscriptionRef.changes,
+          Stream.filter((s) => s === "failed" || s === "closed"),
+          Stream.runHead,
+          Effect.map(Option.getOrElse(() => "closed" as const))
+        )
+        const event = yield* Effect.raceFirst(down, replaced)
+        if (event === "replaced" || SubscriptionRef.getUnsafe(open.current) !== generation) continue
+        if (event === "closed" || recovery === undefined) return
+        // Failed, with recovery: wait for the connection to come back or be replaced.
+        const back = Effect.raceFirst(
+          generation.peer.connection.state.pipe(SubscriptionRef.changes, Stream.filter((s) => s !== "failed"), Stream.runHead),
+          replaced
+        )
+        if (state.role === "offerer") {
+          yield* back
+          continue
+        }
+        const recovered = yield* Effect.timeoutOption(back, recoveryAttempts * attemptTimeoutMs)
+        if (Option.isNone(recovered)) return
+      }
+    })
+
   /** A link over an open connection; its scope ends it. */
   const toLink = (
     state: LinkState,
     connectionId: string,
-    peer: PeerConnection.PeerConnection,
-    control: DataChannel.DataChannel,
+    first: LinkChannel.Generation,
     linkScope: Scope.Closeable
   ): Effect.Effect<PeerLink> =>
     Effect.gen(function*() {
       const ended = yield* Deferred.make<void>()
       // It ends once: on BYE, when the connection fails or closes, or when its scope closes. The
       // gauge is updated before `ended` completes, so whoever waits on it sees the new count.
-      let open = true
+      let isOpen = true
       const end = Effect.suspend(() => {
-        if (!open) return Effect.void
-        open = false
+        if (!isOpen) return Effect.void
+        isOpen = false
         return Effect.andThen(Metric.modify(PeerMetrics.activeConnections, -1), Deferred.succeed(ended, undefined))
       })
       yield* Metric.update(PeerMetrics.connections(state.role), 1)
       yield* Metric.modify(PeerMetrics.activeConnections, 1)
       yield* Scope.addFinalizer(linkScope, end)
-      yield* Effect.raceFirst(
-        Deferred.await(state.bye),
-        peer.connection.state.pipe(SubscriptionRef.changes, Stream.filter((s) => s === "failed" || s === "closed"), Stream.runHead)
-      ).pipe(
+      const current = yield* SubscriptionRef.make(first)
+      const open: OpenLink = {
+        current,
+        events: yield* PubSub.unbounded<Recovery.LinkEvent>({ replay: 16 }),
+        scope: linkScope,
+        pending: undefined
+      }
+      state.open = open
+      const control = yield* LinkChannel.make({ connectionId, current, recovery: recovery !== undefined, ended: Deferred.await(ended) }).pipe(
+        Scope.provide(linkScope)
+      )
+      yield* Effect.raceFirst(Deferred.await(state.bye), watchEnd(state, open)).pipe(
         Effect.andThen(end),
         Effect.forkIn(linkScope)
       )
+      if (recovery !== undefined && state.role === "offerer") {
+        yield* Effect.forkIn(recovering.superviseRecovery(state, connectionId, open), linkScope)
+      }
       return {
         remote: state.remote,
         connectionId,
         role: state.role,
-        peer,
+        get peer() {
+          return SubscriptionRef.getUnsafe(current).peer
+        },
         control,
+        events: Stream.fromPubSub(open.events),
         ended: Deferred.await(ended),
         close: Scope.close(linkScope, Exit.void)
-      }
+      } satisfies PeerLink
     })
 
   /** Sends BYE when a link's scope closes, unless the peer said BYE first. */
@@ -308,6 +389,27 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
   // Offerer
   // -------------------------------------------------------------------------
 
+  /**
+   * A new peer connection with its control channel, offered on `connectionId`, until it is open:
+   * the first of a link, or a rebuild. It lives in its own scope, a child of `linkScope`.
+   */
+  const offerGeneration = (state: LinkState, connectionId: string, number: number, linkScope: Scope.Closeable) =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.fork(linkScope, "sequential")
+      return yield* Effect.gen(function*() {
+        const described = yield* Deferred.make<void>()
+        const peer = yield* createPeer(state, connectionId, described)
+        const control = yield* peer.createDataChannel({ label: CONTROL_LABEL, protocol: CONTROL_PROTOCOL, ordered: true })
+        const sdp = yield* peer.createOffer
+        const offerId = yield* signaling.send(state.remote, "OFFER", { connection_id: connectionId, sdp })
+        yield* Deferred.succeed(described, undefined)
+        const answer = yield* answerTo(state, offerId)
+        yield* peer.acceptAnswer(answer.payload.sdp)
+        const channel = yield* awaitOpen(state, connectionId, peer, Effect.succeed(control))
+        return { number, peer, control: channel, scope } satisfies LinkChannel.Generation
+      }).pipe(Scope.provide(scope), Effect.onError(() => Scope.close(scope, Exit.void)))
+    })
+
   /** One attempt: a new connection id, within `deadlineMs`. */
   const attempt = (remote: Did, deadlineMs: number): Effect.Effect<PeerLink, ConnectError, Scope.Scope> =>
     Effect.gen(function*() {
@@ -322,22 +424,8 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
       const setup = Effect.gen(function*() {
         const state = yield* register(remote, connectionId, "offerer")
         yield* byeOnClose(state, connectionId)
-        const described = yield* Deferred.make<void>()
-        const peer = yield* createPeer(state, connectionId, described)
-        const control = yield* peer.createDataChannel({ label: CONTROL_LABEL, protocol: CONTROL_PROTOCOL, ordered: true })
-        const sdp = yield* peer.createOffer
-        const offerId = yield* signaling.send(remote, "OFFER", { connection_id: connectionId, sdp })
-        yield* Deferred.succeed(described, undefined)
-        const answer = yield* Effect.gen(function*() {
-          while (true) {
-            const candidate = yield* Queue.take(state.answers)
-            if (candidate.correlationId === offerId) return candidate
-            yield* Effect.logWarning("ignored an ANSWER that does not answer our OFFER")
-          }
-        }).pipe(Effect.raceFirst(refusedByBye(state)), Effect.raceFirst(Deferred.await(state.failure)))
-        yield* peer.acceptAnswer(answer.payload.sdp)
-        const channel = yield* awaitOpen(state, connectionId, peer, Effect.succeed(control))
-        return yield* toLink(state, connectionId, peer, channel, linkScope)
+        const first = yield* offerGeneration(state, connectionId, 0, linkScope)
+        return yield* toLink(state, connectionId, first, linkScope)
       }).pipe(Scope.provide(linkScope))
       return yield* setup.pipe(
         // Our offer lost the simultaneous-offer rule: the peer's offer is on its way; adopt it.
@@ -390,6 +478,24 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
   // Answerer
   // -------------------------------------------------------------------------
 
+  /** A new peer connection answering `offer`, until its control channel is open; it lives in `scope`. */
+  const answerGeneration = (state: LinkState, offer: Signal<"OFFER">, number: number, scope: Scope.Closeable, retry: boolean) =>
+    Effect.gen(function*() {
+      const described = yield* Deferred.make<void>()
+      const peer = yield* createPeer(state, offer.connectionId, described)
+      yield* peer.acceptOffer(transport.prepareRemoteOffer(offer.payload.sdp, { retry }))
+      const sdp = yield* peer.createAnswer
+      yield* signaling.send(state.remote, "ANSWER", { connection_id: offer.connectionId, sdp }, offer.id)
+      yield* Deferred.succeed(described, undefined)
+      const control = peer.remoteChannels.pipe(
+        Stream.filter((channel) => channel.label === CONTROL_LABEL),
+        Stream.runHead,
+        Effect.map(Option.getOrThrow)
+      )
+      const channel = yield* awaitOpen(state, offer.connectionId, peer, control)
+      return { number, peer, control: channel, scope } satisfies LinkChannel.Generation
+    }).pipe(Scope.provide(scope), Effect.onError(() => Scope.close(scope, Exit.void)))
+
   const answer = (
     offer: Signal<"OFFER">,
     state: LinkState,
@@ -405,19 +511,9 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
       }
       const setup = Effect.gen(function*() {
         yield* byeOnClose(state, connectionId)
-        const described = yield* Deferred.make<void>()
-        const peer = yield* createPeer(state, connectionId, described)
-        yield* peer.acceptOffer(transport.prepareRemoteOffer(offer.payload.sdp, { retry: isRetry(remote, yield* Clock.currentTimeMillis) }))
-        const sdp = yield* peer.createAnswer
-        yield* signaling.send(remote, "ANSWER", { connection_id: connectionId, sdp }, offer.id)
-        yield* Deferred.succeed(described, undefined)
-        const control = peer.remoteChannels.pipe(
-          Stream.filter((channel) => channel.label === CONTROL_LABEL),
-          Stream.runHead,
-          Effect.map(Option.getOrThrow)
-        )
-        const channel = yield* awaitOpen(state, connectionId, peer, control)
-        return yield* toLink(state, connectionId, peer, channel, linkScope)
+        const retry = isRetry(remote, yield* Clock.currentTimeMillis)
+        const first = yield* answerGeneration(state, offer, 0, yield* Scope.fork(linkScope, "sequential"), retry)
+        return yield* toLink(state, connectionId, first, linkScope)
       }).pipe(Scope.provide(linkScope))
       const link = yield* setup.pipe(Effect.onError(() => Scope.close(linkScope, Exit.void)))
       yield* deliver(link)
@@ -437,6 +533,17 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
         if (lastFailure.size > 4096) lastFailure.delete(lastFailure.keys().next().value!)
       }))
 
+  const recovering = LinkRecovery.make({
+    signaling,
+    transport,
+    attempts: recoveryAttempts,
+    attemptTimeoutMs,
+    answerTo,
+    offerGeneration,
+    answerGeneration,
+    releaseHeld
+  })
+
   const releasePending = (remote: string) =>
     Effect.sync(() => {
       pending--
@@ -447,12 +554,8 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
 
   const onOffer = (offer: Signal<"OFFER">) =>
     Effect.gen(function*() {
-      const key = keyOf(offer.from, offer.connectionId)
-      if (links.has(key)) {
-        // An OFFER on a live connection would be an ICE restart; not supported by every stack yet.
-        yield* Effect.logWarning("ignored an OFFER for an existing connection (ICE restart is not supported)")
-        return
-      }
+      const existing = links.get(keyOf(offer.from, offer.connectionId))
+      if (existing !== undefined) return yield* recovering.onRenegotiation(existing, offer)
       const ours = config.onePerPeer === true ? outgoing.get(offer.from) : undefined
       if (ours !== undefined && signaling.self < offer.from) {
         // Both offered: ours, from the lower DID, is kept.

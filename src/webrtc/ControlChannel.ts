@@ -7,7 +7,9 @@
  * PONG here; the other envelopes are handed on. Each side pings every `pingIntervalMs`; when
  * nothing arrives on the channel for `livenessTimeoutMs / 2` the connection is marked
  * `disconnected`, and at `livenessTimeoutMs` `failed` — the only way to notice a peer that vanished
- * with some stacks (node-datachannel has no ICE consent timeout setting).
+ * with some stacks (node-datachannel has no ICE consent timeout setting). Hearing the peer again
+ * marks it `connected` again (how a recovering link notices that an ICE restart worked); with a
+ * rebuilt connection (see `Recovery`) the check follows the link's new connection.
  *
  * @since 0.1.0
  */
@@ -20,6 +22,7 @@ import * as ReplayGuard from "../protocol/ReplayGuard.ts"
 import { utf8ByteLength } from "../protocol/Utf8.ts"
 import type { PeerLink } from "./Connector.ts"
 import type * as DataChannel from "./DataChannel.ts"
+import type { ConnectionReestablished } from "./Recovery.ts"
 
 /** Control-channel types an agent accepts from its peer. */
 const CONTROL_TYPES: ReadonlySet<string> = new Set(["INTENT", "EXEC_REQUEST", "EXEC_RESPONSE", "EXEC_CANCEL", "PING", "PONG", "ERROR"])
@@ -34,7 +37,13 @@ export class EnvelopeTooLarge extends Schema.TaggedError<EnvelopeTooLarge>()("En
 }) {}
 
 /** Why an envelope was not sent. */
-export type SendError = CryptoError | Envelope.UnsignableEnvelope | EnvelopeTooLarge | DataChannel.ChannelClosed | DataChannel.MessageTooLarge
+export type SendError =
+  | CryptoError
+  | Envelope.UnsignableEnvelope
+  | EnvelopeTooLarge
+  | DataChannel.ChannelClosed
+  | DataChannel.MessageTooLarge
+  | ConnectionReestablished
 
 /** Whether `u` is an `EnvelopeTooLarge`. */
 export const isEnvelopeTooLarge = (u: unknown): u is EnvelopeTooLarge => u instanceof EnvelopeTooLarge
@@ -92,7 +101,9 @@ export const make = (
         const size = utf8ByteLength(frame)
         if (size > MAX_ENVELOPE_BYTES) return yield* new EnvelopeTooLarge({ size, max: MAX_ENVELOPE_BYTES })
         yield* beforeSend(envelope.id)
-        yield* link.control.send(frame)
+        // PING and PONG go out at once even while the link recovers: they are how it notices that
+        // the path works again. Other envelopes wait for the outcome of a recovery (`LinkChannel`).
+        yield* draft.type === "PING" || draft.type === "PONG" ? link.control.sendNow(frame) : link.control.send(frame)
         return envelope.id
       })
     const send = <T extends Envelope.Type>(draft: Omit<Envelope.Draft<T>, "to">) => sendWith(draft, () => Effect.void)
@@ -115,17 +126,26 @@ export const make = (
       })
     yield* link.control.messages.pipe(Stream.runForEach(receive), Effect.forkScoped)
 
-    // Liveness: ping, and judge the silence.
-    const connection = link.peer.connection
+    // Liveness: ping, and judge the silence of the link's current connection (a rebuilt one starts
+    // its own count). Hearing the peer again brings a `disconnected` connection, or one being
+    // restarted (`connecting`, or `failed` before the restart took), back to `connected`.
+    let judged = link.peer
     const judge = Effect.gen(function*() {
-      const silence = (yield* Clock.currentTimeMillis) - lastHeard
+      const now = yield* Clock.currentTimeMillis
+      if (link.peer !== judged) {
+        judged = link.peer
+        lastHeard = now
+      }
+      const connection = judged.connection
+      const silence = now - lastHeard
       const state = yield* SubscriptionRef.get(connection.state)
       if (silence >= livenessTimeoutMs && state !== "failed" && state !== "closed") {
         yield* Effect.logWarning("peer silent past the liveness timeout: connection failed")
         yield* Effect.ignore(connection.apply("failed"))
       } else if (silence >= livenessTimeoutMs / 2 && state === "connected") {
         yield* Effect.ignore(connection.apply("disconnected"))
-      } else if (silence < livenessTimeoutMs / 2 && state === "disconnected") {
+      } else if (silence < livenessTimeoutMs / 2 && (state === "disconnected" || state === "connecting" || state === "failed")) {
+        if (state === "failed") yield* Effect.ignore(connection.apply("connecting"))
         yield* Effect.ignore(connection.apply("connected"))
       }
     })

@@ -42,6 +42,13 @@ export interface PeerConnection {
   readonly signaling: StateMachine.MachineRef<StateMachine.SignalingMachineState, StateMachine.SignalingEvent>
   /** Creates and applies a local offer; returns its SDP. */
   readonly createOffer: Effect.Effect<string, StateMachine.InvalidTransition | RtcError>
+  /**
+   * Creates and applies an offer that restarts ICE (new ICE credentials, same DTLS and SCTP
+   * associations); returns its SDP. Only where the stack supports it (`Transport.supportsIceRestart`).
+   */
+  readonly createRestartOffer: Effect.Effect<string, StateMachine.InvalidTransition | RtcError>
+  /** Once an ICE restart's offer and answer are both applied: starts its checks where the stack needs telling. */
+  readonly startRestartedIce: Effect.Effect<void>
   /** Applies the remote offer. */
   readonly acceptOffer: (sdp: string) => Effect.Effect<void, StateMachine.InvalidTransition | RtcError>
   /** Creates and applies the local answer; returns its SDP. */
@@ -188,11 +195,11 @@ export const make = (
         sdp === undefined ? Effect.fail(new RtcError({ operation, reason: "no local description" })) : Effect.succeed(sdp))
 
     /** Creates a local offer or answer and applies it; returns its SDP. */
-    const createLocal = (event: StateMachine.SignalingEvent, operation: "createOffer" | "createAnswer") =>
+    const createLocal = (event: StateMachine.SignalingEvent, operation: "createOffer" | "createAnswer", options?: RTCOfferOptions) =>
       Effect.andThen(
         notClosed,
         guarded(event, Effect.gen(function*() {
-          const description = yield* rtc(operation, () => pc[operation]())
+          const description = yield* rtc(operation, () => operation === "createOffer" && options !== undefined ? pc.createOffer(options) : pc[operation]())
           yield* rtc("setLocalDescription", () => pc.setLocalDescription(description))
           return yield* localSdp(operation)
         }))
@@ -226,6 +233,8 @@ export const make = (
       ice,
       signaling,
       createOffer: createLocal("setLocalOffer", "createOffer"),
+      createRestartOffer: createLocal("setLocalOffer", "createOffer", { iceRestart: true }),
+      startRestartedIce: Effect.sync(() => peer.startRestartedIce?.()),
       acceptOffer: applyRemote("setRemoteOffer", "offer"),
       createAnswer: createLocal("setLocalAnswer", "createAnswer"),
       acceptAnswer: applyRemote("setRemoteAnswer", "answer"),

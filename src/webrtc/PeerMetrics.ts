@@ -74,3 +74,23 @@ const requestErrorsByCode = byLabel((code: string) =>
  * protocol's set counts as OTHER, so a peer cannot grow the label set.
  */
 export const requestErrors = (code: string) => requestErrorsByCode(knownCodes.has(code) ? code : "OTHER")
+
+/** Links recovered after their path broke, by how (or `failed`: every attempt failed). */
+export const recoveries = byLabel((outcome: "ice_restart" | "rebuild" | "failed") =>
+  Metric.counter("aiconexus_agent_peer_recoveries_total", {
+    description: "Links recovered after their network path broke, by outcome",
+    incremental: true,
+    attributes: { outcome }
+  }))
+
+/**
+ * OFFERs for an existing connection that were not applied: from the side that did not offer it
+ * (`not_offerer`, PROTOCOL.md 5.2), before it was open (`not_open`), or an ICE restart this stack
+ * cannot do (`unsupported`: the offerer then rebuilds the connection).
+ */
+export const offersRefused = byLabel((reason: "not_offerer" | "not_open" | "unsupported") =>
+  Metric.counter("aiconexus_agent_peer_offers_refused_total", {
+    description: "OFFERs for an existing connection not applied, by reason",
+    incremental: true,
+    attributes: { reason }
+  }))

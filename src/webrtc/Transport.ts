@@ -38,6 +38,11 @@ export interface TransportPeer {
   /** The certificate fingerprint the remote side actually presented in DTLS, once connected. */
   readonly remoteFingerprint: () => Fingerprint | undefined
   readonly selectedPair: () => Effect.Effect<SelectedPair | undefined>
+  /**
+   * Starts the connectivity checks of an ICE restart once both of its descriptions are applied,
+   * where the stack does not by itself (werift 0.25 starts ICE only while DTLS is not up yet).
+   */
+  readonly startRestartedIce?: () => void
 }
 
 /** A WebRTC implementation. */

@@ -44,11 +44,13 @@ describe.each(allTransports)("PeerConnection API on %s", (_name, makeTransport) 
   it.live("channel lookup by label and id, age, and per-channel stats", () =>
     Effect.gen(function*() {
       const { answerer, offerer } = yield* connectedPair(makeTransport)
+      // The link's control channel is a view of the connection's `ioap` channel (see LinkChannel).
       const byLabel = Option.getOrThrow(yield* offerer.peer.channel("ioap"))
-      assert.strictEqual(byLabel, offerer.control)
+      assert.strictEqual(byLabel.label, offerer.control.label)
       const id = offerer.control.id()
       assert.isNotNull(id)
-      assert.strictEqual(Option.getOrThrow(yield* offerer.peer.channel(id!)), offerer.control)
+      assert.strictEqual(byLabel.id(), id)
+      assert.strictEqual(Option.getOrThrow(yield* offerer.peer.channel(id!)), byLabel)
       assert.isTrue(Option.isNone(yield* offerer.peer.channel("nope")))
       assert.isTrue(Duration.toMillis(yield* offerer.peer.age) >= 0)
       const arriving = yield* answerer.control.messages.pipe(Stream.take(2), Stream.runCollect, Effect.forkChild)

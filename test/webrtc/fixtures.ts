@@ -27,15 +27,20 @@ export const allTransports: ReadonlyArray<readonly [string, Effect.Effect<Layer.
   ["mock", Effect.map(MockTransport.makeNetwork, MockTransport.layer)]
 ]
 
-/** A connector for a new agent on a shared signaling hub. */
+/**
+ * A connector for a new agent on a shared signaling hub. `tap` wraps its signaling (e.g. to
+ * rewrite the candidates it sends).
+ */
 export const agentOnHub = (
   hub: Context.Context<SignalingHub>,
   transport: Layer.Layer<Transport>,
-  options: Partial<ConnectorConfig> = {}
+  options: Partial<ConnectorConfig> = {},
+  tap?: Layer.Layer<Signaling, never, Signaling>
 ): Effect.Effect<{ readonly identity: Identity.Identity; readonly connector: Connector["Service"]; readonly signaling: Signaling["Service"] }, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const identity = yield* Identity.generate
-    const signaling = Signaling.layerMemory(identity).pipe(Layer.provide(Layer.succeedContext(hub)))
+    const memory = Signaling.layerMemory(identity).pipe(Layer.provide(Layer.succeedContext(hub)))
+    const signaling = tap === undefined ? memory : tap.pipe(Layer.provide(memory))
     const context = yield* Layer.build(
       Layer.merge(
         Connector.layer({ iceServers: Effect.succeed([]), candidatePolicy: CandidatePolicy.allowAll, connectTimeoutMs: 10_000, ...options }),
@@ -93,7 +98,7 @@ export const connectedPair = (makeTransport: Effect.Effect<Layer.Layer<Transport
 /** Exchanges text and binary both ways on the control channel and on a new application channel. */
 export const exchange = (offerer: PeerLink, answerer: PeerLink) =>
   Effect.gen(function*() {
-    const receive = (channel: DataChannel.DataChannel, n: number) => Effect.forkChild(channel.messages.pipe(Stream.take(n), Stream.runCollect))
+    const receive = (channel: { readonly messages: Stream.Stream<DataChannel.Message> }, n: number) => Effect.forkChild(channel.messages.pipe(Stream.take(n), Stream.runCollect))
     const atAnswerer = yield* receive(answerer.control, 2)
     yield* offerer.control.send("hello from the offerer")
     yield* offerer.control.send(new Uint8Array([0, 1, 2, 255]))

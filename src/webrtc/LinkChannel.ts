@@ -1,0 +1,121 @@
+/**
+ * A link's control channel across rebuilds of its peer connection (see `Recovery`).
+ *
+ * A link is a sequence of generations — a peer connection and its `ioap` channel — of which one is
+ * current. The link's channel reads the messages of each generation in turn, into one Stream, and
+ * sends on the current one. While the link recovers (its connection `disconnected` or `failed`), a
+ * send waits for the outcome: the same connection working again (ICE restarted) sends it; a rebuilt
+ * connection fails it with `ConnectionReestablished`, as does a send the old channel still held
+ * when it was replaced. Liveness checks (`sendNow`) do not wait.
+ *
+ * @since 0.1.0
+ */
+import { type Cause, Effect, Queue, type Scope, Stream, SubscriptionRef } from "effect"
+import * as DataChannel from "./DataChannel.ts"
+import type { PeerConnection } from "./PeerConnection.ts"
+import { ConnectionReestablished } from "./Recovery.ts"
+
+/** One peer connection of a link, with its control channel; its scope closes both. */
+export interface Generation {
+  /** 0 for the connection first negotiated, then 1, 2… for each rebuild. */
+  readonly number: number
+  readonly peer: PeerConnection
+  readonly control: DataChannel.DataChannel
+  readonly scope: Scope.Closeable
+}
+
+/** Why a send on a link's control channel failed. */
+export type LinkSendError = DataChannel.ChannelClosed | DataChannel.MessageTooLarge | ConnectionReestablished
+
+/** The control channel of a link: a data channel whose `send` may also fail `ConnectionReestablished`. */
+export interface LinkChannel extends Omit<DataChannel.DataChannel, "send"> {
+  readonly send: (message: DataChannel.Message) => Effect.Effect<void, LinkSendError>
+  /**
+   * Sends on the current connection at once, even while it recovers: for liveness checks, whose
+   * answers tell that an ICE restart worked (with a rebuild they are simply lost).
+   */
+  readonly sendNow: (message: DataChannel.Message) => Effect.Effect<void, LinkSendError>
+}
+
+/** The channel over the generations of `current`; it ends when `ended` completes or the scope closes. */
+export const make = (options: {
+  readonly connectionId: string
+  readonly current: SubscriptionRef.SubscriptionRef<Generation>
+  /** Whether the link recovers (else it ends when its current connection's channel closes). */
+  readonly recovery: boolean
+  readonly ended: Effect.Effect<void>
+}): Effect.Effect<LinkChannel, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { connectionId, current, recovery } = options
+    const inbox = yield* Queue.unbounded<DataChannel.Message, Cause.Done>()
+    const end = Effect.sync(() => void Queue.endUnsafe(inbox))
+    const now = () => SubscriptionRef.getUnsafe(current)
+    const first = now()
+
+    // Each generation's messages, in turn; the channel of an old generation ends when it closes.
+    // Without recovery, the current channel closing ends the link's channel (it may still be
+    // replaced: the peer can rebuild the connection even if this side does not start recoveries).
+    const forward = (generation: Generation) =>
+      generation.control.messages.pipe(
+        Stream.runForEach((message) => Queue.offer(inbox, message)),
+        Effect.ensuring(Effect.suspend(() => (!recovery && now() === generation ? end : Effect.void))),
+        Effect.forkIn(generation.scope)
+      )
+    yield* SubscriptionRef.changes(current).pipe(Stream.runForEach(forward), Effect.forkScoped)
+    yield* Effect.forkScoped(Effect.andThen(options.ended, end))
+    yield* Effect.addFinalizer(() => end)
+
+    const replaced = (generation: Generation) => new ConnectionReestablished({ connectionId, label: generation.control.label })
+
+    /** While the connection of `generation` is down: whether it came back, was replaced, or the link ended. */
+    const outcome = (generation: Generation) =>
+      Effect.raceAllFirst([
+        SubscriptionRef.changes(generation.peer.connection.state).pipe(
+          Stream.filter((s) => s === "connected" || s === "closed"),
+          Stream.runHead,
+          Effect.as("same" as const)
+        ),
+        SubscriptionRef.changes(current).pipe(Stream.filter((g) => g !== generation), Stream.runHead, Effect.as("replaced" as const)),
+        Effect.as(options.ended, "ended" as const)
+      ])
+
+    const sendOn = (generation: Generation, message: DataChannel.Message): Effect.Effect<void, LinkSendError> =>
+      generation.control.send(message).pipe(
+        Effect.catchTag("ChannelClosed", (error): Effect.Effect<never, LinkSendError> =>
+          Effect.fail(now() === generation ? error : replaced(generation)))
+      )
+
+    const send = (message: DataChannel.Message): Effect.Effect<void, LinkSendError> =>
+      Effect.gen(function*() {
+        const generation = now()
+        if (recovery) {
+          const state = yield* SubscriptionRef.get(generation.peer.connection.state)
+          if (state === "disconnected" || state === "failed") {
+            const result = yield* outcome(generation)
+            if (result === "replaced") return yield* replaced(generation)
+            if (result === "ended") return yield* new DataChannel.ChannelClosed({ label: generation.control.label })
+          }
+        }
+        return yield* sendOn(generation, message)
+      })
+
+    return {
+      label: first.control.label,
+      protocol: first.control.protocol,
+      ordered: first.control.ordered,
+      maxRetransmits: first.control.maxRetransmits,
+      maxPacketLifeTime: first.control.maxPacketLifeTime,
+      negotiated: first.control.negotiated,
+      id: () => now().control.id(),
+      get state() {
+        return now().control.state
+      },
+      bufferedAmount: () => now().control.bufferedAmount(),
+      opened: Effect.suspend(() => now().control.opened),
+      messages: Stream.fromQueue(inbox),
+      send,
+      sendNow: (message) => Effect.suspend(() => sendOn(now(), message)),
+      close: Effect.suspend(() => now().control.close),
+      stats: Effect.suspend(() => now().control.stats)
+    } satisfies LinkChannel
+  })

@@ -1,0 +1,88 @@
+/**
+ * Recovering a link whose network path broke (PROTOCOL.md 5.2): its settings, the events a link
+ * reports and the error of a send the recovery overtook.
+ *
+ * Only the original offerer starts a recovery (so there is no glare): an OFFER on the existing
+ * connection id. Where the stack can restart ICE (werift) that OFFER restarts ICE on the same peer
+ * connection, and the DTLS and SCTP associations carry on: nothing sent is lost. Where it cannot
+ * (node-datachannel: no `restartIce`, no rollback) the offerer builds a new peer connection under
+ * the same link and connection id; its OFFER carries the new connection's certificate
+ * fingerprint (see `fingerprintOf`), by which the answerer knows to build one too. The link then
+ * reports `Reestablished`, its control channel
+ * carries on over the new connection, and sends the rebuild overtook fail with
+ * `ConnectionReestablished` instead of vanishing.
+ *
+ * @since 0.1.0
+ */
+import { Data, Schema } from "effect"
+
+/** How a Connector recovers links. */
+export interface RecoveryOptions {
+  /** Recovery attempts before the link is given up (default 3). */
+  readonly attempts?: number
+  /** Deadline of one attempt (default 10 s). */
+  readonly attemptTimeoutMs?: number
+}
+
+/** ICE was restarted on the same peer connection; the path works again. */
+export class IceRestarted extends Data.TaggedClass("IceRestarted")<{
+  readonly connectionId: string
+  readonly role: "offerer" | "answerer"
+  /** From the start of the recovery to the path working again (the answerer: to its ANSWER). */
+  readonly elapsedMs: number
+}> {}
+
+/**
+ * The peer connection was rebuilt under the same link: a new connection (new DTLS and SCTP
+ * associations) replaced the broken one. The control channel carries on; other data channels of
+ * the old connection are closed and must be opened again; what the old connection had not
+ * delivered is lost, and sends it still held failed with `ConnectionReestablished`.
+ */
+export class Reestablished extends Data.TaggedClass("Reestablished")<{
+  readonly connectionId: string
+  readonly role: "offerer" | "answerer"
+  /** Which connection of the link this is: 1 for the first rebuild, and so on. */
+  readonly generation: number
+  readonly elapsedMs: number
+}> {}
+
+/** Every attempt failed: the link ends. */
+export class RecoveryFailed extends Data.TaggedClass("RecoveryFailed")<{
+  readonly connectionId: string
+  readonly attempts: number
+  readonly reason: string
+}> {}
+
+/** What a link reports about its recoveries. */
+export type LinkEvent = IceRestarted | Reestablished | RecoveryFailed
+
+/** One recovery attempt did not succeed within its deadline. */
+export class AttemptTimeout extends Schema.TaggedError<AttemptTimeout>()("RecoveryAttemptTimeout", {
+  connectionId: Schema.String,
+  timeoutMs: Schema.Number
+}) {
+  override get message() {
+    return `no recovery of ${this.connectionId} within ${this.timeoutMs} ms`
+  }
+}
+
+/** A send on a link's control channel that a rebuild overtook: it was not delivered. */
+export class ConnectionReestablished extends Schema.TaggedError<ConnectionReestablished>()("ConnectionReestablished", {
+  connectionId: Schema.String,
+  label: Schema.String
+}) {
+  override get message() {
+    return `the connection ${this.connectionId} was rebuilt: a message on ${this.label} was not delivered`
+  }
+}
+
+/**
+ * The certificate fingerprint an SDP announces (`a=fingerprint:`), normalised; undefined if none.
+ * Each peer connection has its own certificate, so an OFFER with the fingerprint of the current
+ * connection is an ICE restart of it, and one with another fingerprint is from a new connection.
+ * (The `o=` session id would tell the same by RFC 8829, but werift 0.25 changes it in every offer.)
+ */
+export const fingerprintOf = (sdp: string): string | undefined => {
+  const match = /^a=fingerprint:(\S+) (\S+)\r?$/m.exec(sdp)
+  return match === null ? undefined : `${match[1]!.toLowerCase()} ${match[2]!.toUpperCase()}`
+}
