@@ -71,9 +71,22 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
     answer(socket, status, body)
   }
 
-  const start = (ws: WebSocket) => {
+  const start = (ws: WebSocket, socket: Duplex) => {
+    // Frames written in one turn of the event loop leave in one write (one system call).
+    let corked = false
+    const uncork = () => {
+      corked = false
+      socket.uncork()
+    }
     const session = runSync(Session.make({
-      send: (frame) => ws.send(frame),
+      send: (frame) => {
+        if (!corked) {
+          corked = true
+          socket.cork()
+          process.nextTick(uncork)
+        }
+        ws.send(frame)
+      },
       close: (code, reason) => ws.close(code, reason),
       bufferedBytes: () => ws.bufferedAmount,
       pause: () => ws.pause(),
@@ -104,7 +117,7 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
     if (decision !== "admitted") return refuse(socket, decision, decision === 503 ? "gateway full" : "too many connections")
     // The connection counts until it closes, whether or not the WebSocket handshake succeeds.
     socket.once("close", () => admission.release(ip))
-    wss.handleUpgrade(request, socket, head, start)
+    wss.handleUpgrade(request, socket, head, (ws) => start(ws, socket))
   }
 
   // The routes' server registered its own upgrade handling; `/ws` is served here instead.

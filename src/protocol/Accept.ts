@@ -165,12 +165,12 @@ export const read = (frame: string | Uint8Array, context: AcceptContext): Result
 export const unknownRecipient = (candidate: Candidate): EnvelopeRejected =>
   rejection("UNKNOWN_AGENT", 7, "\"to\" is not a recipient this receiver serves", candidate.correlation_id)
 
-/** Steps 8 and 9 at time `now`: the rejection, or `undefined` when both pass. */
-const checkFresh = (candidate: Candidate, context: AcceptContext, now: number): EnvelopeRejected | undefined => {
+/** Steps 8 and 9 at time `now` for an envelope sent at `sentAt`: the rejection, or `undefined` when both pass. */
+const checkFresh = (candidate: Candidate, context: AcceptContext, now: number, sentAt: number): EnvelopeRejected | undefined => {
   const { header } = candidate
   // 8. timestamp within the skew
   const skew = context.skewMs ?? DEFAULT_SKEW_MS
-  if (Math.abs(now - Envelope.timestampMillis(header.timestamp)) > skew) {
+  if (Math.abs(now - sentAt) > skew) {
     return rejection("REPLAYED", 8, `the timestamp is more than ${skew} ms from the receiver's clock`, candidate.correlation_id, {
       server_time: Envelope.formatTimestamp(now)
     })
@@ -191,7 +191,7 @@ const mustVerify = (candidate: Candidate, context: AcceptContext): boolean =>
   context.verifySignature === undefined || context.verifySignature(candidate.header)
 
 /** Step 11 and the record of (`from`, `id`) until its own timestamp plus the skew. */
-const finish = (candidate: Candidate, context: AcceptContext, now: number): Result.Result<Accepted, EnvelopeRejected> => {
+const finish = (candidate: Candidate, context: AcceptContext, now: number, sentAt: number): Result.Result<Accepted, EnvelopeRejected> => {
   const { header, type } = candidate
   // 11. payload
   const payload = payloadDecoders[type](header.payload)
@@ -199,7 +199,7 @@ const finish = (candidate: Candidate, context: AcceptContext, now: number): Resu
     return Result.fail(rejection("MALFORMED_MESSAGE", 11, `payload: ${firstLine(payload.failure)}`, candidate.correlation_id))
   }
   const skew = context.skewMs ?? DEFAULT_SKEW_MS
-  const recorded = context.replay.record(header.from, header.id, Envelope.timestampMillis(header.timestamp) + skew, now)
+  const recorded = context.replay.record(header.from, header.id, sentAt + skew, now)
   if (recorded === "replayed") return Result.fail(rejection("REPLAYED", 9, "this (from, id) was accepted before", candidate.correlation_id))
   if (recorded === "full") {
     return Result.fail(rejection("RATE_LIMITED", 12, "too many envelopes from this sender in the replay window", candidate.correlation_id))
@@ -217,13 +217,14 @@ export const complete = (
   now: number,
   verifySync: (publicKey: Uint8Array, signature: Uint8Array, data: Uint8Array) => boolean
 ): Result.Result<Accepted, EnvelopeRejected> => {
-  const stale = checkFresh(candidate, context, now)
+  const sentAt = Envelope.timestampMillis(candidate.header.timestamp)
+  const stale = checkFresh(candidate, context, now, sentAt)
   if (stale !== undefined) return Result.fail(stale)
   // 10. signature
   if (mustVerify(candidate, context) && !Envelope.verifyWith(candidate.header, verifySync)) {
     return Result.fail(invalidSignature(candidate))
   }
-  return finish(candidate, context, now)
+  return finish(candidate, context, now, sentAt)
 }
 
 /** Steps 7 to 11 and the record, with the context's `checkTo`, the `Clock` and the `Ed25519` service. */
@@ -234,11 +235,12 @@ export const completeEffect = Effect.fnUntraced(function*(
   // 7. to
   if (!(yield* context.checkTo(candidate.header))) return yield* unknownRecipient(candidate)
   const now = yield* Clock.currentTimeMillis
-  const stale = checkFresh(candidate, context, now)
+  const sentAt = Envelope.timestampMillis(candidate.header.timestamp)
+  const stale = checkFresh(candidate, context, now, sentAt)
   if (stale !== undefined) return yield* stale
   // 10. signature
   if (mustVerify(candidate, context) && !(yield* Envelope.verify(candidate.header))) return yield* invalidSignature(candidate)
-  return yield* Effect.fromResult(finish(candidate, context, now))
+  return yield* Effect.fromResult(finish(candidate, context, now, sentAt))
 })
 
 /**

@@ -30,14 +30,16 @@ export const isUuid = (value: unknown): value is string => typeof value === "str
 
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.\d{3}Z$/
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const
+
 /** Whether a year/month/day/hour/minute/second names a real UTC calendar time (no leap seconds). */
 const isCalendarTime = (match: RegExpExecArray): boolean => {
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number]
-  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return false
-  // Day 0 of the next month is the last day of this one (setUTCFullYear keeps years 0–99 as they are).
-  const lastDay = new Date(0)
-  lastDay.setUTCFullYear(year, month, 0)
-  return day <= lastDay.getUTCDate()
+  const year = Number(match[1])
+  const month = Number(match[2])
+  const day = Number(match[3])
+  if (month < 1 || month > 12 || day < 1 || Number(match[4]) > 23 || Number(match[5]) > 59 || Number(match[6]) > 59) return false
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+  return day <= (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)
 }
 
 /** A UTC timestamp with milliseconds (`2026-01-02T03:04:05.678Z`) naming a real calendar time. */
