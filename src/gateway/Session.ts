@@ -81,6 +81,13 @@ export const CloseCode = {
 const GATEWAY_BOUND: ReadonlySet<string> = new Set(["PING", "DISCOVER", "UNREGISTER"])
 const ACCEPTED_AFTER_REGISTRATION: ReadonlySet<string> = new Set([...GATEWAY_BOUND, ...Envelope.relayedTypes])
 
+// What every session accepts (shared: a session holds as few functions of its own as it can).
+const refuseBeforeRegistration = (type: string): ErrorCode | undefined => (type === "REGISTER" ? undefined : "UNAUTHORIZED")
+const refuseAfterRegistration = (type: string): ErrorCode | undefined =>
+  ACCEPTED_AFTER_REGISTRATION.has(type) ? undefined : "UNSUPPORTED_TYPE"
+const verifyAll = (): boolean => true
+const verifyGatewayBound = (header: Envelope.Header): boolean => !Envelope.relayedTypes.has(header.type as Envelope.Type)
+
 /** Frames a busy session holds before it stops reading its socket. */
 const INBOX_HIGH_WATER = 64
 
@@ -165,7 +172,7 @@ export const make = Effect.fnUntraced(function*(connection: Connection, context:
   const handshakeContext: Accept.AcceptContext = {
     maxFrameBytes: config.maxHandshakeFrameBytes,
     skewMs: config.skewMs,
-    refuseType: (type) => (type === "REGISTER" ? undefined : "UNAUTHORIZED"),
+    refuseType: refuseBeforeRegistration,
     checkTo: (header) => Effect.succeed(header.to === identity.did),
     replay
   }
@@ -249,7 +256,7 @@ export const make = Effect.fnUntraced(function*(connection: Connection, context:
   const sessionContext: Accept.AcceptContext = {
     maxFrameBytes: config.maxMessageBytes,
     skewMs: config.skewMs,
-    refuseType: (type) => (ACCEPTED_AFTER_REGISTRATION.has(type) ? undefined : "UNSUPPORTED_TYPE"),
+    refuseType: refuseAfterRegistration,
     get expectedFrom() {
       return did
     },
@@ -260,7 +267,7 @@ export const make = Effect.fnUntraced(function*(connection: Connection, context:
         ? Effect.succeed(false)
         : Effect.map(registry.lookup(header.to), Option.isSome),
     replay,
-    verifySignature: (header) => config.verifyRelaySignatures || !Envelope.relayedTypes.has(header.type as Envelope.Type)
+    verifySignature: config.verifyRelaySignatures ? verifyAll : verifyGatewayBound
   }
 
   const refuse = (rejection: Accept.EnvelopeRejected) =>

@@ -39,6 +39,53 @@ const answer = (socket: Duplex, status: number, body: string): void => {
   )
 }
 
+const ignore = () => undefined
+
+/** A session's socket: a `ws` WebSocket and its TCP socket (one object per session, methods shared). */
+class WsConnection implements Session.Connection {
+  readonly #ws: WebSocket
+  readonly #socket: Duplex
+  #corked = false
+
+  constructor(ws: WebSocket, socket: Duplex) {
+    this.#ws = ws
+    this.#socket = socket
+  }
+
+  /** Frames written in one turn of the event loop leave in one write (one system call). */
+  send(frame: string): void {
+    if (!this.#corked) {
+      this.#corked = true
+      this.#socket.cork()
+      process.nextTick(uncork, this)
+    }
+    this.#ws.send(frame)
+  }
+
+  uncork(): void {
+    this.#corked = false
+    this.#socket.uncork()
+  }
+
+  close(code: number, reason: string): void {
+    this.#ws.close(code, reason)
+  }
+
+  bufferedBytes(): number {
+    return this.#ws.bufferedAmount
+  }
+
+  pause(): void {
+    this.#ws.pause()
+  }
+
+  resume(): void {
+    this.#ws.resume()
+  }
+}
+
+const uncork = (connection: WsConnection) => connection.uncork()
+
 /** How often the watchdog looks for silent sessions: a tenth of the shorter timeout, within 10 ms – 1 s. */
 export const sweepPeriodMs = (config: GatewayConfig): number =>
   Math.min(1000, Math.max(10, Math.floor(Math.min(config.handshakeTimeoutMs, config.sessionTimeoutMs) / 10)))
@@ -72,36 +119,17 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
   }
 
   const start = (ws: WebSocket, socket: Duplex) => {
-    // Frames written in one turn of the event loop leave in one write (one system call).
-    let corked = false
-    const uncork = () => {
-      corked = false
-      socket.uncork()
-    }
-    const session = runSync(Session.make({
-      send: (frame) => {
-        if (!corked) {
-          corked = true
-          socket.cork()
-          process.nextTick(uncork)
-        }
-        ws.send(frame)
-      },
-      close: (code, reason) => ws.close(code, reason),
-      bufferedBytes: () => ws.bufferedAmount,
-      pause: () => ws.pause(),
-      resume: () => ws.resume()
-    }, { config, identity, rates }))
+    const session = runSync(Session.make(new WsConnection(ws, socket), { config, identity, rates }))
     sessions.add(session)
     ws.on("message", (data, isBinary) => session.receive(isBinary ? data as Buffer : data.toString()))
-    ws.on("error", () => undefined)
+    ws.on("error", ignore)
     ws.on("close", () => {
       if (sessions.delete(session)) runFork(session.closed)
     })
   }
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on("error", () => undefined)
+    socket.on("error", ignore)
     const path = (request.url ?? "").split("?", 1)[0]
     if (path !== PATH || request.method !== "GET") return answer(socket, 404, "not found")
     if (!offersSubprotocol(request.headers["sec-websocket-protocol"])) {
