@@ -427,19 +427,35 @@ export const make = Effect.fnUntraced(function*(connection: Connection, context:
     )
 
   const inbox: Array<string | Uint8Array> = []
-  let busy = false
+  /** Work started and not finished (it waits for a service): frames wait until there is none. */
+  let inFlight = 0
   let paused = false
+  let endWhenIdle = false
 
-  /** Runs the work of one frame; the session stays busy until it is done. */
+  /** Runs the work of a frame (or of the watchdog); the session is busy until it is done. */
   const run = (work: Effect.Effect<void, Closed>): void => {
     const fiber = runFork(settle(work))
     if (fiber.pollUnsafe() !== undefined) return
-    busy = true
+    inFlight++
     fiber.addObserver(() => {
-      busy = false
-      drain()
+      if (--inFlight > 0) return
+      if (endWhenIdle) {
+        endWhenIdle = false
+        runFork(ending)
+      } else {
+        drain()
+      }
     })
   }
+
+  /** The socket closed: work in progress (a registration, say) finishes first, then the session leaves the directory. */
+  const closed = Effect.suspend(() => {
+    if (inFlight === 0) return ending
+    ended = true
+    inbox.length = 0
+    endWhenIdle = true
+    return Effect.void
+  })
 
   const handle = (frame: string | Uint8Array): void => {
     if (ended || closing) return
@@ -449,8 +465,8 @@ export const make = Effect.fnUntraced(function*(connection: Connection, context:
 
   /** Handles held frames until the session is busy again or holds none. */
   const drain = (): void => {
-    while (!busy && inbox.length > 0) handle(inbox.shift()!)
-    if (paused && !busy) {
+    while (inFlight === 0 && inbox.length > 0) handle(inbox.shift()!)
+    if (paused && inFlight === 0) {
       paused = false
       connection.resume()
     }
@@ -458,7 +474,7 @@ export const make = Effect.fnUntraced(function*(connection: Connection, context:
 
   const receive = (frame: string | Uint8Array): void => {
     if (ended) return
-    if (!busy) return handle(frame)
+    if (inFlight === 0) return handle(frame)
     inbox.push(frame)
     if (!paused && inbox.length >= INBOX_HIGH_WATER) {
       paused = true
@@ -481,7 +497,7 @@ export const make = Effect.fnUntraced(function*(connection: Connection, context:
   return {
     receive,
     expire,
-    end: (code, reason) => Effect.andThen(close(code, reason), ending),
-    closed: ending
+    end: (code, reason) => Effect.andThen(close(code, reason), closed),
+    closed
   } satisfies Session
 })

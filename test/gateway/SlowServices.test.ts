@@ -1,5 +1,5 @@
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Latch, Layer, Schedule } from "effect"
 import { AgentRegistry } from "../../src/gateway/AgentRegistry.ts"
 import * as Gateway from "../../src/gateway/Gateway.ts"
 import { Router } from "../../src/gateway/Router.ts"
@@ -56,5 +56,45 @@ layer(
       const pong = yield* a.nextEnvelope()
       assert.strictEqual(pong.type, "PONG")
       assert.strictEqual((pong as Envelope.Envelope<"PONG">).payload.sequence, 7)
+    }))
+})
+
+// Registrations wait until the test opens the gate.
+const gate = Latch.makeUnsafe(false)
+const gatedRegistry = Layer.effect(
+  AgentRegistry,
+  Effect.map(AgentRegistry, (inner) => AgentRegistry.of({ ...inner, register: (entry) => Effect.andThen(gate.await, inner.register(entry)) }))
+).pipe(Layer.provide(AgentRegistry.layerMemory))
+
+const get = (url: string) => Effect.promise(() => fetch(url).then((response) => response.text()))
+
+layer(
+  Gateway.layer(testConfig()).pipe(Layer.provide(Layer.mergeAll(gatedRegistry, Router.layerMemory))),
+  { excludeTestServices: true }
+)("gateway on a directory that registers later", (it) => {
+  it.effect("an agent that leaves while its registration is under way is not left in the directory", () =>
+    Effect.gen(function*() {
+      const gateway = yield* Gateway.Gateway
+      const agent = yield* Identity.generate
+      const client = yield* RawClient.connect(gateway.url)
+      const challenge = yield* client.nextOfType("CHALLENGE")
+      const register = yield* Envelope.make(agent, {
+        type: "REGISTER",
+        to: gateway.did,
+        payload: { nonce: challenge.payload.nonce, endpoint: gateway.url, capabilities: [] }
+      })
+      yield* client.send(Envelope.encode(register))
+      yield* client.close
+      yield* client.closed
+      // The gateway saw the socket close (its session count is back to zero) before the directory answered.
+      yield* get(`${gateway.httpUrl}/metrics`).pipe(
+        Effect.repeat({ until: (text) => /aiconexus_gateway_sessions 0\b/.test(text), schedule: Schedule.spaced("10 millis") })
+      )
+      yield* gate.open
+      // Once the registration went through, the session (already closed) left the directory.
+      yield* get(`${gateway.httpUrl}/metrics`).pipe(
+        Effect.repeat({ until: (text) => /aiconexus_gateway_registrations_total\S* 1\b/.test(text), schedule: Schedule.spaced("10 millis") })
+      )
+      assert.notInclude(yield* get(`${gateway.httpUrl}/agents`), agent.did)
     }))
 })
