@@ -91,6 +91,9 @@ const verifyGatewayBound = (header: Envelope.Header): boolean => !Envelope.relay
 /** Frames a busy session holds before it stops reading its socket. */
 const INBOX_HIGH_WATER = 64
 
+/** Frames one session handles in a row; its next ones wait a turn of the event loop, so a flood does not hold up the others. */
+const FRAMES_PER_TURN = 16
+
 /** The session ended because the gateway closed it (the code is already sent). */
 class Closed extends Schema.TaggedError<Closed>()("Closed", { code: Schema.Number }) {}
 
@@ -431,6 +434,21 @@ export const make = Effect.fnUntraced(function*(connection: Connection, context:
   let inFlight = 0
   let paused = false
   let endWhenIdle = false
+  let handledInTurn = 0
+  let turnScheduled = false
+  const endTurn = () => {
+    handledInTurn = 0
+  }
+  const nextTurn = () => {
+    turnScheduled = false
+    handledInTurn = 0
+    drain()
+  }
+  const scheduleTurn = () => {
+    if (turnScheduled) return
+    turnScheduled = true
+    setImmediate(nextTurn)
+  }
 
   /** Runs the work of a frame (or of the watchdog); the session is busy until it is done. */
   const run = (work: Effect.Effect<void, Closed>): void => {
@@ -463,10 +481,19 @@ export const make = Effect.fnUntraced(function*(connection: Connection, context:
     if (work !== undefined) run(work)
   }
 
-  /** Handles held frames until the session is busy again or holds none. */
+  /** Handles a frame now, within this turn's share. */
+  const handleInTurn = (frame: string | Uint8Array): void => {
+    if (handledInTurn++ === 0) queueMicrotask(endTurn)
+    handle(frame)
+  }
+
+  /** Handles held frames until the session is busy again, holds none, or has had its turn. */
   const drain = (): void => {
-    while (inFlight === 0 && inbox.length > 0) handle(inbox.shift()!)
-    if (paused && inFlight === 0) {
+    while (inFlight === 0 && inbox.length > 0) {
+      if (handledInTurn >= FRAMES_PER_TURN) return scheduleTurn()
+      handleInTurn(inbox.shift()!)
+    }
+    if (paused && inFlight === 0 && inbox.length === 0) {
       paused = false
       connection.resume()
     }
@@ -474,8 +501,9 @@ export const make = Effect.fnUntraced(function*(connection: Connection, context:
 
   const receive = (frame: string | Uint8Array): void => {
     if (ended) return
-    if (inFlight === 0) return handle(frame)
+    if (inFlight === 0 && inbox.length === 0 && handledInTurn < FRAMES_PER_TURN) return handleInTurn(frame)
     inbox.push(frame)
+    if (inFlight === 0) scheduleTurn()
     if (!paused && inbox.length >= INBOX_HIGH_WATER) {
       paused = true
       connection.pause()
