@@ -10,12 +10,11 @@
  * @since 0.1.0
  */
 import { createServer } from "node:http"
-import { NodeHttpServer, NodeHttpServerRequest, NodeServices } from "@effect/platform-node"
-import { Clock, Context, Effect, Layer, Metric, Option, type Redacted, Schema } from "effect"
+import { NodeHttpServer, NodeServices } from "@effect/platform-node"
+import { Clock, Context, Effect, Layer, Metric, type Redacted, Schema } from "effect"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import type { Did } from "../protocol/Did.ts"
-import type * as Identity from "../protocol/Identity.ts"
 import * as IdentityFile from "../protocol/IdentityFile.ts"
 import * as NodeEd25519 from "../protocol/NodeEd25519.ts"
 import * as Admission from "./Admission.ts"
@@ -25,10 +24,10 @@ import * as GatewayMetrics from "./GatewayMetrics.ts"
 import * as RedisCluster from "./RedisCluster.ts"
 import * as RedisConnection from "./RedisConnection.ts"
 import { Router } from "./Router.ts"
-import * as Session from "./Session.ts"
+import * as WebSocketServer from "./WebSocketServer.ts"
 
 /** The WebSocket subprotocol of IoAP v1. */
-export const SUBPROTOCOL = "ioap.v1"
+export const SUBPROTOCOL = WebSocketServer.SUBPROTOCOL
 
 /** The configuration cannot work (e.g. a session timeout not over twice the heartbeat). */
 export class InvalidGatewayConfig extends Schema.TaggedError<InvalidGatewayConfig>()("InvalidGatewayConfig", {
@@ -52,10 +51,6 @@ const validate = (config: GatewayConfig) =>
     ? Effect.void
     : Effect.fail(new InvalidGatewayConfig({ reason: "sessionTimeoutMs must exceed 2 × heartbeatIntervalMs" }))
 
-/** Whether the client offered the IoAP subprotocol. */
-const offersSubprotocol = (header: string | undefined): boolean =>
-  header !== undefined && header.split(",").some((protocol) => protocol.trim() === SUBPROTOCOL)
-
 const AgentsQuery = Schema.Struct({
   capability: Schema.optionalKey(Schema.String),
   tag: Schema.optionalKey(Schema.String),
@@ -65,13 +60,11 @@ const AgentsQuery = Schema.Struct({
 
 const json = (body: unknown, status = 200) => HttpServerResponse.jsonUnsafe(body, { status })
 
-/** The routes of one gateway. */
-const routes = (config: GatewayConfig, identity: Identity.Identity, startedAt: number) =>
+/** The HTTP routes of one gateway (`/ws` is `WebSocketServer`). */
+const routes = (config: GatewayConfig, admission: Admission.Admission, startedAt: number) =>
   Effect.gen(function*() {
     const registry = yield* AgentRegistry
     const router = yield* HttpRouter.HttpRouter
-    const admission = Admission.make(config)
-    const rates = Session.makeRates(config)
     const agentsEnabled = config.agentsEndpoint === "on" || (config.agentsEndpoint === "auto" && isLoopback(config.host))
 
     yield* router.add("GET", "/health", Effect.gen(function*() {
@@ -97,31 +90,6 @@ const routes = (config: GatewayConfig, identity: Identity.Identity, startedAt: n
       yield* Metric.update(GatewayMetrics.sessions, admission.sessions())
       return HttpServerResponse.text(yield* PrometheusMetrics.format(), { contentType: "text/plain; version=0.0.4" })
     }))
-
-    yield* router.add("GET", "/ws", (request) =>
-      Effect.gen(function*() {
-        if (!offersSubprotocol(request.headers["sec-websocket-protocol"])) {
-          yield* Metric.update(GatewayMetrics.refused(400), 1)
-          return HttpServerResponse.text(`offer the WebSocket subprotocol ${SUBPROTOCOL}`, { status: 400 })
-        }
-        const forwarded = request.headers["x-forwarded-for"]
-        const ip = Admission.clientIp(Option.getOrUndefined(request.remoteAddress), forwarded, admission.trustedProxies)
-        const decision = admission.admit(ip, yield* Clock.currentTimeMillis)
-        if (decision !== "admitted") {
-          yield* Metric.update(GatewayMetrics.refused(decision), 1)
-          return HttpServerResponse.text(decision === 503 ? "gateway full" : "too many connections", { status: decision })
-        }
-        const nodeSocket = NodeHttpServerRequest.toIncomingMessage(request).socket
-        return yield* Effect.gen(function*() {
-          const socket = yield* request.upgrade
-          yield* Session.run(socket, { config, identity, rates, outboundBytes: () => nodeSocket?.writableLength ?? 0 })
-          return HttpServerResponse.empty()
-        }).pipe(
-          Effect.scoped,
-          Effect.catchTag("HttpServerError", () => Effect.succeed(HttpServerResponse.empty({ status: 400 }))),
-          Effect.ensuring(Effect.sync(() => admission.release(ip)))
-        )
-      }))
   })
 
 /** Loads (or creates) the gateway's identity from its key file. */
@@ -131,39 +99,38 @@ const loadIdentity = (config: GatewayConfig) =>
     return yield* IdentityFile.loadOrCreate(file)
   })
 
-/** A gateway node; it needs a directory and a router (`layerMemory` brings in-memory ones). */
-export const layer = (config: GatewayConfig) =>
+/** A gateway node on the current metrics registry; it needs a directory and a router. */
+const node = (config: GatewayConfig) =>
   Layer.unwrap(Effect.gen(function*() {
     yield* validate(config)
     const identity = yield* loadIdentity(config)
     const startedAt = yield* Clock.currentTimeMillis
     const httpServer = createServer()
+    const admission = Admission.make(config)
     const server = NodeHttpServer.layer(() => httpServer, {
       host: config.host,
       port: config.port,
-      // The default shutdown waits (up to 20 s) for open WebSocket sessions to end by
-      // themselves; the gateway's own shutdown below ends them at once instead.
-      disablePreemptiveShutdown: true,
-      websocket: {
-        maxPayload: config.maxMessageBytes,
-        perMessageDeflate: false,
-        handleProtocols: (protocols: Set<string>) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false)
-      }
+      // The default shutdown waits (up to 20 s) for open connections to end by themselves; the
+      // gateway's own shutdown below ends its sessions at once instead.
+      disablePreemptiveShutdown: true
     })
     const gateway = Layer.effect(Gateway, Effect.gen(function*() {
       const httpUrl = HttpServer.formatAddress((yield* HttpServer.HttpServer).address)
       return Gateway.of({ url: `${httpUrl.replace(/^http/, "ws")}/ws`, httpUrl, did: identity.did })
     }))
-    const app = HttpRouter.serve(Layer.effectDiscard(routes(config, identity, startedAt)).pipe(Layer.provide(HttpRouter.layer)), {
+    const app = HttpRouter.serve(Layer.effectDiscard(routes(config, admission, startedAt)).pipe(Layer.provide(HttpRouter.layer)), {
       disableLogger: true,
       disableListenLog: true
     })
-    // Shutdown, in this order: stop accepting connections; interrupt the sessions (they close
-    // with 1001 while `app` is released); drop connections still waiting for an upgrade, which
-    // agents reconnecting at once may have opened, so the server can close.
+    // After `app`, whose server registered its own upgrade handling, which `/ws` replaces.
+    const sessions = Layer.effectDiscard(WebSocketServer.serve(httpServer, { config, identity, admission }))
+    // Shutdown, in this order: stop accepting connections; close the sessions with 1001; release
+    // `app`; drop connections still waiting for an upgrade, which agents reconnecting at once
+    // may have opened, so the server can close.
     const stopAccepting = Layer.effectDiscard(Effect.addFinalizer(() => Effect.sync(() => httpServer.close())))
     const dropLeftovers = Layer.effectDiscard(Effect.addFinalizer(() => Effect.sync(() => httpServer.closeAllConnections())))
     return stopAccepting.pipe(
+      Layer.provideMerge(sessions),
       Layer.provideMerge(Layer.mergeAll(app, gateway)),
       Layer.provideMerge(dropLeftovers),
       Layer.provide(server),
@@ -172,16 +139,22 @@ export const layer = (config: GatewayConfig) =>
     )
   }).pipe(Effect.provide(NodeServices.layer)))
 
-/** Metrics of one gateway (its sessions and its directory and routing), apart from others in the process. */
+/** Metrics of one gateway (its sessions, and its directory and routing when they come with it), apart from others in the process. */
 const ownMetrics = () => Layer.sync(Metric.MetricRegistry, () => new Map())
+
+/**
+ * A gateway node with its own metrics; it needs a directory and a router (`layerMemory` and
+ * `layerRedis` bring theirs, which then count into the same metrics).
+ */
+export const layer = (config: GatewayConfig) => node(config).pipe(Layer.provide(ownMetrics()))
 
 /** A single gateway node with its directory and routing in memory. */
 export const layerMemory = (config: GatewayConfig) =>
-  layer(config).pipe(Layer.provide(Layer.mergeAll(AgentRegistry.layerMemory, Router.layerMemory)), Layer.provide(ownMetrics()))
+  node(config).pipe(Layer.provide(Layer.mergeAll(AgentRegistry.layerMemory, Router.layerMemory)), Layer.provide(ownMetrics()))
 
 /** A node of the cluster on the Redis at `redisUrl`, sharing the directory and routing with its other nodes. */
 export const layerRedis = (config: GatewayConfig, redisUrl: Redacted.Redacted<string>) =>
-  layer(config).pipe(
+  node(config).pipe(
     Layer.provide(RedisCluster.layer({
       nodeId: config.nodeId ?? globalThis.crypto.randomUUID(),
       keyPrefix: config.redisKeyPrefix,

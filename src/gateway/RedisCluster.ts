@@ -163,7 +163,7 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
     Effect.gen(function*() {
       const newline = message.indexOf("\n")
       const endpoint = newline < 0 ? undefined : endpoints.get(message.slice(0, newline))
-      const delivery = endpoint === undefined ? "unknown" : yield* endpoint.deliver(message.slice(newline + 1))
+      const delivery = endpoint === undefined ? "unknown" : endpoint.deliver(message.slice(newline + 1))
       yield* Metric.update(GatewayMetrics.clusterFrames(delivery === "delivered" ? "delivered" : "dropped"), 1)
     })
 
@@ -248,7 +248,7 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
     route: (to, frame) =>
       Effect.suspend(() => {
         const endpoint = endpoints.get(to)
-        if (endpoint !== undefined) return endpoint.deliver(frame)
+        if (endpoint !== undefined) return Effect.succeed(endpoint.deliver(frame))
         return Effect.gen(function*() {
           const located = yield* locate(to)
           if (Option.isNone(located) || located.value.node === nodeId) return "unknown" as const

@@ -22,8 +22,8 @@ export type Delivery =
 /** A session on this node, as the router sees it. */
 export interface Endpoint {
   readonly sessionId: string
-  /** Hands a frame to the session's socket. */
-  readonly deliver: (frame: string) => Effect.Effect<Exclude<Delivery, "unknown">>
+  /** Hands a frame to the session's socket, at once (a local session needs no Effect for it). */
+  readonly deliver: (frame: string) => Exclude<Delivery, "unknown">
   /** Tells the session that a newer registration of its DID replaced it. */
   readonly replaced: Effect.Effect<void>
 }
@@ -49,9 +49,9 @@ export class Router extends Context.Service<Router, {
           if (endpoints.get(did)?.sessionId === sessionId) endpoints.delete(did)
         }),
       route: (to, frame) =>
-        Effect.suspend(() => {
+        Effect.sync(() => {
           const endpoint = endpoints.get(to)
-          return endpoint === undefined ? Effect.succeed("unknown" as const) : endpoint.deliver(frame)
+          return endpoint === undefined ? "unknown" : endpoint.deliver(frame)
         }),
       evict: (did, sessionId) =>
         Effect.suspend(() => {

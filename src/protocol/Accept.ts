@@ -58,38 +58,52 @@ export interface Accepted<T extends Envelope.Type = Envelope.Type> {
   readonly text: string
 }
 
+/**
+ * A frame that passed steps 1 to 6: its header, its type and its text. Steps 7 to 11 and the
+ * record remain (`accept` runs them all; a receiver with a synchronous step 7 and Ed25519 may
+ * finish with `checkTo` and `complete`).
+ */
+export interface Candidate {
+  readonly header: Envelope.Header
+  readonly type: Envelope.Type
+  readonly text: string
+  /** The envelope's `id`, for the rejections of the later steps. */
+  readonly correlation_id: string
+}
+
 const DEFAULT_SKEW_MS = 60_000
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const decodeHeader = Schema.decodeUnknownResult(Envelope.Header, { onExcessProperty: "error" })
 const payloadDecoders = Object.fromEntries(
   Envelope.Types.map((type) => [type, Schema.decodeUnknownResult(Envelope.Payloads[type], { onExcessProperty: "error" })])
 ) as Record<Envelope.Type, (input: unknown) => Result.Result<unknown, Schema.SchemaError>>
-const isUuid = Schema.is(Envelope.Uuid)
 
 const firstLine = (error: Schema.SchemaError): string => error.message.split("\n", 2).join(" ").slice(0, 200)
 
-/**
- * Runs the acceptance checks on one frame. Fails with `EnvelopeRejected` carrying the code of
- * the first failed step; on success the envelope's (`from`, `id`) is recorded.
- */
-export const accept = Effect.fnUntraced(function*(
-  frame: string | Uint8Array,
-  context: AcceptContext
-): Effect.fn.Return<Accepted, EnvelopeRejected> {
+const rejection = (
+  code: ErrorCode,
+  step: number,
+  reason: string,
+  correlation_id: string | undefined,
+  details?: Record<string, Schema.Json>
+) =>
+  new EnvelopeRejected({
+    code,
+    step,
+    reason,
+    ...(correlation_id === undefined ? {} : { correlation_id }),
+    ...(details === undefined ? {} : { details })
+  })
+
+/** Steps 1 to 6 on one frame: the candidate envelope, or the rejection of the first failed step. */
+export const read = (frame: string | Uint8Array, context: AcceptContext): Result.Result<Candidate, EnvelopeRejected> => {
   let correlation_id: string | undefined
-  const reject = (code: ErrorCode, step: number, reason: string, details?: Record<string, Schema.Json>) =>
-    new EnvelopeRejected({
-      code,
-      step,
-      reason,
-      ...(correlation_id === undefined ? {} : { correlation_id }),
-      ...(details === undefined ? {} : { details })
-    })
+  const reject = (code: ErrorCode, step: number, reason: string) => Result.fail(rejection(code, step, reason, correlation_id))
 
   // 1. size
   const size = typeof frame === "string" ? frame.length : frame.byteLength
   if (typeof frame === "string" ? !Utf8.fitsUtf8Bytes(frame, context.maxFrameBytes) : size > context.maxFrameBytes) {
-    return yield* reject("MESSAGE_TOO_LARGE", 1, `the frame is over ${context.maxFrameBytes} bytes`)
+    return reject("MESSAGE_TOO_LARGE", 1, `the frame is over ${context.maxFrameBytes} bytes`)
   }
   // 2. a text frame holding an I-JSON object
   let text: string
@@ -99,76 +113,141 @@ export const accept = Effect.fnUntraced(function*(
     try {
       text = utf8Decoder.decode(frame)
     } catch {
-      return yield* reject("MALFORMED_MESSAGE", 2, "the frame is not UTF-8")
+      return reject("MALFORMED_MESSAGE", 2, "the frame is not UTF-8")
     }
   } else {
-    return yield* reject("MALFORMED_MESSAGE", 2, "binary frames are not accepted; send envelopes as text")
+    return reject("MALFORMED_MESSAGE", 2, "binary frames are not accepted; send envelopes as text")
   }
   const parsed = IJson.parse(text)
-  if (Result.isFailure(parsed)) return yield* reject("MALFORMED_MESSAGE", 2, parsed.failure.reason)
+  if (Result.isFailure(parsed)) return reject("MALFORMED_MESSAGE", 2, parsed.failure.reason)
   const value = parsed.success
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    return yield* reject("MALFORMED_MESSAGE", 2, "the frame is not a JSON object")
+    return reject("MALFORMED_MESSAGE", 2, "the frame is not a JSON object")
   }
   const object = value as { readonly [key: string]: IJson.Json }
-  if (typeof object.id === "string" && isUuid(object.id)) correlation_id = object.id
+  if (Envelope.isUuid(object.id)) correlation_id = object.id
   // 3. version
   if (Object.hasOwn(object, "version") && object.version !== "1.0") {
-    return yield* reject("UNSUPPORTED_VERSION", 3, "this receiver speaks version \"1.0\"")
+    return reject("UNSUPPORTED_VERSION", 3, "this receiver speaks version \"1.0\"")
   }
-  // 4. envelope members present and well-formed
-  const decoded = decodeHeader(object)
-  if (Result.isFailure(decoded)) return yield* reject("MALFORMED_MESSAGE", 4, firstLine(decoded.failure))
-  const header = decoded.success
+  // 4. envelope members present and well-formed (written-out checks first; the Schema words a failure)
+  let header: Envelope.Header
+  if (Envelope.isHeader(object)) {
+    header = object
+  } else {
+    const decoded = decodeHeader(object)
+    if (Result.isFailure(decoded)) return reject("MALFORMED_MESSAGE", 4, firstLine(decoded.failure))
+    header = decoded.success
+  }
   if (header.to === undefined) {
     if (!Envelope.typesWithoutTo.has(header.type as Envelope.Type)) {
-      return yield* reject("MALFORMED_MESSAGE", 4, `a ${header.type.slice(0, 64)} envelope needs "to"`)
+      return reject("MALFORMED_MESSAGE", 4, `a ${header.type.slice(0, 64)} envelope needs "to"`)
     }
   } else if (header.to === header.from) {
-    return yield* reject("MALFORMED_MESSAGE", 4, "\"to\" equals \"from\"")
+    return reject("MALFORMED_MESSAGE", 4, "\"to\" equals \"from\"")
   }
   // 5. type known and accepted here
   const refusal = Envelope.isType(header.type) ? context.refuseType(header.type) : context.refuseType(header.type) ?? "UNSUPPORTED_TYPE"
   if (refusal !== undefined) {
-    return yield* reject(refusal, 5, `type ${JSON.stringify(header.type.slice(0, 64))} is not accepted here`)
+    return reject(refusal, 5, `type ${JSON.stringify(header.type.slice(0, 64))} is not accepted here`)
   }
-  const type = header.type as Envelope.Type
   // 6. from
   if (
     (context.expectedFrom !== undefined && header.from !== context.expectedFrom) ||
     (context.checkFrom !== undefined && !context.checkFrom(header))
   ) {
-    return yield* reject("UNAUTHORIZED", 6, "\"from\" is not who may send this here")
+    return reject("UNAUTHORIZED", 6, "\"from\" is not who may send this here")
   }
-  // 7. to
-  if (!(yield* context.checkTo(header))) {
-    return yield* reject("UNKNOWN_AGENT", 7, "\"to\" is not a recipient this receiver serves")
-  }
+  return Result.succeed({ header, type: header.type as Envelope.Type, text, correlation_id: header.id })
+}
+
+/** Step 7's rejection: `to` is not served here. */
+export const unknownRecipient = (candidate: Candidate): EnvelopeRejected =>
+  rejection("UNKNOWN_AGENT", 7, "\"to\" is not a recipient this receiver serves", candidate.correlation_id)
+
+/** Steps 8 and 9 at time `now` for an envelope sent at `sentAt`: the rejection, or `undefined` when both pass. */
+const checkFresh = (candidate: Candidate, context: AcceptContext, now: number, sentAt: number): EnvelopeRejected | undefined => {
+  const { header } = candidate
   // 8. timestamp within the skew
-  const now = yield* Clock.currentTimeMillis
   const skew = context.skewMs ?? DEFAULT_SKEW_MS
-  const sentAt = Envelope.timestampMillis(header.timestamp)
   if (Math.abs(now - sentAt) > skew) {
-    return yield* reject("REPLAYED", 8, `the timestamp is more than ${skew} ms from the receiver's clock`, {
+    return rejection("REPLAYED", 8, `the timestamp is more than ${skew} ms from the receiver's clock`, candidate.correlation_id, {
       server_time: Envelope.formatTimestamp(now)
     })
   }
   // 9. not accepted before
   const status = context.replay.check(header.from, header.id, now)
-  if (status === "replayed") return yield* reject("REPLAYED", 9, "this (from, id) was accepted before")
-  if (status === "full") return yield* reject("RATE_LIMITED", 9, "too many envelopes from this sender in the replay window")
-  // 10. signature
-  if (context.verifySignature === undefined || context.verifySignature(header)) {
-    if (!(yield* Envelope.verify(header))) {
-      return yield* reject("INVALID_SIGNATURE", 10, "the signature does not verify with the key of \"from\"")
-    }
+  if (status === "replayed") return rejection("REPLAYED", 9, "this (from, id) was accepted before", candidate.correlation_id)
+  if (status === "full") {
+    return rejection("RATE_LIMITED", 9, "too many envelopes from this sender in the replay window", candidate.correlation_id)
   }
+  return undefined
+}
+
+const invalidSignature = (candidate: Candidate) =>
+  rejection("INVALID_SIGNATURE", 10, "the signature does not verify with the key of \"from\"", candidate.correlation_id)
+
+const mustVerify = (candidate: Candidate, context: AcceptContext): boolean =>
+  context.verifySignature === undefined || context.verifySignature(candidate.header)
+
+/** Step 11 and the record of (`from`, `id`) until its own timestamp plus the skew. */
+const finish = (candidate: Candidate, context: AcceptContext, now: number, sentAt: number): Result.Result<Accepted, EnvelopeRejected> => {
+  const { header, type } = candidate
   // 11. payload
   const payload = payloadDecoders[type](header.payload)
-  if (Result.isFailure(payload)) return yield* reject("MALFORMED_MESSAGE", 11, `payload: ${firstLine(payload.failure)}`)
-  // Record (from, id) until its own timestamp plus the skew.
+  if (Result.isFailure(payload)) {
+    return Result.fail(rejection("MALFORMED_MESSAGE", 11, `payload: ${firstLine(payload.failure)}`, candidate.correlation_id))
+  }
+  const skew = context.skewMs ?? DEFAULT_SKEW_MS
   const recorded = context.replay.record(header.from, header.id, sentAt + skew, now)
-  if (recorded === "replayed") return yield* reject("REPLAYED", 9, "this (from, id) was accepted before")
-  if (recorded === "full") return yield* reject("RATE_LIMITED", 12, "too many envelopes from this sender in the replay window")
-  return { envelope: { ...header, type, payload: payload.success } as Envelope.Envelope, text }
+  if (recorded === "replayed") return Result.fail(rejection("REPLAYED", 9, "this (from, id) was accepted before", candidate.correlation_id))
+  if (recorded === "full") {
+    return Result.fail(rejection("RATE_LIMITED", 12, "too many envelopes from this sender in the replay window", candidate.correlation_id))
+  }
+  return Result.succeed({ envelope: { ...header, type, payload: payload.success } as Envelope.Envelope, text: candidate.text })
+}
+
+/**
+ * Steps 8 to 11 and the record, synchronously, once step 7 passed: `now` is the receiver's
+ * clock and `verifySync` a synchronous Ed25519 check (`Ed25519Shape.verifySync`).
+ */
+export const complete = (
+  candidate: Candidate,
+  context: AcceptContext,
+  now: number,
+  verifySync: (publicKey: Uint8Array, signature: Uint8Array, data: Uint8Array) => boolean
+): Result.Result<Accepted, EnvelopeRejected> => {
+  const sentAt = Envelope.timestampMillis(candidate.header.timestamp)
+  const stale = checkFresh(candidate, context, now, sentAt)
+  if (stale !== undefined) return Result.fail(stale)
+  // 10. signature
+  if (mustVerify(candidate, context) && !Envelope.verifyWith(candidate.header, verifySync)) {
+    return Result.fail(invalidSignature(candidate))
+  }
+  return finish(candidate, context, now, sentAt)
+}
+
+/** Steps 7 to 11 and the record, with the context's `checkTo`, the `Clock` and the `Ed25519` service. */
+export const completeEffect = Effect.fnUntraced(function*(
+  candidate: Candidate,
+  context: AcceptContext
+): Effect.fn.Return<Accepted, EnvelopeRejected> {
+  // 7. to
+  if (!(yield* context.checkTo(candidate.header))) return yield* unknownRecipient(candidate)
+  const now = yield* Clock.currentTimeMillis
+  const sentAt = Envelope.timestampMillis(candidate.header.timestamp)
+  const stale = checkFresh(candidate, context, now, sentAt)
+  if (stale !== undefined) return yield* stale
+  // 10. signature
+  if (mustVerify(candidate, context) && !(yield* Envelope.verify(candidate.header))) return yield* invalidSignature(candidate)
+  return yield* Effect.fromResult(finish(candidate, context, now, sentAt))
 })
+
+/**
+ * Runs the acceptance checks on one frame. Fails with `EnvelopeRejected` carrying the code of
+ * the first failed step; on success the envelope's (`from`, `id`) is recorded.
+ */
+export const accept = (frame: string | Uint8Array, context: AcceptContext): Effect.Effect<Accepted, EnvelopeRejected> => {
+  const candidate = read(frame, context)
+  return Result.isFailure(candidate) ? Effect.fail(candidate.failure) : completeEffect(candidate.success, context)
+}

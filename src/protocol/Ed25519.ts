@@ -32,6 +32,8 @@ export interface Ed25519Shape {
   readonly sign: (seed: Redacted.Redacted<Uint8Array>, data: Uint8Array) => Effect.Effect<Uint8Array, CryptoError>
   /** Whether `signature` is valid for `data` under `publicKey`; never fails, a bad key is `false`. */
   readonly verify: (publicKey: Uint8Array, signature: Uint8Array, data: Uint8Array) => Effect.Effect<boolean>
+  /** `verify` without an Effect, for implementations that verify synchronously (node:crypto). */
+  readonly verifySync?: ((publicKey: Uint8Array, signature: Uint8Array, data: Uint8Array) => boolean) | undefined
 }
 
 // PKCS#8 wrapping of an Ed25519 seed (RFC 8410): the fixed DER prefix, then the 32 seed bytes.

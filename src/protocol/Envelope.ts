@@ -20,23 +20,26 @@ import * as WebRtc from "./WebRtc.ts"
 // Formats
 // ---------------------------------------------------------------------------
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+
 /** A lower-case UUID v4 or v7 (the nil UUID is neither). */
-export const Uuid = Schema.String.check(
-  Schema.isPattern(/^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, {
-    description: "a lower-case UUID v4 or v7"
-  })
-)
+export const Uuid = Schema.String.check(Schema.isPattern(UUID, { description: "a lower-case UUID v4 or v7" }))
+
+/** Whether a value is a `Uuid` (the same check, without the Schema). */
+export const isUuid = (value: unknown): value is string => typeof value === "string" && UUID.test(value)
 
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.\d{3}Z$/
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const
+
 /** Whether a year/month/day/hour/minute/second names a real UTC calendar time (no leap seconds). */
 const isCalendarTime = (match: RegExpExecArray): boolean => {
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number]
-  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return false
-  // Day 0 of the next month is the last day of this one (setUTCFullYear keeps years 0–99 as they are).
-  const lastDay = new Date(0)
-  lastDay.setUTCFullYear(year, month, 0)
-  return day <= lastDay.getUTCDate()
+  const year = Number(match[1])
+  const month = Number(match[2])
+  const day = Number(match[3])
+  if (month < 1 || month > 12 || day < 1 || Number(match[4]) > 23 || Number(match[5]) > 59 || Number(match[6]) > 59) return false
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+  return day <= (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)
 }
 
 /** A UTC timestamp with milliseconds (`2026-01-02T03:04:05.678Z`) naming a real calendar time. */
@@ -48,16 +51,25 @@ export const Timestamp = Schema.String.check(
   }, { description: "a UTC timestamp with milliseconds" })
 )
 
+/** Whether a string is a `Timestamp` (the same check, without the Schema). */
+export const isTimestamp = (s: string): boolean => {
+  const match = TIMESTAMP.exec(s)
+  return match !== null && isCalendarTime(match)
+}
+
 /** The milliseconds since the epoch of a `Timestamp`. */
 export const timestampMillis = (timestamp: string): number => Date.parse(timestamp)
 
 /** The `Timestamp` of a time in milliseconds since the epoch. */
 export const formatTimestamp = (millis: number): string => new Date(millis).toISOString()
 
+const SIGNATURE = /^[A-Za-z0-9_-]{85}[AQgw]$/
+
 /** 64 signature bytes as exactly 86 base64url characters, canonical (the 4 unused bits are zero). */
-export const Signature = Schema.String.check(
-  Schema.isPattern(/^[A-Za-z0-9_-]{85}[AQgw]$/, { description: "86 canonical base64url characters" })
-)
+export const Signature = Schema.String.check(Schema.isPattern(SIGNATURE, { description: "86 canonical base64url characters" }))
+
+/** Whether a value is a `Signature` (the same check, without the Schema). */
+export const isSignature = (value: unknown): value is string => typeof value === "string" && SIGNATURE.test(value)
 
 /** 32 random bytes as 43 canonical base64url characters. */
 export const Nonce = Schema.String.check(
@@ -229,6 +241,31 @@ export const Header = Schema.Struct({
 /** The members of every envelope, with the payload left open. */
 export type Header = typeof Header.Type
 
+const HEADER_MEMBERS: ReadonlySet<string> = new Set(Object.keys(Header.fields))
+
+const isDid = (value: unknown): boolean => typeof value === "string" && Result.isSuccess(Did.decodeSyntax(value))
+
+/**
+ * Whether a parsed object is a `Header` decoded with unknown members refused: the Schema's
+ * checks, written out, for the common case where they all pass. A `false` says nothing more:
+ * decode with the Schema to learn which check failed.
+ */
+export const isHeader = (object: { readonly [key: string]: unknown }): object is Header => {
+  if (Object.getPrototypeOf(object) !== Object.prototype) return false
+  for (const key in object) if (!HEADER_MEMBERS.has(key)) return false
+  const { payload } = object
+  return object.version === "1.0" &&
+    isUuid(object.id) &&
+    (!Object.hasOwn(object, "correlation_id") || isUuid(object.correlation_id)) &&
+    typeof object.timestamp === "string" && isTimestamp(object.timestamp) &&
+    isDid(object.from) &&
+    (!Object.hasOwn(object, "to") || isDid(object.to)) &&
+    typeof object.type === "string" && object.type.length <= 64 &&
+    typeof payload === "object" && payload !== null && !Array.isArray(payload) &&
+    Object.getPrototypeOf(payload) === Object.prototype &&
+    isSignature(object.signature)
+}
+
 /** A signed envelope of one type. */
 export interface Envelope<T extends Type = Type> {
   readonly version: "1.0"
@@ -287,21 +324,33 @@ export const sign = <T extends Type>(
     Effect.map((signature) => ({ ...unsigned, signature: base64urlnopad.encode(signature) }) as Envelope<T>)
   )
 
+/** What a signature check needs: the key of `from`, the signature and the signed bytes; `undefined` when one cannot be read. */
+const signedParts = (envelope: { readonly from: string; readonly signature: string }) => {
+  const key = Did.decode(envelope.from)
+  if (key._tag === "Failure") return undefined
+  try {
+    return { publicKey: key.success, signature: base64urlnopad.decode(envelope.signature), bytes: signingBytes(envelope) }
+  } catch {
+    return undefined
+  }
+}
+
 /** Whether an envelope's signature verifies with the key of its `from` DID. */
 export const verify = (envelope: { readonly from: string; readonly signature: string }): Effect.Effect<boolean> =>
   Effect.suspend(() => {
-    const key = Did.decode(envelope.from)
-    if (key._tag === "Failure") return Effect.succeed(false)
-    let signature: Uint8Array
-    let bytes: Uint8Array
-    try {
-      signature = base64urlnopad.decode(envelope.signature)
-      bytes = signingBytes(envelope)
-    } catch {
-      return Effect.succeed(false)
-    }
-    return Effect.flatMap(Ed25519, (ed25519) => ed25519.verify(key.success, signature, bytes))
+    const parts = signedParts(envelope)
+    if (parts === undefined) return Effect.succeed(false)
+    return Effect.flatMap(Ed25519, (ed25519) => ed25519.verify(parts.publicKey, parts.signature, parts.bytes))
   })
+
+/** `verify` with a synchronous Ed25519 check (`Ed25519Shape.verifySync`). */
+export const verifyWith = (
+  envelope: { readonly from: string; readonly signature: string },
+  verifySync: (publicKey: Uint8Array, signature: Uint8Array, data: Uint8Array) => boolean
+): boolean => {
+  const parts = signedParts(envelope)
+  return parts !== undefined && verifySync(parts.publicKey, parts.signature, parts.bytes)
+}
 
 /** What a sender chooses for a new envelope; the rest is filled in by `make`. */
 export interface Draft<T extends Type> {

@@ -44,6 +44,15 @@ export const make = (): Ed25519Shape => {
     privateKeys.set(seed, key)
     return key
   }
+  const verifySync = (publicKey: Uint8Array, signature: Uint8Array, data: Uint8Array): boolean => {
+    const key = importPublic(publicKey)
+    if (key === null || signature.length !== 64) return false
+    try {
+      return NodeCrypto.verify(null, data, key, signature)
+    } catch {
+      return false
+    }
+  }
   const publicKeyOf = (seed: Redacted.Redacted<Uint8Array>) =>
     Effect.try({
       try: () => {
@@ -65,16 +74,8 @@ export const make = (): Ed25519Shape => {
         try: () => new Uint8Array(NodeCrypto.sign(null, data, importSeed(Redacted.value(seed)))),
         catch: cryptoFailure("sign")
       }),
-    verify: (publicKey, signature, data) =>
-      Effect.sync(() => {
-        const key = importPublic(publicKey)
-        if (key === null || signature.length !== 64) return false
-        try {
-          return NodeCrypto.verify(null, data, key, signature)
-        } catch {
-          return false
-        }
-      })
+    verify: (publicKey, signature, data) => Effect.sync(() => verifySync(publicKey, signature, data)),
+    verifySync
   }
 }
 

@@ -38,58 +38,74 @@ export interface ReplayGuard {
   readonly size: () => number
 }
 
-/** A new, empty replay guard. */
-export const make = (options: ReplayGuardOptions = {}): ReplayGuard => {
-  const maxPerSender = options.maxPerSender ?? 4096
-  const maxTotal = options.maxTotal ?? 65536
-  const senders = new Map<string, SenderRecords>()
-  let total = 0
+/**
+ * The records, kept in one object per guard (a receiver holds one guard per session, so its
+ * methods live on the prototype rather than in closures).
+ */
+class Guard implements ReplayGuard {
+  readonly #maxPerSender: number
+  readonly #maxTotal: number
+  readonly #senders = new Map<string, SenderRecords>()
+  #total = 0
 
-  const sweep = (from: string, records: SenderRecords, now: number): void => {
+  constructor(maxPerSender: number, maxTotal: number) {
+    this.#maxPerSender = maxPerSender
+    this.#maxTotal = maxTotal
+  }
+
+  #sweep(from: string, records: SenderRecords, now: number): void {
     if (now < records.nextExpiry) return
     let next = Infinity
     for (const [id, expiry] of records.expiries) {
       if (expiry <= now) {
         records.expiries.delete(id)
-        total--
+        this.#total--
       } else if (expiry < next) {
         next = expiry
       }
     }
     records.nextExpiry = next
-    if (records.expiries.size === 0) senders.delete(from)
-  }
-  const sweepAll = (now: number): void => {
-    for (const [from, records] of senders) sweep(from, records, now)
-  }
-  const hasRoom = (records: SenderRecords | undefined, from: string, now: number): boolean => {
-    if (records !== undefined && records.expiries.size >= maxPerSender) sweep(from, records, now)
-    if (total >= maxTotal) sweepAll(now)
-    return total < maxTotal && (records === undefined || records.expiries.size < maxPerSender)
+    if (records.expiries.size === 0) this.#senders.delete(from)
   }
 
-  return {
-    check: (from, id, now) => {
-      const records = senders.get(from)
-      const expiry = records?.expiries.get(id)
-      if (expiry !== undefined && expiry > now) return "replayed"
-      return hasRoom(records, from, now) ? "fresh" : "full"
-    },
-    record: (from, id, expiresAt, now) => {
-      let records = senders.get(from)
-      const existing = records?.expiries.get(id)
-      if (existing !== undefined && existing > now) return "replayed"
-      if (!hasRoom(records, from, now)) return "full"
-      records = senders.get(from)
-      if (records === undefined) {
-        records = { expiries: new Map(), nextExpiry: Infinity }
-        senders.set(from, records)
-      }
-      if (!records.expiries.has(id)) total++
-      records.expiries.set(id, expiresAt)
-      if (expiresAt < records.nextExpiry) records.nextExpiry = expiresAt
-      return "recorded"
-    },
-    size: () => total
+  #sweepAll(now: number): void {
+    for (const [from, records] of this.#senders) this.#sweep(from, records, now)
+  }
+
+  #hasRoom(records: SenderRecords | undefined, from: string, now: number): boolean {
+    if (records !== undefined && records.expiries.size >= this.#maxPerSender) this.#sweep(from, records, now)
+    if (this.#total >= this.#maxTotal) this.#sweepAll(now)
+    return this.#total < this.#maxTotal && (records === undefined || records.expiries.size < this.#maxPerSender)
+  }
+
+  check(from: string, id: string, now: number): ReplayStatus {
+    const records = this.#senders.get(from)
+    const expiry = records?.expiries.get(id)
+    if (expiry !== undefined && expiry > now) return "replayed"
+    return this.#hasRoom(records, from, now) ? "fresh" : "full"
+  }
+
+  record(from: string, id: string, expiresAt: number, now: number): RecordStatus {
+    let records = this.#senders.get(from)
+    const existing = records?.expiries.get(id)
+    if (existing !== undefined && existing > now) return "replayed"
+    if (!this.#hasRoom(records, from, now)) return "full"
+    records = this.#senders.get(from)
+    if (records === undefined) {
+      records = { expiries: new Map(), nextExpiry: Infinity }
+      this.#senders.set(from, records)
+    }
+    if (!records.expiries.has(id)) this.#total++
+    records.expiries.set(id, expiresAt)
+    if (expiresAt < records.nextExpiry) records.nextExpiry = expiresAt
+    return "recorded"
+  }
+
+  size(): number {
+    return this.#total
   }
 }
+
+/** A new, empty replay guard. */
+export const make = (options: ReplayGuardOptions = {}): ReplayGuard =>
+  new Guard(options.maxPerSender ?? 4096, options.maxTotal ?? 65536)

@@ -139,6 +139,22 @@ layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("gateway
       assert.strictEqual(yield* b.next(), bye)
     }))
 
+  it.effect("relays a burst from one agent in order, past the frames a session handles in one turn", () =>
+    Effect.gen(function*() {
+      const { alice, bob, a, b } = yield* pair
+      const frames: Array<string> = []
+      for (let i = 0; i < 100; i++) {
+        frames.push(Envelope.encode(yield* Envelope.make(alice, { type: "BYE", to: bob.did, payload: { connection_id: crypto.randomUUID() } })))
+      }
+      // Written at once: they reach the gateway in a few reads.
+      yield* Effect.sync(() => {
+        for (const frame of frames) a.socket.send(frame)
+      })
+      const received: Array<string> = []
+      for (let i = 0; i < frames.length; i++) received.push(yield* b.next())
+      assert.deepStrictEqual(received, frames)
+    }))
+
   it.effect("closes a session whose frame exceeds max_message_bytes with 1009", () =>
     Effect.gen(function*() {
       const { a } = yield* pair

@@ -108,3 +108,44 @@ describe("Envelope", () => {
       assert.isTrue(yield* Envelope.verify(envelope))
     }))
 })
+
+describe("Envelope.isHeader", () => {
+  const decodeHeader = Schema.decodeUnknownResult(Envelope.Header, { onExcessProperty: "error" })
+  const agrees = (value: Record<string, unknown>) => {
+    const fast = Envelope.isHeader(value)
+    const schema = Result.isSuccess(decodeHeader(value))
+    // The written-out checks never pass what the Schema refuses (the Schema words every refusal).
+    assert.isTrue(!fast || schema, `isHeader passed what the Schema refuses: ${JSON.stringify(value)}`)
+    return fast
+  }
+
+  it.effect("passes exactly the headers the Schema decodes, over the usual mistakes", () =>
+    Effect.gen(function*() {
+      const { alice, bob } = yield* identities
+      const envelope = yield* Envelope.make(alice, { type: "BYE", to: bob.did, correlation_id: crypto.randomUUID(), payload: { connection_id: crypto.randomUUID() } })
+      const valid = JSON.parse(Envelope.encode(envelope)) as Record<string, unknown>
+      assert.isTrue(agrees(valid))
+      const { to: _, ...withoutTo } = valid
+      assert.isTrue(agrees(withoutTo))
+      const broken: ReadonlyArray<Record<string, unknown>> = [
+        { ...valid, extra: 1 },
+        JSON.parse(`{"__proto__":1,${Envelope.encode(envelope).slice(1)}`),
+        { ...valid, version: "1.1" },
+        (({ version: _, ...rest }) => rest)(valid),
+        { ...valid, id: "00000000-0000-0000-0000-000000000000" },
+        { ...valid, id: String(valid.id).toUpperCase() },
+        { ...valid, correlation_id: "nope" },
+        { ...valid, timestamp: "2026-02-30T00:00:00.000Z" },
+        { ...valid, timestamp: "2026-01-01T00:00:00Z" },
+        { ...valid, from: "did:key:z6Mk" },
+        { ...valid, to: 7 },
+        { ...valid, type: "X".repeat(65) },
+        { ...valid, payload: [] },
+        { ...valid, payload: null },
+        { ...valid, payload: "x" },
+        { ...valid, signature: `${String(valid.signature).slice(0, 85)}B` },
+        (({ signature: _, ...rest }) => rest)(valid)
+      ]
+      for (const value of broken) assert.isFalse(agrees(value), JSON.stringify(value).slice(0, 120))
+    }))
+})

@@ -22,6 +22,13 @@ describe("IJson.parse", () => {
     rejects(`{ "a" : 1 , "\\u0061" : 2 }`, "duplicate member name \"a\"")
   })
 
+  it("counts members past colons and escaped quotes inside strings", () => {
+    rejects(`{"a":"x\\":\\"y","a":1}`, "duplicate member name \"a\"")
+    rejects(`{"s":"\\\\","t":{"u":"::","u":"\\"::"}}`, "duplicate member name \"u\"")
+    const text = `{"a":"x\\":\\"y:","b":"\\\\","c":[{"d":":"},"e:f"]}`
+    assert.deepStrictEqual(Result.getOrThrow(IJson.parse(text)), JSON.parse(text))
+  })
+
   it("refuses lone surrogates in strings and names", () => {
     rejects(`{"a":"\\ud800"}`, "lone surrogate")
     rejects(`{"\\udc00":1}`, "lone surrogate")

@@ -1,0 +1,173 @@
+/**
+ * The gateway's `/ws` endpoint: WebSocket upgrades on the node:http server, answered by a `ws`
+ * server in noServer mode, and the sessions they start (PROTOCOL.md 4.1 and 4.2).
+ *
+ * Before any WebSocket work an upgrade must offer the IoAP subprotocol (else 400) and pass
+ * admission (429 per IP, 503 when the node is full). A session holds no fiber while it waits:
+ * it is its socket's listeners and its state, and one watchdog sweep over all sessions closes
+ * those that stay silent past their timeout. On shutdown every session is closed with 1001.
+ *
+ * @since 0.1.0
+ */
+import { type IncomingMessage, type Server, STATUS_CODES } from "node:http"
+import type { Duplex } from "node:stream"
+import { Clock, Effect, Metric } from "effect"
+import { type WebSocket, WebSocketServer } from "ws"
+import type * as Identity from "../protocol/Identity.ts"
+import * as Admission from "./Admission.ts"
+import type { AgentRegistry } from "./AgentRegistry.ts"
+import type { GatewayConfig } from "./GatewayConfig.ts"
+import * as GatewayMetrics from "./GatewayMetrics.ts"
+import type { Router } from "./Router.ts"
+import * as Session from "./Session.ts"
+
+/** The WebSocket subprotocol of IoAP v1. */
+export const SUBPROTOCOL = "ioap.v1"
+
+/** The path agents dial. */
+export const PATH = "/ws"
+
+/** Whether the client offered the IoAP subprotocol. */
+const offersSubprotocol = (header: string | undefined): boolean =>
+  header !== undefined && header.split(",").some((protocol) => protocol.trim() === SUBPROTOCOL)
+
+/** Answers an upgrade request with a plain HTTP response and closes the connection. */
+const answer = (socket: Duplex, status: number, body: string): void => {
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  )
+}
+
+const ignore = () => undefined
+
+/** A session's socket: a `ws` WebSocket and its TCP socket (one object per session, methods shared). */
+class WsConnection implements Session.Connection {
+  readonly #ws: WebSocket
+  readonly #socket: Duplex
+  #corked = false
+
+  constructor(ws: WebSocket, socket: Duplex) {
+    this.#ws = ws
+    this.#socket = socket
+  }
+
+  /** Frames written in one turn of the event loop leave in one write (one system call). */
+  send(frame: string): void {
+    if (!this.#corked) {
+      this.#corked = true
+      this.#socket.cork()
+      process.nextTick(uncork, this)
+    }
+    this.#ws.send(frame)
+  }
+
+  uncork(): void {
+    this.#corked = false
+    this.#socket.uncork()
+  }
+
+  close(code: number, reason: string): void {
+    this.#ws.close(code, reason)
+  }
+
+  bufferedBytes(): number {
+    return this.#ws.bufferedAmount
+  }
+
+  pause(): void {
+    this.#ws.pause()
+  }
+
+  resume(): void {
+    this.#ws.resume()
+  }
+}
+
+const uncork = (connection: WsConnection) => connection.uncork()
+
+/** How often the watchdog looks for silent sessions: a tenth of the shorter timeout, within 10 ms – 1 s. */
+export const sweepPeriodMs = (config: GatewayConfig): number =>
+  Math.min(1000, Math.max(10, Math.floor(Math.min(config.handshakeTimeoutMs, config.sessionTimeoutMs) / 10)))
+
+/**
+ * Serves `/ws` on `server` until the scope closes: takes over the server's `upgrade` events
+ * (call it after the HTTP routes are served, which registered their own upgrade handling).
+ */
+export const serve = Effect.fnUntraced(function*(server: Server, options: {
+  readonly config: GatewayConfig
+  readonly identity: Identity.Identity
+  readonly admission: Admission.Admission
+}) {
+  const { admission, config, identity } = options
+  const services = yield* Effect.context<AgentRegistry | Router>()
+  const runFork = Effect.runForkWith(services)
+  const runSync = Effect.runSyncWith(services)
+  const clock = yield* Clock.Clock
+  const rates = Session.makeRates(config)
+  const sessions = new Set<Session.Session>()
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.maxMessageBytes,
+    perMessageDeflate: false,
+    handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false)
+  })
+
+  const refuse = (socket: Duplex, status: number, body: string) => {
+    runFork(Metric.update(GatewayMetrics.refused(status), 1))
+    answer(socket, status, body)
+  }
+
+  const start = (ws: WebSocket, socket: Duplex) => {
+    const session = runSync(Session.make(new WsConnection(ws, socket), { config, identity, rates }))
+    sessions.add(session)
+    ws.on("message", (data, isBinary) => session.receive(isBinary ? data as Buffer : data.toString()))
+    ws.on("error", ignore)
+    ws.on("close", () => {
+      if (sessions.delete(session)) runFork(session.closed)
+    })
+  }
+
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", ignore)
+    const path = (request.url ?? "").split("?", 1)[0]
+    if (path !== PATH || request.method !== "GET") return answer(socket, 404, "not found")
+    if (!offersSubprotocol(request.headers["sec-websocket-protocol"])) {
+      return refuse(socket, 400, `offer the WebSocket subprotocol ${SUBPROTOCOL}`)
+    }
+    const forwarded = request.headers["x-forwarded-for"]
+    const ip = Admission.clientIp(
+      request.socket.remoteAddress,
+      Array.isArray(forwarded) ? forwarded.join(",") : forwarded,
+      admission.trustedProxies
+    )
+    const decision = admission.admit(ip, clock.currentTimeMillisUnsafe())
+    if (decision !== "admitted") return refuse(socket, decision, decision === 503 ? "gateway full" : "too many connections")
+    // The connection counts until it closes, whether or not the WebSocket handshake succeeds.
+    socket.once("close", () => admission.release(ip))
+    wss.handleUpgrade(request, socket, head, (ws) => start(ws, socket))
+  }
+
+  // The routes' server registered its own upgrade handling; `/ws` is served here instead.
+  server.removeAllListeners("upgrade")
+  server.on("upgrade", onUpgrade)
+
+  // One watchdog for every session (each checks its own deadline).
+  yield* Effect.forkScoped(Effect.forever(Effect.andThen(
+    Effect.sleep(sweepPeriodMs(config)),
+    Effect.sync(() => {
+      const now = clock.currentTimeMillisUnsafe()
+      for (const session of sessions) session.expire(now)
+    })
+  )))
+
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function*() {
+      server.off("upgrade", onUpgrade)
+      const open = [...sessions]
+      sessions.clear()
+      for (const session of open) yield* session.end(Session.CloseCode.goingAway, "gateway shutting down")
+      wss.close()
+    })
+  )
+})
