@@ -22,7 +22,7 @@ import * as Redis from "effect/persistence/Redis"
 import { type AgentEntry, AgentRegistry, discoverIn, isListedFor, paginate, parseCursor } from "./AgentRegistry.ts"
 import * as GatewayMetrics from "./GatewayMetrics.ts"
 import * as RedisDirectory from "./RedisDirectory.ts"
-import { type Endpoint, Router } from "./Router.ts"
+import { makeLocal, Router } from "./Router.ts"
 
 /** How a node takes part in a cluster. */
 export interface ClusterOptions {
@@ -56,7 +56,8 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
   const store = RedisDirectory.make(redis, options.keyPrefix)
   const { nodeId, presenceTtlMs } = options
   const local = new Map<string, LocalAgent>()
-  const endpoints = new Map<string, Endpoint>()
+  const sessions = makeLocal()
+  const endpoints = sessions.endpoints
   const locations = new Map<string, { readonly located: RedisDirectory.Located; readonly until: number }>()
   let degraded = false
 
@@ -76,13 +77,7 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
     })
 
   /** Replaces a session of this node (it gets SESSION_REPLACED and closes with 4001). */
-  const evictLocal = (did: string, sessionId: string) =>
-    Effect.suspend(() => {
-      const endpoint = endpoints.get(did)
-      if (endpoint?.sessionId !== sessionId) return Effect.void
-      endpoints.delete(did)
-      return endpoint.replaced
-    })
+  const evictLocal = sessions.evict
 
   // ---------------------------------------------------------------------------
   // Registrations
@@ -240,15 +235,11 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
   })
 
   const router = Router.of({
-    attach: (did, endpoint) => Effect.sync(() => void endpoints.set(did, endpoint)),
-    detach: (did, sessionId) =>
-      Effect.sync(() => {
-        if (endpoints.get(did)?.sessionId === sessionId) endpoints.delete(did)
-      }),
+    attach: sessions.attach,
+    detach: sessions.detach,
     route: (to, frame) =>
       Effect.suspend(() => {
-        const endpoint = endpoints.get(to)
-        if (endpoint !== undefined) return Effect.succeed(endpoint.deliver(frame))
+        if (endpoints.has(to)) return sessions.route(to, frame)
         return Effect.gen(function*() {
           const located = yield* locate(to)
           if (Option.isNone(located) || located.value.node === nodeId) return "unknown" as const

@@ -41,25 +41,32 @@ export class Router extends Context.Service<Router, {
 }>()("aiconexus/gateway/Router") {
   /** A router for the sessions of this process (one gateway node). */
   static readonly layerMemory: Layer.Layer<Router> = Layer.sync(Router, () => {
-    const endpoints = new Map<string, Endpoint>()
-    return {
-      attach: (did, endpoint) => Effect.sync(() => void endpoints.set(did, endpoint)),
-      detach: (did, sessionId) =>
-        Effect.sync(() => {
-          if (endpoints.get(did)?.sessionId === sessionId) endpoints.delete(did)
-        }),
-      route: (to, frame) =>
-        Effect.sync(() => {
-          const endpoint = endpoints.get(to)
-          return endpoint === undefined ? "unknown" : endpoint.deliver(frame)
-        }),
-      evict: (did, sessionId) =>
-        Effect.suspend(() => {
-          const endpoint = endpoints.get(did)
-          if (endpoint?.sessionId !== sessionId) return Effect.void
-          endpoints.delete(did)
-          return endpoint.replaced
-        })
-    }
+    const { endpoints: _, ...router } = makeLocal()
+    return router
   })
+}
+
+/** The sessions of this node by DID, and the Router operations on them alone (a cluster node adds the others). */
+export const makeLocal = () => {
+  const endpoints = new Map<string, Endpoint>()
+  return {
+    endpoints: endpoints as ReadonlyMap<string, Endpoint>,
+    attach: (did: string, endpoint: Endpoint) => Effect.sync(() => void endpoints.set(did, endpoint)),
+    detach: (did: string, sessionId: string) =>
+      Effect.sync(() => {
+        if (endpoints.get(did)?.sessionId === sessionId) endpoints.delete(did)
+      }),
+    route: (to: string, frame: string): Effect.Effect<Delivery> =>
+      Effect.sync(() => {
+        const endpoint = endpoints.get(to)
+        return endpoint === undefined ? "unknown" : endpoint.deliver(frame)
+      }),
+    evict: (did: string, sessionId: string) =>
+      Effect.suspend(() => {
+        const endpoint = endpoints.get(did)
+        if (endpoint?.sessionId !== sessionId) return Effect.void
+        endpoints.delete(did)
+        return endpoint.replaced
+      })
+  }
 }
