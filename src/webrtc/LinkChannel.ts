@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { type Cause, Effect, Queue, type Scope, Stream, SubscriptionRef } from "effect"
+import { Effect, Option, type Scope, Stream, SubscriptionRef } from "effect"
 import * as DataChannel from "./DataChannel.ts"
 import type { PeerConnection } from "./PeerConnection.ts"
 import { ConnectionReestablished } from "./Recovery.ts"
@@ -37,7 +37,7 @@ export interface LinkChannel extends Omit<DataChannel.DataChannel, "send"> {
   readonly sendNow: (message: DataChannel.Message) => Effect.Effect<void, LinkSendError>
 }
 
-/** The channel over the generations of `current`; it ends when `ended` completes or the scope closes. */
+/** The channel over the generations of `current`; its messages end when the last generation's channel closes (ending the link closes it). */
 export const make = (options: {
   readonly connectionId: string
   readonly current: SubscriptionRef.SubscriptionRef<Generation>
@@ -47,23 +47,26 @@ export const make = (options: {
 }): Effect.Effect<LinkChannel, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { connectionId, current, recovery } = options
-    const inbox = yield* Queue.unbounded<DataChannel.Message, Cause.Done>()
-    const end = Effect.sync(() => void Queue.endUnsafe(inbox))
     const now = () => SubscriptionRef.getUnsafe(current)
     const first = now()
+    let linkEnded = false
+    yield* Effect.forkScoped(Effect.andThen(options.ended, Effect.sync(() => void (linkEnded = true))))
 
-    // Each generation's messages, in turn; the channel of an old generation ends when it closes.
-    // Without recovery, the current channel closing ends the link's channel (it may still be
-    // replaced: the peer can rebuild the connection even if this side does not start recoveries).
-    const forward = (generation: Generation) =>
-      generation.control.messages.pipe(
-        Stream.runForEach((message) => Queue.offer(inbox, message)),
-        Effect.ensuring(Effect.suspend(() => (!recovery && now() === generation ? end : Effect.void))),
-        Effect.forkIn(generation.scope)
-      )
-    yield* SubscriptionRef.changes(current).pipe(Stream.runForEach(forward), Effect.forkScoped)
-    yield* Effect.forkScoped(Effect.andThen(options.ended, end))
-    yield* Effect.addFinalizer(() => end)
+    // Each generation's messages, in turn, read straight from its channel (no queue and fiber in
+    // between: that hop cost ~25 µs a message). A generation's channel ends when it closes; then
+    // the link's channel ends too, unless a newer generation replaced it (the peer can rebuild the
+    // connection even if this side does not start recoveries): its messages follow.
+    const after = (generation: Generation): Stream.Stream<DataChannel.Message> =>
+      Stream.unwrap(Effect.gen(function*() {
+        if (linkEnded || (!recovery && now() === generation)) return Stream.empty
+        const next = yield* Effect.raceFirst(
+          SubscriptionRef.changes(current).pipe(Stream.filter((g) => g.number > generation.number), Stream.runHead),
+          Effect.as(options.ended, Option.none<Generation>())
+        )
+        return Option.match(next, { onNone: () => Stream.empty, onSome: messagesOf })
+      }))
+    const messagesOf = (generation: Generation): Stream.Stream<DataChannel.Message> =>
+      Stream.concat(generation.control.messages, after(generation))
 
     const replaced = (generation: Generation) => new ConnectionReestablished({ connectionId, label: generation.control.label })
 
@@ -112,7 +115,7 @@ export const make = (options: {
       },
       bufferedAmount: () => now().control.bufferedAmount(),
       opened: Effect.suspend(() => now().control.opened),
-      messages: Stream.fromQueue(inbox),
+      messages: messagesOf(first),
       send,
       sendNow: (message) => Effect.suspend(() => sendOn(now(), message)),
       close: Effect.suspend(() => now().control.close),
