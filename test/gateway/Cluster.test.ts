@@ -261,4 +261,24 @@ describe("gateway cluster on Redis", () => {
       const { alice, atA, atB, bob } = yield* pairAcross(a, b)
       yield* relays(alice, atA, bob, atB)
     }).pipe(Effect.scoped))
+
+  it.live("an announcement of an older epoch (arriving late) replaces nobody; one of a newer epoch replaces the local session", () =>
+    Effect.gen(function*() {
+      const { a, b, redis } = yield* cluster()
+      const client = yield* RedisServer.client(redis)
+      const { alice, atA, atB, bob } = yield* pairAcross(a, b)
+      const carol = yield* Identity.generate
+      const carolAtA = yield* agentAt(a, carol)
+      const epochOf = (did: string) => Effect.promise(() => client.hGet(`{aiconexus}:agent:${did}`, "epoch")).pipe(Effect.map(Number))
+      const announce = (did: string, epoch: number) =>
+        Effect.promise(() => client.publish("{aiconexus}:registrations", `${did}\n${epoch}\n${crypto.randomUUID()}`))
+      yield* announce(alice.did, (yield* epochOf(alice.did)) - 1)
+      // Announcements are handled in order: once carol is replaced, alice's stale one was handled too.
+      yield* announce(carol.did, (yield* epochOf(carol.did)) + 1)
+      assert.strictEqual((yield* carolAtA.nextOfType("ERROR")).payload.code, "SESSION_REPLACED")
+      yield* relays(bob, atB, alice, atA)
+      yield* announce(alice.did, (yield* epochOf(alice.did)) + 1)
+      assert.strictEqual((yield* atA.nextOfType("ERROR")).payload.code, "SESSION_REPLACED")
+      assert.strictEqual((yield* atA.closed).code, 4001)
+    }).pipe(Effect.scoped))
 })
