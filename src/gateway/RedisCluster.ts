@@ -19,7 +19,7 @@
  */
 import { Clock, Context, Effect, Layer, Metric, Option, Queue } from "effect"
 import * as Redis from "effect/persistence/Redis"
-import { type AgentEntry, AgentRegistry, discoverIn, isListedFor, paginate, parseCursor } from "./AgentRegistry.ts"
+import { type AgentEntry, AgentRegistry, cursorAfter, discoverIn, isListedFor, paginate, parseCursor } from "./AgentRegistry.ts"
 import * as GatewayMetrics from "./GatewayMetrics.ts"
 import * as RedisDirectory from "./RedisDirectory.ts"
 import { makeLocal, Router } from "./Router.ts"
@@ -39,6 +39,11 @@ const LOCATION_TTL_MS = 1000
 const LOCATIONS_MAX = 10_000
 /** DIDs read per round trip while paging the directory. */
 const PAGE_BATCH = 256
+/**
+ * DIDs one DISCOVER reads at most: a filter that matches little must not make one request walk a
+ * directory of tens of thousands. Past it the page may hold fewer agents than asked, with a cursor.
+ */
+export const MAX_SCANNED_PER_DISCOVER = 8 * PAGE_BATCH
 /** How often a degraded node checks whether Redis answers again. */
 const RECOVERY_INTERVAL_MS = 1000
 /** Re-claims in flight at once during a refresh. */
@@ -220,15 +225,20 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
         const scanned = yield* attempt("discover", Effect.gen(function*() {
           let from = after ?? ""
           // One match beyond the page tells whether more remain.
-          while (found.length <= query.limit) {
+          for (let read = 0; found.length <= query.limit; read += PAGE_BATCH) {
+            if (read >= MAX_SCANNED_PER_DISCOVER) return from
             const page = yield* store.page(from, PAGE_BATCH)
             for (const { entry } of page.entries) if (isListedFor(entry, query, after)) found.push(entry)
             if (page.last === "") break
             from = page.last
           }
+          return undefined
         }))
         if (Option.isNone(scanned)) return yield* discoverIn([...local.values()].map((agent) => agent.entry), query)
-        return paginate(found, query)
+        const page = paginate(found, query)
+        // Cut short by the scan limit: resume after the last DID read.
+        const cut = scanned.value
+        return page.nextCursor === undefined && cut !== undefined ? { ...page, nextCursor: cursorAfter(cut) } : page
       }),
     count: Effect.map(attempt("count", store.count), Option.getOrElse(() => local.size)),
     health: Effect.sync(() => (degraded ? "degraded" : "ok"))

@@ -9,6 +9,7 @@ import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Redacted } from "effect"
 import * as Gateway from "../../src/gateway/Gateway.ts"
+import * as RedisCluster from "../../src/gateway/RedisCluster.ts"
 import type * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
 import * as Envelope from "../../src/protocol/Envelope.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
@@ -280,5 +281,32 @@ describe("gateway cluster on Redis", () => {
       yield* announce(alice.did, (yield* epochOf(alice.did)) + 1)
       assert.strictEqual((yield* atA.nextOfType("ERROR")).payload.code, "SESSION_REPLACED")
       assert.strictEqual((yield* atA.closed).code, 4001)
+    }).pipe(Effect.scoped))
+
+  it.live("one DISCOVER reads a bounded part of a large directory and hands out a cursor to go on", () =>
+    Effect.gen(function*() {
+      const { a, redis } = yield* cluster()
+      const client = yield* RedisServer.client(redis)
+      // Entries that sort before every real DID and match nothing asked for below.
+      const filler = RedisCluster.MAX_SCANNED_PER_DISCOVER + 100
+      const batch = client.multi()
+      for (let i = 0; i < filler; i++) batch.zAdd("{aiconexus}:directory", { score: 0, value: `did:key:z0${String(i).padStart(6, "0")}` })
+      yield* Effect.promise(() => batch.exec())
+      const rare = yield* Identity.generate
+      yield* agentAt(a, rare, { capabilities: [{ id: "rare" }] })
+      const asker = yield* Identity.generate
+      const client2 = yield* agentAt(a, asker)
+      const discover = (cursor?: string) =>
+        Effect.gen(function*() {
+          const request = yield* Envelope.make(asker, { type: "DISCOVER", to: a.did, payload: { capability: "rare", ...(cursor === undefined ? {} : { cursor }) } })
+          yield* client2.send(Envelope.encode(request))
+          return (yield* client2.nextOfType("PEERS")).payload
+        })
+      const first = yield* discover()
+      assert.deepStrictEqual(first.agents, [])
+      assert.isString(first.next_cursor)
+      const second = yield* discover(first.next_cursor)
+      assert.deepStrictEqual(second.agents.map((agent) => agent.did), [rare.did])
+      assert.isUndefined(second.next_cursor)
     }).pipe(Effect.scoped))
 })
