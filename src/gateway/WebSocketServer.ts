@@ -102,9 +102,8 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
   const { admission, config, identity } = options
   const services = yield* Effect.context<AgentRegistry | Router>()
   const runFork = Effect.runForkWith(services)
-  const runSync = Effect.runSyncWith(services)
   const clock = yield* Clock.Clock
-  const rates = Session.makeRates(config)
+  const node = yield* Session.makeNode({ config, identity, rates: Session.makeRates(config) })
   const sessions = new Set<Session.Session>()
   const wss = new WebSocketServer({
     noServer: true,
@@ -119,7 +118,7 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
   }
 
   const start = (ws: WebSocket, socket: Duplex) => {
-    const session = runSync(Session.make(new WsConnection(ws, socket), { config, identity, rates }))
+    const session = Session.start(node, new WsConnection(ws, socket))
     sessions.add(session)
     ws.on("message", (data, isBinary) => session.receive(isBinary ? data as Buffer : data.toString()))
     ws.on("error", ignore)
