@@ -142,8 +142,9 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
     )
     const decision = admission.admit(ip, clock.currentTimeMillisUnsafe())
     if (decision !== "admitted") return refuse(socket, decision, decision === 503 ? "gateway full" : "too many connections")
-    // The connection counts until it closes, whether or not the WebSocket handshake succeeds.
-    socket.once("close", () => admission.release(ip))
+    // The connection counts until it closes, whether or not the WebSocket handshake succeeds
+    // (a socket closes once: `on` spares the wrapper `once` would keep for every session).
+    socket.on("close", () => admission.release(ip))
     wss.handleUpgrade(request, socket, head, (ws) => start(ws, socket))
   }
 
