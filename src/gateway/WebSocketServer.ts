@@ -109,6 +109,8 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
     noServer: true,
     maxPayload: config.maxMessageBytes,
     perMessageDeflate: false,
+    // The sessions are tracked in `sessions`: ws's own set would hold each socket again, with a listener.
+    clientTracking: false,
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false)
   })
 
