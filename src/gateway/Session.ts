@@ -18,7 +18,7 @@ import { base64urlnopad } from "@scure/base"
 import { Cause, Clock, type Context, Effect, Exit, Fiber, Metric, Option, Result, Schema } from "effect"
 import * as Accept from "../protocol/Accept.ts"
 import type { Did } from "../protocol/Did.ts"
-import { Ed25519 } from "../protocol/Ed25519.ts"
+import { Ed25519, type Ed25519Shape } from "../protocol/Ed25519.ts"
 import * as Envelope from "../protocol/Envelope.ts"
 import type { ErrorCode } from "../protocol/ErrorCode.ts"
 import type * as Identity from "../protocol/Identity.ts"
@@ -27,7 +27,7 @@ import { AgentRegistry } from "./AgentRegistry.ts"
 import type { GatewayConfig } from "./GatewayConfig.ts"
 import * as GatewayMetrics from "./GatewayMetrics.ts"
 import * as IceServers from "./IceServers.ts"
-import { type Delivery, Router } from "./Router.ts"
+import { type Delivery, type Endpoint, Router } from "./Router.ts"
 import * as TokenBucket from "./TokenBucket.ts"
 
 /** The socket of one session, as the session uses it (a `ws` WebSocket at the gateway). */
@@ -112,83 +112,197 @@ export interface Session {
   readonly closed: Effect.Effect<void>
 }
 
-/** Starts a session on an open socket: sends CHALLENGE and waits for REGISTER. */
-export const make = Effect.fnUntraced(function*(connection: Connection, context: SessionContext) {
-  const { config, identity } = context
-  const registry = yield* AgentRegistry
-  const router = yield* Router
-  const services = yield* Effect.context<AgentRegistry | Router>()
-  const runFork = Effect.runForkWith(services)
-  const metrics = services as Context.Context<never>
-  const clock = yield* Clock.Clock
-  const { verifySync } = yield* Ed25519
-  const sessionId = globalThis.crypto.randomUUID()
-  // One sender per session: its own DID (and nothing else is accepted).
-  const replay = ReplayGuard.make({ maxPerSender: config.maxReplayRecords, maxTotal: config.maxReplayRecords })
-  const startedAt = clock.currentTimeMillisUnsafe()
-  const discoverBucket = TokenBucket.make(config.discoverRate, startedAt)
-  const errorReplies = TokenBucket.make(ERROR_REPLY_RATE, startedAt)
-  let did: Did | undefined
-  let lastActivity = startedAt
-  let rejectedFrames = 0
-  let rateLimitStrikes = 0
-  let closing = false
-  let ended = false
+/** What the sessions of one gateway node share: looked up once, not held by each session. */
+export interface Node extends SessionContext {
+  readonly registry: AgentRegistry["Service"]
+  readonly router: Router["Service"]
+  readonly runFork: <A, E>(effect: Effect.Effect<A, E, AgentRegistry | Router>) => Fiber.Fiber<A, E>
+  readonly metrics: Context.Context<never>
+  readonly clock: Clock.Clock
+  readonly verifySync: Ed25519Shape["verifySync"]
+}
 
-  const write = (frame: string) => Effect.sync(() => connection.send(frame))
-  const close = (code: number, reason: string) =>
-    Effect.gen(function*() {
-      if (closing) return
-      closing = true
-      yield* Metric.update(GatewayMetrics.closed(code), 1)
-      connection.close(code, reason)
+/** The node's side of its sessions, for `start`. */
+export const makeNode = Effect.fnUntraced(function*(context: SessionContext) {
+  const services = yield* Effect.context<AgentRegistry | Router>()
+  return {
+    ...context,
+    registry: yield* AgentRegistry,
+    router: yield* Router,
+    runFork: Effect.runForkWith(services),
+    metrics: services as Context.Context<never>,
+    clock: yield* Clock.Clock,
+    verifySync: (yield* Ed25519).verifySync
+  } satisfies Node
+})
+
+/** Starts a session on an open socket: sends CHALLENGE and waits for REGISTER. */
+export const start = (node: Node, connection: Connection): Session => new GatewaySession(node, connection)
+
+// The acceptance rules of a session, before and after registration: a session's state is read
+// through a small object whose functions are the prototype's, not closures of each session.
+
+/** What a session accepts before registration: REGISTER, to this gateway. */
+class HandshakeRules implements Accept.AcceptContext {
+  readonly #session: GatewaySession
+  constructor(session: GatewaySession) {
+    this.#session = session
+  }
+  get maxFrameBytes(): number {
+    return this.#session.node.config.maxHandshakeFrameBytes
+  }
+  get skewMs(): number {
+    return this.#session.node.config.skewMs
+  }
+  get replay(): ReplayGuard.ReplayGuard {
+    return this.#session.replay
+  }
+  refuseType(type: string): ErrorCode | undefined {
+    return refuseBeforeRegistration(type)
+  }
+  checkTo(header: Envelope.Header): Effect.Effect<boolean> {
+    return Effect.succeed(header.to === this.#session.node.identity.did)
+  }
+}
+
+/** What a registered session accepts: frames from its own DID, to the gateway or to another registered agent. */
+class RegisteredRules implements Accept.AcceptContext {
+  readonly #session: GatewaySession
+  constructor(session: GatewaySession) {
+    this.#session = session
+  }
+  get maxFrameBytes(): number {
+    return this.#session.node.config.maxMessageBytes
+  }
+  get skewMs(): number {
+    return this.#session.node.config.skewMs
+  }
+  get replay(): ReplayGuard.ReplayGuard {
+    return this.#session.replay
+  }
+  get expectedFrom(): Did | undefined {
+    return this.#session.did
+  }
+  refuseType(type: string): ErrorCode | undefined {
+    return refuseAfterRegistration(type)
+  }
+  checkTo(header: Envelope.Header): Effect.Effect<boolean> {
+    const { identity, registry } = this.#session.node
+    return GATEWAY_BOUND.has(header.type)
+      ? Effect.succeed(header.to === identity.did)
+      : header.to === undefined || header.to === identity.did
+      ? Effect.succeed(false)
+      : Effect.map(registry.lookup(header.to), Option.isSome)
+  }
+  verifySignature(header: Envelope.Header): boolean {
+    return this.#session.node.config.verifyRelaySignatures ? verifyAll() : verifyGatewayBound(header)
+  }
+}
+
+// The fixed part of a PEERS envelope (members, signature, DIDs) stays under this many bytes.
+const PEERS_OVERHEAD_BYTES = 1024
+
+const nextTurn = (session: GatewaySession) => session.nextTurn()
+
+/**
+ * One session: its state in fields and its behaviour on the prototype, so an idle session costs
+ * one object (and its socket) rather than a closure per step; it is also the router's `Endpoint`.
+ * What only some sessions need (the DISCOVER and ERROR reply buckets, the inbox) is made on
+ * first use.
+ */
+class GatewaySession implements Session, Endpoint {
+  readonly node: Node
+  readonly #connection: Connection
+  readonly sessionId: string = globalThis.crypto.randomUUID()
+  // One sender per session: its own DID (and nothing else is accepted).
+  readonly replay: ReplayGuard.ReplayGuard
+  /** The acceptance rules of the session's state: handshake until REGISTER, then registered. */
+  #rules: Accept.AcceptContext
+  /** The CHALLENGE's nonce, until registration. */
+  #nonce: string | undefined
+  did: Did | undefined = undefined
+  #lastActivity: number
+  // Full until first used (a full bucket stays full, so making it later changes nothing).
+  #discoverBucket: TokenBucket.TokenBucket | undefined = undefined
+  #errorReplies: TokenBucket.TokenBucket | undefined = undefined
+  #rejectedFrames = 0
+  #rateLimitStrikes = 0
+  #closing = false
+  #ended = false
+  #inbox: Array<string | Uint8Array> | undefined = undefined
+  /** Work started and not finished (it waits for a service): frames wait until there is none. */
+  #inFlight = 0
+  #paused = false
+  #endWhenIdle = false
+  #handledInTurn = 0
+  #turnScheduled = false
+
+  constructor(node: Node, connection: Connection) {
+    this.node = node
+    this.#connection = connection
+    this.replay = ReplayGuard.make({ maxPerSender: node.config.maxReplayRecords, maxTotal: node.config.maxReplayRecords })
+    this.#rules = new HandshakeRules(this)
+    this.#nonce = base64urlnopad.encode(globalThis.crypto.getRandomValues(new Uint8Array(32)))
+    this.#lastActivity = node.clock.currentTimeMillisUnsafe()
+    this.#run(this.#sendSigned({ type: "CHALLENGE", payload: { nonce: this.#nonce } }))
+  }
+
+  // -------------------------------------------------------------------------
+  // Replies and closing
+  // -------------------------------------------------------------------------
+
+  #close(code: number, reason: string): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.#closing) return Effect.void
+      this.#closing = true
+      return Effect.andThen(Metric.update(GatewayMetrics.closed(code), 1), Effect.sync(() => this.#connection.close(code, reason)))
     })
-  const closeAndEnd = (code: number, reason: string) =>
-    Effect.andThen(close(code, reason), Effect.fail(new Closed({ code })))
+  }
+
+  #closeAndEnd(code: number, reason: string): Effect.Effect<never, Closed> {
+    return Effect.andThen(this.#close(code, reason), Effect.fail(new Closed({ code })))
+  }
 
   /** A signed envelope from the gateway to this session's agent. */
-  const sendSigned = <T extends Envelope.Type>(draft: Envelope.Draft<T>) =>
-    Envelope.make(identity, draft).pipe(
-      Effect.flatMap((envelope) => write(Envelope.encode(envelope))),
+  #sendSigned<T extends Envelope.Type>(draft: Envelope.Draft<T>): Effect.Effect<void> {
+    return Envelope.make(this.node.identity, draft).pipe(
+      Effect.flatMap((envelope) => Effect.sync(() => this.#connection.send(Envelope.encode(envelope)))),
       Effect.catchCause((cause) => Effect.logError("gateway could not sign an envelope", cause))
     )
-  const sendError = (code: ErrorCode, message: string, correlationId?: string, details?: Envelope.Payload<"ERROR">["details"]) =>
-    Effect.gen(function*() {
+  }
+
+  #sendError(code: ErrorCode, message: string, correlationId?: string, details?: Envelope.Payload<"ERROR">["details"]) {
+    const session = this
+    return Effect.gen(function*() {
       yield* Metric.update(GatewayMetrics.rejected(code), 1)
       // Past the reply rate the frame is still refused and counted, only not answered.
-      if (!TokenBucket.take(errorReplies, clock.currentTimeMillisUnsafe())) return
-      yield* sendSigned({
+      const now = session.node.clock.currentTimeMillisUnsafe()
+      if (!TokenBucket.take(session.#errorReplies ??= TokenBucket.make(ERROR_REPLY_RATE, now), now)) return
+      yield* session.#sendSigned({
         type: "ERROR",
-        to: did,
+        to: session.did,
         correlation_id: correlationId,
         payload: { code, message: message.slice(0, 256), ...(details === undefined ? {} : { details }) }
       })
     })
-  const sendRejection = (rejection: Accept.EnvelopeRejected) =>
-    sendError(rejection.code as ErrorCode, rejection.reason, rejection.correlation_id, rejection.details)
+  }
 
   // -------------------------------------------------------------------------
   // Handshake
   // -------------------------------------------------------------------------
 
-  const nonce = base64urlnopad.encode(globalThis.crypto.getRandomValues(new Uint8Array(32)))
-  const handshakeContext: Accept.AcceptContext = {
-    maxFrameBytes: config.maxHandshakeFrameBytes,
-    skewMs: config.skewMs,
-    refuseType: refuseBeforeRegistration,
-    checkTo: (header) => Effect.succeed(header.to === identity.did),
-    replay
+  #failHandshake(code: ErrorCode, message: string, correlationId?: string, closeCode: number = CloseCode.handshakeFailed) {
+    return Effect.andThen(this.#sendError(code, message, correlationId), this.#closeAndEnd(closeCode, message.slice(0, 120)))
   }
-  const failHandshake = (code: ErrorCode, message: string, correlationId?: string, closeCode: number = CloseCode.handshakeFailed) =>
-    Effect.andThen(sendError(code, message, correlationId), closeAndEnd(closeCode, message.slice(0, 120)))
 
   /** A frame before registration: REGISTER, or the handshake fails. */
-  const handshakeFrame = (frame: string | Uint8Array) =>
-    Effect.gen(function*() {
-      const accepted = yield* Effect.result(Accept.accept(frame, handshakeContext))
+  #handshakeFrame(frame: string | Uint8Array): Effect.Effect<void, Closed> {
+    const session = this
+    return Effect.gen(function*() {
+      const accepted = yield* Effect.result(Accept.accept(frame, session.#rules))
       if (accepted._tag === "Failure") {
         const rejection = accepted.failure
-        return yield* failHandshake(
+        return yield* session.#failHandshake(
           rejection.code as ErrorCode,
           rejection.reason,
           rejection.correlation_id,
@@ -196,117 +310,117 @@ export const make = Effect.fnUntraced(function*(connection: Connection, context:
         )
       }
       const register = accepted.success.envelope as Envelope.Envelope<"REGISTER">
-      if (register.payload.nonce !== nonce) {
-        return yield* failHandshake("UNAUTHORIZED", "the nonce is not this session's challenge", register.id)
+      if (register.payload.nonce !== session.#nonce) {
+        return yield* session.#failHandshake("UNAUTHORIZED", "the nonce is not this session's challenge", register.id)
       }
-      if (config.publicUrls.length > 0 && !config.publicUrls.includes(register.payload.endpoint)) {
-        return yield* failHandshake("UNAUTHORIZED", "the endpoint is not a URL of this gateway", register.id)
+      const { publicUrls } = session.node.config
+      if (publicUrls.length > 0 && !publicUrls.includes(register.payload.endpoint)) {
+        return yield* session.#failHandshake("UNAUTHORIZED", "the endpoint is not a URL of this gateway", register.id)
       }
-      yield* registerAgent(register)
+      yield* session.#registerAgent(register)
     })
+  }
 
-  const registerAgent = (register: Envelope.Envelope<"REGISTER">) =>
-    Effect.gen(function*() {
+  #registerAgent(register: Envelope.Envelope<"REGISTER">): Effect.Effect<void> {
+    const { config, registry, router } = this.node
+    const session = this
+    return Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      did = register.from
+      session.did = register.from
+      session.#nonce = undefined
+      session.#rules = new RegisteredRules(session)
       const previous = yield* registry.register({
         did: register.from,
         capabilities: register.payload.capabilities,
         name: register.payload.name,
         unlisted: register.payload.unlisted ?? false,
         connectedAt: Envelope.formatTimestamp(now),
-        sessionId
+        sessionId: session.sessionId
       })
       if (Option.isSome(previous)) yield* router.evict(register.from, previous.value.sessionId)
-      yield* router.attach(register.from, {
-        sessionId,
-        deliver: (frame) => deliver(frame),
-        replaced: Effect.andThen(
-          sendError("SESSION_REPLACED", "this DID registered again from another connection"),
-          close(CloseCode.sessionReplaced, "session replaced")
-        )
-      })
+      // The session is its own endpoint: `deliver` and `replaced` are its methods.
+      yield* router.attach(register.from, session)
       yield* Metric.update(GatewayMetrics.registrations, 1)
       yield* Metric.update(GatewayMetrics.agents, 1)
-      yield* sendSigned({
+      yield* session.#sendSigned({
         type: "REGISTERED",
         to: register.from,
         correlation_id: register.id,
         payload: {
-          session_id: sessionId,
+          session_id: session.sessionId,
           heartbeat_interval_ms: config.heartbeatIntervalMs,
           session_timeout_ms: config.sessionTimeoutMs,
           max_message_bytes: config.maxMessageBytes,
           ice_servers: IceServers.forAgent(config, register.from, now)
         }
       })
-      lastActivity = now
+      session.#lastActivity = now
     })
+  }
 
-  /** Hands a frame relayed by another session to this one's socket. */
-  const deliver = (frame: string): Exclude<Delivery, "unknown"> => {
-    if (closing) return "congested"
-    if (did === undefined || !context.rates.receiving.take(did, clock.currentTimeMillisUnsafe())) return "rate_limited"
-    if (connection.bufferedBytes() > config.maxOutboundBufferBytes) return "congested"
-    connection.send(frame)
+  /** Hands a frame relayed by another session to this one's socket (the router's `Endpoint`). */
+  deliver(frame: string): Exclude<Delivery, "unknown"> {
+    if (this.#closing) return "congested"
+    const { clock, config, rates } = this.node
+    if (this.did === undefined || !rates.receiving.take(this.did, clock.currentTimeMillisUnsafe())) return "rate_limited"
+    if (this.#connection.bufferedBytes() > config.maxOutboundBufferBytes) return "congested"
+    this.#connection.send(frame)
     return "delivered"
+  }
+
+  /** A newer registration of the DID replaced this session (the router's `Endpoint`). */
+  get replaced(): Effect.Effect<void> {
+    return Effect.andThen(
+      this.#sendError("SESSION_REPLACED", "this DID registered again from another connection"),
+      this.#close(CloseCode.sessionReplaced, "session replaced")
+    )
   }
 
   // -------------------------------------------------------------------------
   // Registered
   // -------------------------------------------------------------------------
 
-  const sessionContext: Accept.AcceptContext = {
-    maxFrameBytes: config.maxMessageBytes,
-    skewMs: config.skewMs,
-    refuseType: refuseAfterRegistration,
-    get expectedFrom() {
-      return did
-    },
-    checkTo: (header) =>
-      GATEWAY_BOUND.has(header.type)
-        ? Effect.succeed(header.to === identity.did)
-        : header.to === undefined || header.to === identity.did
-        ? Effect.succeed(false)
-        : Effect.map(registry.lookup(header.to), Option.isSome),
-    replay,
-    verifySignature: config.verifyRelaySignatures ? verifyAll : verifyGatewayBound
+  #refuse(rejection: Accept.EnvelopeRejected): Effect.Effect<void, Closed> {
+    return Effect.andThen(
+      this.#sendError(rejection.code as ErrorCode, rejection.reason, rejection.correlation_id, rejection.details),
+      Effect.suspend(() => {
+        if (rejection.code === "RATE_LIMITED") return this.#strike()
+        this.#rejectedFrames++
+        if (this.#rejectedFrames > this.node.config.maxRejectedFrames) {
+          return this.#closeAndEnd(CloseCode.protocolError, "too many rejected frames")
+        }
+        return Effect.void
+      })
+    )
   }
 
-  const refuse = (rejection: Accept.EnvelopeRejected) =>
-    Effect.gen(function*() {
-      yield* sendRejection(rejection)
-      if (rejection.code === "RATE_LIMITED") return yield* strike()
-      rejectedFrames++
-      if (rejectedFrames > config.maxRejectedFrames) {
-        return yield* closeAndEnd(CloseCode.protocolError, "too many rejected frames")
-      }
-    })
-  const strike = () =>
-    rateLimitStrikes++ >= config.maxRateLimitStrikes
-      ? closeAndEnd(CloseCode.rateLimited, "rate limit exceeded")
+  #strike(): Effect.Effect<void, Closed> {
+    return this.#rateLimitStrikes++ >= this.node.config.maxRateLimitStrikes
+      ? this.#closeAndEnd(CloseCode.rateLimited, "rate limit exceeded")
       : Effect.void
+  }
 
   /** Runs `effect` now; continues with `next` at once when it finished synchronously, else once it has. */
-  const after = <A>(effect: Effect.Effect<A>, next: (a: A) => Work): Work => {
-    const fiber = runFork(effect)
+  #after<A>(effect: Effect.Effect<A, never, AgentRegistry | Router>, next: (a: A) => Work): Work {
+    const fiber = this.node.runFork(effect)
     const exit = fiber.pollUnsafe()
     if (exit === undefined) return Effect.flatMap(Fiber.join(fiber), (a) => next(a) ?? Effect.void)
     return Exit.isSuccess(exit) ? next(exit.value) : Effect.failCause(exit.cause)
   }
 
   /** Hands an accepted frame to its destination's session. */
-  const relay = (accepted: Accept.Accepted, receivedAt: number): Work => {
+  #relay(accepted: Accept.Accepted, receivedAt: number): Work {
     const { envelope, text } = accepted
-    return after(router.route(envelope.to!, text), (delivery) => {
+    const { metrics } = this.node
+    return this.#after(this.node.router.route(envelope.to!, text), (delivery) => {
       if (delivery === "delivered") {
         GatewayMetrics.relayed(envelope.type).updateUnsafe(1, metrics)
         GatewayMetrics.relayLatency.updateUnsafe((performance.now() - receivedAt) / 1000, metrics)
         return undefined
       }
       GatewayMetrics.undelivered(delivery).updateUnsafe(1, metrics)
-      if (delivery === "unknown") return sendError("UNKNOWN_AGENT", "the destination is not registered", envelope.id)
-      return sendError("RATE_LIMITED", "the destination receives no more frames for now", envelope.id, { destination: delivery })
+      if (delivery === "unknown") return this.#sendError("UNKNOWN_AGENT", "the destination is not registered", envelope.id)
+      return this.#sendError("RATE_LIMITED", "the destination receives no more frames for now", envelope.id, { destination: delivery })
     })
   }
 
@@ -314,82 +428,85 @@ export const make = Effect.fnUntraced(function*(connection: Connection, context:
    * Steps 7 to 11 of a relayed frame without an Effect of its own: `to` must be another
    * registered agent (the directory may answer later), then the rest with synchronous Ed25519.
    */
-  const relayChecked = (
+  #relayChecked(
     candidate: Accept.Candidate,
     now: number,
     receivedAt: number,
     verify: (publicKey: Uint8Array, signature: Uint8Array, data: Uint8Array) => boolean
-  ): Work => {
+  ): Work {
     const to = candidate.header.to
-    if (to === undefined || to === identity.did) return refuse(Accept.unknownRecipient(candidate))
-    return after(registry.lookup(to), (entry) => {
-      if (Option.isNone(entry)) return refuse(Accept.unknownRecipient(candidate))
-      const accepted = Accept.complete(candidate, sessionContext, now, verify)
-      if (Result.isFailure(accepted)) return refuse(accepted.failure)
-      lastActivity = now
-      return relay(accepted.success, receivedAt)
+    if (to === undefined || to === this.node.identity.did) return this.#refuse(Accept.unknownRecipient(candidate))
+    return this.#after(this.node.registry.lookup(to), (entry) => {
+      if (Option.isNone(entry)) return this.#refuse(Accept.unknownRecipient(candidate))
+      const accepted = Accept.complete(candidate, this.#rules, now, verify)
+      if (Result.isFailure(accepted)) return this.#refuse(accepted.failure)
+      this.#lastActivity = now
+      return this.#relay(accepted.success, receivedAt)
     })
   }
 
   /** A frame from a registered agent. */
-  const registeredFrame = (frame: string | Uint8Array): Work => {
+  #registeredFrame(frame: string | Uint8Array): Work {
     const receivedAt = performance.now()
+    const { clock, rates, verifySync } = this.node
     const now = clock.currentTimeMillisUnsafe()
-    if (!context.rates.sending.take(did!, now)) {
-      return Effect.andThen(sendError("RATE_LIMITED", "too many frames from this session"), strike())
+    if (!rates.sending.take(this.did!, now)) {
+      return Effect.andThen(this.#sendError("RATE_LIMITED", "too many frames from this session"), this.#strike())
     }
-    const read = Accept.read(frame, sessionContext)
-    if (Result.isFailure(read)) return refuse(read.failure)
+    const rules = this.#rules
+    const read = Accept.read(frame, rules)
+    if (Result.isFailure(read)) return this.#refuse(read.failure)
     const candidate = read.success
     if (verifySync !== undefined && Envelope.relayedTypes.has(candidate.type)) {
-      return relayChecked(candidate, now, receivedAt, verifySync)
+      return this.#relayChecked(candidate, now, receivedAt, verifySync)
     }
+    const session = this
     return Effect.gen(function*() {
-      const result = yield* Effect.result(Accept.completeEffect(candidate, sessionContext))
-      if (result._tag === "Failure") return yield* refuse(result.failure)
-      lastActivity = now
+      const result = yield* Effect.result(Accept.completeEffect(candidate, rules))
+      if (result._tag === "Failure") return yield* session.#refuse(result.failure)
+      session.#lastActivity = now
       const { envelope } = result.success
       switch (envelope.type) {
         case "PING": {
           const { sequence } = (envelope as Envelope.Envelope<"PING">).payload
-          return yield* sendSigned({
+          return yield* session.#sendSigned({
             type: "PONG",
-            to: did,
+            to: session.did,
             correlation_id: envelope.id,
             payload: sequence === undefined ? {} : { sequence }
           })
         }
         case "DISCOVER":
-          return yield* discover(envelope as Envelope.Envelope<"DISCOVER">, now)
+          return yield* session.#discover(envelope as Envelope.Envelope<"DISCOVER">, now)
         case "UNREGISTER":
-          yield* unregister
-          return yield* closeAndEnd(CloseCode.normal, "unregistered")
+          yield* session.#unregister()
+          return yield* session.#closeAndEnd(CloseCode.normal, "unregistered")
         default:
-          return yield* (relay(result.success, receivedAt) ?? Effect.void)
+          return yield* (session.#relay(result.success, receivedAt) ?? Effect.void)
       }
     })
   }
 
-  // The fixed part of a PEERS envelope (members, signature, DIDs) stays under this many bytes.
-  const PEERS_OVERHEAD_BYTES = 1024
-  const discover = (request: Envelope.Envelope<"DISCOVER">, now: number) =>
-    Effect.gen(function*() {
-      if (!TokenBucket.take(discoverBucket, now)) {
-        yield* sendError("RATE_LIMITED", "too many DISCOVER requests", request.id)
-        return yield* strike()
+  #discover(request: Envelope.Envelope<"DISCOVER">, now: number): Effect.Effect<void, Closed> {
+    const session = this
+    const { config, registry } = this.node
+    return Effect.gen(function*() {
+      if (!TokenBucket.take(session.#discoverBucket ??= TokenBucket.make(config.discoverRate, now), now)) {
+        yield* session.#sendError("RATE_LIMITED", "too many DISCOVER requests", request.id)
+        return yield* session.#strike()
       }
       const page = yield* registry.discover({
         capability: request.payload.capability,
         tag: request.payload.tag,
         limit: request.payload.limit ?? 50,
         cursor: request.payload.cursor,
-        exclude: did,
+        exclude: session.did,
         maxBytes: config.maxMessageBytes - PEERS_OVERHEAD_BYTES
       }).pipe(Effect.result)
-      if (page._tag === "Failure") return yield* sendError("MALFORMED_MESSAGE", "unknown cursor", request.id)
-      yield* sendSigned({
+      if (page._tag === "Failure") return yield* session.#sendError("MALFORMED_MESSAGE", "unknown cursor", request.id)
+      yield* session.#sendSigned({
         type: "PEERS",
-        to: did,
+        to: session.did,
         correlation_id: request.id,
         payload: {
           agents: [...page.success.agents],
@@ -397,135 +514,144 @@ export const make = Effect.fnUntraced(function*(connection: Connection, context:
         }
       })
     })
+  }
 
-  const unregister = Effect.suspend(() => {
-    if (did === undefined) return Effect.void
-    const registered = did
-    return Effect.gen(function*() {
-      yield* router.detach(registered, sessionId)
-      if (yield* registry.unregister(registered, sessionId)) yield* Metric.update(GatewayMetrics.agents, -1)
-      did = undefined
+  #unregister(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.did === undefined) return Effect.void
+      const registered = this.did
+      const { registry, router } = this.node
+      const session = this
+      return Effect.gen(function*() {
+        yield* router.detach(registered, session.sessionId)
+        if (yield* registry.unregister(registered, session.sessionId)) yield* Metric.update(GatewayMetrics.agents, -1)
+        session.did = undefined
+      })
     })
-  })
+  }
 
   // -------------------------------------------------------------------------
   // Driving the session
   // -------------------------------------------------------------------------
 
   /** Ends the session: no more frames are handled, and it leaves the directory. */
-  const ending = Effect.andThen(Effect.sync(() => {
-    ended = true
-    inbox.length = 0
-  }), unregister)
+  #ending(): Effect.Effect<void> {
+    return Effect.andThen(Effect.sync(() => {
+      this.#ended = true
+      if (this.#inbox !== undefined) this.#inbox.length = 0
+    }), this.#unregister())
+  }
 
   /** The work of a frame with the session's failures handled: a close by the gateway ends it. */
-  const settle = (work: Effect.Effect<void, Closed>): Effect.Effect<void> =>
-    work.pipe(
-      Effect.catchTag("Closed", () => ending),
+  #settle(work: Effect.Effect<void, Closed>): Effect.Effect<void> {
+    return work.pipe(
+      Effect.catchTag("Closed", () => this.#ending()),
       Effect.catchCause((cause) =>
         Cause.hasInterruptsOnly(cause)
           ? Effect.void
-          : Effect.andThen(Effect.logError("gateway session failed", cause), Effect.andThen(close(1011, "internal error"), ending))
+          : Effect.andThen(
+            Effect.logError("gateway session failed", cause),
+            Effect.andThen(this.#close(1011, "internal error"), this.#ending())
+          )
       )
     )
+  }
 
-  const inbox: Array<string | Uint8Array> = []
-  /** Work started and not finished (it waits for a service): frames wait until there is none. */
-  let inFlight = 0
-  let paused = false
-  let endWhenIdle = false
-  let handledInTurn = 0
-  let turnScheduled = false
-  const endTurn = () => {
-    handledInTurn = 0
+  nextTurn(): void {
+    this.#turnScheduled = false
+    this.#handledInTurn = 0
+    this.#drain()
   }
-  const nextTurn = () => {
-    turnScheduled = false
-    handledInTurn = 0
-    drain()
-  }
-  const scheduleTurn = () => {
-    if (turnScheduled) return
-    turnScheduled = true
-    setImmediate(nextTurn)
+
+  #scheduleTurn(): void {
+    if (this.#turnScheduled) return
+    this.#turnScheduled = true
+    setImmediate(nextTurn, this)
   }
 
   /** Runs the work of a frame (or of the watchdog); the session is busy until it is done. */
-  const run = (work: Effect.Effect<void, Closed>): void => {
-    const fiber = runFork(settle(work))
+  #run(work: Effect.Effect<void, Closed>): void {
+    const fiber = this.node.runFork(this.#settle(work))
     if (fiber.pollUnsafe() !== undefined) return
-    inFlight++
+    this.#inFlight++
     fiber.addObserver(() => {
-      if (--inFlight > 0) return
-      if (endWhenIdle) {
-        endWhenIdle = false
-        runFork(ending)
+      if (--this.#inFlight > 0) return
+      if (this.#endWhenIdle) {
+        this.#endWhenIdle = false
+        this.node.runFork(this.#ending())
       } else {
-        drain()
+        this.#drain()
       }
     })
   }
 
   /** The socket closed: work in progress (a registration, say) finishes first, then the session leaves the directory. */
-  const closed = Effect.suspend(() => {
-    if (inFlight === 0) return ending
-    ended = true
-    inbox.length = 0
-    endWhenIdle = true
-    return Effect.void
-  })
+  get closed(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.#inFlight === 0) return this.#ending()
+      this.#ended = true
+      if (this.#inbox !== undefined) this.#inbox.length = 0
+      this.#endWhenIdle = true
+      return Effect.void
+    })
+  }
 
-  const handle = (frame: string | Uint8Array): void => {
-    if (ended || closing) return
-    const work = did === undefined ? handshakeFrame(frame) : registeredFrame(frame)
-    if (work !== undefined) run(work)
+  end(code: number, reason: string): Effect.Effect<void> {
+    return Effect.andThen(this.#close(code, reason), this.closed)
+  }
+
+  #handle(frame: string | Uint8Array): void {
+    if (this.#ended || this.#closing) return
+    const work = this.did === undefined ? this.#handshakeFrame(frame) : this.#registeredFrame(frame)
+    if (work !== undefined) this.#run(work)
   }
 
   /** Handles a frame now, within this turn's share. */
-  const handleInTurn = (frame: string | Uint8Array): void => {
-    if (handledInTurn++ === 0) queueMicrotask(endTurn)
-    handle(frame)
+  #handleInTurn(frame: string | Uint8Array): void {
+    if (this.#handledInTurn++ === 0) {
+      queueMicrotask(() => {
+        this.#handledInTurn = 0
+      })
+    }
+    this.#handle(frame)
   }
 
   /** Handles held frames until the session is busy again, holds none, or has had its turn. */
-  const drain = (): void => {
-    while (inFlight === 0 && inbox.length > 0) {
-      if (handledInTurn >= FRAMES_PER_TURN) return scheduleTurn()
-      handleInTurn(inbox.shift()!)
+  #drain(): void {
+    const inbox = this.#inbox
+    while (this.#inFlight === 0 && inbox !== undefined && inbox.length > 0) {
+      if (this.#handledInTurn >= FRAMES_PER_TURN) return this.#scheduleTurn()
+      this.#handleInTurn(inbox.shift()!)
     }
-    if (paused && inFlight === 0 && inbox.length === 0) {
-      paused = false
-      connection.resume()
+    if (this.#paused && this.#inFlight === 0 && (inbox === undefined || inbox.length === 0)) {
+      this.#paused = false
+      this.#connection.resume()
     }
   }
 
-  const receive = (frame: string | Uint8Array): void => {
-    if (ended) return
-    if (inFlight === 0 && inbox.length === 0 && handledInTurn < FRAMES_PER_TURN) return handleInTurn(frame)
-    inbox.push(frame)
-    if (inFlight === 0) scheduleTurn()
-    if (!paused && inbox.length >= INBOX_HIGH_WATER) {
-      paused = true
-      connection.pause()
+  receive(frame: string | Uint8Array): void {
+    if (this.#ended) return
+    const inbox = this.#inbox
+    if (this.#inFlight === 0 && (inbox === undefined || inbox.length === 0) && this.#handledInTurn < FRAMES_PER_TURN) {
+      return this.#handleInTurn(frame)
+    }
+    const held = inbox ?? (this.#inbox = [])
+    held.push(frame)
+    if (this.#inFlight === 0) this.#scheduleTurn()
+    if (!this.#paused && held.length >= INBOX_HIGH_WATER) {
+      this.#paused = true
+      this.#connection.pause()
     }
   }
 
   /** Closes the session with TIMEOUT (handshake) or 4004 once nothing was accepted for its timeout. */
-  const expire = (now: number): void => {
-    if (ended || closing) return
-    const registered = did !== undefined
-    if (now - lastActivity < (registered ? config.sessionTimeoutMs : config.handshakeTimeoutMs)) return
-    if (registered) return run(closeAndEnd(CloseCode.timeout, "session timeout"))
+  expire(now: number): void {
+    if (this.#ended || this.#closing) return
+    const registered = this.did !== undefined
+    const { config } = this.node
+    if (now - this.#lastActivity < (registered ? config.sessionTimeoutMs : config.handshakeTimeoutMs)) return
+    if (registered) return this.#run(this.#closeAndEnd(CloseCode.timeout, "session timeout"))
     const reason = "no REGISTER within the handshake timeout"
-    run(Effect.andThen(sendError("TIMEOUT", reason), closeAndEnd(CloseCode.handshakeFailed, reason)))
+    this.#run(Effect.andThen(this.#sendError("TIMEOUT", reason), this.#closeAndEnd(CloseCode.handshakeFailed, reason)))
   }
-
-  run(sendSigned({ type: "CHALLENGE", payload: { nonce } }))
-
-  return {
-    receive,
-    expire,
-    end: (code, reason) => Effect.andThen(close(code, reason), closed),
-    closed
-  } satisfies Session
-})
+}

@@ -102,14 +102,15 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
   const { admission, config, identity } = options
   const services = yield* Effect.context<AgentRegistry | Router>()
   const runFork = Effect.runForkWith(services)
-  const runSync = Effect.runSyncWith(services)
   const clock = yield* Clock.Clock
-  const rates = Session.makeRates(config)
+  const node = yield* Session.makeNode({ config, identity, rates: Session.makeRates(config) })
   const sessions = new Set<Session.Session>()
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.maxMessageBytes,
     perMessageDeflate: false,
+    // The sessions are tracked in `sessions`: ws's own set would hold each socket again, with a listener.
+    clientTracking: false,
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false)
   })
 
@@ -119,7 +120,7 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
   }
 
   const start = (ws: WebSocket, socket: Duplex) => {
-    const session = runSync(Session.make(new WsConnection(ws, socket), { config, identity, rates }))
+    const session = Session.start(node, new WsConnection(ws, socket))
     sessions.add(session)
     ws.on("message", (data, isBinary) => session.receive(isBinary ? data as Buffer : data.toString()))
     ws.on("error", ignore)
@@ -143,8 +144,9 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
     )
     const decision = admission.admit(ip, clock.currentTimeMillisUnsafe())
     if (decision !== "admitted") return refuse(socket, decision, decision === 503 ? "gateway full" : "too many connections")
-    // The connection counts until it closes, whether or not the WebSocket handshake succeeds.
-    socket.once("close", () => admission.release(ip))
+    // The connection counts until it closes, whether or not the WebSocket handshake succeeds
+    // (a socket closes once: `on` spares the wrapper `once` would keep for every session).
+    socket.on("close", () => admission.release(ip))
     wss.handleUpgrade(request, socket, head, (ws) => start(ws, socket))
   }
 

@@ -22,19 +22,27 @@ const cryptoFailure = (operation: string) => (cause: unknown) =>
 /** Builds the node:crypto implementation. */
 export const make = (): Ed25519Shape => {
   const publicKeys = boundedMemo<string, NodeCrypto.KeyObject | null>(4096)
+  // A key is kept among `publicKeys` from its second use on: each one holds ~3 KiB of native
+  // memory, and a gateway verifies the REGISTER of every agent, most of which then stay idle.
+  const recentKeys = boundedMemo<string, NodeCrypto.KeyObject | null>(64)
   const privateKeys = boundedMemo<Uint8Array, NodeCrypto.KeyObject>(64)
 
   const importPublic = (publicKey: Uint8Array): NodeCrypto.KeyObject | null => {
     const id = Buffer.from(publicKey).toString("latin1")
     const cached = publicKeys.get(id)
     if (cached !== undefined) return cached
+    const recent = recentKeys.get(id)
+    if (recent !== undefined) {
+      publicKeys.set(id, recent)
+      return recent
+    }
     let key: NodeCrypto.KeyObject | null = null
     try {
       key = NodeCrypto.createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: "der", type: "spki" })
     } catch {
       key = null
     }
-    publicKeys.set(id, key)
+    recentKeys.set(id, key)
     return key
   }
   const importSeed = (seed: Uint8Array): NodeCrypto.KeyObject => {

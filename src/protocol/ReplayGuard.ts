@@ -41,16 +41,34 @@ export interface ReplayGuard {
 /**
  * The records, kept in one object per guard (a receiver holds one guard per session, so its
  * methods live on the prototype rather than in closures).
+ *
+ * The first record waits in three fields and moves into the maps at the next call: a gateway
+ * session's guard often holds just its REGISTER for as long as the agent stays idle, and the two
+ * maps for it cost about 0.5 KiB (more than the session object itself).
  */
 class Guard implements ReplayGuard {
   readonly #maxPerSender: number
   readonly #maxTotal: number
-  readonly #senders = new Map<string, SenderRecords>()
+  #senders: Map<string, SenderRecords> | undefined = undefined
   #total = 0
+  #firstFrom: string | undefined = undefined
+  #firstId = ""
+  #firstExpiry = 0
 
   constructor(maxPerSender: number, maxTotal: number) {
     this.#maxPerSender = maxPerSender
     this.#maxTotal = maxTotal
+  }
+
+  /** The maps, with the first record moved into them (`undefined` while nothing was recorded). */
+  #records(): Map<string, SenderRecords> | undefined {
+    if (this.#firstFrom !== undefined) {
+      const expiries = new Map([[this.#firstId, this.#firstExpiry]])
+      this.#senders = new Map([[this.#firstFrom, { expiries, nextExpiry: this.#firstExpiry }]])
+      this.#firstFrom = undefined
+      this.#firstId = ""
+    }
+    return this.#senders
   }
 
   #sweep(from: string, records: SenderRecords, now: number): void {
@@ -65,11 +83,12 @@ class Guard implements ReplayGuard {
       }
     }
     records.nextExpiry = next
-    if (records.expiries.size === 0) this.#senders.delete(from)
+    if (records.expiries.size === 0) this.#senders?.delete(from)
   }
 
   #sweepAll(now: number): void {
-    for (const [from, records] of this.#senders) this.#sweep(from, records, now)
+    const senders = this.#records()
+    if (senders !== undefined) for (const [from, records] of senders) this.#sweep(from, records, now)
   }
 
   #hasRoom(records: SenderRecords | undefined, from: string, now: number): boolean {
@@ -79,21 +98,30 @@ class Guard implements ReplayGuard {
   }
 
   check(from: string, id: string, now: number): ReplayStatus {
-    const records = this.#senders.get(from)
+    const records = this.#records()?.get(from)
     const expiry = records?.expiries.get(id)
     if (expiry !== undefined && expiry > now) return "replayed"
     return this.#hasRoom(records, from, now) ? "fresh" : "full"
   }
 
   record(from: string, id: string, expiresAt: number, now: number): RecordStatus {
-    let records = this.#senders.get(from)
+    if (this.#total === 0 && this.#senders === undefined && this.#maxTotal > 0) {
+      // What the maps would do with a first record (there is room for it), without the maps.
+      this.#firstFrom = from
+      this.#firstId = id
+      this.#firstExpiry = expiresAt
+      this.#total = 1
+      return "recorded"
+    }
+    const senders = this.#records() ?? (this.#senders = new Map())
+    let records = senders.get(from)
     const existing = records?.expiries.get(id)
     if (existing !== undefined && existing > now) return "replayed"
     if (!this.#hasRoom(records, from, now)) return "full"
-    records = this.#senders.get(from)
+    records = senders.get(from)
     if (records === undefined) {
       records = { expiries: new Map(), nextExpiry: Infinity }
-      this.#senders.set(from, records)
+      senders.set(from, records)
     }
     if (!records.expiries.has(id)) this.#total++
     records.expiries.set(id, expiresAt)
