@@ -142,52 +142,46 @@ export const start = (node: Node, connection: Connection): Session => new Gatewa
 // The acceptance rules of a session, before and after registration: a session's state is read
 // through a small object whose functions are the prototype's, not closures of each session.
 
-/** What a session accepts before registration: REGISTER, to this gateway. */
-class HandshakeRules implements Accept.AcceptContext {
-  readonly #session: GatewaySession
+/** What every acceptance context of a session reads from it. */
+abstract class SessionRules {
+  protected readonly session: GatewaySession
   constructor(session: GatewaySession) {
-    this.#session = session
-  }
-  get maxFrameBytes(): number {
-    return this.#session.node.config.maxHandshakeFrameBytes
+    this.session = session
   }
   get skewMs(): number {
-    return this.#session.node.config.skewMs
+    return this.session.node.config.skewMs
   }
   get replay(): ReplayGuard.ReplayGuard {
-    return this.#session.replay
+    return this.session.replay
+  }
+}
+
+/** What a session accepts before registration: REGISTER, to this gateway. */
+class HandshakeRules extends SessionRules implements Accept.AcceptContext {
+  get maxFrameBytes(): number {
+    return this.session.node.config.maxHandshakeFrameBytes
   }
   refuseType(type: string): ErrorCode | undefined {
     return refuseBeforeRegistration(type)
   }
   checkTo(header: Envelope.Header): Effect.Effect<boolean> {
-    return Effect.succeed(header.to === this.#session.node.identity.did)
+    return Effect.succeed(header.to === this.session.node.identity.did)
   }
 }
 
 /** What a registered session accepts: frames from its own DID, to the gateway or to another registered agent. */
-class RegisteredRules implements Accept.AcceptContext {
-  readonly #session: GatewaySession
-  constructor(session: GatewaySession) {
-    this.#session = session
-  }
+class RegisteredRules extends SessionRules implements Accept.AcceptContext {
   get maxFrameBytes(): number {
-    return this.#session.node.config.maxMessageBytes
-  }
-  get skewMs(): number {
-    return this.#session.node.config.skewMs
-  }
-  get replay(): ReplayGuard.ReplayGuard {
-    return this.#session.replay
+    return this.session.node.config.maxMessageBytes
   }
   get expectedFrom(): Did | undefined {
-    return this.#session.did
+    return this.session.did
   }
   refuseType(type: string): ErrorCode | undefined {
     return refuseAfterRegistration(type)
   }
   checkTo(header: Envelope.Header): Effect.Effect<boolean> {
-    const { identity, registry } = this.#session.node
+    const { identity, registry } = this.session.node
     return GATEWAY_BOUND.has(header.type)
       ? Effect.succeed(header.to === identity.did)
       : header.to === undefined || header.to === identity.did
@@ -195,7 +189,7 @@ class RegisteredRules implements Accept.AcceptContext {
       : Effect.map(registry.lookup(header.to), Option.isSome)
   }
   verifySignature(header: Envelope.Header): boolean {
-    return this.#session.node.config.verifyRelaySignatures ? verifyAll() : verifyGatewayBound(header)
+    return this.session.node.config.verifyRelaySignatures ? verifyAll() : verifyGatewayBound(header)
   }
 }
 
