@@ -94,11 +94,13 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
   /** Another registration of `did` took epoch `epoch`: older local sessions of it are replaced. */
   const onRegistration = (message: string) => {
     const [did, epochText, sessionId] = message.split("\n")
-    if (did === undefined || sessionId === undefined) return Effect.void
+    const epoch = Number(epochText)
+    // Anything else on the channel is not an announcement: it replaces nobody.
+    if (did === undefined || sessionId === undefined || !Number.isSafeInteger(epoch)) return Effect.void
     locations.delete(did)
     const agent = local.get(did)
     if (agent === undefined || agent.entry.sessionId === sessionId) return Effect.void
-    if (agent.epoch !== undefined && agent.epoch >= Number(epochText)) return Effect.void
+    if (agent.epoch !== undefined && agent.epoch >= epoch) return Effect.void
     return evictLocal(did, agent.entry.sessionId)
   }
 

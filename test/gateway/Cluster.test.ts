@@ -263,7 +263,7 @@ describe("gateway cluster on Redis", () => {
       yield* relays(alice, atA, bob, atB)
     }).pipe(Effect.scoped))
 
-  it.live("an announcement of an older epoch (arriving late) replaces nobody; one of a newer epoch replaces the local session", () =>
+  it.live("an announcement of an older epoch (arriving late) or a malformed one replaces nobody; one of a newer epoch replaces the local session", () =>
     Effect.gen(function*() {
       const { a, b, redis } = yield* cluster()
       const client = yield* RedisServer.client(redis)
@@ -274,6 +274,7 @@ describe("gateway cluster on Redis", () => {
       const announce = (did: string, epoch: number) =>
         Effect.promise(() => client.publish("{aiconexus}:registrations", `${did}\n${epoch}\n${crypto.randomUUID()}`))
       yield* announce(alice.did, (yield* epochOf(alice.did)) - 1)
+      yield* Effect.promise(() => client.publish("{aiconexus}:registrations", `${alice.did}\nnot a number\n${crypto.randomUUID()}`))
       // Announcements are handled in order: once carol is replaced, alice's stale one was handled too.
       yield* announce(carol.did, (yield* epochOf(carol.did)) + 1)
       assert.strictEqual((yield* carolAtA.nextOfType("ERROR")).payload.code, "SESSION_REPLACED")
