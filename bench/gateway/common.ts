@@ -26,6 +26,14 @@ export const commands = (onCommand: (line: string) => void): void => {
   lines.on("close", () => process.exit(0))
 }
 
+/** Runs a full garbage collection twice (under --expose-gc) and returns the process's memory usage. */
+export const collect = (): NodeJS.MemoryUsage => {
+  const gc = (globalThis as { gc?: () => void }).gc
+  gc?.()
+  gc?.()
+  return process.memoryUsage()
+}
+
 /** The SDP of an OFFER, padded so that the whole frame is about `FRAME_BYTES` long. */
 export const sdp = (padding: number): string =>
   [

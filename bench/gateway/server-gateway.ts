@@ -13,7 +13,7 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Redacted } from "effect"
 import * as Gateway from "../../src/gateway/Gateway.ts"
 import * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
-import { commands, emit } from "./common.ts"
+import { collect, commands, emit } from "./common.ts"
 
 const { redisUrl, ...overrides } = JSON.parse(process.argv[2] ?? "{}") as Partial<GatewayConfig.GatewayConfig> & { redisUrl?: string }
 const config = GatewayConfig.make({
@@ -25,10 +25,7 @@ const config = GatewayConfig.make({
 
 commands((line) => {
   if (line === "gc") {
-    const gc = (globalThis as { gc?: () => void }).gc
-    gc?.()
-    gc?.()
-    emit({ event: "gc", memory: process.memoryUsage() })
+    emit({ event: "gc", memory: collect() })
   } else if (line.startsWith("heap ")) {
     emit({ event: "heap", file: writeHeapSnapshot(line.slice(5)) })
   } else if (line === "exit") {

@@ -6,7 +6,7 @@
  */
 import type { AddressInfo } from "node:net"
 import { PeerServer } from "peer"
-import { commands, emit } from "./common.ts"
+import { collect, commands, emit } from "./common.ts"
 
 PeerServer({ host: "127.0.0.1", port: 0, path: "/", concurrent_limit: 1_000_000, alive_timeout: 600_000 }, (server) => {
   const { port } = server.address() as AddressInfo
@@ -15,10 +15,7 @@ PeerServer({ host: "127.0.0.1", port: 0, path: "/", concurrent_limit: 1_000_000,
 
 commands((line) => {
   if (line === "gc") {
-    const gc = (globalThis as { gc?: () => void }).gc
-    gc?.()
-    gc?.()
-    emit({ event: "gc", memory: process.memoryUsage() })
+    emit({ event: "gc", memory: collect() })
   } else if (line === "exit") {
     process.exit(0)
   }

@@ -11,7 +11,7 @@
 import { Result, Schema } from "effect"
 import { WebSocketServer, type WebSocket } from "ws"
 import * as Envelope from "../../src/protocol/Envelope.ts"
-import { commands, emit } from "./common.ts"
+import { collect, commands, emit } from "./common.ts"
 
 const mode = process.argv[2] === "schema" ? "schema" : "plain"
 const decodeHeader = Schema.decodeUnknownResult(Envelope.Header, { onExcessProperty: "error" })
@@ -65,10 +65,7 @@ server.on("listening", () => {
 
 commands((line) => {
   if (line === "gc") {
-    const gc = (globalThis as { gc?: () => void }).gc
-    gc?.()
-    gc?.()
-    emit({ event: "gc", memory: process.memoryUsage(), dropped })
+    emit({ event: "gc", memory: collect(), dropped })
   } else if (line === "exit") {
     process.exit(0)
   }

@@ -74,8 +74,8 @@ export const connect = (
     }
   })
 
-/** Answers the CHALLENGE with a REGISTER and waits for REGISTERED. */
-export const register = (
+/** Answers the CHALLENGE with a REGISTER (without waiting for the gateway's answer). */
+export const sendRegister = (
   client: RawClient,
   identity: Identity.Identity,
   gatewayDid: string,
@@ -90,8 +90,20 @@ export const register = (
       payload: { nonce: challenge.payload.nonce, endpoint: url, capabilities: [], ...payload }
     })
     yield* client.send(Envelope.encode(envelope))
-    const answer = yield* client.nextEnvelope()
-    return { challenge, register: envelope, answer }
+    return { challenge, register: envelope }
+  })
+
+/** Answers the CHALLENGE with a REGISTER and waits for REGISTERED. */
+export const register = (
+  client: RawClient,
+  identity: Identity.Identity,
+  gatewayDid: string,
+  url: string,
+  payload: Partial<Envelope.Payload<"REGISTER">> = {}
+) =>
+  Effect.gen(function*() {
+    const sent = yield* sendRegister(client, identity, gatewayDid, url, payload)
+    return { ...sent, answer: yield* client.nextEnvelope() }
   })
 
 /** Two agents registered at the gateway `url` (of DID `gatewayDid`), on raw clients. */

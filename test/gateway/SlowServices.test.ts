@@ -77,13 +77,7 @@ layer(
       const gateway = yield* Gateway.Gateway
       const agent = yield* Identity.generate
       const client = yield* RawClient.connect(gateway.url)
-      const challenge = yield* client.nextOfType("CHALLENGE")
-      const register = yield* Envelope.make(agent, {
-        type: "REGISTER",
-        to: gateway.did,
-        payload: { nonce: challenge.payload.nonce, endpoint: gateway.url, capabilities: [] }
-      })
-      yield* client.send(Envelope.encode(register))
+      yield* RawClient.sendRegister(client, agent, gateway.did, gateway.url)
       yield* client.close
       yield* client.closed
       // The gateway saw the socket close (its session count is back to zero) before the directory answered.
