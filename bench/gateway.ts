@@ -5,11 +5,13 @@
  * memory per idle agent, and the latency of an honest pair while others flood the gateway.
  *
  * Every server and every load generator runs in a child process of its own (on 127.0.0.1); the
- * parent reads the server's CPU time and RSS from /proc. Absolute numbers on a small shared
+ * parent reads the server's CPU time and RSS from /proc. Gateway processes run with the node
+ * flags of `npm start` (a capped young generation); the baselines with node's defaults, and the
+ * memory part also runs the raw relay with the gateway's flags. Absolute numbers on a small shared
  * machine are noisy: the ratios within one run are what to read.
  *
  * Environment: GATEWAY_BENCH_PAIRS (50), GATEWAY_BENCH_WINDOW (8), GATEWAY_BENCH_SECONDS (5),
- * GATEWAY_BENCH_AGENTS (10000, the largest idle count), GATEWAY_BENCH_CPU_PROF=<dir> (profile the
+ * GATEWAY_BENCH_AGENTS (10000, the largest idle count), GATEWAY_BENCH_MEMORY_RUNS (3), GATEWAY_BENCH_CPU_PROF=<dir> (profile the
  * server processes during their relay runs and the flood with --cpu-prof; summarise with
  * `npx node bench/gateway/profile.ts <dir>/<file>.cpuprofile`; the pid of each is printed),
  * GATEWAY_BENCH_PARTS (relay,memory,flood,cluster: which parts to run; cluster needs `redis-server`), GATEWAY_BENCH_SERVER_FLAGS (extra
@@ -42,6 +44,9 @@ const PACED_MS = 3000
 const PRESIGN_RATE = 100_000
 const DURATION_MS = env("GATEWAY_BENCH_SECONDS", 5) * 1000
 const MAX_AGENTS = env("GATEWAY_BENCH_AGENTS", 10_000)
+// Independent runs of each server in the memory part: RSS growth at 1,000 agents swings by
+// megabytes with one-time costs (JIT compilation memory, allocator high-water), so it reports the median.
+const MEMORY_RUNS = env("GATEWAY_BENCH_MEMORY_RUNS", 3)
 const CPU_PROF_DIR = process.env.GATEWAY_BENCH_CPU_PROF
 const SERVER_FLAGS = (process.env.GATEWAY_BENCH_SERVER_FLAGS ?? "").split(" ").filter((flag) => flag !== "")
 const PARTS = new Set((process.env.GATEWAY_BENCH_PARTS ?? "relay,memory,flood,cluster").split(",").map((part) => part.trim()))
@@ -72,8 +77,18 @@ const killAll = () => {
 }
 process.on("exit", killAll)
 
+/**
+ * The node flags of package.json's `start` script (a capped young generation): every gateway
+ * process here runs with them, so the benchmark measures the gateway as `npm start` runs it.
+ * Baselines run with node's defaults unless a part says otherwise.
+ */
+const GATEWAY_NODE_FLAGS: ReadonlyArray<string> = (
+  JSON.parse(readFileSync(join(here, "..", "..", "package.json"), "utf8")) as { scripts: { start: string } }
+).scripts.start.split(" ").filter((word) => word.startsWith("--"))
+
 const start = (name: string, script: string, args: ReadonlyArray<string>, execArgv: ReadonlyArray<string> = []): Child => {
-  const child = spawn(process.execPath, [...execArgv, join(here, script), ...args], { stdio: ["pipe", "pipe", "inherit"] })
+  const nodeFlags = script === "server-gateway.ts" ? [...GATEWAY_NODE_FLAGS, ...execArgv] : execArgv
+  const child = spawn(process.execPath, [...nodeFlags, join(here, script), ...args], { stdio: ["pipe", "pipe", "inherit"] })
   if (child.pid === undefined) throw new Error(`could not start ${name}`)
   children.add(child)
   const events: Array<Event> = []
@@ -303,9 +318,14 @@ interface MemoryStage {
   readonly ms: number
 }
 
-const memoryRun = async (spec: ServerSpec, overrides: Record<string, unknown>): Promise<{ stages: Array<MemoryStage>; note?: string }> => {
+const memoryRun = async (
+  spec: ServerSpec,
+  overrides: Record<string, unknown>,
+  nodeFlags: ReadonlyArray<string> = []
+): Promise<{ stages: Array<MemoryStage>; note?: string }> => {
   const server = start(spec.label, spec.script, spec.kind === "gateway" ? gatewayArgs({ ...unlimited, ...overrides }) : spec.args(), [
-    "--expose-gc"
+    "--expose-gc",
+    ...nodeFlags
   ])
   try {
     const { url } = await server.next("listening", 30_000)
@@ -487,26 +507,66 @@ const relayPart = async () => {
   table(`the same servers at a fixed ${PACED_RATE} msgs/s (below each one's capacity: per-message cost at equal load, latency without queueing)`, (r) => r.paced)
 }
 
+/** Median of numbers (the mean of the middle two for an even count). */
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((x, y) => x - y)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
 const memoryPart = async () => {
-  console.log(`\nmemory: idle registered agents (server RSS from /proc after a forced GC; baseline = 50 agents connected)`)
-  const gatewayMemory = await memoryRun(servers.a, { sessionTimeoutMs: 600_000, heartbeatIntervalMs: 200_000, handshakeTimeoutMs: 60_000 })
-  const rawMemory = await memoryRun(servers.c, {})
+  console.log(
+    `\nmemory: idle registered agents (server RSS from /proc after a forced GC; per agent = growth from the 50-agent baseline; ${MEMORY_RUNS} runs of each server, median and range)`
+  )
+  console.log(`gateway node flags (npm start's): ${GATEWAY_NODE_FLAGS.join(" ") || "none"}`)
+  const runsOf = async (spec: ServerSpec, overrides: Record<string, unknown>, nodeFlags: ReadonlyArray<string> = []) => {
+    const runs: Array<{ stages: Array<MemoryStage>; note?: string }> = []
+    for (let run = 0; run < MEMORY_RUNS; run++) runs.push(await memoryRun(spec, overrides, nodeFlags))
+    return runs
+  }
+  const measured = [
+    ["(a) gateway", await runsOf(servers.a, { sessionTimeoutMs: 600_000, heartbeatIntervalMs: 200_000, handshakeTimeoutMs: 60_000 })],
+    ["(c) raw ws relay", await runsOf(servers.c, {})],
+    ["(c) raw ws, gateway's flags", await runsOf(servers.c, {}, GATEWAY_NODE_FLAGS)]
+  ] as const
+  const stageCount = Math.min(...measured.flatMap(([, runs]) => runs.map((run) => run.stages.length)))
   const perAgent = (stages: Array<MemoryStage>, i: number, field: "rssKiB" | "heapKiB") =>
     (stages[i]![field] - stages[0]![field]) / (stages[i]!.agents - stages[0]!.agents)
-  console.log(`${"server".padEnd(32)} ${pad("agents", 7)} ${pad("RSS MiB", 8)} ${pad("KiB/agent", 10)} ${pad("heap KiB/agent", 15)} ${pad("connect s", 10)}`)
-  for (const [label, run] of [["(a) gateway", gatewayMemory], ["(c) raw ws relay", rawMemory]] as const) {
-    run.stages.forEach((stage, i) => {
-      const per = i === 0 ? "-" : fixed(perAgent(run.stages, i, "rssKiB"))
-      const heap = i === 0 ? "-" : fixed(perAgent(run.stages, i, "heapKiB"))
-      console.log(`${(i === 0 ? label : "").padEnd(32)} ${pad(String(stage.agents), 7)} ${pad(fixed(stage.rssKiB / 1024), 8)} ${pad(per, 10)} ${pad(heap, 15)} ${pad(fixed(stage.ms / 1000), 10)}`)
+  /** Per stage: the median of the runs' per-agent RSS, its range, and the median heap per agent. */
+  const summary = measured.map(([label, runs]) => ({
+    label,
+    runs,
+    stages: Array.from({ length: stageCount }, (_, i) => {
+      const rss = runs.map((run) => perAgent(run.stages, i, "rssKiB"))
+      return {
+        agents: runs[0]!.stages[i]!.agents,
+        rssMiB: median(runs.map((run) => run.stages[i]!.rssKiB / 1024)),
+        rss: median(rss),
+        low: Math.min(...rss),
+        high: Math.max(...rss),
+        heap: median(runs.map((run) => perAgent(run.stages, i, "heapKiB"))),
+        seconds: median(runs.map((run) => run.stages[i]!.ms / 1000))
+      }
     })
-    if (run.note !== undefined) console.log(`  note: ${run.note}`)
+  }))
+  console.log(`${"server".padEnd(32)} ${pad("agents", 7)} ${pad("RSS MiB", 8)} ${pad("KiB/agent", 10)} ${pad("range", 12)} ${pad("heap KiB/agent", 15)} ${pad("connect s", 10)}`)
+  for (const { label, runs, stages } of summary) {
+    stages.forEach((stage, i) => {
+      const [per, range, heap] = i === 0
+        ? ["-", "-", "-"]
+        : [fixed(stage.rss), `${fixed(stage.low)}–${fixed(stage.high)}`, fixed(stage.heap)]
+      console.log(`${(i === 0 ? label : "").padEnd(32)} ${pad(String(stage.agents), 7)} ${pad(fixed(stage.rssMiB), 8)} ${pad(per, 10)} ${pad(range, 12)} ${pad(heap, 15)} ${pad(fixed(stage.seconds), 10)}`)
+    })
+    for (const run of runs) if (run.note !== undefined) console.log(`  note: ${run.note}`)
   }
-  for (let i = 1; i < Math.min(gatewayMemory.stages.length, rawMemory.stages.length); i++) {
-    const ratio = perAgent(gatewayMemory.stages, i, "rssKiB") / perAgent(rawMemory.stages, i, "rssKiB")
-    console.log(`RSS per agent at ${gatewayMemory.stages[i]!.agents} agents: gateway / raw ws = ${fixed(ratio, 2)}× (goal ≤ 2×: ${ratio <= 2 ? "MET" : "NOT MET"})`)
+  const [gateway, raw, rawSameFlags] = summary
+  for (let i = 1; i < stageCount; i++) {
+    const ratio = gateway!.stages[i]!.rss / raw!.stages[i]!.rss
+    const sameFlags = gateway!.stages[i]!.rss / rawSameFlags!.stages[i]!.rss
+    console.log(
+      `RSS per agent at ${gateway!.stages[i]!.agents} agents (medians): gateway / raw ws = ${fixed(ratio, 2)}× (goal ≤ 2×: ${ratio <= 2 ? "MET" : "NOT MET"}); / raw ws with the gateway's flags = ${fixed(sameFlags, 2)}×`
+    )
   }
-
 }
 
 const floodPart = async () => {

@@ -12,9 +12,22 @@ import * as Gateway from "../gateway/Gateway.ts"
 import * as GatewayConfig from "../gateway/GatewayConfig.ts"
 import { describeFailure } from "./Terminal.ts"
 
-/** Prints where the gateway listens and who it is, once it does. */
+/**
+ * The node flag `npm start` runs the gateway with. V8 sizes its young generation for throughput
+ * (here it grows to 128 MiB, all of it resident after a burst of registrations); capped at
+ * 2 × 16 MiB, an idle gateway holds ~5–7 KiB per agent instead of 13–37 (docs/deployment.md, Memory).
+ */
+const YOUNG_GENERATION_FLAG = "--max-semi-space-size"
+
+const youngGenerationCapped = (): boolean =>
+  [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)].some((flag) => flag.startsWith(YOUNG_GENERATION_FLAG))
+
+/** Prints where the gateway listens and who it is, once it does (a note about node's flags first). */
 const announce = Layer.effectDiscard(Effect.gen(function*() {
   const gateway = yield* Gateway.Gateway
+  if (!youngGenerationCapped()) {
+    yield* Console.log(`note: node runs without ${YOUNG_GENERATION_FLAG}; idle agents cost 2-5x more memory (see docs/deployment.md, Memory; npm start sets it)`)
+  }
   yield* Console.log(`AIConexus gateway listening on ${gateway.url}`)
   yield* Console.log(`gateway DID: ${gateway.did}`)
   yield* Console.log(`health: ${gateway.httpUrl}/health  metrics: ${gateway.httpUrl}/metrics`)

@@ -1,10 +1,11 @@
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import * as Gateway from "../../src/gateway/Gateway.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
+import { background, CLI, line, ROOT } from "../processes.ts"
 import { startProcess, testConfig } from "./fixtures.ts"
 import * as RawClient from "./RawClient.ts"
 
@@ -26,6 +27,25 @@ describe("gateway lifecycle", () => {
       assert.strictEqual(second.did, first.did)
       second.child.kill("SIGINT")
       assert.strictEqual(yield* second.exited, 0)
+    }), { timeout: 60_000 })
+
+  it.live("run with npm start's node flags the CLI gateway caps V8's young generation; without them it says so", () =>
+    Effect.gen(function*() {
+      const start = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start
+      const nodeFlags = start.split(" ").filter((word) => word.startsWith("--"))
+      assert.isTrue(nodeFlags.some((flag) => /^--max-semi-space-size=\d+$/.test(flag)), start)
+      const dataDir = mkdtempSync(join(tmpdir(), "aiconexus-cli-"))
+      const run = (flags: ReadonlyArray<string>) =>
+        Effect.gen(function*() {
+          const gateway = yield* background([...flags, ...CLI, "gateway", "--port", "0", "--data-dir", dataDir])
+          // The note comes before the "listening" line, so by then it is there or never will be.
+          yield* line(gateway.lines, /listening on/)
+          return gateway.lines.filter((l) => l.startsWith("note:"))
+        }).pipe(Effect.scoped)
+      assert.deepStrictEqual(yield* run(nodeFlags), [])
+      const notes = yield* run([])
+      assert.strictEqual(notes.length, 1)
+      assert.include(notes[0]!, "--max-semi-space-size")
     }), { timeout: 60_000 })
 
   it.live("closing the gateway's scope closes its sessions with 1001 (going away)", () =>
