@@ -14,8 +14,8 @@ import { describeFailure } from "./Terminal.ts"
 
 /**
  * The node flag `npm start` runs the gateway with. V8 sizes its young generation for throughput
- * (here it grows to 128 MiB, all of it resident after a burst of registrations); capped at
- * 2 × 16 MiB, an idle gateway holds ~5–7 KiB per agent instead of 13–37 (docs/deployment.md, Memory).
+ * (here it grows to 2 × 64 MiB, all of it resident after a burst of registrations); capped at
+ * 2 × 16 MiB, an idle gateway holds 5–15 KiB per agent instead of 13–37 (docs/deployment.md, Sizing).
  */
 const YOUNG_GENERATION_FLAG = "--max-semi-space-size"
 
@@ -26,7 +26,7 @@ const youngGenerationCapped = (): boolean =>
 const announce = Layer.effectDiscard(Effect.gen(function*() {
   const gateway = yield* Gateway.Gateway
   if (!youngGenerationCapped()) {
-    yield* Console.log(`note: node runs without ${YOUNG_GENERATION_FLAG}; idle agents cost 2-5x more memory (see docs/deployment.md, Memory; npm start sets it)`)
+    yield* Console.log(`note: node runs without ${YOUNG_GENERATION_FLAG}; idle agents cost 2-5x more memory (see docs/deployment.md, Running it; npm start sets it)`)
   }
   yield* Console.log(`AIConexus gateway listening on ${gateway.url}`)
   yield* Console.log(`gateway DID: ${gateway.did}`)
