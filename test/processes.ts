@@ -35,11 +35,11 @@ export const runNode = (
 export const runCli = (args: ReadonlyArray<string>) => runNode([...CLI, ...args])
 
 /** `node ...args` kept running in the background; its output lines as they come; killed with the scope. */
-export const background = (args: ReadonlyArray<string>) =>
+export const background = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   Effect.acquireRelease(
     Effect.sync(() => {
       const lines: Array<string> = []
-      const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
+      const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } })
       const collect = (chunk: Buffer) => lines.push(...chunk.toString().split("\n").filter((l) => l !== ""))
       child.stdout.on("data", collect)
       child.stderr.on("data", collect)
