@@ -2,14 +2,17 @@
  * Ed25519 verification paths available in Node 24, measured on the signing bytes of the OFFER
  * envelope the gateway benchmark relays: node:crypto one-shot (cached KeyObject, or a key
  * imported per call), node:crypto's callback form (libuv thread pool), WebCrypto, @noble/curves,
- * and the project's own `Envelope.verify` / `Accept.accept` on node:crypto.
+ * and the project's own `Envelope.verify` / `Accept.accept` on node:crypto; then a gateway's
+ * relay check with more active senders than its memos hold, with the key of `from` decoded from
+ * the DID (its curve point checked) or the key a session holds for its registered DID.
  */
 import * as NodeCrypto from "node:crypto"
 import { readFileSync } from "node:fs"
 import { ed25519 } from "@noble/curves/ed25519.js"
 import { base64urlnopad } from "@scure/base"
-import { Effect, Redacted } from "effect"
+import { Effect, Redacted, Result } from "effect"
 import * as Accept from "../../src/protocol/Accept.ts"
+import * as Did from "../../src/protocol/Did.ts"
 import * as Envelope from "../../src/protocol/Envelope.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import * as NodeEd25519 from "../../src/protocol/NodeEd25519.ts"
@@ -123,7 +126,38 @@ export const measure = async (ms = 1000) => {
       for (let i = 0; i < BATCH; i++) Envelope.signingBytes(offer)
     }, ms),
     timeSync("Envelope.verify on NodeEd25519 (project path)", effects(() => Envelope.verify(offer)), ms),
-    timeSync("Accept.accept on NodeEd25519 (all 11 steps)", effects(() => Accept.accept(frame, acceptContext())), ms)
+    timeSync("Accept.accept on NodeEd25519 (all 11 steps)", effects(() => Accept.accept(frame, acceptContext())), ms),
+    ...manySenders(run, receiver, ms)
   ]
   return { frameBytes: frame.length, signedBytes: data.length, costs }
+}
+
+/** More senders than the DID memos (16,384) and the key memo (4,096) hold, each seen in turn. */
+const MANY_SENDERS = 20_000
+
+const manySenders = (
+  run: <A, E>(effect: Effect.Effect<A, E>) => A,
+  receiver: Identity.Identity,
+  ms: number
+): Array<Cost> => {
+  const offers = Array.from({ length: MANY_SENDERS }, () => {
+    const sender = run(Identity.generate)
+    return run(Envelope.make(sender, offerDraft(sender, receiver.did)))
+  })
+  const verifyOne = (withSessionKey: boolean) => {
+    const ed25519 = NodeEd25519.make()
+    let next = 0
+    return () => {
+      for (let i = 0; i < BATCH; i++) {
+        const offer = offers[next++ % offers.length]!
+        // What a gateway session holds: its registered DID, checked in full once, decoded again.
+        const key = withSessionKey ? Result.getOrUndefined(Did.decodeSyntax(offer.from)) : undefined
+        if (!Envelope.verifyWith(offer, ed25519.verifySync!, key)) throw new Error("the benchmark signature did not verify")
+      }
+    }
+  }
+  return [
+    timeSync(`relay check, ${MANY_SENDERS} senders in turn: key from the DID (point checked)`, verifyOne(false), ms),
+    timeSync(`relay check, ${MANY_SENDERS} senders in turn: the session's key (gateway path)`, verifyOne(true), ms)
+  ]
 }

@@ -17,7 +17,7 @@
 import { base64urlnopad } from "@scure/base"
 import { Cause, Clock, type Context, Effect, Exit, Fiber, Metric, Option, Result, Schema } from "effect"
 import * as Accept from "../protocol/Accept.ts"
-import type { Did } from "../protocol/Did.ts"
+import * as Did from "../protocol/Did.ts"
 import { Ed25519, type Ed25519Shape } from "../protocol/Ed25519.ts"
 import * as Envelope from "../protocol/Envelope.ts"
 import type { ErrorCode } from "../protocol/ErrorCode.ts"
@@ -174,8 +174,18 @@ class RegisteredRules extends SessionRules implements Accept.AcceptContext {
   get maxFrameBytes(): number {
     return this.session.node.config.maxMessageBytes
   }
-  get expectedFrom(): Did | undefined {
+  get expectedFrom(): Did.Did | undefined {
     return this.session.did
+  }
+  /**
+   * The session's DID passed every check (its curve point too) when it registered, so only its
+   * syntax is decoded again: with more active senders than the DID memo holds, the point check
+   * would cost each relayed frame more than its signature verification.
+   */
+  publicKeyOf(from: string): Uint8Array | undefined {
+    if (from !== this.session.did) return undefined
+    const key = Did.decodeSyntax(from)
+    return Result.isSuccess(key) ? key.success : undefined
   }
   refuseType(type: string): ErrorCode | undefined {
     return refuseAfterRegistration(type)
@@ -214,7 +224,7 @@ class GatewaySession implements Session, Endpoint {
   #rules: Accept.AcceptContext
   /** The CHALLENGE's nonce, until registration. */
   #nonce: string | undefined
-  did: Did | undefined = undefined
+  did: Did.Did | undefined = undefined
   #lastActivity: number
   // Full until first used (a full bucket stays full, so making it later changes nothing).
   #discoverBucket: TokenBucket.TokenBucket | undefined = undefined

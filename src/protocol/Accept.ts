@@ -50,6 +50,11 @@ export interface AcceptContext {
   readonly replay: ReplayGuard.ReplayGuard
   /** Step 10: whether to verify the signature (default true; a gateway MAY skip it for relayed types). */
   readonly verifySignature?: (header: Envelope.Header) => boolean
+  /**
+   * Step 10: the key of `from` when the receiver validated that DID before (a gateway session,
+   * the DID it registered with), which spares checking its curve point again; `undefined` otherwise.
+   */
+  readonly publicKeyOf?: (from: string) => Uint8Array | undefined
 }
 
 /** An accepted envelope and the exact text it arrived as (what a gateway relays). */
@@ -221,7 +226,7 @@ export const complete = (
   const stale = checkFresh(candidate, context, now, sentAt)
   if (stale !== undefined) return Result.fail(stale)
   // 10. signature
-  if (mustVerify(candidate, context) && !Envelope.verifyWith(candidate.header, verifySync)) {
+  if (mustVerify(candidate, context) && !Envelope.verifyWith(candidate.header, verifySync, context.publicKeyOf?.(candidate.header.from))) {
     return Result.fail(invalidSignature(candidate))
   }
   return finish(candidate, context, now, sentAt)
@@ -239,7 +244,9 @@ export const completeEffect = Effect.fnUntraced(function*(
   const stale = checkFresh(candidate, context, now, sentAt)
   if (stale !== undefined) return yield* stale
   // 10. signature
-  if (mustVerify(candidate, context) && !(yield* Envelope.verify(candidate.header))) return yield* invalidSignature(candidate)
+  if (mustVerify(candidate, context) && !(yield* Envelope.verify(candidate.header, context.publicKeyOf?.(candidate.header.from)))) {
+    return yield* invalidSignature(candidate)
+  }
   return yield* Effect.fromResult(finish(candidate, context, now, sentAt))
 })
 

@@ -324,21 +324,32 @@ export const sign = <T extends Type>(
     Effect.map((signature) => ({ ...unsigned, signature: base64urlnopad.encode(signature) }) as Envelope<T>)
   )
 
-/** What a signature check needs: the key of `from`, the signature and the signed bytes; `undefined` when one cannot be read. */
-const signedParts = (envelope: { readonly from: string; readonly signature: string }) => {
-  const key = Did.decode(envelope.from)
-  if (key._tag === "Failure") return undefined
+/**
+ * What a signature check needs: the key of `from`, the signature and the signed bytes; `undefined`
+ * when one cannot be read. `publicKey` is the key of `from` when the caller holds it already
+ * validated (decoding the DID checks its curve point, which costs more than the verification).
+ */
+const signedParts = (envelope: { readonly from: string; readonly signature: string }, publicKey?: Uint8Array) => {
+  let key = publicKey
+  if (key === undefined) {
+    const decoded = Did.decode(envelope.from)
+    if (decoded._tag === "Failure") return undefined
+    key = decoded.success
+  }
   try {
-    return { publicKey: key.success, signature: base64urlnopad.decode(envelope.signature), bytes: signingBytes(envelope) }
+    return { publicKey: key, signature: base64urlnopad.decode(envelope.signature), bytes: signingBytes(envelope) }
   } catch {
     return undefined
   }
 }
 
-/** Whether an envelope's signature verifies with the key of its `from` DID. */
-export const verify = (envelope: { readonly from: string; readonly signature: string }): Effect.Effect<boolean> =>
+/**
+ * Whether an envelope's signature verifies with the key of its `from` DID (`publicKey`: that key,
+ * when the caller validated the DID before).
+ */
+export const verify = (envelope: { readonly from: string; readonly signature: string }, publicKey?: Uint8Array): Effect.Effect<boolean> =>
   Effect.suspend(() => {
-    const parts = signedParts(envelope)
+    const parts = signedParts(envelope, publicKey)
     if (parts === undefined) return Effect.succeed(false)
     return Effect.flatMap(Ed25519, (ed25519) => ed25519.verify(parts.publicKey, parts.signature, parts.bytes))
   })
@@ -346,9 +357,10 @@ export const verify = (envelope: { readonly from: string; readonly signature: st
 /** `verify` with a synchronous Ed25519 check (`Ed25519Shape.verifySync`). */
 export const verifyWith = (
   envelope: { readonly from: string; readonly signature: string },
-  verifySync: (publicKey: Uint8Array, signature: Uint8Array, data: Uint8Array) => boolean
+  verifySync: (publicKey: Uint8Array, signature: Uint8Array, data: Uint8Array) => boolean,
+  publicKey?: Uint8Array
 ): boolean => {
-  const parts = signedParts(envelope)
+  const parts = signedParts(envelope, publicKey)
   return parts !== undefined && verifySync(parts.publicKey, parts.signature, parts.bytes)
 }
 

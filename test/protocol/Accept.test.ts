@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { hex } from "@scure/base"
-import { Effect, Redacted } from "effect"
+import { Clock, Effect, Redacted, Result } from "effect"
 import { TestClock } from "effect/testing"
 import * as Accept from "../../src/protocol/Accept.ts"
 import * as Envelope from "../../src/protocol/Envelope.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
+import * as NodeEd25519 from "../../src/protocol/NodeEd25519.ts"
 import * as ReplayGuard from "../../src/protocol/ReplayGuard.ts"
 import { identities } from "../fixtures/samples.ts"
 import { build, type VectorContext } from "../vectors/build.ts"
@@ -133,6 +134,30 @@ describe("Accept.accept", () => {
       assert.strictEqual((yield* Effect.flip(Accept.accept(forged, openContext()))).code, "INVALID_SIGNATURE")
       const relayed = yield* Accept.accept(forged, openContext({ verifySignature: (header) => !Envelope.relayedTypes.has(header.type as Envelope.Type) }))
       assert.strictEqual(relayed.envelope.type, "BYE")
+    }))
+
+  it.effect("verifies with the key the context holds for `from` (both paths), and with the DID's key when it holds none", () =>
+    Effect.gen(function*() {
+      const { alice, bob } = yield* identities
+      const frame = () =>
+        Effect.map(
+          Envelope.make(alice, { type: "BYE", to: bob.did, payload: { connection_id: globalThis.crypto.randomUUID() } }),
+          Envelope.encode
+        )
+      const keys = (key: Uint8Array | undefined) => openContext({ publicKeyOf: (from) => (from === alice.did ? key : undefined) })
+      assert.strictEqual((yield* Accept.accept(yield* frame(), keys(alice.publicKey))).envelope.from, alice.did)
+      assert.strictEqual((yield* Accept.accept(yield* frame(), keys(undefined))).envelope.from, alice.did)
+      // The key given wins over the DID's: with another key, alice's own signature fails.
+      assert.strictEqual((yield* Effect.flip(Accept.accept(yield* frame(), keys(bob.publicKey)))).code, "INVALID_SIGNATURE")
+
+      // The synchronous path a gateway session takes does the same.
+      const ed25519 = NodeEd25519.make()
+      const now = yield* Clock.currentTimeMillis
+      const complete = (text: string, context: Accept.AcceptContext) =>
+        Result.flatMap(Accept.read(text, context), (candidate) => Accept.complete(candidate, context, now, ed25519.verifySync!))
+      assert.isTrue(Result.isSuccess(complete(yield* frame(), keys(alice.publicKey))))
+      const wrongKey = complete(yield* frame(), keys(bob.publicKey))
+      assert.isTrue(Result.isFailure(wrongKey) && wrongKey.failure.code === "INVALID_SIGNATURE")
     }))
 
   it.effect("fails closed with RATE_LIMITED when the sender's replay quota is full, and recovers when records expire", () =>
