@@ -11,11 +11,12 @@
  * machine are noisy: the ratios within one run are what to read.
  *
  * Environment: GATEWAY_BENCH_PAIRS (50), GATEWAY_BENCH_WINDOW (8), GATEWAY_BENCH_SECONDS (5),
- * GATEWAY_BENCH_AGENTS (10000, the largest idle count), GATEWAY_BENCH_MEMORY_RUNS (3), GATEWAY_BENCH_CPU_PROF=<dir> (profile the
- * server processes during their relay runs and the flood with --cpu-prof; summarise with
- * `npx node bench/gateway/profile.ts <dir>/<file>.cpuprofile`; the pid of each is printed),
- * GATEWAY_BENCH_PARTS (relay,memory,flood,cluster: which parts to run; cluster needs `redis-server`), GATEWAY_BENCH_SERVER_FLAGS (extra
- * node flags for the relay servers, e.g. "--trace-gc"), GATEWAY_BENCH_PACED_RATE (4000).
+ * GATEWAY_BENCH_AGENTS (10000, the largest idle count), GATEWAY_BENCH_MEMORY_RUNS (5),
+ * GATEWAY_BENCH_CPU_PROF=<dir> (profile the server processes during their relay runs and the
+ * flood with --cpu-prof; summarise with `npx node bench/gateway/profile.ts <dir>/<file>.cpuprofile`;
+ * the pid of each is printed), GATEWAY_BENCH_PARTS (relay,memory,flood,cluster: which parts to run;
+ * cluster needs `redis-server`), GATEWAY_BENCH_SERVER_FLAGS (extra node flags for the relay
+ * servers, e.g. "--trace-gc"), GATEWAY_BENCH_PACED_RATE (4000).
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -46,7 +47,7 @@ const DURATION_MS = env("GATEWAY_BENCH_SECONDS", 5) * 1000
 const MAX_AGENTS = env("GATEWAY_BENCH_AGENTS", 10_000)
 // Independent runs of each server in the memory part: RSS growth at 1,000 agents swings by
 // megabytes with one-time costs (JIT compilation memory, allocator high-water), so it reports the median.
-const MEMORY_RUNS = env("GATEWAY_BENCH_MEMORY_RUNS", 3)
+const MEMORY_RUNS = env("GATEWAY_BENCH_MEMORY_RUNS", 5)
 const CPU_PROF_DIR = process.env.GATEWAY_BENCH_CPU_PROF
 const SERVER_FLAGS = (process.env.GATEWAY_BENCH_SERVER_FLAGS ?? "").split(" ").filter((flag) => flag !== "")
 const PARTS = new Set((process.env.GATEWAY_BENCH_PARTS ?? "relay,memory,flood,cluster").split(",").map((part) => part.trim()))
@@ -86,8 +87,11 @@ const GATEWAY_NODE_FLAGS: ReadonlyArray<string> = (
   JSON.parse(readFileSync(join(here, "..", "..", "package.json"), "utf8")) as { scripts: { start: string } }
 ).scripts.start.split(" ").filter((word) => word.startsWith("--"))
 
+/** The script of every gateway process (the one that gets `GATEWAY_NODE_FLAGS`). */
+const GATEWAY_SCRIPT = "server-gateway.ts"
+
 const start = (name: string, script: string, args: ReadonlyArray<string>, execArgv: ReadonlyArray<string> = []): Child => {
-  const nodeFlags = script === "server-gateway.ts" ? [...GATEWAY_NODE_FLAGS, ...execArgv] : execArgv
+  const nodeFlags = script === GATEWAY_SCRIPT ? [...GATEWAY_NODE_FLAGS, ...execArgv] : execArgv
   const child = spawn(process.execPath, [...nodeFlags, join(here, script), ...args], { stdio: ["pipe", "pipe", "inherit"] })
   if (child.pid === undefined) throw new Error(`could not start ${name}`)
   children.add(child)
@@ -202,10 +206,10 @@ interface ServerSpec {
   readonly kind: "gateway" | "raw" | "peer"
 }
 const servers: Record<"a" | "b" | "c" | "d" | "e", ServerSpec> = {
-  a: { label: "(a) gateway, verify on", script: "server-gateway.ts", args: () => gatewayArgs(unlimited), kind: "gateway" },
+  a: { label: "(a) gateway, verify on", script: GATEWAY_SCRIPT, args: () => gatewayArgs(unlimited), kind: "gateway" },
   b: {
     label: "(b) gateway, verify off",
-    script: "server-gateway.ts",
+    script: GATEWAY_SCRIPT,
     args: () => gatewayArgs({ ...unlimited, verifyRelaySignatures: false }),
     kind: "gateway"
   },
@@ -375,7 +379,7 @@ const memoryRun = async (
 
 const floodRun = async () => {
   const execArgv = CPU_PROF_DIR !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`] : []
-  const server = start("(a) gateway, default limits", "server-gateway.ts", gatewayArgs({
+  const server = start("(a) gateway, default limits", GATEWAY_SCRIPT, gatewayArgs({
     handshakeRatePerIp: HUGE,
     maxConnectionsPerIp: 1e6,
     maxSessions: 1e6
@@ -422,7 +426,7 @@ const clusterRun = async () => {
     dataDirs.push(dataDir)
     // One identity for both nodes, as in production.
     const nodeArgs = () => gatewayArgs({ ...unlimited, redisUrl: Redacted.value(redis.url), keyFile: join(dataDir, "gateway-identity.json") })
-    const nodes = [start("node 1", "server-gateway.ts", nodeArgs()), start("node 2", "server-gateway.ts", nodeArgs())]
+    const nodes = [start("node 1", GATEWAY_SCRIPT, nodeArgs()), start("node 2", GATEWAY_SCRIPT, nodeArgs())]
     try {
       const urls = await Promise.all(nodes.map(async (node) => (await node.next("listening", 30_000)).url as string))
       const pids = [...nodes.map((node) => node.pid), redisPid]
@@ -516,7 +520,7 @@ const median = (values: ReadonlyArray<number>): number => {
 
 const memoryPart = async () => {
   console.log(
-    `\nmemory: idle registered agents (server RSS from /proc after a forced GC; per agent = growth from the 50-agent baseline; ${MEMORY_RUNS} runs of each server, median and range)`
+    `\nmemory: idle registered agents (server RSS from /proc after a forced GC; per agent = growth from the 50-agent baseline; ${MEMORY_RUNS} run${MEMORY_RUNS === 1 ? "" : "s"} of each server, median and range)`
   )
   console.log(`gateway node flags (npm start's): ${GATEWAY_NODE_FLAGS.join(" ") || "none"}`)
   const runsOf = async (spec: ServerSpec, overrides: Record<string, unknown>, nodeFlags: ReadonlyArray<string> = []) => {
@@ -532,11 +536,13 @@ const memoryPart = async () => {
   const stageCount = Math.min(...measured.flatMap(([, runs]) => runs.map((run) => run.stages.length)))
   const perAgent = (stages: Array<MemoryStage>, i: number, field: "rssKiB" | "heapKiB") =>
     (stages[i]![field] - stages[0]![field]) / (stages[i]!.agents - stages[0]!.agents)
-  /** Per stage: the median of the runs' per-agent RSS, its range, and the median heap per agent. */
+  /** Per stage after the baseline: the median of the runs' per-agent RSS, its range, and the median heap per agent. */
   const summary = measured.map(([label, runs]) => ({
     label,
-    runs,
-    stages: Array.from({ length: stageCount }, (_, i) => {
+    notes: [...new Set(runs.flatMap((run) => run.note === undefined ? [] : [run.note]))],
+    baseline: { agents: runs[0]!.stages[0]!.agents, rssMiB: median(runs.map((run) => run.stages[0]!.rssKiB / 1024)) },
+    stages: Array.from({ length: stageCount - 1 }, (_, k) => {
+      const i = k + 1
       const rss = runs.map((run) => perAgent(run.stages, i, "rssKiB"))
       return {
         agents: runs[0]!.stages[i]!.agents,
@@ -550,23 +556,22 @@ const memoryPart = async () => {
     })
   }))
   console.log(`${"server".padEnd(32)} ${pad("agents", 7)} ${pad("RSS MiB", 8)} ${pad("KiB/agent", 10)} ${pad("range", 12)} ${pad("heap KiB/agent", 15)} ${pad("connect s", 10)}`)
-  for (const { label, runs, stages } of summary) {
-    stages.forEach((stage, i) => {
-      const [per, range, heap] = i === 0
-        ? ["-", "-", "-"]
-        : [fixed(stage.rss), `${fixed(stage.low)}–${fixed(stage.high)}`, fixed(stage.heap)]
-      console.log(`${(i === 0 ? label : "").padEnd(32)} ${pad(String(stage.agents), 7)} ${pad(fixed(stage.rssMiB), 8)} ${pad(per, 10)} ${pad(range, 12)} ${pad(heap, 15)} ${pad(fixed(stage.seconds), 10)}`)
-    })
-    for (const run of runs) if (run.note !== undefined) console.log(`  note: ${run.note}`)
+  for (const { baseline, label, notes, stages } of summary) {
+    console.log(`${label.padEnd(32)} ${pad(String(baseline.agents), 7)} ${pad(fixed(baseline.rssMiB), 8)} ${pad("-", 10)} ${pad("-", 12)} ${pad("-", 15)} ${pad("-", 10)}`)
+    for (const stage of stages) {
+      const range = `${fixed(stage.low)}–${fixed(stage.high)}`
+      console.log(`${"".padEnd(32)} ${pad(String(stage.agents), 7)} ${pad(fixed(stage.rssMiB), 8)} ${pad(fixed(stage.rss), 10)} ${pad(range, 12)} ${pad(fixed(stage.heap), 15)} ${pad(fixed(stage.seconds), 10)}`)
+    }
+    for (const note of notes) console.log(`  note: ${note}`)
   }
   const [gateway, raw, rawSameFlags] = summary
-  for (let i = 1; i < stageCount; i++) {
-    const ratio = gateway!.stages[i]!.rss / raw!.stages[i]!.rss
-    const sameFlags = gateway!.stages[i]!.rss / rawSameFlags!.stages[i]!.rss
+  gateway!.stages.forEach((stage, i) => {
+    const ratio = stage.rss / raw!.stages[i]!.rss
+    const sameFlags = stage.rss / rawSameFlags!.stages[i]!.rss
     console.log(
-      `RSS per agent at ${gateway!.stages[i]!.agents} agents (medians): gateway / raw ws = ${fixed(ratio, 2)}× (goal ≤ 2×: ${ratio <= 2 ? "MET" : "NOT MET"}); / raw ws with the gateway's flags = ${fixed(sameFlags, 2)}×`
+      `RSS per agent at ${stage.agents} agents (medians): gateway / raw ws = ${fixed(ratio, 2)}× (goal ≤ 2×: ${ratio <= 2 ? "MET" : "NOT MET"}); / raw ws with the gateway's flags = ${fixed(sameFlags, 2)}×`
     )
-  }
+  })
 }
 
 const floodPart = async () => {

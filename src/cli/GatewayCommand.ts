@@ -13,14 +13,16 @@ import * as GatewayConfig from "../gateway/GatewayConfig.ts"
 import { describeFailure } from "./Terminal.ts"
 
 /**
- * The node flag `npm start` runs the gateway with. V8 sizes its young generation for throughput
- * (here it grows to 2 × 64 MiB, all of it resident after a burst of registrations); capped at
- * 2 × 16 MiB, an idle gateway holds 5–15 KiB per agent instead of 13–37 (docs/deployment.md, Sizing).
+ * The node flag with which `npm start` caps V8's young generation: left to its default size, the
+ * young generation stays resident after a burst of registrations and an idle gateway holds a few
+ * times more memory per agent (docs/deployment.md, "Running it" and "Sizing").
  */
 const YOUNG_GENERATION_FLAG = "--max-semi-space-size"
 
 const youngGenerationCapped = (): boolean =>
-  [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)].some((flag) => flag.startsWith(YOUNG_GENERATION_FLAG))
+  [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)]
+    // V8 takes its flags with `_` or `-` between the words.
+    .some((flag) => flag.replaceAll("_", "-").startsWith(YOUNG_GENERATION_FLAG))
 
 /** Prints where the gateway listens and who it is, once it does (a note about node's flags first). */
 const announce = Layer.effectDiscard(Effect.gen(function*() {

@@ -224,6 +224,10 @@ class GatewaySession implements Session, Endpoint {
   #rules: Accept.AcceptContext
   /** The CHALLENGE's nonce, until registration. */
   #nonce: string | undefined
+  /**
+   * Set only from a REGISTER accepted under `HandshakeRules`, whose signature check decodes the
+   * DID in full (curve point and small order): `RegisteredRules.publicKeyOf` relies on it.
+   */
   did: Did.Did | undefined = undefined
   #lastActivity: number
   // Full until first used (a full bucket stays full, so making it later changes nothing).

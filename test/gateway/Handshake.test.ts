@@ -1,6 +1,8 @@
 import { assert, layer } from "@effect/vitest"
+import { base64urlnopad } from "@scure/base"
 import { Effect, Schema } from "effect"
 import * as Gateway from "../../src/gateway/Gateway.ts"
+import * as Did from "../../src/protocol/Did.ts"
 import * as Envelope from "../../src/protocol/Envelope.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import { testConfig } from "./fixtures.ts"
@@ -63,6 +65,17 @@ layer(Gateway.layerMemory(config), { excludeTestServices: true })("gateway hands
       Effect.map(
         Envelope.make(agent, { type: "REGISTER", to: gatewayDid as never, payload: { nonce, endpoint: url, capabilities: [] } }),
         (envelope) => Envelope.encode({ ...envelope, payload: { ...envelope.payload, name: "mallory" } })
+      ), "INVALID_SIGNATURE"],
+    ["a REGISTER from the small-order identity key (signature R = identity, s = 0: valid for any message under a lax verifier)", (nonce, agent, gatewayDid, url) =>
+      Effect.map(
+        Envelope.make(agent, { type: "REGISTER", to: gatewayDid as never, payload: { nonce, endpoint: url, capabilities: [] } }),
+        (envelope) => {
+          const identityPoint = new Uint8Array(32)
+          identityPoint[0] = 1
+          const signature = new Uint8Array(64)
+          signature[0] = 1
+          return Envelope.encode({ ...envelope, from: Did.fromPublicKey(identityPoint), signature: base64urlnopad.encode(signature) })
+        }
       ), "INVALID_SIGNATURE"],
     ["non-JSON", () => Effect.succeed("hello"), "MALFORMED_MESSAGE"],
     ["a REGISTER with 33 capabilities", (nonce, agent, gatewayDid, url) =>
