@@ -22,27 +22,23 @@ const cryptoFailure = (operation: string) => (cause: unknown) =>
 /** Builds the node:crypto implementation. */
 export const make = (): Ed25519Shape => {
   const publicKeys = boundedMemo<string, NodeCrypto.KeyObject | null>(4096)
-  // A key is kept among `publicKeys` from its second use on: each one holds ~3 KiB of native
-  // memory, and a gateway verifies the REGISTER of every agent, most of which then stay idle.
-  const recentKeys = boundedMemo<string, NodeCrypto.KeyObject | null>(64)
+  // A KeyObject is made and kept from a key's second use on. Its first use (for a gateway, the
+  // REGISTER of an agent that then mostly stays idle) verifies with a key that node:crypto makes
+  // and frees within the call: a KeyObject's ~3 KiB of native memory would live until the garbage
+  // collector finds its wrapper, and a burst of registrations would leave the malloc heap that much
+  // larger for good.
+  const usedOnce = boundedMemo<string, true>(64)
   const privateKeys = boundedMemo<Uint8Array, NodeCrypto.KeyObject>(64)
 
-  const importPublic = (publicKey: Uint8Array): NodeCrypto.KeyObject | null => {
-    const id = Buffer.from(publicKey).toString("latin1")
-    const cached = publicKeys.get(id)
-    if (cached !== undefined) return cached
-    const recent = recentKeys.get(id)
-    if (recent !== undefined) {
-      publicKeys.set(id, recent)
-      return recent
-    }
+  const spkiOf = (publicKey: Uint8Array) => Buffer.concat([SPKI_PREFIX, publicKey])
+  const importPublic = (id: string, publicKey: Uint8Array): NodeCrypto.KeyObject | null => {
     let key: NodeCrypto.KeyObject | null = null
     try {
-      key = NodeCrypto.createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: "der", type: "spki" })
+      key = NodeCrypto.createPublicKey({ key: spkiOf(publicKey), format: "der", type: "spki" })
     } catch {
       key = null
     }
-    recentKeys.set(id, key)
+    publicKeys.set(id, key)
     return key
   }
   const importSeed = (seed: Uint8Array): NodeCrypto.KeyObject => {
@@ -53,10 +49,18 @@ export const make = (): Ed25519Shape => {
     return key
   }
   const verifySync = (publicKey: Uint8Array, signature: Uint8Array, data: Uint8Array): boolean => {
-    const key = importPublic(publicKey)
-    if (key === null || signature.length !== 64) return false
+    if (signature.length !== 64) return false
+    const id = Buffer.from(publicKey).toString("latin1")
+    let key = publicKeys.get(id)
     try {
-      return NodeCrypto.verify(null, data, key, signature)
+      if (key === undefined) {
+        if (usedOnce.get(id) === undefined) {
+          usedOnce.set(id, true)
+          return NodeCrypto.verify(null, data, { key: spkiOf(publicKey), format: "der", type: "spki" }, signature)
+        }
+        key = importPublic(id, publicKey)
+      }
+      return key !== null && NodeCrypto.verify(null, data, key, signature)
     } catch {
       return false
     }
