@@ -27,7 +27,9 @@ export const make = (): Ed25519Shape => {
   // and frees within the call: a KeyObject's ~3 KiB of native memory would live until the garbage
   // collector finds its wrapper, and a burst of registrations would leave the malloc heap that much
   // larger for good.
-  const usedOnce = boundedMemo<string, true>(64)
+  // As many as `publicKeys`: with more senders taking turns than it holds, no key would ever
+  // reach its second use here and every frame would import its key again.
+  const usedOnce = boundedMemo<string, true>(4096)
   const privateKeys = boundedMemo<Uint8Array, NodeCrypto.KeyObject>(64)
 
   const spkiOf = (publicKey: Uint8Array) => Buffer.concat([SPKI_PREFIX, publicKey])

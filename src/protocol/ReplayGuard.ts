@@ -20,7 +20,13 @@ export interface ReplayGuardOptions {
 interface SenderRecords {
   readonly expiries: Map<string, number>
   nextExpiry: number
+  /** How many records the last sweep left: the next one waits until there are twice as many. */
+  swept: number
 }
+
+// A sender's expired records are swept once it holds twice as many as the last sweep left (and
+// at least this many): an agent that only PINGs keeps a handful, at O(1) amortised per record.
+const SWEEP_AT_LEAST = 16
 
 /** What `check` found. */
 export type ReplayStatus = "fresh" | "replayed" | "full"
@@ -64,7 +70,7 @@ class Guard implements ReplayGuard {
   #records(): Map<string, SenderRecords> | undefined {
     if (this.#firstFrom !== undefined) {
       const expiries = new Map([[this.#firstId, this.#firstExpiry]])
-      this.#senders = new Map([[this.#firstFrom, { expiries, nextExpiry: this.#firstExpiry }]])
+      this.#senders = new Map([[this.#firstFrom, { expiries, nextExpiry: this.#firstExpiry, swept: 0 }]])
       this.#firstFrom = undefined
       this.#firstId = ""
     }
@@ -83,6 +89,7 @@ class Guard implements ReplayGuard {
       }
     }
     records.nextExpiry = next
+    records.swept = records.expiries.size
     if (records.expiries.size === 0) this.#senders?.delete(from)
   }
 
@@ -120,12 +127,13 @@ class Guard implements ReplayGuard {
     if (!this.#hasRoom(records, from, now)) return "full"
     records = senders.get(from)
     if (records === undefined) {
-      records = { expiries: new Map(), nextExpiry: Infinity }
+      records = { expiries: new Map(), nextExpiry: Infinity, swept: 0 }
       senders.set(from, records)
     }
     if (!records.expiries.has(id)) this.#total++
     records.expiries.set(id, expiresAt)
     if (expiresAt < records.nextExpiry) records.nextExpiry = expiresAt
+    if (records.expiries.size >= Math.max(SWEEP_AT_LEAST, 2 * records.swept)) this.#sweep(from, records, now)
     return "recorded"
   }
 

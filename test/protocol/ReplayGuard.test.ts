@@ -16,6 +16,20 @@ describe("ReplayGuard", () => {
     assert.strictEqual(guard.check("a", "1", 1_000), "fresh")
   })
 
+  it("a sender that keeps sending slowly (a PING every 20 s) holds a bounded number of records, not its whole history", () => {
+    const guard = ReplayGuard.make()
+    const skew = 60_000
+    let most = 0
+    for (let i = 0; i < 10_000; i++) {
+      const now = i * 20_000
+      assert.strictEqual(guard.record("pinger", `ping-${i}`, now + skew, now), "recorded")
+      most = Math.max(most, guard.size())
+    }
+    // 3 live at a time; expired ones are swept once twice as many as the last sweep left are held.
+    assert.isAtMost(most, 16)
+    assert.strictEqual(guard.check("pinger", "ping-9999", 9_999 * 20_000), "replayed")
+  })
+
   it("fails closed when a sender's quota is full and never evicts a live record", () => {
     const guard = ReplayGuard.make({ maxPerSender: 100, maxTotal: 1_000 })
     for (let i = 0; i < 100; i++) assert.strictEqual(guard.record("flooder", `id-${i}`, 60_000, 0), "recorded")
