@@ -9,7 +9,7 @@
  */
 import { dirname, join } from "node:path"
 import { NodeServices, NodeSocket } from "@effect/platform-node"
-import { Cause, Config, Console, Context, Effect, Layer, Schema, Stream } from "effect"
+import { Config, Console, Context, Effect, Layer, Schema, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { Agent, type AgentConfig } from "../agent/Agent.ts"
 import { KnownGateways } from "../client/KnownGateways.ts"
@@ -18,7 +18,7 @@ import * as IdentityFile from "../protocol/IdentityFile.ts"
 import * as CandidatePolicy from "../webrtc/CandidatePolicy.ts"
 import * as NodeDataChannelTransport from "../webrtc/NodeDataChannelTransport.ts"
 import * as NodeWeriftTransport from "../webrtc/NodeWeriftTransport.ts"
-import { describeFailure, printable } from "./Terminal.ts"
+import { printable, reportFailure } from "./Terminal.ts"
 import * as MetricsServer from "./MetricsServer.ts"
 
 const DEFAULT_GATEWAY = "ws://127.0.0.1:8787/ws"
@@ -60,10 +60,7 @@ const withAgent = <A, E>(
     return yield* use(Context.get(context, Agent))
   }).pipe(
     Effect.scoped,
-    Effect.catchCause((cause) =>
-      Effect.andThen(Console.error(`error: ${describeFailure(cause)}`), Effect.sync(() => {
-        process.exitCode = 1
-      })))
+    Effect.catchCause(reportFailure)
   )
 
 /** `keygen [--out FILE]`: a new identity file; prints its DID. */

@@ -10,7 +10,7 @@ import { Cause, Console, Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Gateway from "../gateway/Gateway.ts"
 import * as GatewayConfig from "../gateway/GatewayConfig.ts"
-import { describeFailure } from "./Terminal.ts"
+import { reportFailure } from "./Terminal.ts"
 
 /**
  * The node flag with which `npm start` caps V8's young generation: left to its default size, the
@@ -53,10 +53,7 @@ export const command = Command.make(
     }
     return yield* Layer.launch(announce.pipe(Layer.provideMerge(Gateway.layerFromConfig(config)))).pipe(
       // A gateway that cannot start says why in one line and exits 1 (interrupts are the normal stop).
-      Effect.catchCause((cause) =>
-        Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.andThen(Console.error(`error: ${describeFailure(cause)}`), Effect.sync(() => {
-          process.exitCode = 1
-        })))
+      Effect.catchCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : reportFailure(cause))
     )
   })
 ).pipe(Command.withDescription("Run a signaling gateway until interrupted (in-memory, or a cluster node with AICONEXUS_REDIS_URL)"))

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Cause } from "effect"
+import { Cause, Console, Effect } from "effect"
 
 /** Text from a peer, with control characters escaped so it cannot steer the terminal. */
 export const printable = (text: string): string =>
@@ -15,3 +15,9 @@ export const describeFailure = (cause: Cause.Cause<unknown>): string => {
   const text = error instanceof Error ? error.message || error.name : String(error)
   return printable(text.split("\n")[0]!)
 }
+
+/** Prints a failure as `error: <one line>` on stderr and makes the process exit with 1. */
+export const reportFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> =>
+  Effect.andThen(Console.error(`error: ${describeFailure(cause)}`), Effect.sync(() => {
+    process.exitCode = 1
+  }))

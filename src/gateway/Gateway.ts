@@ -26,9 +26,6 @@ import * as RedisConnection from "./RedisConnection.ts"
 import { Router } from "./Router.ts"
 import * as WebSocketServer from "./WebSocketServer.ts"
 
-/** The WebSocket subprotocol of IoAP v1. */
-export const SUBPROTOCOL = WebSocketServer.SUBPROTOCOL
-
 /** The configuration cannot work (e.g. a session timeout not over twice the heartbeat). */
 export class InvalidGatewayConfig extends Schema.TaggedError<InvalidGatewayConfig>()("InvalidGatewayConfig", {
   reason: Schema.String

@@ -178,14 +178,16 @@ class RegisteredRules extends SessionRules implements Accept.AcceptContext {
     return this.session.did
   }
   /**
-   * The session's DID passed every check (its curve point too) when it registered, so only its
-   * syntax is decoded again: with more active senders than the DID memo holds, the point check
-   * would cost each relayed frame more than its signature verification.
+   * The key of the session's DID, which passed every check (its curve point too) when it
+   * registered: relayed frames are verified with it, not with the DID decoded and checked again.
    */
+  readonly #publicKey: Uint8Array | undefined
+  constructor(session: GatewaySession, did: Did.Did) {
+    super(session)
+    this.#publicKey = Result.getOrUndefined(Did.decodeSyntax(did))
+  }
   publicKeyOf(from: string): Uint8Array | undefined {
-    if (from !== this.session.did) return undefined
-    const key = Did.decodeSyntax(from)
-    return Result.isSuccess(key) ? key.success : undefined
+    return from === this.session.did ? this.#publicKey : undefined
   }
   refuseType(type: string): ErrorCode | undefined {
     return refuseAfterRegistration(type)
@@ -336,7 +338,7 @@ class GatewaySession implements Session, Endpoint {
       const now = yield* Clock.currentTimeMillis
       session.did = register.from
       session.#nonce = undefined
-      session.#rules = new RegisteredRules(session)
+      session.#rules = new RegisteredRules(session, register.from)
       const previous = yield* registry.register({
         did: register.from,
         capabilities: register.payload.capabilities,
@@ -544,10 +546,13 @@ class GatewaySession implements Session, Endpoint {
 
   /** Ends the session: no more frames are handled, and it leaves the directory. */
   #ending(): Effect.Effect<void> {
-    return Effect.andThen(Effect.sync(() => {
-      this.#ended = true
-      if (this.#inbox !== undefined) this.#inbox.length = 0
-    }), this.#unregister())
+    return Effect.andThen(Effect.sync(() => this.#stop()), this.#unregister())
+  }
+
+  /** No more frames are handled: held ones are dropped. */
+  #stop(): void {
+    this.#ended = true
+    if (this.#inbox !== undefined) this.#inbox.length = 0
   }
 
   /** The work of a frame with the session's failures handled: a close by the gateway ends it. */
@@ -597,8 +602,7 @@ class GatewaySession implements Session, Endpoint {
   get closed(): Effect.Effect<void> {
     return Effect.suspend(() => {
       if (this.#inFlight === 0) return this.#ending()
-      this.#ended = true
-      if (this.#inbox !== undefined) this.#inbox.length = 0
+      this.#stop()
       this.#endWhenIdle = true
       return Effect.void
     })

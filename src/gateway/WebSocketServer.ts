@@ -11,14 +11,12 @@
  */
 import { type IncomingMessage, type Server, STATUS_CODES } from "node:http"
 import type { Duplex } from "node:stream"
-import { Clock, Effect, Metric } from "effect"
+import { Effect } from "effect"
 import { type WebSocket, WebSocketServer } from "ws"
 import type * as Identity from "../protocol/Identity.ts"
 import * as Admission from "./Admission.ts"
-import type { AgentRegistry } from "./AgentRegistry.ts"
 import type { GatewayConfig } from "./GatewayConfig.ts"
 import * as GatewayMetrics from "./GatewayMetrics.ts"
-import type { Router } from "./Router.ts"
 import * as Session from "./Session.ts"
 
 /** The WebSocket subprotocol of IoAP v1. */
@@ -100,10 +98,8 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
   readonly admission: Admission.Admission
 }) {
   const { admission, config, identity } = options
-  const services = yield* Effect.context<AgentRegistry | Router>()
-  const runFork = Effect.runForkWith(services)
-  const clock = yield* Clock.Clock
   const node = yield* Session.makeNode({ config, identity, rates: Session.makeRates(config) })
+  const { clock, runFork } = node
   const sessions = new Set<Session.Session>()
   const wss = new WebSocketServer({
     noServer: true,
@@ -115,7 +111,7 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
   })
 
   const refuse = (socket: Duplex, status: number, body: string) => {
-    runFork(Metric.update(GatewayMetrics.refused(status), 1))
+    GatewayMetrics.refused(status).updateUnsafe(1, node.metrics)
     answer(socket, status, body)
   }
 

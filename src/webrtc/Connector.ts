@@ -31,6 +31,7 @@ import {
 import { GatewayClient } from "../client/GatewayClient.ts"
 import { type Signal, Signaling } from "../client/Signaling.ts"
 import type { Did } from "../protocol/Did.ts"
+import { boundedMemo } from "../protocol/Ed25519.ts"
 import type { IceServer } from "../protocol/Envelope.ts"
 import { normalizeCandidateLine } from "../protocol/WebRtc.ts"
 import * as CandidatePolicy from "./CandidatePolicy.ts"
@@ -520,7 +521,7 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
     })
 
   // When answering each DID last failed: an offer from it soon after is a retry of that attempt.
-  const lastFailure = new Map<string, number>()
+  const lastFailure = boundedMemo<string, number>(4096)
   const RETRY_WINDOW_MS = 30_000
   const isRetry = (remote: string, now: number): boolean => {
     const failed = lastFailure.get(remote)
@@ -528,10 +529,7 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
   }
   const answerFailed = (remote: string) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.sync(() => {
-        lastFailure.set(remote, now)
-        if (lastFailure.size > 4096) lastFailure.delete(lastFailure.keys().next().value!)
-      }))
+      Effect.sync(() => lastFailure.set(remote, now)))
 
   const recovering = LinkRecovery.make({
     signaling,

@@ -19,7 +19,7 @@ import * as Envelope from "../protocol/Envelope.ts"
 import type { CryptoError } from "../protocol/Ed25519.ts"
 import type * as Identity from "../protocol/Identity.ts"
 import * as ReplayGuard from "../protocol/ReplayGuard.ts"
-import { utf8ByteLength } from "../protocol/Utf8.ts"
+import { fitsUtf8Bytes, utf8ByteLength } from "../protocol/Utf8.ts"
 import type { PeerLink } from "./Connector.ts"
 import type * as DataChannel from "./DataChannel.ts"
 import type { ConnectionReestablished } from "./Recovery.ts"
@@ -98,8 +98,10 @@ export const make = (
       Effect.gen(function*() {
         const envelope = yield* Envelope.make(identity, { ...draft, to: link.remote } as Envelope.Draft<T>)
         const frame = Envelope.encode(envelope)
-        const size = utf8ByteLength(frame)
-        if (size > MAX_ENVELOPE_BYTES) return yield* new EnvelopeTooLarge({ size, max: MAX_ENVELOPE_BYTES })
+        // Counting every byte is only needed for the error: most frames fit by their length alone.
+        if (!fitsUtf8Bytes(frame, MAX_ENVELOPE_BYTES)) {
+          return yield* new EnvelopeTooLarge({ size: utf8ByteLength(frame), max: MAX_ENVELOPE_BYTES })
+        }
         yield* beforeSend(envelope.id)
         // PING and PONG go out at once even while the link recovers: they are how it notices that
         // the path works again. Other envelopes wait for the outcome of a recovery (`LinkChannel`).

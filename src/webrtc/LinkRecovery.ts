@@ -9,12 +9,17 @@
 import { Clock, Deferred, Effect, Exit, Metric, Option, PubSub, type Queue, Scope, Stream, SubscriptionRef } from "effect"
 import type { Signal, Signaling } from "../client/Signaling.ts"
 import type { Did } from "../protocol/Did.ts"
+import * as WebRtc from "../protocol/WebRtc.ts"
 import type { ConnectError } from "./Connector.ts"
 import type * as LinkChannel from "./LinkChannel.ts"
 import type * as PeerConnection from "./PeerConnection.ts"
 import * as PeerMetrics from "./PeerMetrics.ts"
 import * as Recovery from "./Recovery.ts"
 import type { Transport } from "./Transport.ts"
+
+/** The certificate fingerprint an SDP announces, as one comparable string (none if it cannot be read). */
+const fingerprintOf = (sdp: string): Effect.Effect<Option.Option<string>> =>
+  Effect.option(Effect.map(WebRtc.parseSdp(sdp), ({ fingerprint }) => `${fingerprint.algorithm} ${fingerprint.value}`))
 
 /** A connection as the Connector keeps it, keyed by (remote DID, connection id). */
 export interface LinkState {
@@ -212,8 +217,8 @@ export const make = (negotiation: Negotiation) => {
 
   /**
    * An OFFER for a connection we know. From its original offerer, on an open link: an ICE restart
-   * (the current connection's certificate fingerprint, see `Recovery.fingerprintOf`) or a rebuild
-   * (another one). From the other side it is refused
+   * (the current connection's certificate fingerprint: each peer connection has its own
+   * certificate) or a rebuild (another one). From the other side it is refused
    * (PROTOCOL.md 5.2: only the offerer restarts, so there is no glare), and counted.
    */
   const onRenegotiation = (state: LinkState, offer: Signal<"OFFER">) =>
@@ -228,9 +233,9 @@ export const make = (negotiation: Negotiation) => {
         return yield* Effect.logWarning("ignored an OFFER for a connection that is not open yet")
       }
       const generation = yield* SubscriptionRef.get(open.current)
-      const known = yield* Effect.map(Effect.option(generation.peer.remoteSdp), Option.map(Recovery.fingerprintOf))
-      const offered = Recovery.fingerprintOf(offer.payload.sdp)
-      if (offered !== undefined && Option.contains(known, offered)) {
+      const known = yield* Effect.flatMap(Effect.option(generation.peer.remoteSdp), Option.match({ onNone: () => Effect.succeedNone, onSome: fingerprintOf }))
+      const offered = yield* fingerprintOf(offer.payload.sdp)
+      if (Option.isSome(offered) && Option.contains(known, offered.value)) {
         if (!transport.supportsIceRestart) {
           yield* Metric.update(PeerMetrics.offersRefused("unsupported"), 1)
           return yield* Effect.logWarning("ignored an ICE restart this stack cannot do (the offerer will rebuild)")

@@ -7,7 +7,8 @@
  * connection, and the DTLS and SCTP associations carry on: nothing sent is lost. Where it cannot
  * (node-datachannel: no `restartIce`, no rollback) the offerer builds a new peer connection under
  * the same link and connection id; its OFFER carries the new connection's certificate
- * fingerprint (see `fingerprintOf`), by which the answerer knows to build one too. The link then
+ * fingerprint, by which the answerer knows to build one too (the `o=` session id would tell the
+ * same by RFC 8829, but werift 0.25 changes it in every offer). The link then
  * reports `Reestablished`, its control channel
  * carries on over the new connection, and sends the rebuild overtook fail with
  * `ConnectionReestablished` instead of vanishing.
@@ -74,15 +75,4 @@ export class ConnectionReestablished extends Schema.TaggedError<ConnectionReesta
   override get message() {
     return `the connection ${this.connectionId} was rebuilt: a message on ${this.label} was not delivered`
   }
-}
-
-/**
- * The certificate fingerprint an SDP announces (`a=fingerprint:`), normalised; undefined if none.
- * Each peer connection has its own certificate, so an OFFER with the fingerprint of the current
- * connection is an ICE restart of it, and one with another fingerprint is from a new connection.
- * (The `o=` session id would tell the same by RFC 8829, but werift 0.25 changes it in every offer.)
- */
-export const fingerprintOf = (sdp: string): string | undefined => {
-  const match = /^a=fingerprint:(\S+) (\S+)\r?$/m.exec(sdp)
-  return match === null ? undefined : `${match[1]!.toLowerCase()} ${match[2]!.toUpperCase()}`
 }

@@ -3,7 +3,6 @@ import { Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import * as Gateway from "../../src/gateway/Gateway.ts"
 import * as Envelope from "../../src/protocol/Envelope.ts"
-import * as Identity from "../../src/protocol/Identity.ts"
 import { testConfig } from "./fixtures.ts"
 import * as RawClient from "./RawClient.ts"
 

@@ -3,7 +3,7 @@
  * and an operation the machines refuse never reaches the stack.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Scope, SubscriptionRef } from "effect"
+import { Effect, Scope, SubscriptionRef } from "effect"
 import fc from "fast-check"
 import * as PeerConnection from "../../src/webrtc/PeerConnection.ts"
 import { Transport } from "../../src/webrtc/Transport.ts"
