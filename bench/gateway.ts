@@ -26,6 +26,7 @@ import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { Effect, Exit, Redacted, Scope } from "effect"
 import * as RedisServer from "../test/gateway/redisServer.ts"
+import { startNodeFlags } from "../test/processes.ts"
 import * as Verify from "./gateway/verify.ts"
 
 const here = join(dirname(fileURLToPath(import.meta.url)), "gateway")
@@ -83,9 +84,7 @@ process.on("exit", killAll)
  * process here runs with them, so the benchmark measures the gateway as `npm start` runs it.
  * Baselines run with node's defaults unless a part says otherwise.
  */
-const GATEWAY_NODE_FLAGS: ReadonlyArray<string> = (
-  JSON.parse(readFileSync(join(here, "..", "..", "package.json"), "utf8")) as { scripts: { start: string } }
-).scripts.start.split(" ").filter((word) => word.startsWith("--"))
+const GATEWAY_NODE_FLAGS = startNodeFlags()
 
 /** The script of every gateway process (the one that gets `GATEWAY_NODE_FLAGS`). */
 const GATEWAY_SCRIPT = "server-gateway.ts"

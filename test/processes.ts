@@ -2,6 +2,8 @@
  * Node processes for end-to-end tests: run one to completion, or keep one in the background.
  */
 import { spawn } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
 import { Effect } from "effect"
 
 /** The project root. */
@@ -9,6 +11,12 @@ export const ROOT = new URL("..", import.meta.url).pathname
 
 /** The CLI's entry point, as `node` arguments. */
 export const CLI = ["src/cli/main.ts"]
+
+/** The node flags of package.json's `start` script: how `npm start` runs the gateway. */
+export const startNodeFlags = (): ReadonlyArray<string> =>
+  (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start
+    .split(" ")
+    .filter((word) => word.startsWith("--"))
 
 /** Runs `node ...args` to its end; its exit code and output. Killed after `timeoutMs`: a hang fails the test. */
 export const runNode = (

@@ -76,10 +76,7 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
     })
   /** Runs a store operation; a failure is counted, degrades the node and reads as None. */
   const attempt = <A>(operation: string, effect: Effect.Effect<A, Redis.RedisError>): Effect.Effect<Option.Option<A>> =>
-    Effect.matchEffect(effect, {
-      onFailure: (error) => Effect.as(storeFailed(operation, error), Option.none()),
-      onSuccess: (value) => Effect.succeed(Option.some(value))
-    })
+    effect.pipe(Effect.tapError((error) => storeFailed(operation, error)), Effect.option)
 
   /** Replaces a session of this node (it gets SESSION_REPLACED and closes with 4001). */
   const evictLocal = sessions.evict

@@ -119,7 +119,8 @@ export interface Node extends SessionContext {
   readonly runFork: <A, E>(effect: Effect.Effect<A, E, AgentRegistry | Router>) => Fiber.Fiber<A, E>
   readonly metrics: Context.Context<never>
   readonly clock: Clock.Clock
-  readonly verifySync: Ed25519Shape["verifySync"]
+  /** Relayed frames take a synchronous path: the gateway's Ed25519 (node:crypto) verifies synchronously. */
+  readonly verifySync: NonNullable<Ed25519Shape["verifySync"]>
 }
 
 /** The node's side of its sessions, for `start`. */
@@ -132,7 +133,7 @@ export const makeNode = Effect.fnUntraced(function*(context: SessionContext) {
     runFork: Effect.runForkWith(services),
     metrics: services as Context.Context<never>,
     clock: yield* Clock.Clock,
-    verifySync: (yield* Ed25519).verifySync
+    verifySync: (yield* Ed25519).verifySync ?? (yield* Effect.die(new Error("the gateway needs a synchronous Ed25519 (NodeEd25519.layer)")))
   } satisfies Node
 })
 
@@ -193,12 +194,8 @@ class RegisteredRules extends SessionRules implements Accept.AcceptContext {
     return refuseAfterRegistration(type)
   }
   checkTo(header: Envelope.Header): Effect.Effect<boolean> {
-    const { identity, registry } = this.session.node
-    return GATEWAY_BOUND.has(header.type)
-      ? Effect.succeed(header.to === identity.did)
-      : header.to === undefined || header.to === identity.did
-      ? Effect.succeed(false)
-      : Effect.map(registry.lookup(header.to), Option.isSome)
+    // Relayed types never come here: `#relayChecked` looks their `to` up in the directory.
+    return Effect.succeed(GATEWAY_BOUND.has(header.type) && header.to === this.session.node.identity.did)
   }
   verifySignature(header: Envelope.Header): boolean {
     return this.session.node.config.verifyRelaySignatures ? verifyAll() : verifyGatewayBound(header)
@@ -467,9 +464,7 @@ class GatewaySession implements Session, Endpoint {
     const read = Accept.read(frame, rules)
     if (Result.isFailure(read)) return this.#refuse(read.failure)
     const candidate = read.success
-    if (verifySync !== undefined && Envelope.relayedTypes.has(candidate.type)) {
-      return this.#relayChecked(candidate, now, receivedAt, verifySync)
-    }
+    if (Envelope.relayedTypes.has(candidate.type)) return this.#relayChecked(candidate, now, receivedAt, verifySync)
     const session = this
     return Effect.gen(function*() {
       const result = yield* Effect.result(Accept.completeEffect(candidate, rules))
@@ -491,8 +486,6 @@ class GatewaySession implements Session, Endpoint {
         case "UNREGISTER":
           yield* session.#unregister()
           return yield* session.#closeAndEnd(CloseCode.normal, "unregistered")
-        default:
-          return yield* (session.#relay(result.success, receivedAt) ?? Effect.void)
       }
     })
   }

@@ -5,7 +5,7 @@
  */
 import { NodeSocket } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Fiber, Layer, Option, Stream, SubscriptionRef } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Stream } from "effect"
 import { Agent, type AgentConfig, CONNECTION_REESTABLISHED } from "../../src/agent/Agent.ts"
 import { GatewayClient } from "../../src/client/GatewayClient.ts"
 import { KnownGateways } from "../../src/client/KnownGateways.ts"
@@ -16,7 +16,7 @@ import * as CandidatePolicy from "../../src/webrtc/CandidatePolicy.ts"
 import { Connector } from "../../src/webrtc/Connector.ts"
 import type { Transport } from "../../src/webrtc/Transport.ts"
 import { testConfig } from "../gateway/fixtures.ts"
-import { realTransports } from "../webrtc/fixtures.ts"
+import { firstEvent, reaches, realTransports } from "../webrtc/fixtures.ts"
 import * as UdpRelay from "../webrtc/udpRelay.ts"
 
 const recovery = { attemptTimeoutMs: 8_000 }
@@ -61,14 +61,10 @@ describe.each(realTransports)("agent sessions across a broken path on %s", (name
       const call = yield* session.request("slow", {}, { timeoutMs: 25_000 }).pipe(Effect.result, Effect.forkChild)
       yield* Deferred.await(started).pipe(Effect.timeout("10 seconds"))
       yield* relay.pause
-      yield* SubscriptionRef.changes(session.link.peer.connection.state).pipe(
-        Stream.filter((s) => s === "disconnected"),
-        Stream.runHead,
-        Effect.timeout("15 seconds")
-      )
+      yield* reaches(session.link, "disconnected")
       yield* relay.resume
       const outcome = yield* Fiber.join(call).pipe(Effect.timeout("20 seconds"))
-      const event = Option.getOrThrow(yield* session.link.events.pipe(Stream.runHead, Effect.timeout("20 seconds")))
+      const event = yield* firstEvent(session.link)
       if (name === "werift") {
         assert.strictEqual(event._tag, "IceRestarted")
         assert.deepStrictEqual(outcome._tag === "Success" ? outcome.success : outcome.failure, { done: true })

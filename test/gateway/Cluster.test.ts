@@ -92,12 +92,7 @@ describe("gateway cluster on Redis", () => {
       yield* agentAt(b, listed[2]!, { capabilities: [{ id: "translate" }] })
       yield* agentAt(a, (yield* Identity.generate), { capabilities, unlisted: true })
       const client = yield* agentAt(a, asker!)
-      const discover = (gateway: typeof a, payload: Envelope.Payload<"DISCOVER">) =>
-        Effect.gen(function*() {
-          const request = yield* Envelope.make(asker!, { type: "DISCOVER", to: gateway.did, payload })
-          yield* client.send(Envelope.encode(request))
-          return (yield* client.nextOfType("PEERS")).payload
-        })
+      const discover = (gateway: typeof a, payload: Envelope.Payload<"DISCOVER">) => RawClient.discover(client, asker!, gateway.did, payload)
       const everyone = yield* discover(a, {})
       assert.deepStrictEqual(everyone.agents.map((agent) => agent.did), listed.map((i) => i.did).sort())
       const summarizers = yield* discover(a, { capability: "summarize", tag: "text" })
@@ -298,11 +293,7 @@ describe("gateway cluster on Redis", () => {
       const asker = yield* Identity.generate
       const client2 = yield* agentAt(a, asker)
       const discover = (cursor?: string) =>
-        Effect.gen(function*() {
-          const request = yield* Envelope.make(asker, { type: "DISCOVER", to: a.did, payload: { capability: "rare", ...(cursor === undefined ? {} : { cursor }) } })
-          yield* client2.send(Envelope.encode(request))
-          return (yield* client2.nextOfType("PEERS")).payload
-        })
+        RawClient.discover(client2, asker, a.did, { capability: "rare", ...(cursor === undefined ? {} : { cursor }) })
       const first = yield* discover()
       assert.deepStrictEqual(first.agents, [])
       assert.isString(first.next_cursor)

@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync } from "node:fs"
+import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import * as Gateway from "../../src/gateway/Gateway.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
-import { background, CLI, line, ROOT } from "../processes.ts"
+import { background, CLI, line, startNodeFlags } from "../processes.ts"
 import { startProcess, testConfig } from "./fixtures.ts"
 import * as RawClient from "./RawClient.ts"
 
@@ -31,9 +31,8 @@ describe("gateway lifecycle", () => {
 
   it.live("npm start caps V8's young generation; the CLI gateway says so when node runs without the cap", () =>
     Effect.gen(function*() {
-      const start = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start
-      const nodeFlags = start.split(" ").filter((word) => word.startsWith("--"))
-      assert.isTrue(nodeFlags.some((flag) => /^--max-semi-space-size=\d+$/.test(flag)), start)
+      const nodeFlags = startNodeFlags()
+      assert.isTrue(nodeFlags.some((flag) => /^--max-semi-space-size=\d+$/.test(flag)), nodeFlags.join(" "))
       const dataDir = mkdtempSync(join(tmpdir(), "aiconexus-cli-"))
       const run = (flags: ReadonlyArray<string>) =>
         Effect.gen(function*() {

@@ -106,6 +106,14 @@ export const register = (
     return { ...sent, answer: yield* client.nextEnvelope() }
   })
 
+/** Sends a DISCOVER from a registered client and returns the PEERS answer's payload. */
+export const discover = (client: RawClient, identity: Identity.Identity, gatewayDid: string, payload: Envelope.Payload<"DISCOVER">) =>
+  Effect.gen(function*() {
+    const request = yield* Envelope.make(identity, { type: "DISCOVER", to: gatewayDid as never, payload })
+    yield* client.send(Envelope.encode(request))
+    return (yield* client.nextOfType("PEERS")).payload
+  })
+
 /** Two agents registered at the gateway `url` (of DID `gatewayDid`), on raw clients. */
 export const registeredPair = (url: string, gatewayDid: string) =>
   Effect.gen(function*() {

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Deferred, Effect, Schedule } from "effect"
 import * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
+import { CLI, ROOT } from "../processes.ts"
 
 /** A configuration on 127.0.0.1 with a random port and a new data directory. */
 export const testConfig = (overrides: Partial<GatewayConfig.GatewayConfig> = {}): GatewayConfig.GatewayConfig =>
@@ -17,8 +18,6 @@ export const testConfig = (overrides: Partial<GatewayConfig.GatewayConfig> = {})
     dataDir: mkdtempSync(join(tmpdir(), "aiconexus-gateway-")),
     ...overrides
   })
-
-const ROOT = new URL("../..", import.meta.url).pathname
 
 export interface GatewayProcess {
   readonly child: ChildProcess
@@ -33,7 +32,7 @@ export const startProcess = (dataDir: string, port = 0, env: Record<string, stri
     const exited = yield* Deferred.make<number | null>()
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
-        spawn(process.execPath, ["src/cli/main.ts", "gateway", "--port", String(port), "--data-dir", dataDir], {
+        spawn(process.execPath, [...CLI, "gateway", "--port", String(port), "--data-dir", dataDir], {
           cwd: ROOT,
           stdio: ["ignore", "pipe", "pipe"],
           env: { ...process.env, AICONEXUS_LOG_LEVEL: "Warn", ...env }

@@ -3,12 +3,11 @@
  * both peers' ICE goes through a user-space UDP relay on 127.0.0.1 that the test pauses.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Metric, Option, Stream, SubscriptionRef } from "effect"
+import { Effect, Fiber, Metric, Stream, SubscriptionRef } from "effect"
 import * as ControlChannel from "../../src/webrtc/ControlChannel.ts"
-import type { PeerLink } from "../../src/webrtc/Connector.ts"
 import * as PeerMetrics from "../../src/webrtc/PeerMetrics.ts"
 import type * as Recovery from "../../src/webrtc/Recovery.ts"
-import { agentOnHub, allTransports, connectPair, hub, realTransports } from "./fixtures.ts"
+import { agentOnHub, allTransports, connectPair, firstEvent, hub, reaches, realTransports } from "./fixtures.ts"
 import * as UdpRelay from "./udpRelay.ts"
 
 const liveness = { pingIntervalMs: 100, livenessTimeoutMs: 3_000 }
@@ -29,18 +28,6 @@ const pairThroughRelay = (
     const theirs = yield* ControlChannel.make(answerer, bob.identity, liveness)
     return { offerer, answerer, ours, theirs }
   })
-
-/** Waits (bounded) until the link's current connection is in `state`. */
-const reaches = (link: PeerLink, state: RTCPeerConnectionState) =>
-  SubscriptionRef.changes(link.peer.connection.state).pipe(
-    Stream.filter((s) => s === state),
-    Stream.runHead,
-    Effect.timeout("15 seconds")
-  )
-
-/** The link's first recovery event (bounded). */
-const firstEvent = (link: PeerLink) =>
-  link.events.pipe(Stream.runHead, Effect.map(Option.getOrThrow), Effect.timeout("30 seconds"))
 
 /** The queries of the INTENTs arriving on a control channel (its one consumer), as they come. */
 const intentsAt = (channel: ControlChannel.ControlChannel) =>

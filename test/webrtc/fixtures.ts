@@ -2,7 +2,7 @@
  * Agents with a Connector for WebRTC tests: a Signaling Layer, a Transport Layer, loopback only.
  */
 import { assert } from "@effect/vitest"
-import { Context, Effect, Fiber, Layer, Option, type Scope, Stream } from "effect"
+import { Context, Effect, Fiber, Layer, Option, type Scope, Stream, SubscriptionRef } from "effect"
 import { GatewayClient } from "../../src/client/GatewayClient.ts"
 import { Signaling, SignalingHub } from "../../src/client/Signaling.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
@@ -119,3 +119,15 @@ export const exchange = (offerer: PeerLink, answerer: PeerLink) =>
     assert.deepStrictEqual([...(yield* Fiber.join(appAtAnswerer))], [new Uint8Array(4096).fill(42)])
     assert.deepStrictEqual([...(yield* Fiber.join(appAtOfferer))], ["app reply"])
   })
+
+/** Waits (bounded) until the link's current connection is in `state`. */
+export const reaches = (link: PeerLink, state: RTCPeerConnectionState) =>
+  SubscriptionRef.changes(link.peer.connection.state).pipe(
+    Stream.filter((s) => s === state),
+    Stream.runHead,
+    Effect.timeout("15 seconds")
+  )
+
+/** The link's first recovery event (bounded). */
+export const firstEvent = (link: PeerLink) =>
+  link.events.pipe(Stream.runHead, Effect.map(Option.getOrThrow), Effect.timeout("30 seconds"))
