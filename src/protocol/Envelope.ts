@@ -52,7 +52,7 @@ export const Timestamp = Schema.String.check(
 )
 
 /** Whether a string is a `Timestamp` (the same check, without the Schema). */
-export const isTimestamp = (s: string): boolean => {
+const isTimestamp = (s: string): boolean => {
   const match = TIMESTAMP.exec(s)
   return match !== null && isCalendarTime(match)
 }
@@ -69,7 +69,7 @@ const SIGNATURE = /^[A-Za-z0-9_-]{85}[AQgw]$/
 export const Signature = Schema.String.check(Schema.isPattern(SIGNATURE, { description: "86 canonical base64url characters" }))
 
 /** Whether a value is a `Signature` (the same check, without the Schema). */
-export const isSignature = (value: unknown): value is string => typeof value === "string" && SIGNATURE.test(value)
+const isSignature = (value: unknown): value is string => typeof value === "string" && SIGNATURE.test(value)
 
 /** 32 random bytes as 43 canonical base64url characters. */
 export const Nonce = Schema.String.check(

@@ -88,18 +88,21 @@ export const make = (options: {
           Effect.fail(now() === generation ? error : replaced(generation)))
       )
 
+    /** A send while the connection of `generation` is down waits for the outcome of the recovery. */
+    const sendAfterOutcome = (generation: Generation, message: DataChannel.Message): Effect.Effect<void, LinkSendError> =>
+      Effect.flatMap(outcome(generation), (result) =>
+        result === "replaced"
+          ? Effect.fail(replaced(generation))
+          : result === "ended"
+          ? Effect.fail(new DataChannel.ChannelClosed({ label: generation.control.label }))
+          : sendOn(generation, message))
+
+    // Read synchronously: a send on a working connection goes straight to its channel.
     const send = (message: DataChannel.Message): Effect.Effect<void, LinkSendError> =>
-      Effect.gen(function*() {
+      Effect.suspend(() => {
         const generation = now()
-        if (recovery) {
-          const state = yield* SubscriptionRef.get(generation.peer.connection.state)
-          if (state === "disconnected" || state === "failed") {
-            const result = yield* outcome(generation)
-            if (result === "replaced") return yield* replaced(generation)
-            if (result === "ended") return yield* new DataChannel.ChannelClosed({ label: generation.control.label })
-          }
-        }
-        return yield* sendOn(generation, message)
+        const state = recovery ? SubscriptionRef.getUnsafe(generation.peer.connection.state) : undefined
+        return state === "disconnected" || state === "failed" ? sendAfterOutcome(generation, message) : sendOn(generation, message)
       })
 
     return {
