@@ -72,8 +72,6 @@ export interface Candidate {
   readonly header: Envelope.Header
   readonly type: Envelope.Type
   readonly text: string
-  /** The envelope's `id`, for the rejections of the later steps. */
-  readonly correlation_id: string
 }
 
 const DEFAULT_SKEW_MS = 60_000
@@ -163,12 +161,12 @@ export const read = (frame: string | Uint8Array, context: AcceptContext): Result
   ) {
     return reject("UNAUTHORIZED", 6, "\"from\" is not who may send this here")
   }
-  return Result.succeed({ header, type: header.type as Envelope.Type, text, correlation_id: header.id })
+  return Result.succeed({ header, type: header.type as Envelope.Type, text })
 }
 
 /** Step 7's rejection: `to` is not served here. */
 export const unknownRecipient = (candidate: Candidate): EnvelopeRejected =>
-  rejection("UNKNOWN_AGENT", 7, "\"to\" is not a recipient this receiver serves", candidate.correlation_id)
+  rejection("UNKNOWN_AGENT", 7, "\"to\" is not a recipient this receiver serves", candidate.header.id)
 
 /** Steps 8 and 9 at time `now` for an envelope sent at `sentAt`: the rejection, or `undefined` when both pass. */
 const checkFresh = (candidate: Candidate, context: AcceptContext, now: number, sentAt: number): EnvelopeRejected | undefined => {
@@ -176,21 +174,21 @@ const checkFresh = (candidate: Candidate, context: AcceptContext, now: number, s
   // 8. timestamp within the skew
   const skew = context.skewMs ?? DEFAULT_SKEW_MS
   if (Math.abs(now - sentAt) > skew) {
-    return rejection("REPLAYED", 8, `the timestamp is more than ${skew} ms from the receiver's clock`, candidate.correlation_id, {
+    return rejection("REPLAYED", 8, `the timestamp is more than ${skew} ms from the receiver's clock`, candidate.header.id, {
       server_time: Envelope.formatTimestamp(now)
     })
   }
   // 9. not accepted before
   const status = context.replay.check(header.from, header.id, now)
-  if (status === "replayed") return rejection("REPLAYED", 9, "this (from, id) was accepted before", candidate.correlation_id)
+  if (status === "replayed") return rejection("REPLAYED", 9, "this (from, id) was accepted before", candidate.header.id)
   if (status === "full") {
-    return rejection("RATE_LIMITED", 9, "too many envelopes from this sender in the replay window", candidate.correlation_id)
+    return rejection("RATE_LIMITED", 9, "too many envelopes from this sender in the replay window", candidate.header.id)
   }
   return undefined
 }
 
 const invalidSignature = (candidate: Candidate) =>
-  rejection("INVALID_SIGNATURE", 10, "the signature does not verify with the key of \"from\"", candidate.correlation_id)
+  rejection("INVALID_SIGNATURE", 10, "the signature does not verify with the key of \"from\"", candidate.header.id)
 
 const mustVerify = (candidate: Candidate, context: AcceptContext): boolean =>
   context.verifySignature === undefined || context.verifySignature(candidate.header)
@@ -201,13 +199,13 @@ const finish = (candidate: Candidate, context: AcceptContext, now: number, sentA
   // 11. payload
   const payload = payloadDecoders[type](header.payload)
   if (Result.isFailure(payload)) {
-    return Result.fail(rejection("MALFORMED_MESSAGE", 11, `payload: ${firstLine(payload.failure)}`, candidate.correlation_id))
+    return Result.fail(rejection("MALFORMED_MESSAGE", 11, `payload: ${firstLine(payload.failure)}`, candidate.header.id))
   }
   const skew = context.skewMs ?? DEFAULT_SKEW_MS
   const recorded = context.replay.record(header.from, header.id, sentAt + skew, now)
-  if (recorded === "replayed") return Result.fail(rejection("REPLAYED", 9, "this (from, id) was accepted before", candidate.correlation_id))
+  if (recorded === "replayed") return Result.fail(rejection("REPLAYED", 9, "this (from, id) was accepted before", candidate.header.id))
   if (recorded === "full") {
-    return Result.fail(rejection("RATE_LIMITED", 12, "too many envelopes from this sender in the replay window", candidate.correlation_id))
+    return Result.fail(rejection("RATE_LIMITED", 12, "too many envelopes from this sender in the replay window", candidate.header.id))
   }
   return Result.succeed({ envelope: { ...header, type, payload: payload.success } as Envelope.Envelope, text: candidate.text })
 }
