@@ -43,6 +43,7 @@ import * as PeerConnection from "./PeerConnection.ts"
 import * as PeerMetrics from "./PeerMetrics.ts"
 import * as Recovery from "./Recovery.ts"
 import { Transport } from "./Transport.ts"
+import * as StateMachine from "./StateMachine.ts"
 
 /** The BYE reason of an offer refused by the simultaneous-offer rule (its sender then adopts ours). */
 export const GLARE_REASON = "simultaneous offers: the lower DID's offer is kept"
@@ -262,16 +263,13 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
   /** Waits until the connection is up and the control channel open, or it fails or the peer says BYE. */
   const awaitOpen = (state: LinkState, connectionId: string, peer: PeerConnection.PeerConnection, control: Effect.Effect<DataChannel.DataChannel>) =>
     Effect.gen(function*() {
-      const failed = peer.connection.state.pipe(
-        SubscriptionRef.changes,
-        Stream.filter((s) => s === "failed" || s === "closed"),
-        Stream.runHead,
+      const failed = StateMachine.until(peer.connection.state, (s) => s === "failed" || s === "closed").pipe(
         Effect.andThen((s) => Effect.fail(new ConnectFailed({ remote: state.remote, reason: `connection ${Option.getOrElse(s, () => "ended")}` })))
       )
       const opened = Effect.gen(function*() {
         const channel = yield* control
         yield* channel.opened.pipe(Effect.mapError(() => new ConnectFailed({ remote: state.remote, reason: "the control channel closed" })))
-        yield* peer.connection.state.pipe(SubscriptionRef.changes, Stream.filter((s) => s === "connected"), Stream.runHead)
+        yield* StateMachine.until(peer.connection.state, (s) => s === "connected")
         return channel
       })
       return yield* Effect.raceAllFirst([opened, failed, refusedByBye(state), Deferred.await(state.failure)]).pipe(
@@ -301,11 +299,8 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
     Effect.gen(function*() {
       while (true) {
         const generation = yield* SubscriptionRef.get(open.current)
-        const replaced = SubscriptionRef.changes(open.current).pipe(Stream.filter((g) => g !== generation), Stream.runHead, Effect.as("replaced" as const))
-        const down = generation.peer.connection.state.pipe(
-          SubscriptionRef.changes,
-          Stream.filter((s) => s === "failed" || s === "closed"),
-          Stream.runHead,
+        const replaced = StateMachine.until(open.current, (g) => g !== generation).pipe(Effect.as("replaced" as const))
+        const down = StateMachine.until(generation.peer.connection.state, (s) => s === "failed" || s === "closed").pipe(
           Effect.map(Option.getOrElse(() => "closed" as const))
         )
         const event = yield* Effect.raceFirst(down, replaced)
@@ -313,7 +308,7 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
         if (event === "closed" || recovery === undefined) return
         // Failed, with recovery: wait for the connection to come back or be replaced.
         const back = Effect.raceFirst(
-          generation.peer.connection.state.pipe(SubscriptionRef.changes, Stream.filter((s) => s !== "failed"), Stream.runHead),
+          StateMachine.until(generation.peer.connection.state, (s) => s !== "failed"),
           replaced
         )
         if (state.role === "offerer") {

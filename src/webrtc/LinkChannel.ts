@@ -14,6 +14,7 @@ import { Effect, Option, type Scope, Stream, SubscriptionRef } from "effect"
 import * as DataChannel from "./DataChannel.ts"
 import type { PeerConnection } from "./PeerConnection.ts"
 import { ConnectionReestablished } from "./Recovery.ts"
+import * as StateMachine from "./StateMachine.ts"
 
 /** One peer connection of a link, with its control channel; its scope closes both. */
 export interface Generation {
@@ -60,7 +61,7 @@ export const make = (options: {
       Stream.unwrap(Effect.gen(function*() {
         if (linkEnded || (!recovery && now() === generation)) return Stream.empty
         const next = yield* Effect.raceFirst(
-          SubscriptionRef.changes(current).pipe(Stream.filter((g) => g.number > generation.number), Stream.runHead),
+          StateMachine.until(current, (g) => g.number > generation.number),
           Effect.as(options.ended, Option.none<Generation>())
         )
         return Option.match(next, { onNone: () => Stream.empty, onSome: messagesOf })
@@ -73,12 +74,8 @@ export const make = (options: {
     /** While the connection of `generation` is down: whether it came back, was replaced, or the link ended. */
     const outcome = (generation: Generation) =>
       Effect.raceAllFirst([
-        SubscriptionRef.changes(generation.peer.connection.state).pipe(
-          Stream.filter((s) => s === "connected" || s === "closed"),
-          Stream.runHead,
-          Effect.as("same" as const)
-        ),
-        SubscriptionRef.changes(current).pipe(Stream.filter((g) => g !== generation), Stream.runHead, Effect.as("replaced" as const)),
+        Effect.as(StateMachine.until(generation.peer.connection.state, (s) => s === "connected" || s === "closed"), "same" as const),
+        Effect.as(StateMachine.until(current, (g) => g !== generation), "replaced" as const),
         Effect.as(options.ended, "ended" as const)
       ])
 

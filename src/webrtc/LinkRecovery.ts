@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Deferred, Effect, Exit, Metric, Option, PubSub, type Queue, Scope, Stream, SubscriptionRef } from "effect"
+import { Clock, Deferred, Effect, Exit, Metric, Option, PubSub, type Queue, Scope, SubscriptionRef } from "effect"
 import type { Signal, Signaling } from "../client/Signaling.ts"
 import type { Did } from "../protocol/Did.ts"
 import * as WebRtc from "../protocol/WebRtc.ts"
@@ -16,6 +16,7 @@ import type * as PeerConnection from "./PeerConnection.ts"
 import * as PeerMetrics from "./PeerMetrics.ts"
 import * as Recovery from "./Recovery.ts"
 import type { Transport } from "./Transport.ts"
+import * as StateMachine from "./StateMachine.ts"
 
 /** The certificate fingerprint an SDP announces, as one comparable string (none if it cannot be read). */
 const fingerprintOf = (sdp: string): Effect.Effect<Option.Option<string>> =>
@@ -116,7 +117,7 @@ export const make = (negotiation: Negotiation) => {
         yield* peer.acceptAnswer(answer.payload.sdp)
         yield* peer.startRestartedIce
         yield* releaseHeld(state)
-        yield* peer.connection.state.pipe(SubscriptionRef.changes, Stream.filter((s) => s === "connected"), Stream.runHead)
+        yield* StateMachine.until(peer.connection.state, (s) => s === "connected")
       }).pipe(
         Effect.onError(() =>
           Effect.gen(function*() {
@@ -143,11 +144,7 @@ export const make = (negotiation: Negotiation) => {
     Effect.gen(function*() {
       while (true) {
         const generation = yield* SubscriptionRef.get(open.current)
-        const down = yield* generation.peer.connection.state.pipe(
-          SubscriptionRef.changes,
-          Stream.filter((s) => s === "disconnected" || s === "failed" || s === "closed"),
-          Stream.runHead
-        )
+        const down = yield* StateMachine.until(generation.peer.connection.state, (s) => s === "disconnected" || s === "failed" || s === "closed")
         if (SubscriptionRef.getUnsafe(open.current) !== generation) continue
         if (Option.getOrElse(down, () => "closed") === "closed") return
         const started = yield* Clock.currentTimeMillis

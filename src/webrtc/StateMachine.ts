@@ -8,8 +8,15 @@
  *
  * @since 0.1.0
  */
-import { Effect, Result, Schema, SubscriptionRef } from "effect"
+import { Effect, type Option, Result, Schema, Stream, SubscriptionRef } from "effect"
 import type { ConnectionState, IceConnectionState } from "../protocol/WebRtc.ts"
+
+/** The first value of `ref`, now or later, that satisfies `predicate` (none if its changes end first). */
+export const until: {
+  <A, B extends A>(ref: SubscriptionRef.SubscriptionRef<A>, predicate: (a: A) => a is B): Effect.Effect<Option.Option<B>>
+  <A>(ref: SubscriptionRef.SubscriptionRef<A>, predicate: (a: A) => boolean): Effect.Effect<Option.Option<A>>
+} = <A>(ref: SubscriptionRef.SubscriptionRef<A>, predicate: (a: A) => boolean) =>
+  SubscriptionRef.changes(ref).pipe(Stream.filter(predicate), Stream.runHead)
 
 /** An event the machine does not allow in its current state. */
 export class InvalidTransition extends Schema.TaggedError<InvalidTransition>()("InvalidTransition", {
