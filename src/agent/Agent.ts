@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Context, Deferred, Effect, Layer, Metric, Option, Queue, Schema, type Scope, Stream } from "effect"
+import { Cause, Clock, Context, Deferred, Effect, Layer, Metric, Queue, Schema, type Scope, Stream } from "effect"
 import type { WebSocketConstructor } from "effect/socket/Socket"
 import { GatewayClient, type GatewayClientConfig } from "../client/GatewayClient.ts"
 import type { KnownGateways } from "../client/KnownGateways.ts"
@@ -195,29 +195,30 @@ const make = (config: AgentConfig) =>
             // Each partial waits for the channel's send buffer: a slow path slows the handler.
             const partial = (result: Result) => send(result === undefined ? { status: "partial" } : { status: "partial", result })
             const outcome = yield* handler(envelope.payload.args, link.remote, partial).pipe(
-              Effect.timeoutOption(timeoutMs),
-              Effect.map(Option.some),
+              Effect.map((value) => ({ _tag: "Done", value }) as const),
+              Effect.timeoutOrElse({ duration: timeoutMs, orElse: () => Effect.succeed({ _tag: "Timeout" } as const) }),
               // EXEC_CANCEL interrupts the handler.
-              Effect.raceFirst(Effect.as(Deferred.await(cancelled), Option.none())),
-              Effect.result,
+              Effect.raceFirst(Effect.as(Deferred.await(cancelled), { _tag: "Cancelled" } as const)),
+              Effect.catch((error) => Effect.succeed({ _tag: "Failed", error } as const)),
               Effect.ensuring(Effect.sync(() => running.delete(envelope.id)))
             )
             const elapsed = (yield* Clock.currentTimeMillis) - started
-            if (outcome._tag === "Success" && Option.isNone(outcome.success)) {
-              return yield* respond({ status: "error", error: { code: "CANCELLED", message: "cancelled by the caller" }, execution_time_ms: elapsed })
+            switch (outcome._tag) {
+              case "Cancelled":
+                return yield* respond({ status: "error", error: { code: "CANCELLED", message: "cancelled by the caller" }, execution_time_ms: elapsed })
+              case "Failed":
+                return yield* respond(
+                  ControlChannel.isEnvelopeTooLarge(outcome.error)
+                    ? tooLarge(outcome.error, elapsed)
+                    : { status: "error", error: { code: "INTERNAL_ERROR", message: "the handler failed" }, execution_time_ms: elapsed }
+                )
+              case "Timeout":
+                return yield* respond({ status: "error", error: { code: "TIMEOUT", message: `no result within ${timeoutMs} ms` }, execution_time_ms: elapsed })
+              case "Done":
+                return yield* respond(outcome.value === undefined
+                  ? { status: "success", execution_time_ms: elapsed }
+                  : { status: "success", result: outcome.value, execution_time_ms: elapsed })
             }
-            const result = outcome._tag === "Failure" ? outcome : { _tag: "Success" as const, success: Option.getOrThrow(outcome.success) }
-            if (result._tag === "Failure") {
-              if (ControlChannel.isEnvelopeTooLarge(result.failure)) return yield* respond(tooLarge(result.failure, elapsed))
-              return yield* respond({ status: "error", error: { code: "INTERNAL_ERROR", message: "the handler failed" }, execution_time_ms: elapsed })
-            }
-            if (Option.isNone(result.success)) {
-              return yield* respond({ status: "error", error: { code: "TIMEOUT", message: `no result within ${timeoutMs} ms` }, execution_time_ms: elapsed })
-            }
-            const value = result.success.value
-            return yield* respond(value === undefined
-              ? { status: "success", execution_time_ms: elapsed }
-              : { status: "success", result: value, execution_time_ms: elapsed })
           })
         yield* control.envelopes.pipe(
           Stream.runForEach(({ envelope }) => {
