@@ -5,8 +5,8 @@ import { KnownGateways } from "../../src/client/KnownGateways.ts"
 import * as Gateway from "../../src/gateway/Gateway.ts"
 import * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
-import * as CandidatePolicy from "../../src/webrtc/CandidatePolicy.ts"
-import * as NodeDataChannelTransport from "../../src/webrtc/NodeDataChannelTransport.ts"
+import * as CandidatePolicy from "../../src/webrtc/peer/CandidatePolicy.ts"
+import * as NodeDataChannelTransport from "../../src/webrtc/stacks/NodeDataChannelTransport.ts"
 
 // Two agents on one embedded gateway; bob serves "echo", alice calls it over WebRTC.
 const platform = Layer.mergeAll(NodeDataChannelTransport.layer(), KnownGateways.layerMemory, NodeSocket.layerWebSocketConstructor)

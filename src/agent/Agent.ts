@@ -16,12 +16,12 @@ import { Signaling } from "../client/Signaling.ts"
 import type { Did } from "../protocol/Did.ts"
 import * as Envelope from "../protocol/Envelope.ts"
 import type * as Identity from "../protocol/Identity.ts"
-import type * as CandidatePolicy from "../webrtc/CandidatePolicy.ts"
-import { type ConnectError, Connector, type PeerLink } from "../webrtc/Connector.ts"
-import * as ControlChannel from "../webrtc/ControlChannel.ts"
-import * as PeerMetrics from "../webrtc/PeerMetrics.ts"
-import type * as Recovery from "../webrtc/Recovery.ts"
-import type { Transport } from "../webrtc/Transport.ts"
+import type * as CandidatePolicy from "../webrtc/peer/CandidatePolicy.ts"
+import { type ConnectError, Connector, type PeerLink } from "../webrtc/link/Connector.ts"
+import * as ControlChannel from "../webrtc/link/ControlChannel.ts"
+import * as PeerMetrics from "../webrtc/peer/PeerMetrics.ts"
+import type * as Recovery from "../webrtc/link/Recovery.ts"
+import type { Transport } from "../webrtc/peer/Transport.ts"
 
 /** The arguments of a capability call (a JSON object). */
 export type JsonArgs = (typeof Envelope.JsonObject)["Type"]

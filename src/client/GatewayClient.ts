@@ -27,7 +27,7 @@ import {
 import * as Socket from "effect/socket/Socket"
 import * as Accept from "../protocol/Accept.ts"
 import type { Did } from "../protocol/Did.ts"
-import { boundedMemo } from "../protocol/Ed25519.ts"
+import { boundedMemo } from "../util/BoundedMemo.ts"
 import * as Envelope from "../protocol/Envelope.ts"
 import type * as Identity from "../protocol/Identity.ts"
 import * as ReplayGuard from "../protocol/ReplayGuard.ts"

@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { Metric } from "effect"
-import { byLabel } from "../protocol/MetricByLabel.ts"
+import { byLabel } from "../util/MetricByLabel.ts"
 
 /** Open WebSocket sessions (registered or still in the handshake). */
 export const sessions = Metric.gauge("aiconexus_gateway_sessions", { description: "Open WebSocket sessions" })

@@ -10,7 +10,7 @@
 import { ed25519 } from "@noble/curves/ed25519.js"
 import { base58 } from "@scure/base"
 import { Effect, Result, Schema } from "effect"
-import { boundedMemo } from "./Ed25519.ts"
+import { boundedMemo } from "../util/BoundedMemo.ts"
 
 /** A string was not a valid Ed25519 did:key. */
 export class InvalidDid extends Schema.TaggedError<InvalidDid>()("InvalidDid", {

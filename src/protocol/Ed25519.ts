@@ -9,6 +9,7 @@
  */
 import { base64urlnopad } from "@scure/base"
 import { Context, Effect, Redacted, Schema } from "effect"
+import { boundedMemo } from "../util/BoundedMemo.ts"
 
 /** A key operation failed (a malformed seed, or the platform lacks Ed25519). */
 export class CryptoError extends Schema.TaggedError<CryptoError>()("CryptoError", {
@@ -47,18 +48,6 @@ export const seedToPkcs8 = (seed: Uint8Array): Uint8Array => {
   der.set(PKCS8_PREFIX)
   der.set(seed, PKCS8_PREFIX.length)
   return der
-}
-
-/** A small bounded memo: imported keys are costly to rebuild, and a sender signs many envelopes. */
-export const boundedMemo = <K, V>(capacity: number) => {
-  const entries = new Map<K, V>()
-  return {
-    get: (key: K): V | undefined => entries.get(key),
-    set: (key: K, value: V): void => {
-      if (entries.size >= capacity) entries.delete(entries.keys().next().value as K)
-      entries.set(key, value)
-    }
-  }
 }
 
 // WebCrypto's typings want ArrayBuffer-backed views; ours never sit on a SharedArrayBuffer.

@@ -8,7 +8,8 @@
  */
 import * as NodeCrypto from "node:crypto"
 import { Effect, Layer, Redacted } from "effect"
-import { boundedMemo, CryptoError, Ed25519, type Ed25519Shape, seedToPkcs8 } from "./Ed25519.ts"
+import { CryptoError, Ed25519, type Ed25519Shape, seedToPkcs8 } from "./Ed25519.ts"
+import { boundedMemo } from "../util/BoundedMemo.ts"
 
 // SubjectPublicKeyInfo wrapping of a raw Ed25519 key (RFC 8410).
 const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex")

@@ -8,8 +8,8 @@ import { Agent } from "../../src/agent/Agent.ts"
 import { GatewayClient } from "../../src/client/GatewayClient.ts"
 import { KnownGateways } from "../../src/client/KnownGateways.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
-import * as CandidatePolicy from "../../src/webrtc/CandidatePolicy.ts"
-import * as NodeDataChannelTransport from "../../src/webrtc/NodeDataChannelTransport.ts"
+import * as CandidatePolicy from "../../src/webrtc/peer/CandidatePolicy.ts"
+import * as NodeDataChannelTransport from "../../src/webrtc/stacks/NodeDataChannelTransport.ts"
 
 const program = Effect.gen(function*() {
   const identity = yield* Identity.generate

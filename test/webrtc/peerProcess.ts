@@ -8,10 +8,10 @@ import { GatewayClient } from "../../src/client/GatewayClient.ts"
 import { KnownGateways } from "../../src/client/KnownGateways.ts"
 import { Signaling } from "../../src/client/Signaling.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
-import * as CandidatePolicy from "../../src/webrtc/CandidatePolicy.ts"
-import { Connector } from "../../src/webrtc/Connector.ts"
-import * as ControlChannel from "../../src/webrtc/ControlChannel.ts"
-import * as NodeDataChannelTransport from "../../src/webrtc/NodeDataChannelTransport.ts"
+import * as CandidatePolicy from "../../src/webrtc/peer/CandidatePolicy.ts"
+import { Connector } from "../../src/webrtc/link/Connector.ts"
+import * as ControlChannel from "../../src/webrtc/link/ControlChannel.ts"
+import * as NodeDataChannelTransport from "../../src/webrtc/stacks/NodeDataChannelTransport.ts"
 
 const url = process.argv[2]!
 const program = Effect.gen(function*() {

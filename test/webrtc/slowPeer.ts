@@ -9,9 +9,9 @@ import { GatewayClient } from "../../src/client/GatewayClient.ts"
 import { KnownGateways } from "../../src/client/KnownGateways.ts"
 import { Signaling } from "../../src/client/Signaling.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
-import * as CandidatePolicy from "../../src/webrtc/CandidatePolicy.ts"
-import { Connector } from "../../src/webrtc/Connector.ts"
-import * as NodeWeriftTransport from "../../src/webrtc/NodeWeriftTransport.ts"
+import * as CandidatePolicy from "../../src/webrtc/peer/CandidatePolicy.ts"
+import { Connector } from "../../src/webrtc/link/Connector.ts"
+import * as NodeWeriftTransport from "../../src/webrtc/stacks/NodeWeriftTransport.ts"
 
 const [url, blockMs] = [process.argv[2]!, Number(process.argv[3])]
 const program = Effect.gen(function*() {

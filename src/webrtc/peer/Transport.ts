@@ -10,7 +10,7 @@
  * @since 0.1.0
  */
 import { Context, type Effect, type Scope } from "effect"
-import type { IceServer } from "../protocol/Envelope.ts"
+import type { IceServer } from "../../protocol/Envelope.ts"
 
 /** A DTLS certificate fingerprint as SDP carries it (`a=fingerprint:<algorithm> <value>`). */
 export interface Fingerprint {

@@ -1,9 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Option, Result, Stream } from "effect"
 import fc from "fast-check"
-import * as FramedChannel from "../../src/webrtc/FramedChannel.ts"
-import * as Framing from "../../src/webrtc/Framing.ts"
-import { agentOnHub, allTransports, connectedPair, connectPair, hub, realTransports } from "./fixtures.ts"
+import * as FramedChannel from "../../../src/webrtc/framing/FramedChannel.ts"
+import * as Framing from "../../../src/webrtc/framing/Framing.ts"
+import { agentOnHub, allTransports, connectedPair, connectPair, hub, realTransports } from "../fixtures.ts"
 
 const limits = { maxMessageBytes: 1 << 20, maxMessagesInFlight: 4 }
 const reassemble = (fragments: ReadonlyArray<Uint8Array>, reassembler = new Framing.Reassembler(limits)) =>

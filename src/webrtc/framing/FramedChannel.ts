@@ -8,9 +8,9 @@
  * @since 0.1.0
  */
 import { Effect, Schema, Stream } from "effect"
-import { utf8ByteLength } from "../protocol/Utf8.ts"
-import type { DataChannelConfig } from "../protocol/WebRtc.ts"
-import { type ChannelClosed, type DataChannel, type Message, MessageTooLarge } from "./DataChannel.ts"
+import { utf8ByteLength } from "../../protocol/Utf8.ts"
+import type { DataChannelConfig } from "../../protocol/WebRtc.ts"
+import { type ChannelClosed, type DataChannel, type Message, MessageTooLarge } from "../peer/DataChannel.ts"
 import * as Framing from "./Framing.ts"
 
 /** A channel that cannot carry framed messages (not `ioap-frag.v1`, unordered or partially reliable). */

@@ -4,11 +4,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Metric, Stream, SubscriptionRef } from "effect"
-import * as ControlChannel from "../../src/webrtc/ControlChannel.ts"
-import * as PeerMetrics from "../../src/webrtc/PeerMetrics.ts"
-import type * as Recovery from "../../src/webrtc/Recovery.ts"
-import { agentOnHub, allTransports, connectPair, firstEvent, hub, reaches, realTransports } from "./fixtures.ts"
-import * as UdpRelay from "./udpRelay.ts"
+import * as ControlChannel from "../../../src/webrtc/link/ControlChannel.ts"
+import * as PeerMetrics from "../../../src/webrtc/peer/PeerMetrics.ts"
+import type * as Recovery from "../../../src/webrtc/link/Recovery.ts"
+import { agentOnHub, allTransports, connectPair, firstEvent, hub, reaches, realTransports } from "../fixtures.ts"
+import * as UdpRelay from "../udpRelay.ts"
 
 const liveness = { pingIntervalMs: 100, livenessTimeoutMs: 3_000 }
 

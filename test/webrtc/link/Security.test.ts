@@ -6,11 +6,11 @@ import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Fiber, Option, Stream, SubscriptionRef } from "effect"
-import { SignalingHub } from "../../src/client/Signaling.ts"
-import { parseSdp } from "../../src/protocol/WebRtc.ts"
-import * as PeerConnection from "../../src/webrtc/PeerConnection.ts"
-import { Transport } from "../../src/webrtc/Transport.ts"
-import { agentOnHub, allTransports, connectPair, hub, realTransports } from "./fixtures.ts"
+import { SignalingHub } from "../../../src/client/Signaling.ts"
+import { parseSdp } from "../../../src/protocol/WebRtc.ts"
+import * as PeerConnection from "../../../src/webrtc/peer/PeerConnection.ts"
+import { Transport } from "../../../src/webrtc/peer/Transport.ts"
+import { agentOnHub, allTransports, connectPair, hub, realTransports } from "../fixtures.ts"
 
 const FINGERPRINT = /^a=fingerprint:sha-256 .*$/m
 const otherFingerprint = "a=fingerprint:sha-256 " + Array.from({ length: 32 }, () => "AB").join(":")

@@ -1,13 +1,13 @@
 import { spawn } from "node:child_process"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Fiber, Layer, Option, Stream, SubscriptionRef } from "effect"
-import * as Gateway from "../../src/gateway/Gateway.ts"
-import * as Envelope from "../../src/protocol/Envelope.ts"
-import * as Identity from "../../src/protocol/Identity.ts"
-import * as ControlChannel from "../../src/webrtc/ControlChannel.ts"
-import * as MockTransport from "../../src/webrtc/MockTransport.ts"
-import { testConfig } from "../gateway/fixtures.ts"
-import { agentOnGateway, agentOnHub, connectPair, hub, realTransports } from "./fixtures.ts"
+import * as Gateway from "../../../src/gateway/Gateway.ts"
+import * as Envelope from "../../../src/protocol/Envelope.ts"
+import * as Identity from "../../../src/protocol/Identity.ts"
+import * as ControlChannel from "../../../src/webrtc/link/ControlChannel.ts"
+import * as MockTransport from "../../../src/webrtc/stacks/MockTransport.ts"
+import { testConfig } from "../../gateway/fixtures.ts"
+import { agentOnGateway, agentOnHub, connectPair, hub, realTransports } from "../fixtures.ts"
 
 const ROOT = new URL("../..", import.meta.url).pathname
 

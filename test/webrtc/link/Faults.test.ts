@@ -3,10 +3,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Metric, Stream, SubscriptionRef } from "effect"
-import * as CandidatePolicy from "../../src/webrtc/CandidatePolicy.ts"
-import * as MockTransport from "../../src/webrtc/MockTransport.ts"
-import * as PeerMetrics from "../../src/webrtc/PeerMetrics.ts"
-import { agentOnHub, allTransports, connectPair, hub } from "./fixtures.ts"
+import * as CandidatePolicy from "../../../src/webrtc/peer/CandidatePolicy.ts"
+import * as MockTransport from "../../../src/webrtc/stacks/MockTransport.ts"
+import * as PeerMetrics from "../../../src/webrtc/peer/PeerMetrics.ts"
+import { agentOnHub, allTransports, connectPair, hub } from "../fixtures.ts"
 
 const mock = Effect.gen(function*() {
   const network = yield* MockTransport.makeNetwork

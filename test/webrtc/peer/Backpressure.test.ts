@@ -1,10 +1,10 @@
 import { spawn } from "node:child_process"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
-import * as Gateway from "../../src/gateway/Gateway.ts"
-import { BUFFER_HIGH_WATER } from "../../src/webrtc/DataChannel.ts"
-import { testConfig } from "../gateway/fixtures.ts"
-import { agentOnGateway, realTransports } from "./fixtures.ts"
+import * as Gateway from "../../../src/gateway/Gateway.ts"
+import { BUFFER_HIGH_WATER } from "../../../src/webrtc/peer/DataChannel.ts"
+import { testConfig } from "../../gateway/fixtures.ts"
+import { agentOnGateway, realTransports } from "../fixtures.ts"
 
 const ROOT = new URL("../..", import.meta.url).pathname
 const MESSAGE = 60 * 1024

@@ -11,10 +11,10 @@
  * @since 0.1.0
  */
 import { Effect, Option, type Scope, Stream, SubscriptionRef } from "effect"
-import * as DataChannel from "./DataChannel.ts"
-import type { PeerConnection } from "./PeerConnection.ts"
+import * as DataChannel from "../peer/DataChannel.ts"
+import type { PeerConnection } from "../peer/PeerConnection.ts"
 import { ConnectionReestablished } from "./Recovery.ts"
-import * as StateMachine from "./StateMachine.ts"
+import * as StateMachine from "../../machine/StateMachine.ts"
 
 /** One peer connection of a link, with its control channel; its scope closes both. */
 export interface Generation {

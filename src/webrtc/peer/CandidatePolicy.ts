@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import { Result } from "effect"
-import { isIPv4, parseIceCandidateLine } from "../protocol/WebRtc.ts"
+import { isIPv4, parseIceCandidateLine } from "../../protocol/WebRtc.ts"
 
 /** Address kinds a candidate may carry. */
 export type AddressKind = "loopback" | "link-local" | "mdns" | "private" | "public"

@@ -10,9 +10,10 @@
  * @since 0.1.0
  */
 import { Clock, Duration, Effect, Option, Queue, Schema, Scope, Semaphore, Stream, SubscriptionRef } from "effect"
-import type { DataChannelConfig } from "../protocol/WebRtc.ts"
+import type { DataChannelConfig } from "../../protocol/WebRtc.ts"
 import * as DataChannel from "./DataChannel.ts"
-import * as StateMachine from "./StateMachine.ts"
+import * as PeerStates from "./PeerStates.ts"
+import * as StateMachine from "../../machine/StateMachine.ts"
 import type { Fingerprint, SelectedPair, TransportPeer } from "./Transport.ts"
 
 /** The WebRTC stack refused an operation. */
@@ -37,9 +38,9 @@ export interface PeerStats {
 
 /** A peer connection with checked lifecycles. */
 export interface PeerConnection {
-  readonly connection: StateMachine.MachineRef<RTCPeerConnectionState, StateMachine.ConnectionEvent>
-  readonly ice: StateMachine.MachineRef<RTCIceConnectionState, StateMachine.IceEvent>
-  readonly signaling: StateMachine.MachineRef<StateMachine.SignalingMachineState, StateMachine.SignalingEvent>
+  readonly connection: StateMachine.MachineRef<RTCPeerConnectionState, PeerStates.ConnectionEvent>
+  readonly ice: StateMachine.MachineRef<RTCIceConnectionState, PeerStates.IceEvent>
+  readonly signaling: StateMachine.MachineRef<PeerStates.SignalingMachineState, PeerStates.SignalingEvent>
   /** Creates and applies a local offer; returns its SDP. */
   readonly createOffer: Effect.Effect<string, StateMachine.InvalidTransition | RtcError>
   /**
@@ -100,9 +101,9 @@ export const make = (
   Effect.gen(function*() {
     const { pc } = peer
     const createdAt = yield* Clock.currentTimeMillis
-    const connection = yield* StateMachine.makeRef(StateMachine.connection)
-    const ice = yield* StateMachine.makeRef(StateMachine.ice)
-    const signaling = yield* StateMachine.makeRef(StateMachine.signaling)
+    const connection = yield* StateMachine.makeRef(PeerStates.connection)
+    const ice = yield* StateMachine.makeRef(PeerStates.ice)
+    const signaling = yield* StateMachine.makeRef(PeerStates.signaling)
     const events = yield* Queue.unbounded<StackEvent>()
     const candidates = yield* Queue.unbounded<IceCandidate>()
     const remoteChannels = yield* Queue.unbounded<DataChannel.DataChannel>()
@@ -162,7 +163,7 @@ export const make = (
     yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(events), handle)))
 
     /** Runs an operation after checking the signaling machine allows `event`, then records it. */
-    const guarded = <A>(event: StateMachine.SignalingEvent, operation: Effect.Effect<A, RtcError>) =>
+    const guarded = <A>(event: PeerStates.SignalingEvent, operation: Effect.Effect<A, RtcError>) =>
       operations.withPermits(1)(
         Effect.gen(function*() {
           yield* signaling.check(event)
@@ -195,7 +196,7 @@ export const make = (
         sdp === undefined ? Effect.fail(new RtcError({ operation, reason: "no local description" })) : Effect.succeed(sdp))
 
     /** Creates a local offer or answer and applies it; returns its SDP. */
-    const createLocal = (event: StateMachine.SignalingEvent, operation: "createOffer" | "createAnswer", options?: RTCOfferOptions) =>
+    const createLocal = (event: PeerStates.SignalingEvent, operation: "createOffer" | "createAnswer", options?: RTCOfferOptions) =>
       Effect.andThen(
         notClosed,
         guarded(event, Effect.gen(function*() {
@@ -205,7 +206,7 @@ export const make = (
         }))
       )
     /** Applies a remote offer or answer, then the candidates that waited for it. */
-    const applyRemote = (event: StateMachine.SignalingEvent, type: "offer" | "answer") => (sdp: string) =>
+    const applyRemote = (event: PeerStates.SignalingEvent, type: "offer" | "answer") => (sdp: string) =>
       Effect.andThen(
         notClosed,
         guarded(event, rtc("setRemoteDescription", () => pc.setRemoteDescription({ type, sdp })))

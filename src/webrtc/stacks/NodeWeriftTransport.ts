@@ -13,7 +13,7 @@
 import * as NodeCrypto from "node:crypto"
 import { Effect, Layer } from "effect"
 import { RTCDtlsTransport, RTCPeerConnection } from "werift"
-import { type PeerConnectionOptions, toRtcIceServers, Transport, type TransportPeer } from "./Transport.ts"
+import { type PeerConnectionOptions, toRtcIceServers, Transport, type TransportPeer } from "../peer/Transport.ts"
 
 /** How werift gathers candidates. */
 export interface WeriftOptions {

@@ -4,7 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Option, Stream } from "effect"
-import { agentOnHub, allTransports, connectedPair, hub } from "./fixtures.ts"
+import { agentOnHub, allTransports, connectedPair, hub } from "../fixtures.ts"
 
 describe.each(allTransports)("data channel modes on %s", (_name, makeTransport) => {
   const pair = connectedPair(makeTransport)

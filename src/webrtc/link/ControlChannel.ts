@@ -14,14 +14,14 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Queue, Schema, type Scope, Stream, SubscriptionRef } from "effect"
-import * as Accept from "../protocol/Accept.ts"
-import * as Envelope from "../protocol/Envelope.ts"
-import type { CryptoError } from "../protocol/Ed25519.ts"
-import type * as Identity from "../protocol/Identity.ts"
-import * as ReplayGuard from "../protocol/ReplayGuard.ts"
-import { fitsUtf8Bytes, utf8ByteLength } from "../protocol/Utf8.ts"
+import * as Accept from "../../protocol/Accept.ts"
+import * as Envelope from "../../protocol/Envelope.ts"
+import type { CryptoError } from "../../protocol/Ed25519.ts"
+import type * as Identity from "../../protocol/Identity.ts"
+import * as ReplayGuard from "../../protocol/ReplayGuard.ts"
+import { fitsUtf8Bytes, utf8ByteLength } from "../../protocol/Utf8.ts"
 import type { PeerLink } from "./Connector.ts"
-import type * as DataChannel from "./DataChannel.ts"
+import type * as DataChannel from "../peer/DataChannel.ts"
 import type { ConnectionReestablished } from "./Recovery.ts"
 
 /** Control-channel types an agent accepts from its peer. */

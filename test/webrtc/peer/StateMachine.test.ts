@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result, SubscriptionRef } from "effect"
-import * as StateMachine from "../../src/webrtc/StateMachine.ts"
+import * as PeerStates from "../../../src/webrtc/peer/PeerStates.ts"
+import * as StateMachine from "../../../src/machine/StateMachine.ts"
 
 /**
  * The specification, written out independently of the implementation's tables: for each state,
@@ -41,9 +42,9 @@ const cases = <S extends string, E extends string>(machine: StateMachine.Machine
 
 describe("state machines", () => {
   const all = [
-    ...cases(StateMachine.connection, connectionSpec),
-    ...cases(StateMachine.ice, iceSpec),
-    ...cases(StateMachine.signaling, signalingSpec)
+    ...cases(PeerStates.connection, connectionSpec),
+    ...cases(PeerStates.ice, iceSpec),
+    ...cases(PeerStates.signaling, signalingSpec)
   ]
 
   it("covers every state × event pair of the three machines", () => {
@@ -68,7 +69,7 @@ describe("state machines", () => {
 
   it.effect("a MachineRef applies allowed events, refuses others without changing state, and streams changes", () =>
     Effect.gen(function*() {
-      const ref = yield* StateMachine.makeRef(StateMachine.signaling)
+      const ref = yield* StateMachine.makeRef(PeerStates.signaling)
       assert.strictEqual(yield* ref.apply("setLocalOffer"), "have-local-offer")
       const refused = yield* Effect.flip(ref.apply("setLocalOffer"))
       assert.strictEqual(refused.message, "signaling: \"setLocalOffer\" is not allowed in state \"have-local-offer\"")

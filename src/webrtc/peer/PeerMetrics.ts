@@ -8,8 +8,8 @@
  * @since 0.1.0
  */
 import { Metric } from "effect"
-import { ErrorCode } from "../protocol/ErrorCode.ts"
-import { byLabel } from "../protocol/MetricByLabel.ts"
+import { ErrorCode } from "../../protocol/ErrorCode.ts"
+import { byLabel } from "../../util/MetricByLabel.ts"
 
 /** Peer connections opened, by our role (`offerer` dialled out, `answerer` was dialled). */
 export const connections = byLabel((role: "offerer" | "answerer") =>

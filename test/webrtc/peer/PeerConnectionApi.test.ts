@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Option, Stream, SubscriptionRef } from "effect"
-import * as PeerConnection from "../../src/webrtc/PeerConnection.ts"
-import { Transport } from "../../src/webrtc/Transport.ts"
-import { agentOnHub, allTransports, connectedPair, connectPair, hub, realTransports } from "./fixtures.ts"
+import * as PeerConnection from "../../../src/webrtc/peer/PeerConnection.ts"
+import { Transport } from "../../../src/webrtc/peer/Transport.ts"
+import { agentOnHub, allTransports, connectedPair, connectPair, hub, realTransports } from "../fixtures.ts"
 
 /** A stand-in stack that only reports states, to drive the event path by hand. */
 class ReportingStack extends EventTarget {

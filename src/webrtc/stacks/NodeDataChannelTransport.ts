@@ -10,8 +10,8 @@
 import { Effect, Layer } from "effect"
 import { PeerConnection } from "node-datachannel"
 import { RTCDataChannel as W3CDataChannel } from "node-datachannel/polyfill"
-import type { IceServer } from "../protocol/Envelope.ts"
-import { type PeerConnectionOptions, Transport, type TransportPeer } from "./Transport.ts"
+import type { IceServer } from "../../protocol/Envelope.ts"
+import { type PeerConnectionOptions, Transport, type TransportPeer } from "../peer/Transport.ts"
 
 type NativeIceServer = string | {
   hostname: string

@@ -7,16 +7,16 @@
  * @since 0.1.0
  */
 import { Clock, Deferred, Effect, Exit, Metric, Option, PubSub, type Queue, Scope, SubscriptionRef } from "effect"
-import type { Signal, Signaling } from "../client/Signaling.ts"
-import type { Did } from "../protocol/Did.ts"
-import * as WebRtc from "../protocol/WebRtc.ts"
+import type { Signal, Signaling } from "../../client/Signaling.ts"
+import type { Did } from "../../protocol/Did.ts"
+import * as WebRtc from "../../protocol/WebRtc.ts"
 import type { ConnectError } from "./Connector.ts"
 import type * as LinkChannel from "./LinkChannel.ts"
-import type * as PeerConnection from "./PeerConnection.ts"
-import * as PeerMetrics from "./PeerMetrics.ts"
+import type * as PeerConnection from "../peer/PeerConnection.ts"
+import * as PeerMetrics from "../peer/PeerMetrics.ts"
 import * as Recovery from "./Recovery.ts"
-import type { Transport } from "./Transport.ts"
-import * as StateMachine from "./StateMachine.ts"
+import type { Transport } from "../peer/Transport.ts"
+import * as StateMachine from "../../machine/StateMachine.ts"
 
 /** The certificate fingerprint an SDP announces, as one comparable string (none if it cannot be read). */
 const fingerprintOf = (sdp: string): Effect.Effect<Option.Option<string>> =>

@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { Effect, Layer } from "effect"
-import { Transport, type TransportPeer } from "./Transport.ts"
+import { Transport, type TransportPeer } from "../peer/Transport.ts"
 
 /** Faults the mock network can be told to produce. */
 export interface MockNetwork {

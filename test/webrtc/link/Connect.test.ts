@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Option, Stream } from "effect"
-import { agentOnHub, allTransports, hub } from "./fixtures.ts"
+import { agentOnHub, allTransports, hub } from "../fixtures.ts"
 
 describe.each(allTransports)("Connector over %s (in-memory signaling)", (_name, makeTransport) => {
   it.live("two agents connect, open ioap and an application channel, and exchange text and binary both ways", () =>

@@ -5,9 +5,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Scope, SubscriptionRef } from "effect"
 import fc from "fast-check"
-import * as PeerConnection from "../../src/webrtc/PeerConnection.ts"
-import { Transport } from "../../src/webrtc/Transport.ts"
-import { allTransports } from "./fixtures.ts"
+import * as PeerConnection from "../../../src/webrtc/peer/PeerConnection.ts"
+import { Transport } from "../../../src/webrtc/peer/Transport.ts"
+import { allTransports } from "../fixtures.ts"
 
 const OPERATIONS = ["createOffer", "acceptOffer", "createAnswer", "acceptAnswer", "createDataChannel", "rollback", "close"] as const
 type Operation = (typeof OPERATIONS)[number]

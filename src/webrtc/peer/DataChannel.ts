@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { type Cause, Deferred, Effect, Queue, Schema, type Scope, Stream, SubscriptionRef } from "effect"
-import { utf8ByteLength } from "../protocol/Utf8.ts"
+import { utf8ByteLength } from "../../protocol/Utf8.ts"
 import * as PeerMetrics from "./PeerMetrics.ts"
 
 /** A message: text, or binary as bytes. */

@@ -4,9 +4,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
-import * as Gateway from "../../src/gateway/Gateway.ts"
-import { testConfig } from "../gateway/fixtures.ts"
-import { agentOnGateway, agentOnHub, connectPair, exchange, hub, realTransports } from "./fixtures.ts"
+import * as Gateway from "../../../src/gateway/Gateway.ts"
+import { testConfig } from "../../gateway/fixtures.ts"
+import { agentOnGateway, agentOnHub, connectPair, exchange, hub, realTransports } from "../fixtures.ts"
 
 const pairs = realTransports.flatMap(([a, layerA]) => realTransports.map(([b, layerB]) => [`${a} → ${b}`, layerA, layerB] as const))
 
