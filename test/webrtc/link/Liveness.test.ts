@@ -9,7 +9,7 @@ import * as MockTransport from "../../../src/webrtc/stacks/MockTransport.ts"
 import { testConfig } from "../../gateway/fixtures.ts"
 import { agentOnGateway, agentOnHub, connectPair, hub, realTransports } from "../fixtures.ts"
 
-const ROOT = new URL("../..", import.meta.url).pathname
+const ROOT = new URL("../../..", import.meta.url).pathname
 
 describe("control channel", () => {
   it.live("carries signed envelopes both ways, answers PING itself, and refuses what the peer did not sign", () =>

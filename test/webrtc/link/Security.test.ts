@@ -124,7 +124,7 @@ describe.each(realTransports)("DTLS on %s", (_name, transport) => {
 
 describe("no code path disables fingerprint verification", () => {
   it("src/ never turns libdatachannel's or werift's certificate check off", () => {
-    const root = new URL("../../src", import.meta.url).pathname
+    const root = new URL("../../../src", import.meta.url).pathname
     const files = readdirSync(root, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"))
     const offenders = files.filter((file) => /disableFingerprintVerification|skipFingerprint|dtlsVerify\s*:\s*false/.test(readFileSync(join(root, file), "utf8")))
     assert.deepStrictEqual(offenders, [])

@@ -6,7 +6,7 @@ import { BUFFER_HIGH_WATER } from "../../../src/webrtc/peer/DataChannel.ts"
 import { testConfig } from "../../gateway/fixtures.ts"
 import { agentOnGateway, realTransports } from "../fixtures.ts"
 
-const ROOT = new URL("../..", import.meta.url).pathname
+const ROOT = new URL("../../..", import.meta.url).pathname
 const MESSAGE = 60 * 1024
 
 describe("backpressure", () => {

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 
-const ROOT = new URL("../..", import.meta.url).pathname
+const ROOT = new URL("../../..", import.meta.url).pathname
 
 describe("resources", () => {
   it.live("closing the scopes leaves no socket or timer open: the process exits by itself", () =>
