@@ -20,7 +20,7 @@ import type { CryptoError } from "../../protocol/Ed25519.ts"
 import type * as Identity from "../../protocol/Identity.ts"
 import * as ReplayGuard from "../../protocol/ReplayGuard.ts"
 import { fitsUtf8Bytes, utf8ByteLength } from "../../protocol/Utf8.ts"
-import type { PeerLink } from "./Connector.ts"
+import type { PeerLink } from "./Link.ts"
 import type * as DataChannel from "../peer/DataChannel.ts"
 import type { ConnectionReestablished } from "./Recovery.ts"
 

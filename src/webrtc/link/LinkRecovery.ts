@@ -1,90 +1,53 @@
 /**
  * Recovery of a Connector's links (see `Recovery`): the offerer's supervision of its link, and the
  * answerer's handling of an OFFER on an existing connection (PROTOCOL.md 5.2: only the original
- * offerer sends one, so there is no glare). It works on the Connector's link state with the
- * Connector's own negotiation steps (`Negotiation`).
+ * offerer sends one, so there is no glare). A rebuild negotiates a new generation through
+ * `Negotiation`, like the link's first.
  *
  * @since 0.1.0
  */
-import { Clock, Deferred, Effect, Exit, Metric, Option, PubSub, type Queue, Scope, SubscriptionRef } from "effect"
+import { Clock, Deferred, Effect, Exit, Metric, Option, PubSub, Scope, SubscriptionRef } from "effect"
 import type { Signal, Signaling } from "../../client/Signaling.ts"
-import type { Did } from "../../protocol/Did.ts"
 import * as WebRtc from "../../protocol/WebRtc.ts"
-import type { ConnectError } from "./Connector.ts"
-import type * as LinkChannel from "./LinkChannel.ts"
 import type * as PeerConnection from "../peer/PeerConnection.ts"
 import * as PeerMetrics from "../peer/PeerMetrics.ts"
-import * as Recovery from "./Recovery.ts"
 import type { Transport } from "../peer/Transport.ts"
 import * as StateMachine from "../../machine/StateMachine.ts"
+import type * as LinkChannel from "./LinkChannel.ts"
+import type { LinkState, OpenLink } from "./LinkState.ts"
+import type { Negotiation } from "./Negotiation.ts"
+import * as Recovery from "./Recovery.ts"
 
 /** The certificate fingerprint an SDP announces, as one comparable string (none if it cannot be read). */
 const fingerprintOf = (sdp: string): Effect.Effect<Option.Option<string>> =>
   Effect.option(Effect.map(WebRtc.parseSdp(sdp), ({ fingerprint }) => `${fingerprint.algorithm} ${fingerprint.value}`))
 
-/** A connection as the Connector keeps it, keyed by (remote DID, connection id). */
-export interface LinkState {
-  readonly remote: Did
-  readonly role: "offerer" | "answerer"
-  readonly answers: Queue.Queue<Signal<"ANSWER">>
-  readonly failure: Deferred.Deferred<never, ConnectError>
-  readonly bye: Deferred.Deferred<Signal<"BYE">>
-  readonly candidates: Array<PeerConnection.IceCandidate>
-  peer: PeerConnection.PeerConnection | undefined
-  /** Local candidates are sent once this completes: not before the description they belong to. */
-  gate: Deferred.Deferred<void>
-  /** Remote candidates wait in `candidates` while a new remote description is being applied. */
-  holding: boolean
-  /** Once the link is open. */
-  open: OpenLink | undefined
-}
-
-/** An open link's generations (see `LinkChannel`) and events. */
-export interface OpenLink {
-  readonly current: SubscriptionRef.SubscriptionRef<LinkChannel.Generation>
-  readonly events: PubSub.PubSub<Recovery.LinkEvent>
-  readonly scope: Scope.Closeable
-  /** A rebuild being answered, not open yet: a newer OFFER supersedes it. */
-  pending: Scope.Closeable | undefined
-}
-
-/** A failure of a negotiation step (every error of the stack, signaling and Connector has these). */
-interface StepFailure {
-  readonly _tag: string
-  readonly message: string
-}
-
-/** What recovery needs from its Connector. */
-export interface Negotiation {
+/** What recovering needs. */
+export interface LinkRecoveryConfig {
+  readonly negotiation: Negotiation
   readonly signaling: Signaling["Service"]
   readonly transport: Transport["Service"]
   /** Attempts before the offerer gives a link up, and the deadline of each. */
   readonly attempts: number
   readonly attemptTimeoutMs: number
-  /** The ANSWER to our OFFER `offerId`. */
-  readonly answerTo: (state: LinkState, offerId: string) => Effect.Effect<Signal<"ANSWER">, StepFailure>
-  /** A new connection offered on the link's connection id, until open, in a child scope of `linkScope`. */
-  readonly offerGeneration: (
-    state: LinkState,
-    connectionId: string,
-    number: number,
-    linkScope: Scope.Closeable
-  ) => Effect.Effect<LinkChannel.Generation, StepFailure>
-  /** A new connection answering `offer`, until open, in `scope`. */
-  readonly answerGeneration: (
-    state: LinkState,
-    offer: Signal<"OFFER">,
-    number: number,
-    scope: Scope.Closeable,
-    retry: boolean
-  ) => Effect.Effect<LinkChannel.Generation, StepFailure>
-  /** Applies the remote candidates held while a description was being applied. */
-  readonly releaseHeld: (state: LinkState) => Effect.Effect<void>
+}
+
+/** The recovery of links. */
+export interface LinkRecovery {
+  /**
+   * The offerer's side: whenever the current connection goes `disconnected` or `failed`, restart
+   * ICE (where the stack can, first) or rebuild it, attempt after attempt; when all fail the link
+   * ends (its scope closes: BYE).
+   */
+  readonly supervise: (state: LinkState, open: OpenLink) => Effect.Effect<void>
+  /** The answerer's side: an OFFER for a connection we know. */
+  readonly onRenegotiation: (state: LinkState, offer: Signal<"OFFER">) => Effect.Effect<void>
 }
 
 /** The offerer's supervision of a link, and the answerer's side of an OFFER on an existing connection. */
-export const make = (negotiation: Negotiation) => {
-  const { answerGeneration, answerTo, attemptTimeoutMs, attempts, offerGeneration, releaseHeld, signaling, transport } = negotiation
+export const make = (config: LinkRecoveryConfig): LinkRecovery => {
+  const { attemptTimeoutMs, attempts, signaling, transport } = config
+  const { answerGeneration, answerTo, offerGeneration } = config.negotiation
 
   /** Publishes a link event and counts it. */
   const report = (open: OpenLink, event: Recovery.LinkEvent) =>
@@ -102,21 +65,20 @@ export const make = (negotiation: Negotiation) => {
     Effect.flatMap(SubscriptionRef.get(peer.connection.state), (s) => s === "failed" ? Effect.ignore(peer.connection.apply("connecting")) : Effect.void)
 
   /** The offerer restarts ICE on the current connection, until it is `connected` again. */
-  const restartIce = (state: LinkState, connectionId: string, generation: LinkChannel.Generation) =>
+  const restartIce = (state: LinkState, generation: LinkChannel.Generation) =>
     Effect.gen(function*() {
       const peer = generation.peer
       const gate = yield* Deferred.make<void>()
-      state.gate = gate
-      state.holding = true
+      yield* state.trickle.hold(gate)
       yield* Effect.gen(function*() {
         yield* reconnecting(peer)
         const sdp = yield* peer.createRestartOffer
-        const offerId = yield* signaling.send(state.remote, "OFFER", { connection_id: connectionId, sdp })
+        const offerId = yield* signaling.send(state.remote, "OFFER", { connection_id: state.connectionId, sdp })
         yield* Deferred.succeed(gate, undefined)
         const answer = yield* answerTo(state, offerId)
         yield* peer.acceptAnswer(answer.payload.sdp)
         yield* peer.startRestartedIce
-        yield* releaseHeld(state)
+        yield* state.trickle.release
         yield* StateMachine.until(peer.connection.state, (s) => s === "connected")
       }).pipe(
         Effect.onError(() =>
@@ -124,24 +86,20 @@ export const make = (negotiation: Negotiation) => {
             // The restart's offer is abandoned: back to `stable` for the next attempt.
             if ((yield* SubscriptionRef.get(peer.signaling.state)) === "have-local-offer") yield* Effect.ignore(peer.rollback)
           })),
-        Effect.ensuring(Effect.andThen(Deferred.succeed(gate, undefined), releaseHeld(state)))
+        Effect.ensuring(Effect.andThen(Deferred.succeed(gate, undefined), state.trickle.release))
       )
     })
 
   /** The offerer builds a new connection under the link (same connection id) and makes it current. */
-  const rebuild = (state: LinkState, connectionId: string, open: OpenLink, generation: LinkChannel.Generation) =>
-    offerGeneration(state, connectionId, generation.number + 1, open.scope).pipe(
+  const rebuild = (state: LinkState, open: OpenLink, generation: LinkChannel.Generation) =>
+    offerGeneration(state, generation.number + 1, open.scope).pipe(
       Effect.tap((next) => replace(open, next)),
-      Effect.onError(() => Effect.sync(() => void (state.peer = SubscriptionRef.getUnsafe(open.current).peer)))
+      Effect.onError(() => state.trickle.retarget(SubscriptionRef.getUnsafe(open.current).peer))
     )
 
-  /**
-   * The offerer's side: whenever the current connection goes `disconnected` or `failed`, restart
-   * ICE (where the stack can, first) or rebuild it, attempt after attempt; when all fail the link
-   * ends (its scope closes: BYE).
-   */
-  const superviseRecovery = (state: LinkState, connectionId: string, open: OpenLink): Effect.Effect<void> =>
+  const supervise = (state: LinkState, open: OpenLink): Effect.Effect<void> =>
     Effect.gen(function*() {
+      const connectionId = state.connectionId
       while (true) {
         const generation = yield* SubscriptionRef.get(open.current)
         const down = yield* StateMachine.until(generation.peer.connection.state, (s) => s === "disconnected" || s === "failed" || s === "closed")
@@ -154,7 +112,7 @@ export const make = (negotiation: Negotiation) => {
         for (let attempt = 1; attempt <= attempts && !recovered; attempt++) {
           const restart = transport.supportsIceRestart && attempt === 1
           const result = yield* Effect.result(
-            (restart ? Effect.asVoid(restartIce(state, connectionId, generation)) : Effect.asVoid(rebuild(state, connectionId, open, generation))).pipe(
+            (restart ? Effect.asVoid(restartIce(state, generation)) : Effect.asVoid(rebuild(state, open, generation))).pipe(
               Effect.timeoutOrElse({
                 duration: attemptTimeoutMs,
                 orElse: () => Effect.fail(new Recovery.AttemptTimeout({ connectionId, timeoutMs: attemptTimeoutMs }))
@@ -187,11 +145,11 @@ export const make = (negotiation: Negotiation) => {
       yield* Effect.gen(function*() {
         yield* reconnecting(peer)
         yield* peer.acceptOffer(offer.payload.sdp)
-        yield* releaseHeld(state)
+        yield* state.trickle.release
         const sdp = yield* peer.createAnswer
         yield* peer.startRestartedIce
         yield* signaling.send(state.remote, "ANSWER", { connection_id: offer.connectionId, sdp }, offer.id)
-      }).pipe(Effect.ensuring(Effect.andThen(Deferred.succeed(gate, undefined), releaseHeld(state))))
+      }).pipe(Effect.ensuring(Effect.andThen(Deferred.succeed(gate, undefined), state.trickle.release)))
       const elapsedMs = (yield* Clock.currentTimeMillis) - started
       yield* report(open, new Recovery.IceRestarted({ connectionId: offer.connectionId, role: "answerer", elapsedMs }))
     })
@@ -202,9 +160,7 @@ export const make = (negotiation: Negotiation) => {
       const started = yield* Clock.currentTimeMillis
       const number = SubscriptionRef.getUnsafe(open.current).number + 1
       const next = yield* answerGeneration(state, offer, number, scope, false).pipe(
-        Effect.onError(() => Effect.sync(() => {
-          if (open.pending === scope) state.peer = SubscriptionRef.getUnsafe(open.current).peer
-        }))
+        Effect.onError(() => open.pending === scope ? state.trickle.retarget(SubscriptionRef.getUnsafe(open.current).peer) : Effect.void)
       )
       if (open.pending === scope) open.pending = undefined
       yield* replace(open, next)
@@ -239,8 +195,7 @@ export const make = (negotiation: Negotiation) => {
         }
         // Set before the candidates that follow the OFFER are handled.
         const gate = yield* Deferred.make<void>()
-        state.gate = gate
-        state.holding = true
+        yield* state.trickle.hold(gate)
         return yield* answerRestart(state, offer, open, generation, gate).pipe(
           Effect.catchCause((cause) => Effect.logWarning("could not answer an ICE restart", cause)),
           Effect.forkIn(open.scope),
@@ -251,12 +206,12 @@ export const make = (negotiation: Negotiation) => {
       if (open.pending !== undefined) yield* Scope.close(open.pending, Exit.void)
       const scope = yield* Scope.fork(open.scope, "sequential")
       open.pending = scope
-      state.peer = undefined
+      yield* state.trickle.retarget(undefined)
       yield* answerRebuild(state, offer, open, scope).pipe(
         Effect.catchCause((cause) => Effect.logWarning("could not answer a rebuild of a connection", cause)),
         Effect.forkIn(open.scope)
       )
     })
 
-  return { superviseRecovery, onRenegotiation }
+  return { supervise, onRenegotiation }
 }

@@ -1,0 +1,70 @@
+/**
+ * Answering a new OFFER as a link: the accept policy is applied before anything is created, then
+ * the first generation is answered through `Negotiation` and the open link handed on. An OFFER
+ * from a DID whose last answer failed a short while ago is a retry of that attempt, which some
+ * stacks answer differently (`Transport.prepareRemoteOffer`).
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Exit, Scope } from "effect"
+import type { Signal, Signaling } from "../../client/Signaling.ts"
+import type { Did } from "../../protocol/Did.ts"
+import { boundedMemo } from "../../util/BoundedMemo.ts"
+import type { Links, PeerLink } from "./Link.ts"
+import type { LinkState } from "./LinkState.ts"
+import type { Negotiation } from "./Negotiation.ts"
+
+/** What the answerer needs. */
+export interface AnswererConfig {
+  readonly signaling: Signaling["Service"]
+  readonly negotiation: Negotiation
+  readonly links: Links
+  /** Whether to answer an OFFER from this DID. Default: yes. */
+  readonly acceptPolicy: ((remote: Did) => Effect.Effect<boolean>) | undefined
+}
+
+/** Answers `offer` on its registered connection `state`, whose scope is `linkScope`, and hands the open link to `deliver`; a failure is logged. */
+export type Answer = (
+  offer: Signal<"OFFER">,
+  state: LinkState,
+  linkScope: Scope.Closeable,
+  deliver: (link: PeerLink) => Effect.Effect<unknown>
+) => Effect.Effect<void>
+
+/** How long after a failed answer an OFFER from the same DID counts as a retry. */
+const RETRY_WINDOW_MS = 30_000
+
+/** The answerer with `config`. */
+export const make = (config: AnswererConfig): Answer => {
+  const { links, negotiation, signaling } = config
+  // When answering each DID last failed: an offer from it soon after is a retry of that attempt.
+  const lastFailure = boundedMemo<string, number>(4096)
+  const isRetry = (remote: string, now: number): boolean => {
+    const failed = lastFailure.get(remote)
+    return failed !== undefined && now - failed < RETRY_WINDOW_MS
+  }
+  const answerFailed = (remote: string) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.sync(() => lastFailure.set(remote, now)))
+
+  const answer: Answer = (offer, state, linkScope, deliver) =>
+    Effect.gen(function*() {
+      const remote = offer.from
+      if (config.acceptPolicy !== undefined && !(yield* config.acceptPolicy(remote))) {
+        yield* Effect.ignore(signaling.send(remote, "BYE", { connection_id: offer.connectionId, code: "CONNECTION_REFUSED", reason: "not accepted" }))
+        return yield* Scope.close(linkScope, Exit.void)
+      }
+      const setup = Effect.gen(function*() {
+        yield* links.byeOnClose(state)
+        const retry = isRetry(remote, yield* Clock.currentTimeMillis)
+        const first = yield* negotiation.answerGeneration(state, offer, 0, yield* Scope.fork(linkScope, "sequential"), retry)
+        return yield* links.open(state, first, linkScope)
+      }).pipe(Scope.provide(linkScope))
+      const link = yield* setup.pipe(Effect.onError(() => Scope.close(linkScope, Exit.void)))
+      yield* deliver(link)
+    }).pipe(
+      Effect.catchCause((cause) => Effect.andThen(answerFailed(offer.from), Effect.logWarning("could not answer an OFFER", cause)))
+    )
+
+  return answer
+}
