@@ -85,3 +85,40 @@ export const makeRef = <S extends string, E extends string>(machine: Machine<S, 
           onSuccess: () => Effect.void
         }))
   }))
+
+// ---------------------------------------------------------------------------
+// For owners and watchers
+// ---------------------------------------------------------------------------
+
+/** Applies `event` like `MachineRef.apply`, answering the states before and after it (for an owner that acts only on a real change). */
+export const step = <S extends string, E extends string>(
+  ref: MachineRef<S, E>,
+  event: E
+): Effect.Effect<{ readonly from: S; readonly to: S }, InvalidTransition> =>
+  SubscriptionRef.modifyEffect(ref.state, (from) =>
+    Result.match(transition(ref.machine, from, event), {
+      onFailure: (error) => Effect.fail(error),
+      onSuccess: (to) => Effect.succeed([{ from, to }, to] as const)
+    }))
+
+/** A machine's state for those that watch it: read, follow and wait for it, but never apply an event (only its owner does). */
+export interface MachineView<S extends string> {
+  readonly name: string
+  /** The current state. */
+  readonly state: Effect.Effect<S>
+  /** The current state, read synchronously (for hot paths). */
+  readonly stateUnsafe: () => S
+  /** The current state, then each change. */
+  readonly changes: Stream.Stream<S>
+  /** The first state, now or later, that satisfies `predicate` (none if the changes end first). */
+  readonly until: (predicate: (state: S) => boolean) => Effect.Effect<Option.Option<S>>
+}
+
+/** The read-only view of `ref`. */
+export const view = <S extends string, E extends string>(ref: MachineRef<S, E>): MachineView<S> => ({
+  name: ref.machine.name,
+  state: SubscriptionRef.get(ref.state),
+  stateUnsafe: () => SubscriptionRef.getUnsafe(ref.state),
+  changes: SubscriptionRef.changes(ref.state),
+  until: (predicate) => until(ref.state, predicate)
+})

@@ -46,7 +46,7 @@ export interface LinksConfig {
 /** Opening links. */
 export interface Links {
   /** A link over its open first connection; its scope ends it. */
-  readonly open: (state: LinkState, first: LinkChannel.Generation, linkScope: Scope.Closeable) => Effect.Effect<PeerLink>
+  readonly open: (state: LinkState, first: LinkChannel.Generation, linkScope: Scope.Closeable) => Effect.Effect<PeerLink, StateMachine.InvalidTransition>
   /** Sends BYE when a link's scope closes, unless the peer said BYE first. */
   readonly byeOnClose: (state: LinkState) => Effect.Effect<void, never, Scope.Scope>
 }
@@ -85,17 +85,13 @@ export const make = (config: LinksConfig): Links => {
       }
     })
 
-  const open = (state: LinkState, first: LinkChannel.Generation, linkScope: Scope.Closeable): Effect.Effect<PeerLink> =>
+  const open = (state: LinkState, first: LinkChannel.Generation, linkScope: Scope.Closeable): Effect.Effect<PeerLink, StateMachine.InvalidTransition> =>
     Effect.gen(function*() {
       const ended = yield* Deferred.make<void>()
       // It ends once: on BYE, when the connection fails or closes, or when its scope closes. The
       // gauge is updated before `ended` completes, so whoever waits on it sees the new count.
-      let isOpen = true
-      const end = Effect.suspend(() => {
-        if (!isOpen) return Effect.void
-        isOpen = false
-        return Effect.andThen(Metric.modify(PeerMetrics.activeConnections, -1), Deferred.succeed(ended, undefined))
-      })
+      const end = Effect.flatMap(state.end, (now) =>
+        now ? Effect.andThen(Metric.modify(PeerMetrics.activeConnections, -1), Deferred.succeed(ended, undefined)) : Effect.void)
       yield* Metric.update(PeerMetrics.connections(state.role), 1)
       yield* Metric.modify(PeerMetrics.activeConnections, 1)
       yield* Scope.addFinalizer(linkScope, end)
@@ -103,10 +99,9 @@ export const make = (config: LinksConfig): Links => {
       const open: OpenLink = {
         current,
         events: yield* PubSub.unbounded<Recovery.LinkEvent>({ replay: 16 }),
-        scope: linkScope,
-        pending: undefined
+        scope: linkScope
       }
-      state.open = open
+      yield* state.opened(open)
       const control = yield* LinkChannel.make({
         connectionId: state.connectionId,
         current,

@@ -14,7 +14,7 @@ import * as PeerMetrics from "../peer/PeerMetrics.ts"
 import type { Transport } from "../peer/Transport.ts"
 import * as StateMachine from "../../machine/StateMachine.ts"
 import type * as LinkChannel from "./LinkChannel.ts"
-import type { LinkState, OpenLink } from "./LinkState.ts"
+import type { LinkState, OpenLink, Recovering } from "./LinkState.ts"
 import type { Negotiation } from "./Negotiation.ts"
 import * as Recovery from "./Recovery.ts"
 
@@ -105,6 +105,9 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
         const down = yield* StateMachine.until(generation.peer.connection.state, (s) => s === "disconnected" || s === "failed" || s === "closed")
         if (SubscriptionRef.getUnsafe(open.current) !== generation) continue
         if (Option.getOrElse(down, () => "closed") === "closed") return
+        // Refused once the link has ended (its peer said BYE): nothing left to recover.
+        const recovering = yield* Effect.result(state.recover())
+        if (recovering._tag === "Failure") return yield* Effect.logDebug("link recovery not started", recovering.failure.message)
         const started = yield* Clock.currentTimeMillis
         const elapsed = Effect.map(Clock.currentTimeMillis, (now) => now - started)
         let recovered = false
@@ -121,6 +124,7 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
           )
           if (result._tag === "Success") {
             recovered = true
+            yield* recovering.success.recovered
             const elapsedMs = yield* elapsed
             yield* report(open, restart
               ? new Recovery.IceRestarted({ connectionId, role: "offerer", elapsedMs })
@@ -135,7 +139,7 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
           return yield* Scope.close(open.scope, Exit.void)
         }
       }
-    })
+    }).pipe(Effect.catchTag("InvalidTransition", (error) => Effect.logDebug("the link ended during its recovery", error.message)))
 
   /** The answerer's side of an ICE restart: apply the OFFER to the current connection and answer. */
   const answerRestart = (state: LinkState, offer: Signal<"OFFER">, open: OpenLink, generation: LinkChannel.Generation, gate: Deferred.Deferred<void>) =>
@@ -155,14 +159,13 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
     })
 
   /** The answerer's side of a rebuild: a new connection answering the OFFER replaces the current one once open. */
-  const answerRebuild = (state: LinkState, offer: Signal<"OFFER">, open: OpenLink, scope: Scope.Closeable) =>
+  const answerRebuild = (state: LinkState, offer: Signal<"OFFER">, open: OpenLink, scope: Scope.Closeable, recovering: Recovering) =>
     Effect.gen(function*() {
       const started = yield* Clock.currentTimeMillis
       const number = SubscriptionRef.getUnsafe(open.current).number + 1
       const next = yield* answerGeneration(state, offer, number, scope, false).pipe(
-        Effect.onError(() => open.pending === scope ? state.trickle.retarget(SubscriptionRef.getUnsafe(open.current).peer) : Effect.void)
+        Effect.onError(() => recovering.superseded() ? Effect.void : state.trickle.retarget(SubscriptionRef.getUnsafe(open.current).peer))
       )
-      if (open.pending === scope) open.pending = undefined
       yield* replace(open, next)
       const elapsedMs = (yield* Clock.currentTimeMillis) - started
       yield* report(open, new Recovery.Reestablished({ connectionId: offer.connectionId, role: "answerer", generation: number, elapsedMs }))
@@ -180,7 +183,7 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
         yield* Metric.update(PeerMetrics.offersRefused("not_offerer"), 1)
         return yield* Effect.logWarning("refused an OFFER for an existing connection from the side that did not offer it")
       }
-      const open = state.open
+      const open = state.link()
       if (open === undefined) {
         yield* Metric.update(PeerMetrics.offersRefused("not_open"), 1)
         return yield* Effect.logWarning("ignored an OFFER for a connection that is not open yet")
@@ -193,25 +196,39 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
           yield* Metric.update(PeerMetrics.offersRefused("unsupported"), 1)
           return yield* Effect.logWarning("ignored an ICE restart this stack cannot do (the offerer will rebuild)")
         }
+        const recovering = yield* state.recover()
         // Set before the candidates that follow the OFFER are handled.
         const gate = yield* Deferred.make<void>()
         yield* state.trickle.hold(gate)
         return yield* answerRestart(state, offer, open, generation, gate).pipe(
-          Effect.catchCause((cause) => Effect.logWarning("could not answer an ICE restart", cause)),
+          settle(recovering, "an ICE restart"),
           Effect.forkIn(open.scope),
           Effect.asVoid
         )
       }
-      // A rebuild: a newer OFFER supersedes one still being answered.
-      if (open.pending !== undefined) yield* Scope.close(open.pending, Exit.void)
+      // A rebuild: a newer OFFER supersedes one still being answered (`recover` closes its scope).
       const scope = yield* Scope.fork(open.scope, "sequential")
-      open.pending = scope
+      const recovering = yield* state.recover(scope)
       yield* state.trickle.retarget(undefined)
-      yield* answerRebuild(state, offer, open, scope).pipe(
-        Effect.catchCause((cause) => Effect.logWarning("could not answer a rebuild of a connection", cause)),
+      yield* answerRebuild(state, offer, open, scope, recovering).pipe(
+        settle(recovering, "a rebuild of a connection"),
         Effect.forkIn(open.scope)
       )
-    })
+    }).pipe(
+      // An ended link recovers nothing.
+      Effect.catchTag("InvalidTransition", (error) =>
+        Effect.andThen(Metric.update(PeerMetrics.offersRefused("not_open"), 1), Effect.logWarning("ignored an OFFER for a connection that is not open", error.message)))
+    )
+
+  /** Settles the answerer's side of a recovery: `recovered` once it worked, else (logged) `abandoned`. */
+  const settle = (recovering: Recovering, what: string) => <E>(answering: Effect.Effect<void, E>): Effect.Effect<void> =>
+    answering.pipe(
+      Effect.matchCauseEffect({
+        onSuccess: () => recovering.recovered,
+        onFailure: (cause) => Effect.andThen(Effect.logWarning(`could not answer ${what}`, cause), recovering.abandoned)
+      }),
+      Effect.catchTag("InvalidTransition", (error) => Effect.logDebug("the link ended before its recovery settled", error.message))
+    )
 
   return { supervise, onRenegotiation }
 }
