@@ -2,7 +2,7 @@
  * Agents with a Connector for WebRTC tests: a Signaling Layer, a Transport Layer, loopback only.
  */
 import { assert } from "@effect/vitest"
-import { Context, Effect, Fiber, Layer, Option, type Scope, Stream, SubscriptionRef } from "effect"
+import { Context, Effect, Fiber, Layer, Option, type Scope, Stream } from "effect"
 import { GatewayClient } from "../../src/client/GatewayClient.ts"
 import { Signaling, SignalingHub } from "../../src/client/Signaling.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
@@ -122,7 +122,7 @@ export const exchange = (offerer: PeerLink, answerer: PeerLink) =>
 
 /** Waits (bounded) until the link's current connection is in `state`. */
 export const reaches = (link: PeerLink, state: RTCPeerConnectionState) =>
-  SubscriptionRef.changes(link.peer.connection.state).pipe(
+  link.peer.connection.changes.pipe(
     Stream.filter((s) => s === state),
     Stream.runHead,
     Effect.timeout("15 seconds")

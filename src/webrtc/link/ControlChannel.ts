@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Queue, Schema, type Scope, Stream, SubscriptionRef } from "effect"
+import { Clock, Effect, Queue, Schema, type Scope, Stream } from "effect"
 import * as Accept from "../../protocol/Accept.ts"
 import * as Envelope from "../../protocol/Envelope.ts"
 import type { CryptoError } from "../../protocol/Ed25519.ts"
@@ -129,8 +129,8 @@ export const make = (
     yield* link.control.messages.pipe(Stream.runForEach(receive), Effect.forkScoped)
 
     // Liveness: ping, and judge the silence of the link's current connection (a rebuilt one starts
-    // its own count). Hearing the peer again brings a `disconnected` connection, or one being
-    // restarted (`connecting`, or `failed` before the restart took), back to `connected`.
+    // its own count); the connection decides what the silence means for its state (see
+    // `PeerConnection.silentPastTimeout`, `silentPastHalfTimeout` and `heard`).
     let judged = link.peer
     const judge = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
@@ -138,17 +138,13 @@ export const make = (
         judged = link.peer
         lastHeard = now
       }
-      const connection = judged.connection
       const silence = now - lastHeard
-      const state = yield* SubscriptionRef.get(connection.state)
-      if (silence >= livenessTimeoutMs && state !== "failed" && state !== "closed") {
-        yield* Effect.logWarning("peer silent past the liveness timeout: connection failed")
-        yield* Effect.ignore(connection.apply("failed"))
-      } else if (silence >= livenessTimeoutMs / 2 && state === "connected") {
-        yield* Effect.ignore(connection.apply("disconnected"))
-      } else if (silence < livenessTimeoutMs / 2 && (state === "disconnected" || state === "connecting" || state === "failed")) {
-        if (state === "failed") yield* Effect.ignore(connection.apply("connecting"))
-        yield* Effect.ignore(connection.apply("connected"))
+      if (silence >= livenessTimeoutMs) {
+        if (yield* judged.silentPastTimeout) yield* Effect.logWarning("peer silent past the liveness timeout: connection failed")
+      } else if (silence >= livenessTimeoutMs / 2) {
+        yield* judged.silentPastHalfTimeout
+      } else {
+        yield* judged.heard
       }
     })
     let sequence = 0

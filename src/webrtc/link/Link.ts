@@ -65,7 +65,7 @@ export const make = (config: LinksConfig): Links => {
       while (true) {
         const generation = yield* SubscriptionRef.get(open.current)
         const replaced = StateMachine.until(open.current, (g) => g !== generation).pipe(Effect.as("replaced" as const))
-        const down = StateMachine.until(generation.peer.connection.state, (s) => s === "failed" || s === "closed").pipe(
+        const down = generation.peer.connection.until((s) => s === "failed" || s === "closed").pipe(
           Effect.map(Option.getOrElse(() => "closed" as const))
         )
         const event = yield* Effect.raceFirst(down, replaced)
@@ -73,7 +73,7 @@ export const make = (config: LinksConfig): Links => {
         if (event === "closed" || recovery === undefined) return
         // Failed, with recovery: wait for the connection to come back or be replaced.
         const back = Effect.raceFirst(
-          StateMachine.until(generation.peer.connection.state, (s) => s !== "failed"),
+          generation.peer.connection.until((s) => s !== "failed"),
           replaced
         )
         if (state.role === "offerer") {

@@ -74,7 +74,7 @@ export const make = (options: {
     /** While the connection of `generation` is down: whether it came back, was replaced, or the link ended. */
     const outcome = (generation: Generation) =>
       Effect.raceAllFirst([
-        Effect.as(StateMachine.until(generation.peer.connection.state, (s) => s === "connected" || s === "closed"), "same" as const),
+        Effect.as(generation.peer.connection.until((s) => s === "connected" || s === "closed"), "same" as const),
         Effect.as(StateMachine.until(current, (g) => g !== generation), "replaced" as const),
         Effect.as(options.ended, "ended" as const)
       ])
@@ -98,7 +98,7 @@ export const make = (options: {
     const send = (message: DataChannel.Message): Effect.Effect<void, LinkSendError> =>
       Effect.suspend(() => {
         const generation = now()
-        const state = recovery ? SubscriptionRef.getUnsafe(generation.peer.connection.state) : undefined
+        const state = recovery ? generation.peer.connection.stateUnsafe() : undefined
         return state === "disconnected" || state === "failed" ? sendAfterOutcome(generation, message) : sendOn(generation, message)
       })
 

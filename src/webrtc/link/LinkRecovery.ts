@@ -9,10 +9,8 @@
 import { Clock, Deferred, Effect, Exit, Metric, Option, PubSub, Scope, SubscriptionRef } from "effect"
 import type { Signal, Signaling } from "../../client/Signaling.ts"
 import * as WebRtc from "../../protocol/WebRtc.ts"
-import type * as PeerConnection from "../peer/PeerConnection.ts"
 import * as PeerMetrics from "../peer/PeerMetrics.ts"
 import type { Transport } from "../peer/Transport.ts"
-import * as StateMachine from "../../machine/StateMachine.ts"
 import type * as LinkChannel from "./LinkChannel.ts"
 import type { LinkState, OpenLink, Recovering } from "./LinkState.ts"
 import type { Negotiation } from "./Negotiation.ts"
@@ -60,10 +58,6 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
   const replace = (open: OpenLink, next: LinkChannel.Generation) =>
     Effect.flatMap(SubscriptionRef.getAndSet(open.current, next), (old) => Scope.close(old.scope, Exit.void))
 
-  /** A failed connection that is being restarted is `connecting` again (a legal transition). */
-  const reconnecting = (peer: PeerConnection.PeerConnection) =>
-    Effect.flatMap(SubscriptionRef.get(peer.connection.state), (s) => s === "failed" ? Effect.ignore(peer.connection.apply("connecting")) : Effect.void)
-
   /** The offerer restarts ICE on the current connection, until it is `connected` again. */
   const restartIce = (state: LinkState, generation: LinkChannel.Generation) =>
     Effect.gen(function*() {
@@ -71,7 +65,6 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
       const gate = yield* Deferred.make<void>()
       yield* state.trickle.hold(gate)
       yield* Effect.gen(function*() {
-        yield* reconnecting(peer)
         const sdp = yield* peer.createRestartOffer
         const offerId = yield* signaling.send(state.remote, "OFFER", { connection_id: state.connectionId, sdp })
         yield* Deferred.succeed(gate, undefined)
@@ -79,12 +72,13 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
         yield* peer.acceptAnswer(answer.payload.sdp)
         yield* peer.startRestartedIce
         yield* state.trickle.release
-        yield* StateMachine.until(peer.connection.state, (s) => s === "connected")
+        yield* peer.connection.until((s) => s === "connected")
       }).pipe(
         Effect.onError(() =>
           Effect.gen(function*() {
             // The restart's offer is abandoned: back to `stable` for the next attempt.
-            if ((yield* SubscriptionRef.get(peer.signaling.state)) === "have-local-offer") yield* Effect.ignore(peer.rollback)
+            if ((yield* peer.signaling.state) !== "have-local-offer") return
+            yield* peer.rollback.pipe(Effect.catch((error) => Effect.logWarning("could not roll back an abandoned ICE restart offer", error.message)))
           })),
         Effect.ensuring(Effect.andThen(Deferred.succeed(gate, undefined), state.trickle.release))
       )
@@ -102,7 +96,7 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
       const connectionId = state.connectionId
       while (true) {
         const generation = yield* SubscriptionRef.get(open.current)
-        const down = yield* StateMachine.until(generation.peer.connection.state, (s) => s === "disconnected" || s === "failed" || s === "closed")
+        const down = yield* generation.peer.connection.until((s) => s === "disconnected" || s === "failed" || s === "closed")
         if (SubscriptionRef.getUnsafe(open.current) !== generation) continue
         if (Option.getOrElse(down, () => "closed") === "closed") return
         // Refused once the link has ended (its peer said BYE): nothing left to recover.
@@ -147,8 +141,7 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
       const started = yield* Clock.currentTimeMillis
       const peer = generation.peer
       yield* Effect.gen(function*() {
-        yield* reconnecting(peer)
-        yield* peer.acceptOffer(offer.payload.sdp)
+        yield* peer.acceptRestartOffer(offer.payload.sdp)
         yield* state.trickle.release
         const sdp = yield* peer.createAnswer
         yield* peer.startRestartedIce

@@ -93,13 +93,13 @@ export const make = (config: NegotiationConfig): Negotiation => {
   /** Waits until the connection is up and the control channel open, or it fails or the peer says BYE. */
   const awaitOpen = (state: LinkState, peer: PeerConnection.PeerConnection, control: Effect.Effect<DataChannel.DataChannel>) =>
     Effect.gen(function*() {
-      const failed = StateMachine.until(peer.connection.state, (s) => s === "failed" || s === "closed").pipe(
+      const failed = peer.connection.until((s) => s === "failed" || s === "closed").pipe(
         Effect.andThen((s) => Effect.fail(new ConnectFailed({ remote: state.remote, reason: `connection ${Option.getOrElse(s, () => "ended")}` })))
       )
       const opened = Effect.gen(function*() {
         const channel = yield* control
         yield* channel.opened.pipe(Effect.mapError(() => new ConnectFailed({ remote: state.remote, reason: "the control channel closed" })))
-        yield* StateMachine.until(peer.connection.state, (s) => s === "connected")
+        yield* peer.connection.until((s) => s === "connected")
         return channel
       })
       return yield* Effect.raceAllFirst([opened, failed, refusedByBye(state), Deferred.await(state.failure)]).pipe(

@@ -7,6 +7,10 @@
  * the stack pass through one queue, in order; an event the machine does not allow moves the
  * connection to `failed` and is logged, instead of failing an unrelated caller.
  *
+ * The connection owns its machines: others read them (`MachineView`) and ask for changes by name
+ * (what the link's liveness check heard, an ICE restart), and it applies the transitions, one at a
+ * time, so that a change decided on the current state still holds when it is applied.
+ *
  * @since 0.1.0
  */
 import { Clock, Duration, Effect, Option, Queue, Schema, Scope, Semaphore, Stream, SubscriptionRef } from "effect"
@@ -38,16 +42,19 @@ export interface PeerStats {
 
 /** A peer connection with checked lifecycles. */
 export interface PeerConnection {
-  readonly connection: StateMachine.MachineRef<RTCPeerConnectionState, PeerStates.ConnectionEvent>
-  readonly ice: StateMachine.MachineRef<RTCIceConnectionState, PeerStates.IceEvent>
-  readonly signaling: StateMachine.MachineRef<PeerStates.SignalingMachineState, PeerStates.SignalingEvent>
+  readonly connection: StateMachine.MachineView<RTCPeerConnectionState>
+  readonly ice: StateMachine.MachineView<RTCIceConnectionState>
+  readonly signaling: StateMachine.MachineView<PeerStates.SignalingMachineState>
   /** Creates and applies a local offer; returns its SDP. */
   readonly createOffer: Effect.Effect<string, StateMachine.InvalidTransition | RtcError>
   /**
    * Creates and applies an offer that restarts ICE (new ICE credentials, same DTLS and SCTP
-   * associations); returns its SDP. Only where the stack supports it (`Transport.supportsIceRestart`).
+   * associations); returns its SDP. A `failed` connection is `connecting` again. Only where the
+   * stack supports it (`Transport.supportsIceRestart`).
    */
   readonly createRestartOffer: Effect.Effect<string, StateMachine.InvalidTransition | RtcError>
+  /** Applies the remote offer of an ICE restart: a `failed` connection is `connecting` again. */
+  readonly acceptRestartOffer: (sdp: string) => Effect.Effect<void, StateMachine.InvalidTransition | RtcError>
   /** Once an ICE restart's offer and answer are both applied: starts its checks where the stack needs telling. */
   readonly startRestartedIce: Effect.Effect<void>
   /** Applies the remote offer. */
@@ -70,6 +77,18 @@ export interface PeerConnection {
   readonly channel: (key: string | number) => Effect.Effect<Option.Option<DataChannel.DataChannel>>
   /** Closes the connection; closing again does nothing more. */
   readonly close: Effect.Effect<void>
+  /**
+   * The peer was silent past the liveness timeout (see `ControlChannel`): the connection is
+   * `failed`, unless it is already or closed. True when it changed.
+   */
+  readonly silentPastTimeout: Effect.Effect<boolean>
+  /** The peer was silent for half the liveness timeout: a `connected` connection is `disconnected`. */
+  readonly silentPastHalfTimeout: Effect.Effect<void>
+  /**
+   * The peer was heard within half the liveness timeout: a `disconnected`, `connecting` or `failed`
+   * connection (a restart that worked) is `connected` again.
+   */
+  readonly heard: Effect.Effect<void>
   readonly isConnected: Effect.Effect<boolean>
   readonly age: Effect.Effect<Duration.Duration>
   readonly stats: Effect.Effect<PeerStats>
@@ -113,6 +132,8 @@ export const make = (
     const maxMessageSize = () => Math.min(options.maxMessageSize, remoteMaxMessageSize ?? options.maxMessageSize)
     const pendingRemoteCandidates: Array<IceCandidate> = []
     const operations = yield* Semaphore.make(1)
+    // Changes of the connection and ICE machines, one at a time (stack events, liveness, close).
+    const writes = yield* Semaphore.make(1)
     const scope = yield* Effect.scope
 
     // Stack events, in the order they happened, into one queue.
@@ -138,18 +159,31 @@ export const make = (
       Queue.offerUnsafe(events, { _tag: "Channel", channel, early: DataChannel.holdEarly(channel) })
     })
 
-    /** A stack event the machine refuses: the connection fails, and the reason is logged. */
-    const refused = (error: StateMachine.InvalidTransition) =>
-      Effect.andThen(
-        Effect.logWarning("peer connection: unexpected event from the WebRTC stack", error.message),
-        Effect.ignore(connection.apply("failed"))
-      )
+    /**
+     * A change the machines refuse (an unexpected event from the stack): it is logged, and the
+     * connection fails unless it is closed (then it stays closed and the event came too late).
+     */
+    const refused = (error: StateMachine.InvalidTransition): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        yield* Effect.logWarning("peer connection: unexpected event from the WebRTC stack", error.message)
+        if ((yield* SubscriptionRef.get(connection.state)) !== "closed") yield* connection.apply("failed")
+      }).pipe(Effect.catch((error) => Effect.logError("peer connection: could not fail the connection", error.message)))
+    /** Applies `events` to `machine` in turn, with no other change in between; a refusal goes to `refused`. */
+    const drive = <S extends string, E extends string>(machine: StateMachine.MachineRef<S, E>, ...events: ReadonlyArray<E>): Effect.Effect<void> =>
+      writes.withPermits(1)(Effect.forEach(events, machine.apply, { discard: true }).pipe(Effect.catch(refused)))
+    /** The events `decide` picks for the connection's current state, applied with no other change in between. */
+    const driveConnection = (decide: (state: RTCPeerConnectionState) => ReadonlyArray<PeerStates.ConnectionEvent>) =>
+      writes.withPermits(1)(Effect.gen(function*() {
+        const events = decide(yield* SubscriptionRef.get(connection.state))
+        yield* Effect.forEach(events, connection.apply, { discard: true })
+        return events.length > 0
+      })).pipe(Effect.catch((error) => Effect.as(refused(error), true)))
     const handle = (event: StackEvent): Effect.Effect<void, never, Scope.Scope> => {
       switch (event._tag) {
         case "Connection":
-          return event.state === "new" ? Effect.void : Effect.catch(Effect.asVoid(connection.apply(event.state)), refused)
+          return event.state === "new" ? Effect.void : drive(connection, event.state)
         case "Ice":
-          return event.state === "new" ? Effect.void : Effect.catch(Effect.asVoid(ice.apply(event.state)), refused)
+          return event.state === "new" ? Effect.void : drive(ice, event.state)
         case "Candidate":
           return Effect.asVoid(Queue.offer(candidates, event.candidate))
         case "Channel":
@@ -218,25 +252,34 @@ export const make = (
         Effect.andThen(flushCandidates)
       )
 
-    const close = operations.withPermits(1)(
+    // Every state but `closed` allows these; `operations` and `writes` keep others out meanwhile.
+    const close = operations.withPermits(1)(writes.withPermits(1)(
       Effect.gen(function*() {
         if ((yield* SubscriptionRef.get(connection.state)) === "closed") return
-        yield* Effect.ignore(signaling.apply("close"))
-        yield* Effect.ignore(ice.apply("closed"))
-        yield* Effect.ignore(connection.apply("closed"))
+        yield* Effect.gen(function*() {
+          yield* signaling.apply("close")
+          yield* ice.apply("closed")
+          yield* connection.apply("closed")
+        }).pipe(Effect.catch((error) => Effect.logError("peer connection: close refused by its machines", error.message)))
         yield* Effect.sync(() => pc.close())
       })
-    )
+    ))
+
+    /** An ICE restart begins: a `failed` connection is `connecting` again. */
+    const restarting = driveConnection((state) => (state === "failed" ? ["connecting"] : []))
     yield* Effect.addFinalizer(() => close)
 
+    const acceptOffer = applyRemote("setRemoteOffer", "offer")
+
     return {
-      connection,
-      ice,
-      signaling,
+      connection: StateMachine.view(connection),
+      ice: StateMachine.view(ice),
+      signaling: StateMachine.view(signaling),
       createOffer: createLocal("setLocalOffer", "createOffer"),
-      createRestartOffer: createLocal("setLocalOffer", "createOffer", { iceRestart: true }),
+      createRestartOffer: Effect.andThen(restarting, createLocal("setLocalOffer", "createOffer", { iceRestart: true })),
+      acceptRestartOffer: (sdp) => Effect.andThen(restarting, acceptOffer(sdp)),
       startRestartedIce: Effect.sync(() => peer.startRestartedIce?.()),
-      acceptOffer: applyRemote("setRemoteOffer", "offer"),
+      acceptOffer,
       createAnswer: createLocal("setLocalAnswer", "createAnswer"),
       acceptAnswer: applyRemote("setRemoteAnswer", "answer"),
       rollback: Effect.andThen(
@@ -279,6 +322,10 @@ export const make = (
       channel: (key) =>
         Effect.sync(() => Option.fromUndefinedOr(channels.find((c) => (typeof key === "string" ? c.label === key : c.id() === key)))),
       close,
+      silentPastTimeout: driveConnection((state) => (state === "failed" || state === "closed" ? [] : ["failed"])),
+      silentPastHalfTimeout: Effect.asVoid(driveConnection((state) => (state === "connected" ? ["disconnected"] : []))),
+      heard: Effect.asVoid(driveConnection((state) =>
+        state === "failed" ? ["connecting", "connected"] : state === "disconnected" || state === "connecting" ? ["connected"] : [])),
       isConnected: Effect.map(SubscriptionRef.get(connection.state), (state) => state === "connected"),
       age: Effect.map(Clock.currentTimeMillis, (now) => Duration.millis(now - createdAt)),
       stats: Effect.gen(function*() {

@@ -2,7 +2,7 @@
  * Faults the mock network produces on demand, and the candidate policy.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Metric, Stream, SubscriptionRef } from "effect"
+import { Effect, Fiber, Metric, Stream } from "effect"
 import * as CandidatePolicy from "../../../src/webrtc/peer/CandidatePolicy.ts"
 import * as MockTransport from "../../../src/webrtc/stacks/MockTransport.ts"
 import * as PeerMetrics from "../../../src/webrtc/peer/PeerMetrics.ts"
@@ -49,7 +49,7 @@ describe("mock network faults", () => {
       const alice = yield* agentOnHub(signalingHub, transport)
       const bob = yield* agentOnHub(signalingHub, transport)
       const { answerer, offerer } = yield* connectPair(alice, bob)
-      const states = yield* SubscriptionRef.changes(offerer.peer.connection.state).pipe(
+      const states = yield* offerer.peer.connection.changes.pipe(
         Stream.takeUntil((s) => s === "failed"),
         Stream.runCollect,
         Effect.forkChild

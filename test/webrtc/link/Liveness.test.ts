@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Fiber, Layer, Option, Stream, SubscriptionRef } from "effect"
+import { Context, Effect, Fiber, Layer, Option, Stream } from "effect"
 import * as Gateway from "../../../src/gateway/Gateway.ts"
 import * as Envelope from "../../../src/protocol/Envelope.ts"
 import * as Identity from "../../../src/protocol/Identity.ts"
@@ -34,7 +34,7 @@ describe("control channel", () => {
       assert.strictEqual(envelope.from, alice.identity.did)
       assert.deepStrictEqual(envelope.payload, { query: "hello over ioap" })
       assert.strictEqual(Option.getOrThrow(yield* Fiber.join(rejected)).code, "UNAUTHORIZED")
-      assert.strictEqual(yield* SubscriptionRef.get(offerer.peer.connection.state), "connected")
+      assert.strictEqual(yield* offerer.peer.connection.state, "connected")
     }).pipe(Effect.scoped))
 })
 
@@ -61,7 +61,7 @@ describe("liveness", () => {
       const link = yield* alice.connector.connect(did as never)
       yield* ControlChannel.make(link, alice.identity, { pingIntervalMs: 100, livenessTimeoutMs: 1_000 })
       yield* waitFor("connected")
-      const states = yield* SubscriptionRef.changes(link.peer.connection.state).pipe(
+      const states = yield* link.peer.connection.changes.pipe(
         Stream.takeUntil((s) => s === "failed"),
         Stream.runCollect,
         Effect.forkChild

@@ -3,7 +3,7 @@
  * both peers' ICE goes through a user-space UDP relay on 127.0.0.1 that the test pauses.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Metric, Stream, SubscriptionRef } from "effect"
+import { Effect, Fiber, Metric, Stream } from "effect"
 import * as ControlChannel from "../../../src/webrtc/link/ControlChannel.ts"
 import * as PeerMetrics from "../../../src/webrtc/peer/PeerMetrics.ts"
 import type * as Recovery from "../../../src/webrtc/link/Recovery.ts"
@@ -83,7 +83,7 @@ describe.each(realTransports)("recovery on %s", (name, transport) => {
         // node-datachannel cannot restart ICE: a new connection under the same link.
         assert.strictEqual(event._tag, "Reestablished")
         assert.notStrictEqual(offerer.peer, firstPeer)
-        assert.strictEqual(yield* SubscriptionRef.get(firstPeer.connection.state), "closed")
+        assert.strictEqual(yield* firstPeer.connection.state, "closed")
         const theirEvent = yield* Fiber.join(answererEvent)
         assert.strictEqual(theirEvent._tag, "Reestablished")
         assert.strictEqual(event._tag === "Reestablished" ? event.generation : 0, 1)
@@ -144,8 +144,8 @@ describe.each(allTransports)("an OFFER on an existing connection on %s", (_name,
       yield* Effect.gen(function*() {
         while ((yield* Metric.value(refused)).count < 1) yield* Effect.sleep("10 millis")
       }).pipe(Effect.timeout("5 seconds"))
-      assert.strictEqual(yield* SubscriptionRef.get(offerer.peer.signaling.state), "stable")
-      assert.strictEqual(yield* SubscriptionRef.get(offerer.peer.connection.state), "connected")
+      assert.strictEqual(yield* offerer.peer.signaling.state, "stable")
+      assert.strictEqual(yield* offerer.peer.connection.state, "connected")
       const ours = yield* ControlChannel.make(offerer, alice.identity, liveness)
       const theirs = yield* ControlChannel.make(answerer, bob.identity, liveness)
       yield* roundTrip(ours, yield* intentsAt(theirs), "still one connection")

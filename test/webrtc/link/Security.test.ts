@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Fiber, Option, Stream, SubscriptionRef } from "effect"
+import { Context, Effect, Fiber, Option, Stream } from "effect"
 import { SignalingHub } from "../../../src/client/Signaling.ts"
 import { parseSdp } from "../../../src/protocol/WebRtc.ts"
 import * as PeerConnection from "../../../src/webrtc/peer/PeerConnection.ts"
@@ -82,7 +82,7 @@ describe.each(realTransports)("DTLS on %s", (_name, transport) => {
       for (const [link, signedBy] of [[offerer, "answer"], [answerer, "offer"]] as const) {
         const presented = link.peer.remoteFingerprint()
         assert.isDefined(presented, `no fingerprint from the ${signedBy}er`)
-        const remoteSdp = (yield* SubscriptionRef.get(link.peer.signaling.state)) === "stable"
+        const remoteSdp = (yield* link.peer.signaling.state) === "stable"
           ? yield* link.peer.remoteSdp
           : ""
         const signed = (yield* parseSdp(remoteSdp)).fingerprint
@@ -118,7 +118,7 @@ describe.each(realTransports)("DTLS on %s", (_name, transport) => {
       )
       const accepted = yield* Fiber.join(incoming).pipe(Effect.timeout("4 seconds"), Effect.option)
       assert.isTrue(Option.isNone(accepted) || Option.isNone(accepted.value), "bob must not get a connection")
-      assert.notStrictEqual(yield* SubscriptionRef.get(peer.connection.state), "connected")
+      assert.notStrictEqual(yield* peer.connection.state, "connected")
     }).pipe(Effect.scoped), { timeout: 20_000 })
 })
 

@@ -3,7 +3,7 @@
  * and an operation the machines refuse never reaches the stack.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Scope, SubscriptionRef } from "effect"
+import { Effect, Scope } from "effect"
 import fc from "fast-check"
 import * as PeerConnection from "../../../src/webrtc/peer/PeerConnection.ts"
 import { Transport } from "../../../src/webrtc/peer/Transport.ts"
@@ -76,8 +76,8 @@ const runSequence = (sequence: ReadonlyArray<Operation>) =>
       if (result._tag === "Failure" && (result.failure as { readonly _tag?: string })._tag === "InvalidTransition") {
         assert.strictEqual(calls.length, before, `${operation} was refused but reached the stack (${sequence.join(", ")})`)
       }
-      const machine = yield* SubscriptionRef.get(peer.signaling.state)
-      const connection = yield* SubscriptionRef.get(peer.connection.state)
+      const machine = yield* peer.signaling.state
+      const connection = yield* peer.connection.state
       assert.strictEqual(machine, stackSignaling(native.pc, connection), `after ${operation} in ${sequence.join(", ")}`)
     }
   }).pipe(Effect.scoped)

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Option, Stream, SubscriptionRef } from "effect"
+import { Duration, Effect, Fiber, Option, Stream } from "effect"
 import * as PeerConnection from "../../../src/webrtc/peer/PeerConnection.ts"
 import { Transport } from "../../../src/webrtc/peer/Transport.ts"
 import { agentOnHub, allTransports, connectedPair, connectPair, hub, realTransports } from "../fixtures.ts"
@@ -23,7 +23,7 @@ describe("PeerConnection", () => {
         { pc: stack as unknown as RTCPeerConnection, remoteFingerprint: () => undefined, selectedPair: () => Effect.succeed(undefined) },
         { maxMessageSize: 1024 }
       )
-      const states = yield* SubscriptionRef.changes(peer.connection.state).pipe(Stream.take(3), Stream.runCollect, Effect.forkChild)
+      const states = yield* peer.connection.changes.pipe(Stream.take(3), Stream.runCollect, Effect.forkChild)
       yield* Effect.sleep("5 millis")
       // Allowed reports are followed in order.
       stack.report("connecting")
@@ -36,7 +36,41 @@ describe("PeerConnection", () => {
       )
       fresh.report("disconnected") // new → disconnected: not allowed
       yield* Effect.sleep("20 millis")
-      assert.strictEqual(yield* SubscriptionRef.get(second.connection.state), "failed")
+      assert.strictEqual(yield* second.connection.state, "failed")
+    }).pipe(Effect.scoped))
+})
+
+describe("PeerConnection liveness operations", () => {
+  it.live("the connection decides what the peer's silence means for its state; after close nothing changes", () =>
+    Effect.gen(function*() {
+      const stack = new ReportingStack()
+      const peer = yield* PeerConnection.make(
+        { pc: stack as unknown as RTCPeerConnection, remoteFingerprint: () => undefined, selectedPair: () => Effect.succeed(undefined) },
+        { maxMessageSize: 1024 }
+      )
+      const states = yield* peer.connection.changes.pipe(Stream.takeUntil((s) => s === "closed"), Stream.runCollect, Effect.forkChild)
+      yield* Effect.sleep("5 millis")
+      stack.report("connected")
+      yield* Effect.sleep("5 millis")
+      yield* peer.heard // connected: stays
+      yield* peer.silentPastHalfTimeout
+      assert.strictEqual(yield* peer.connection.state, "disconnected")
+      yield* peer.silentPastHalfTimeout // disconnected: stays
+      yield* peer.heard
+      assert.strictEqual(yield* peer.connection.state, "connected")
+      assert.isTrue(yield* peer.silentPastTimeout)
+      assert.isFalse(yield* peer.silentPastTimeout)
+      assert.strictEqual(yield* peer.connection.state, "failed")
+      yield* peer.heard // failed: through connecting
+      assert.strictEqual(yield* peer.connection.state, "connected")
+      yield* peer.close
+      assert.isFalse(yield* peer.silentPastTimeout)
+      yield* peer.heard
+      assert.strictEqual(yield* peer.connection.state, "closed")
+      assert.deepStrictEqual(
+        [...(yield* Fiber.join(states))],
+        ["new", "connected", "disconnected", "connected", "failed", "connecting", "connected", "closed"]
+      )
     }).pipe(Effect.scoped))
 })
 
@@ -94,12 +128,12 @@ describe.each(allTransports)("rollback on %s", (name, makeTransport) => {
         const result = yield* Effect.result(peer.rollback)
         if (transport.supportsRollback) {
           assert.strictEqual(result._tag, "Success")
-          assert.strictEqual(yield* SubscriptionRef.get(peer.signaling.state), "stable")
+          assert.strictEqual(yield* peer.signaling.state, "stable")
           // A new offer is possible again.
           yield* peer.createOffer
         } else {
           assert.strictEqual(result._tag === "Failure" ? result.failure._tag : name, "RtcError")
-          assert.strictEqual(yield* SubscriptionRef.get(peer.signaling.state), "have-local-offer")
+          assert.strictEqual(yield* peer.signaling.state, "have-local-offer")
         }
       }).pipe(Effect.scoped, Effect.provide(layer))
     }).pipe(Effect.scoped), { timeout: 20_000 })
