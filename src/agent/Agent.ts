@@ -18,9 +18,9 @@ import * as Envelope from "../protocol/Envelope.ts"
 import type * as Identity from "../protocol/Identity.ts"
 import type * as CandidatePolicy from "../webrtc/peer/CandidatePolicy.ts"
 import { type ConnectError, Connector, type PeerLink } from "../webrtc/link/Connector.ts"
-import * as ControlChannel from "../webrtc/link/ControlChannel.ts"
+import * as EnvelopeChannel from "../webrtc/link/EnvelopeChannel.ts"
 import * as PeerMetrics from "../webrtc/peer/PeerMetrics.ts"
-import type * as Recovery from "../webrtc/link/Recovery.ts"
+import type { RecoveryOptions } from "../webrtc/link/LinkRecovery.ts"
 import type { Transport } from "../webrtc/peer/Transport.ts"
 
 /** The arguments of a capability call (a JSON object). */
@@ -93,9 +93,9 @@ export interface AgentConfig extends Omit<GatewayClientConfig, "capabilities"> {
   readonly candidatePolicy?: CandidatePolicy.CandidatePolicy
   readonly connectTimeoutMs?: number
   /** PING interval and deadline on each session's control channel (defaults 5 s and 15 s). */
-  readonly liveness?: ControlChannel.LivenessOptions
-  /** Recover sessions whose network path broke (ICE restart or a rebuilt connection; see `Recovery`). Default: off. */
-  readonly recovery?: Recovery.RecoveryOptions | boolean
+  readonly liveness?: EnvelopeChannel.LivenessOptions
+  /** Recover sessions whose network path broke (ICE restart or a rebuilt connection; see `LinkRecovery`). Default: off. */
+  readonly recovery?: RecoveryOptions | boolean
   /** Whether `remote` may call `capability` (checked per request, apart from the accept policy). Default: yes. */
   readonly authorize?: (remote: Did, capability: string) => Effect.Effect<boolean>
 }
@@ -130,7 +130,7 @@ export class Agent extends Context.Service<Agent, {
 }
 
 /**
- * The code of a call that failed because its connection was rebuilt (`Recovery.Reestablished`):
+ * The code of a call that failed because its connection was rebuilt (`RecoveryEvents.Reestablished`):
  * the answer, or the request, was lost with the old connection. A local code, never sent.
  */
 export const CONNECTION_REESTABLISHED = "CONNECTION_REESTABLISHED"
@@ -145,7 +145,7 @@ const DEFAULT_BUFFER_SIZE = 256
 type Serve = (args: JsonArgs, from: Did, partial: (result: Result) => Effect.Effect<void, unknown>) => Effect.Effect<Result, unknown>
 
 /** The answer for a result too large for one envelope. */
-const tooLarge = (error: ControlChannel.EnvelopeTooLarge, elapsed: number | undefined): Envelope.Payload<"EXEC_RESPONSE"> => ({
+const tooLarge = (error: EnvelopeChannel.EnvelopeTooLarge, elapsed: number | undefined): Envelope.Payload<"EXEC_RESPONSE"> => ({
   status: "error",
   error: { code: "MESSAGE_TOO_LARGE", message: `a result of ${error.size} bytes is over one envelope (${error.max}); large results must be streamed` },
   ...(elapsed === undefined ? {} : { execution_time_ms: elapsed })
@@ -166,7 +166,7 @@ const make = (config: AgentConfig) =>
     /** A session over an open link: its control channel, requests in flight and served. */
     const session = (link: PeerLink): Effect.Effect<PeerSession, never, Scope.Scope> =>
       Effect.gen(function*() {
-        const control = yield* ControlChannel.make(link, config.identity, config.liveness)
+        const control = yield* EnvelopeChannel.make(link, config.identity, config.liveness)
         const intents = yield* Queue.unbounded<Envelope.Payload<"INTENT">>()
         // Calls waiting for answers, by request id: each takes its responses as they come.
         const waiting = new Map<string, (response: Envelope.Payload<"EXEC_RESPONSE">) => void>()
@@ -208,7 +208,7 @@ const make = (config: AgentConfig) =>
                 return yield* respond({ status: "error", error: { code: "CANCELLED", message: "cancelled by the caller" }, execution_time_ms: elapsed })
               case "Failed":
                 return yield* respond(
-                  ControlChannel.isEnvelopeTooLarge(outcome.error)
+                  EnvelopeChannel.isEnvelopeTooLarge(outcome.error)
                     ? tooLarge(outcome.error, elapsed)
                     : { status: "error", error: { code: "INTERNAL_ERROR", message: "the handler failed" }, execution_time_ms: elapsed }
                 )
@@ -245,7 +245,7 @@ const make = (config: AgentConfig) =>
         const countFailure = (error: RequestFailed) => Metric.update(PeerMetrics.requestErrors(error.code), 1)
         const answeredError = (capability: string, response: Envelope.Payload<"EXEC_RESPONSE">) =>
           failed(capability, response.error?.code ?? "ERROR", response.error?.message ?? "the peer answered with an error")
-        const notSent = (capability: string, error: ControlChannel.SendError) =>
+        const notSent = (capability: string, error: EnvelopeChannel.SendError) =>
           error._tag === "EnvelopeTooLarge"
             ? failed(capability, "MESSAGE_TOO_LARGE", `the request is ${error.size} bytes, over one envelope (${error.max})`)
             : error._tag === "ConnectionReestablished"

@@ -21,7 +21,7 @@ import type * as Envelope from "../protocol/Envelope.ts"
 import * as Identity from "../protocol/Identity.ts"
 import * as CandidatePolicy from "../webrtc/peer/CandidatePolicy.ts"
 import { Connector } from "../webrtc/link/Connector.ts"
-import * as ControlChannel from "../webrtc/link/ControlChannel.ts"
+import * as EnvelopeChannel from "../webrtc/link/EnvelopeChannel.ts"
 import * as FramedChannel from "../webrtc/framing/FramedChannel.ts"
 import * as NodeDataChannelTransport from "../webrtc/stacks/NodeDataChannelTransport.ts"
 import * as NodeWeriftTransport from "../webrtc/stacks/NodeWeriftTransport.ts"
@@ -90,8 +90,8 @@ export const run = (transportName: "node-datachannel" | "werift") =>
     const pair = yield* link.peer.stats
     yield* step(`connected over ${transportName} (WebRTC, ${pair.selectedPair?.localType ?? "?"} candidates; DTLS fingerprint checked against the signed SDP)`)
 
-    const aliceControl = yield* ControlChannel.make(link, alice.identity)
-    const bobControl = yield* ControlChannel.make(bobsLink, bob.identity)
+    const aliceControl = yield* EnvelopeChannel.make(link, alice.identity)
+    const bobControl = yield* EnvelopeChannel.make(bobsLink, bob.identity)
     // Bob serves: he prints INTENTs and answers EXEC_REQUESTs for "echo".
     yield* bobControl.envelopes.pipe(
       Stream.runForEach(({ envelope }) => {

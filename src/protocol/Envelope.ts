@@ -14,7 +14,7 @@ import { type CryptoError, Ed25519 } from "./Ed25519.ts"
 import { ErrorCode } from "./ErrorCode.ts"
 import * as Identity from "./Identity.ts"
 import * as IJson from "./IJson.ts"
-import * as WebRtc from "./WebRtc.ts"
+import * as WebRtc from "./Sdp.ts"
 
 // ---------------------------------------------------------------------------
 // Formats

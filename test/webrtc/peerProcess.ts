@@ -10,7 +10,7 @@ import { Signaling } from "../../src/client/Signaling.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import * as CandidatePolicy from "../../src/webrtc/peer/CandidatePolicy.ts"
 import { Connector } from "../../src/webrtc/link/Connector.ts"
-import * as ControlChannel from "../../src/webrtc/link/ControlChannel.ts"
+import * as EnvelopeChannel from "../../src/webrtc/link/EnvelopeChannel.ts"
 import * as NodeDataChannelTransport from "../../src/webrtc/stacks/NodeDataChannelTransport.ts"
 
 const url = process.argv[2]!
@@ -28,7 +28,7 @@ const program = Effect.gen(function*() {
   yield* Context.get(context, GatewayClient).session
   console.log(`ready ${identity.did}`)
   const link = Option.getOrThrow(yield* Context.get(context, Connector).incoming.pipe(Stream.runHead))
-  yield* ControlChannel.make(link, identity, { pingIntervalMs: 100, livenessTimeoutMs: 1_000 })
+  yield* EnvelopeChannel.make(link, identity, { pingIntervalMs: 100, livenessTimeoutMs: 1_000 })
   console.log("connected")
   return yield* Effect.never
 }).pipe(Effect.scoped)

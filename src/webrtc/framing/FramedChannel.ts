@@ -9,7 +9,7 @@
  */
 import { Effect, Schema, Stream } from "effect"
 import { utf8ByteLength } from "../../protocol/Utf8.ts"
-import type { DataChannelConfig } from "../../protocol/WebRtc.ts"
+import type { DataChannelConfig } from "../../protocol/DataChannelConfig.ts"
 import { type ChannelClosed, type DataChannel, type Message, MessageTooLarge } from "../peer/DataChannel.ts"
 import * as Framing from "./Framing.ts"
 

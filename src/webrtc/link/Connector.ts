@@ -9,7 +9,7 @@
  * answers or BYEs into someone else's connection. Remote candidates pass the candidate policy.
  *
  * With `recovery` on, a link whose connection goes `disconnected` or `failed` is recovered by its
- * original offerer (PROTOCOL.md 5.2: an OFFER on the existing connection id; see `Recovery`).
+ * original offerer (PROTOCOL.md 5.2: an OFFER on the existing connection id; see `LinkRecovery`).
  *
  * @since 0.1.0
  */
@@ -29,7 +29,6 @@ import * as LinkState from "./LinkState.ts"
 import * as Negotiation from "./Negotiation.ts"
 import * as Offerer from "./Offerer.ts"
 import * as PendingOffers from "./PendingOffers.ts"
-import type * as Recovery from "./Recovery.ts"
 
 export { ConnectFailed, type ConnectError, ConnectionRefused, ConnectTimeout } from "./ConnectErrors.ts"
 export type { PeerLink } from "./Link.ts"
@@ -54,11 +53,11 @@ export interface ConnectorConfig {
   readonly maxPendingOffersPerPeer?: number
   readonly maxPendingOffers?: number
   /**
-   * Recover links whose path broke (see `Recovery`): as offerer, restart ICE or rebuild the
+   * Recover links whose path broke (see `LinkRecovery`): as offerer, restart ICE or rebuild the
    * connection when it goes `disconnected` or `failed`; as answerer, wait that long for the
    * offerer's recovery before a failed link ends. Default: off (a failed link ends).
    */
-  readonly recovery?: Recovery.RecoveryOptions | boolean
+  readonly recovery?: LinkRecovery.RecoveryOptions | boolean
 }
 
 /** Negotiates peer connections over Signaling with a Transport. */

@@ -14,7 +14,7 @@ import * as StateMachine from "../../machine/StateMachine.ts"
 import * as LinkChannel from "./LinkChannel.ts"
 import type { LinkRecovery } from "./LinkRecovery.ts"
 import type { LinkState, OpenLink, Role } from "./LinkState.ts"
-import type * as Recovery from "./Recovery.ts"
+import type * as RecoveryEvents from "./RecoveryEvents.ts"
 
 /** An open connection to a peer, with its control channel. */
 export interface PeerLink {
@@ -26,7 +26,7 @@ export interface PeerLink {
   /** The `ioap` control channel; with recovery it carries on over a rebuilt connection. */
   readonly control: LinkChannel.LinkChannel
   /** What the link's recoveries did (`IceRestarted`, `Reestablished`, `RecoveryFailed`); the last 16 are replayed. */
-  readonly events: Stream.Stream<Recovery.LinkEvent>
+  readonly events: Stream.Stream<RecoveryEvents.LinkEvent>
   /**
    * Completes when the link ends: BYE from the peer, the connection closed, or failed (with
    * recovery: once recovery gave up).
@@ -98,7 +98,7 @@ export const make = (config: LinksConfig): Links => {
       const current = yield* SubscriptionRef.make(first)
       const open: OpenLink = {
         current,
-        events: yield* PubSub.unbounded<Recovery.LinkEvent>({ replay: 16 }),
+        events: yield* PubSub.unbounded<RecoveryEvents.LinkEvent>({ replay: 16 }),
         scope: linkScope
       }
       yield* state.opened(open)

@@ -1,5 +1,6 @@
 /**
- * A link's control channel across rebuilds of its peer connection (see `Recovery`).
+ * A link's `ioap` control channel across rebuilds of its peer connection (see `LinkRecovery`): the
+ * bytes, whatever connection carries them; `EnvelopeChannel` puts signed envelopes on it.
  *
  * A link is a sequence of generations — a peer connection and its `ioap` channel — of which one is
  * current. The link's channel reads the messages of each generation in turn, into one Stream, and
@@ -13,7 +14,7 @@
 import { Effect, Option, type Scope, Stream, SubscriptionRef } from "effect"
 import * as DataChannel from "../peer/DataChannel.ts"
 import type { PeerConnection } from "../peer/PeerConnection.ts"
-import { ConnectionReestablished } from "./Recovery.ts"
+import { ConnectionReestablished } from "./RecoveryEvents.ts"
 import * as StateMachine from "../../machine/StateMachine.ts"
 
 /** One peer connection of a link, with its control channel; its scope closes both. */

@@ -1,24 +1,42 @@
 /**
- * Recovery of a Connector's links (see `Recovery`): the offerer's supervision of its link, and the
- * answerer's handling of an OFFER on an existing connection (PROTOCOL.md 5.2: only the original
- * offerer sends one, so there is no glare). A rebuild negotiates a new generation through
- * `Negotiation`, like the link's first.
+ * Recovering a link whose network path broke (PROTOCOL.md 5.2): the offerer's supervision of its
+ * link, and the answerer's handling of an OFFER on an existing connection. What it reports is in
+ * `RecoveryEvents`.
+ *
+ * Only the original offerer starts a recovery (so there is no glare): an OFFER on the existing
+ * connection id. Where the stack can restart ICE (werift) that OFFER restarts ICE on the same peer
+ * connection, and the DTLS and SCTP associations carry on: nothing sent is lost. Where it cannot
+ * (node-datachannel: no `restartIce`, no rollback) the offerer builds a new peer connection under
+ * the same link and connection id; its OFFER carries the new connection's certificate
+ * fingerprint, by which the answerer knows to build one too (the `o=` session id would tell the
+ * same by RFC 8829, but werift 0.25 changes it in every offer). The link then
+ * reports `Reestablished`, its control channel
+ * carries on over the new connection, and sends the rebuild overtook fail with
+ * `ConnectionReestablished` instead of vanishing.
  *
  * @since 0.1.0
  */
 import { Clock, Deferred, Effect, Exit, Metric, Option, PubSub, Scope, SubscriptionRef } from "effect"
 import type { Signal, Signaling } from "../../client/Signaling.ts"
-import * as WebRtc from "../../protocol/WebRtc.ts"
+import * as Sdp from "../../protocol/Sdp.ts"
 import * as PeerMetrics from "../peer/PeerMetrics.ts"
 import type { Transport } from "../peer/Transport.ts"
 import type * as LinkChannel from "./LinkChannel.ts"
 import type { LinkState, OpenLink, Recovering } from "./LinkState.ts"
 import type { Negotiation } from "./Negotiation.ts"
-import * as Recovery from "./Recovery.ts"
+import * as RecoveryEvents from "./RecoveryEvents.ts"
 
 /** The certificate fingerprint an SDP announces, as one comparable string (none if it cannot be read). */
 const fingerprintOf = (sdp: string): Effect.Effect<Option.Option<string>> =>
-  Effect.option(Effect.map(WebRtc.parseSdp(sdp), ({ fingerprint }) => `${fingerprint.algorithm} ${fingerprint.value}`))
+  Effect.option(Effect.map(Sdp.parseSdp(sdp), ({ fingerprint }) => `${fingerprint.algorithm} ${fingerprint.value}`))
+
+/** How a Connector recovers links. */
+export interface RecoveryOptions {
+  /** Recovery attempts before the link is given up (default 3). */
+  readonly attempts?: number
+  /** Deadline of one attempt (default 10 s). */
+  readonly attemptTimeoutMs?: number
+}
 
 /** What recovering needs. */
 export interface LinkRecoveryConfig {
@@ -48,7 +66,7 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
   const { answerGeneration, answerTo, offerGeneration } = config.negotiation
 
   /** Publishes a link event and counts it. */
-  const report = (open: OpenLink, event: Recovery.LinkEvent) =>
+  const report = (open: OpenLink, event: RecoveryEvents.LinkEvent) =>
     Effect.andThen(
       PubSub.publish(open.events, event),
       Metric.update(PeerMetrics.recoveries(event._tag === "IceRestarted" ? "ice_restart" : event._tag === "Reestablished" ? "rebuild" : "failed"), 1)
@@ -112,7 +130,7 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
             (restart ? Effect.asVoid(restartIce(state, generation)) : Effect.asVoid(rebuild(state, open, generation))).pipe(
               Effect.timeoutOrElse({
                 duration: attemptTimeoutMs,
-                orElse: () => Effect.fail(new Recovery.AttemptTimeout({ connectionId, timeoutMs: attemptTimeoutMs }))
+                orElse: () => Effect.fail(new RecoveryEvents.AttemptTimeout({ connectionId, timeoutMs: attemptTimeoutMs }))
               })
             )
           )
@@ -121,15 +139,15 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
             yield* recovering.success.recovered
             const elapsedMs = yield* elapsed
             yield* report(open, restart
-              ? new Recovery.IceRestarted({ connectionId, role: "offerer", elapsedMs })
-              : new Recovery.Reestablished({ connectionId, role: "offerer", generation: generation.number + 1, elapsedMs }))
+              ? new RecoveryEvents.IceRestarted({ connectionId, role: "offerer", elapsedMs })
+              : new RecoveryEvents.Reestablished({ connectionId, role: "offerer", generation: generation.number + 1, elapsedMs }))
           } else {
             reason = `${result.failure._tag}: ${result.failure.message}`
             yield* Effect.logWarning(`link recovery attempt ${attempt} (${restart ? "ICE restart" : "rebuild"}) failed`, reason)
           }
         }
         if (!recovered) {
-          yield* report(open, new Recovery.RecoveryFailed({ connectionId, attempts: attempts, reason }))
+          yield* report(open, new RecoveryEvents.RecoveryFailed({ connectionId, attempts: attempts, reason }))
           return yield* Scope.close(open.scope, Exit.void)
         }
       }
@@ -148,7 +166,7 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
         yield* signaling.send(state.remote, "ANSWER", { connection_id: offer.connectionId, sdp }, offer.id)
       }).pipe(Effect.ensuring(Effect.andThen(Deferred.succeed(gate, undefined), state.trickle.release)))
       const elapsedMs = (yield* Clock.currentTimeMillis) - started
-      yield* report(open, new Recovery.IceRestarted({ connectionId: offer.connectionId, role: "answerer", elapsedMs }))
+      yield* report(open, new RecoveryEvents.IceRestarted({ connectionId: offer.connectionId, role: "answerer", elapsedMs }))
     })
 
   /** The answerer's side of a rebuild: a new connection answering the OFFER replaces the current one once open. */
@@ -161,7 +179,7 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
       )
       yield* replace(open, next)
       const elapsedMs = (yield* Clock.currentTimeMillis) - started
-      yield* report(open, new Recovery.Reestablished({ connectionId: offer.connectionId, role: "answerer", generation: number, elapsedMs }))
+      yield* report(open, new RecoveryEvents.Reestablished({ connectionId: offer.connectionId, role: "answerer", generation: number, elapsedMs }))
     })
 
   /**

@@ -18,7 +18,7 @@ import type { Did } from "../../protocol/Did.ts"
 import * as StateMachine from "../../machine/StateMachine.ts"
 import type { ConnectError } from "./ConnectErrors.ts"
 import type * as LinkChannel from "./LinkChannel.ts"
-import type * as Recovery from "./Recovery.ts"
+import type * as RecoveryEvents from "./RecoveryEvents.ts"
 import * as Trickle from "./Trickle.ts"
 
 // ---------------------------------------------------------------------------
@@ -55,7 +55,7 @@ export type Role = "offerer" | "answerer"
 /** An open link's generations (see `LinkChannel`), events and scope. */
 export interface OpenLink {
   readonly current: SubscriptionRef.SubscriptionRef<LinkChannel.Generation>
-  readonly events: PubSub.PubSub<Recovery.LinkEvent>
+  readonly events: PubSub.PubSub<RecoveryEvents.LinkEvent>
   readonly scope: Scope.Closeable
 }
 

@@ -10,7 +10,7 @@
 import { Deferred, Effect, Exit, Option, Queue, Scope, Stream } from "effect"
 import type { IceServer } from "../../protocol/Envelope.ts"
 import type { Signal, Signaling, SignalingError } from "../../client/Signaling.ts"
-import { normalizeCandidateLine } from "../../protocol/WebRtc.ts"
+import { normalizeCandidateLine } from "../../protocol/IceCandidate.ts"
 import type * as DataChannel from "../peer/DataChannel.ts"
 import * as PeerConnection from "../peer/PeerConnection.ts"
 import type { Transport } from "../peer/Transport.ts"

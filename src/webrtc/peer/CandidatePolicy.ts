@@ -9,7 +9,8 @@
  * @since 0.1.0
  */
 import { Result } from "effect"
-import { isIPv4, parseIceCandidateLine } from "../../protocol/WebRtc.ts"
+import { parseIceCandidateLine } from "../../protocol/IceCandidate.ts"
+import { isIPv4 } from "../../protocol/SdpSyntax.ts"
 
 /** Address kinds a candidate may carry. */
 export type AddressKind = "loopback" | "link-local" | "mdns" | "private" | "public"

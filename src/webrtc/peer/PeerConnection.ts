@@ -14,7 +14,7 @@
  * @since 0.1.0
  */
 import { Clock, Duration, Effect, Option, Queue, Schema, Scope, Semaphore, Stream, SubscriptionRef } from "effect"
-import type { DataChannelConfig } from "../../protocol/WebRtc.ts"
+import type { DataChannelConfig } from "../../protocol/DataChannelConfig.ts"
 import * as DataChannel from "./DataChannel.ts"
 import * as PeerStates from "./PeerStates.ts"
 import * as StateMachine from "../../machine/StateMachine.ts"
@@ -78,7 +78,7 @@ export interface PeerConnection {
   /** Closes the connection; closing again does nothing more. */
   readonly close: Effect.Effect<void>
   /**
-   * The peer was silent past the liveness timeout (see `ControlChannel`): the connection is
+   * The peer was silent past the liveness timeout (see `EnvelopeChannel`): the connection is
    * `failed`, unless it is already or closed. True when it changed.
    */
   readonly silentPastTimeout: Effect.Effect<boolean>

@@ -1,11 +1,41 @@
 /**
  * The lifecycles of a peer connection as state machines (W3C WebRTC): the connection state, the
- * ICE connection state and the signaling state.
+ * ICE connection state and the signaling state; and those states as schemas.
  *
  * @since 0.1.0
  */
-import type { ConnectionState, IceConnectionState } from "../../protocol/WebRtc.ts"
+import { Schema } from "effect"
 import type { Machine } from "../../machine/StateMachine.ts"
+
+// ---------------------------------------------------------------------------
+// The W3C states, as schemas
+// ---------------------------------------------------------------------------
+
+/** `RTCPeerConnectionState`. */
+export const ConnectionState = Schema.Literals(["new", "connecting", "connected", "disconnected", "failed", "closed"])
+
+/** `RTCPeerConnectionState`. */
+export type ConnectionState = typeof ConnectionState.Type
+
+/** `RTCIceConnectionState`. */
+export const IceConnectionState = Schema.Literals([
+  "new",
+  "checking",
+  "connected",
+  "completed",
+  "failed",
+  "disconnected",
+  "closed"
+])
+
+/** `RTCIceConnectionState`. */
+export type IceConnectionState = typeof IceConnectionState.Type
+
+/** The `RTCSignalingState`s IoAP passes through (no provisional answers). */
+export const SignalingState = Schema.Literals(["stable", "have-local-offer", "have-remote-offer"])
+
+/** The `RTCSignalingState`s IoAP passes through (no provisional answers). */
+export type SignalingState = typeof SignalingState.Type
 
 // ---------------------------------------------------------------------------
 // Connection state (RTCPeerConnectionState): events are the states the stack reports.

@@ -6,7 +6,7 @@
  * its SCTP max-message-size is 64 KiB; it supports ICE restart (whose checks we start: see
  * `startRestartedIce`) and rollback. werift makes one DTLS certificate per process; here each
  * connection gets its own, as in browsers and libdatachannel, so a rebuilt connection is told
- * from an ICE restart of the same one by its fingerprint (`Recovery`).
+ * from an ICE restart of the same one by its fingerprint (`LinkRecovery`).
  *
  * @since 0.1.0
  */

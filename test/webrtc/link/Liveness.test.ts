@@ -4,7 +4,7 @@ import { Context, Effect, Fiber, Layer, Option, Stream } from "effect"
 import * as Gateway from "../../../src/gateway/Gateway.ts"
 import * as Envelope from "../../../src/protocol/Envelope.ts"
 import * as Identity from "../../../src/protocol/Identity.ts"
-import * as ControlChannel from "../../../src/webrtc/link/ControlChannel.ts"
+import * as EnvelopeChannel from "../../../src/webrtc/link/EnvelopeChannel.ts"
 import * as MockTransport from "../../../src/webrtc/stacks/MockTransport.ts"
 import { testConfig } from "../../gateway/fixtures.ts"
 import { agentOnGateway, agentOnHub, connectPair, hub, realTransports } from "../fixtures.ts"
@@ -19,8 +19,8 @@ describe("control channel", () => {
       const alice = yield* agentOnHub(signalingHub, MockTransport.layer(network))
       const bob = yield* agentOnHub(signalingHub, MockTransport.layer(network))
       const { answerer, offerer } = yield* connectPair(alice, bob)
-      const ours = yield* ControlChannel.make(offerer, alice.identity, { pingIntervalMs: 50 })
-      const theirs = yield* ControlChannel.make(answerer, bob.identity, { pingIntervalMs: 50 })
+      const ours = yield* EnvelopeChannel.make(offerer, alice.identity, { pingIntervalMs: 50 })
+      const theirs = yield* EnvelopeChannel.make(answerer, bob.identity, { pingIntervalMs: 50 })
       const arriving = yield* Effect.forkChild(theirs.envelopes.pipe(Stream.runHead))
       const rejected = yield* Effect.forkChild(theirs.rejected.pipe(Stream.runHead))
       yield* Effect.sleep("120 millis") // a few PINGs go both ways, and are not surfaced
@@ -59,7 +59,7 @@ describe("liveness", () => {
       const did = (yield* waitFor("ready ")).slice("ready ".length)
       const alice = yield* agentOnGateway(gateway.url, realTransports[0]![1])
       const link = yield* alice.connector.connect(did as never)
-      yield* ControlChannel.make(link, alice.identity, { pingIntervalMs: 100, livenessTimeoutMs: 1_000 })
+      yield* EnvelopeChannel.make(link, alice.identity, { pingIntervalMs: 100, livenessTimeoutMs: 1_000 })
       yield* waitFor("connected")
       const states = yield* link.peer.connection.changes.pipe(
         Stream.takeUntil((s) => s === "failed"),

@@ -4,9 +4,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Metric, Stream } from "effect"
-import * as ControlChannel from "../../../src/webrtc/link/ControlChannel.ts"
+import * as EnvelopeChannel from "../../../src/webrtc/link/EnvelopeChannel.ts"
 import * as PeerMetrics from "../../../src/webrtc/peer/PeerMetrics.ts"
-import type * as Recovery from "../../../src/webrtc/link/Recovery.ts"
+import type { RecoveryOptions } from "../../../src/webrtc/link/LinkRecovery.ts"
 import { agentOnHub, allTransports, connectPair, firstEvent, hub, reaches, realTransports } from "../fixtures.ts"
 import * as UdpRelay from "../udpRelay.ts"
 
@@ -16,21 +16,21 @@ const liveness = { pingIntervalMs: 100, livenessTimeoutMs: 3_000 }
 const pairThroughRelay = (
   transport: (typeof realTransports)[number][1],
   relay: UdpRelay.UdpRelay,
-  recovery: Recovery.RecoveryOptions,
-  answererRecovery: Recovery.RecoveryOptions | false = recovery
+  recovery: RecoveryOptions,
+  answererRecovery: RecoveryOptions | false = recovery
 ) =>
   Effect.gen(function*() {
     const signalingHub = yield* hub
     const alice = yield* agentOnHub(signalingHub, transport, { recovery }, UdpRelay.tap(relay))
     const bob = yield* agentOnHub(signalingHub, transport, { recovery: answererRecovery }, UdpRelay.tap(relay))
     const { answerer, offerer } = yield* connectPair(alice, bob)
-    const ours = yield* ControlChannel.make(offerer, alice.identity, liveness)
-    const theirs = yield* ControlChannel.make(answerer, bob.identity, liveness)
+    const ours = yield* EnvelopeChannel.make(offerer, alice.identity, liveness)
+    const theirs = yield* EnvelopeChannel.make(answerer, bob.identity, liveness)
     return { offerer, answerer, ours, theirs }
   })
 
 /** The queries of the INTENTs arriving on a control channel (its one consumer), as they come. */
-const intentsAt = (channel: ControlChannel.ControlChannel) =>
+const intentsAt = (channel: EnvelopeChannel.EnvelopeChannel) =>
   Effect.gen(function*() {
     const seen: Array<string> = []
     yield* channel.envelopes.pipe(
@@ -48,7 +48,7 @@ const intentsAt = (channel: ControlChannel.ControlChannel) =>
   })
 
 /** Sends an INTENT and waits (bounded) for it at the other end. */
-const roundTrip = (from: ControlChannel.ControlChannel, to: { readonly arrived: (query: string) => Effect.Effect<void, unknown> }, query: string) =>
+const roundTrip = (from: EnvelopeChannel.EnvelopeChannel, to: { readonly arrived: (query: string) => Effect.Effect<void, unknown> }, query: string) =>
   Effect.andThen(from.send({ type: "INTENT", payload: { query } }), to.arrived(query))
 
 describe.each(realTransports)("recovery on %s", (name, transport) => {
@@ -146,8 +146,8 @@ describe.each(allTransports)("an OFFER on an existing connection on %s", (_name,
       }).pipe(Effect.timeout("5 seconds"))
       assert.strictEqual(yield* offerer.peer.signaling.state, "stable")
       assert.strictEqual(yield* offerer.peer.connection.state, "connected")
-      const ours = yield* ControlChannel.make(offerer, alice.identity, liveness)
-      const theirs = yield* ControlChannel.make(answerer, bob.identity, liveness)
+      const ours = yield* EnvelopeChannel.make(offerer, alice.identity, liveness)
+      const theirs = yield* EnvelopeChannel.make(answerer, bob.identity, liveness)
       yield* roundTrip(ours, yield* intentsAt(theirs), "still one connection")
     }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, new Map())), { timeout: 30_000 })
 })

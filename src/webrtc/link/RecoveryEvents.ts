@@ -1,29 +1,10 @@
 /**
- * Recovering a link whose network path broke (PROTOCOL.md 5.2): its settings, the events a link
- * reports and the error of a send the recovery overtook.
- *
- * Only the original offerer starts a recovery (so there is no glare): an OFFER on the existing
- * connection id. Where the stack can restart ICE (werift) that OFFER restarts ICE on the same peer
- * connection, and the DTLS and SCTP associations carry on: nothing sent is lost. Where it cannot
- * (node-datachannel: no `restartIce`, no rollback) the offerer builds a new peer connection under
- * the same link and connection id; its OFFER carries the new connection's certificate
- * fingerprint, by which the answerer knows to build one too (the `o=` session id would tell the
- * same by RFC 8829, but werift 0.25 changes it in every offer). The link then
- * reports `Reestablished`, its control channel
- * carries on over the new connection, and sends the rebuild overtook fail with
- * `ConnectionReestablished` instead of vanishing.
+ * What recovering a link reports (see `LinkRecovery`): the events a link publishes about its
+ * recoveries, and the errors of an attempt that ran out of time and of a send a rebuild overtook.
  *
  * @since 0.1.0
  */
 import { Data, Schema } from "effect"
-
-/** How a Connector recovers links. */
-export interface RecoveryOptions {
-  /** Recovery attempts before the link is given up (default 3). */
-  readonly attempts?: number
-  /** Deadline of one attempt (default 10 s). */
-  readonly attemptTimeoutMs?: number
-}
 
 /** ICE was restarted on the same peer connection; the path works again. */
 export class IceRestarted extends Data.TaggedClass("IceRestarted")<{

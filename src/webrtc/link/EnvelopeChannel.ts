@@ -1,6 +1,8 @@
 /**
- * The `ioap` control channel of a link (PROTOCOL.md 5.3): signed envelopes between the two agents,
- * and the liveness check of the connection.
+ * Signed envelopes over a link's `ioap` control channel (PROTOCOL.md 5.3), and the liveness check
+ * of its connection. The layers, bottom up: `DataChannel` (one data channel of a peer connection),
+ * `LinkChannel` (the link's `ioap` channel across rebuilds of its connection), this module
+ * (envelopes on it). `FramedChannel` is the other use of a data channel: large messages in frames.
  *
  * Every envelope received passes `Accept.accept` with a per-connection replay record: `from` must
  * be the peer the connection was negotiated with and `to` the local agent. PING is answered with
@@ -9,7 +11,7 @@
  * `disconnected`, and at `livenessTimeoutMs` `failed` — the only way to notice a peer that vanished
  * with some stacks (node-datachannel has no ICE consent timeout setting). Hearing the peer again
  * marks it `connected` again (how a recovering link notices that an ICE restart worked); with a
- * rebuilt connection (see `Recovery`) the check follows the link's new connection.
+ * rebuilt connection (see `LinkRecovery`) the check follows the link's new connection.
  *
  * @since 0.1.0
  */
@@ -22,7 +24,7 @@ import * as ReplayGuard from "../../protocol/ReplayGuard.ts"
 import { fitsUtf8Bytes, utf8ByteLength } from "../../protocol/Utf8.ts"
 import type { PeerLink } from "./Link.ts"
 import type * as DataChannel from "../peer/DataChannel.ts"
-import type { ConnectionReestablished } from "./Recovery.ts"
+import type { ConnectionReestablished } from "./RecoveryEvents.ts"
 
 /** Control-channel types an agent accepts from its peer. */
 const CONTROL_TYPES: ReadonlySet<string> = new Set(["INTENT", "EXEC_REQUEST", "EXEC_RESPONSE", "EXEC_CANCEL", "PING", "PONG", "ERROR"])
@@ -57,7 +59,7 @@ export interface LivenessOptions {
 }
 
 /** Envelopes over a link's control channel. */
-export interface ControlChannel {
+export interface EnvelopeChannel {
   /** Accepted envelopes other than PING and PONG (one consumer). */
   readonly envelopes: Stream.Stream<Accept.Accepted>
   /** Envelopes the peer sent that were refused (bad signature, replay, wrong DID…). */
@@ -79,7 +81,7 @@ export const make = (
   link: PeerLink,
   identity: Identity.Identity,
   options: LivenessOptions = {}
-): Effect.Effect<ControlChannel, never, Scope.Scope> =>
+): Effect.Effect<EnvelopeChannel, never, Scope.Scope> =>
   Effect.gen(function*() {
     const pingIntervalMs = options.pingIntervalMs ?? 5_000
     const livenessTimeoutMs = options.livenessTimeoutMs ?? 15_000
