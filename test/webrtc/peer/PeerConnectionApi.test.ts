@@ -15,14 +15,18 @@ class ReportingStack extends EventTarget {
   close() {}
 }
 
+/** A PeerConnection over a reporting stack. */
+const overReporting = (stack: ReportingStack) =>
+  PeerConnection.make(
+    { pc: stack as unknown as RTCPeerConnection, remoteFingerprint: () => undefined, selectedPair: () => Effect.succeed(undefined) },
+    { maxMessageSize: 1024 }
+  )
+
 describe("PeerConnection", () => {
   it.live("an event the machine does not allow moves the connection to failed (and is logged), failing no caller", () =>
     Effect.gen(function*() {
       const stack = new ReportingStack()
-      const peer = yield* PeerConnection.make(
-        { pc: stack as unknown as RTCPeerConnection, remoteFingerprint: () => undefined, selectedPair: () => Effect.succeed(undefined) },
-        { maxMessageSize: 1024 }
-      )
+      const peer = yield* overReporting(stack)
       const states = yield* peer.connection.changes.pipe(Stream.take(3), Stream.runCollect, Effect.forkChild)
       yield* Effect.sleep("5 millis")
       // Allowed reports are followed in order.
@@ -30,10 +34,7 @@ describe("PeerConnection", () => {
       stack.report("connected")
       assert.deepStrictEqual([...(yield* Fiber.join(states))], ["new", "connecting", "connected"])
       const fresh = new ReportingStack()
-      const second = yield* PeerConnection.make(
-        { pc: fresh as unknown as RTCPeerConnection, remoteFingerprint: () => undefined, selectedPair: () => Effect.succeed(undefined) },
-        { maxMessageSize: 1024 }
-      )
+      const second = yield* overReporting(fresh)
       fresh.report("disconnected") // new → disconnected: not allowed
       yield* Effect.sleep("20 millis")
       assert.strictEqual(yield* second.connection.state, "failed")
@@ -44,10 +45,7 @@ describe("PeerConnection liveness operations", () => {
   it.live("the connection decides what the peer's silence means for its state; after close nothing changes", () =>
     Effect.gen(function*() {
       const stack = new ReportingStack()
-      const peer = yield* PeerConnection.make(
-        { pc: stack as unknown as RTCPeerConnection, remoteFingerprint: () => undefined, selectedPair: () => Effect.succeed(undefined) },
-        { maxMessageSize: 1024 }
-      )
+      const peer = yield* overReporting(stack)
       const states = yield* peer.connection.changes.pipe(Stream.takeUntil((s) => s === "closed"), Stream.runCollect, Effect.forkChild)
       yield* Effect.sleep("5 millis")
       stack.report("connected")
