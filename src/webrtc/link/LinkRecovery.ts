@@ -109,6 +109,7 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
       Effect.onError(() => state.trickle.retarget(SubscriptionRef.getUnsafe(open.current).peer))
     )
 
+  /** See `LinkRecovery.supervise`; each down connection is one recovery of the link (`LinkState.recover`). */
   const supervise = (state: LinkState, open: OpenLink): Effect.Effect<void> =>
     Effect.gen(function*() {
       const connectionId = state.connectionId
@@ -219,7 +220,7 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
       }
       // A rebuild: a newer OFFER supersedes one still being answered (`recover` closes its scope).
       const scope = yield* Scope.fork(open.scope, "sequential")
-      const recovering = yield* state.recover(scope)
+      const recovering = yield* state.recover(scope).pipe(Effect.onError(() => Scope.close(scope, Exit.void)))
       yield* state.trickle.retarget(undefined)
       yield* answerRebuild(state, offer, open, scope, recovering).pipe(
         settle(recovering, "a rebuild of a connection"),
