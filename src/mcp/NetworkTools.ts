@@ -44,6 +44,8 @@ export interface NetworkToolsConfig {
 export const INVALID_ARGS = "INVALID_ARGS"
 
 const DEFAULT_TIMEOUT_MS = 30_000
+/** How long a streamed result waits for its last progress notification to be written. */
+const PROGRESS_SETTLE = "50 millis"
 /** The directory pages read per refresh (100 agents each). */
 const MAX_PAGES = 20
 
@@ -169,6 +171,9 @@ export const layer = (config: NetworkToolsConfig = {}): Layer.Layer<never, never
               }).pipe(Effect.ignore)
             ),
             Stream.runCollect,
+            // effect's McpServer writes progress notifications on their own fiber: give the last
+            // one a moment to leave before the result, which ends the client's progress handler.
+            Effect.tap(() => progress > 0 ? Effect.sleep(PROGRESS_SETTLE) : Effect.void),
             Effect.map((results): Result => results.length === 1 ? results[0] : results as Array<Exclude<Result, undefined>>)
           )
         }
