@@ -32,7 +32,7 @@ describe("aiconexus mcp (MCP SDK client over stdio)", () => {
       })
       const carolIdentity = yield* Identity.generate
       const dir = tempDir()
-      const { client, stderr } = yield* sdkClient([
+      const { client, stderr, errors } = yield* sdkClient([
         "mcp", "--gateway", url, "--identity", `${dir}/id.json`,
         "--trust", bob.did, "--trust", carolIdentity.did, "--refresh-ms", "300", "--idle-ms", "2000"
       ])
@@ -117,6 +117,8 @@ describe("aiconexus mcp (MCP SDK client over stdio)", () => {
       assert.include(after.tools.map((t) => t.name), toolName(carolIdentity.did, "greet"))
       const greeted = yield* Effect.promise(() => client.callTool({ name: toolName(carolIdentity.did, "greet"), arguments: { name: "ann" } }))
       assert.deepStrictEqual(jsonOf(greeted), "hello ann")
-      void stderr
+      // Nothing but the protocol came on stdout; the logs went to stderr.
+      assert.deepStrictEqual(errors, [])
+      assert.isTrue(stderr.some((l) => l.includes(`mcp on stdio as did:key:`)), stderr.join("\n"))
     }).pipe(Effect.scoped), { timeout: 90_000 })
 })

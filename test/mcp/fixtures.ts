@@ -3,6 +3,7 @@
  * as child processes, and the official MCP TypeScript SDK (`@modelcontextprotocol/sdk`) as the
  * client and as the server on the other side.
  */
+import { spawn } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -34,6 +35,9 @@ export const agent = (url: string, config: Omit<AgentConfig, "urls" | "identity"
     return Context.get(context, Agent)
   })
 
+/** The command line of the SDK test MCP server (test/mcp/toolServer.ts). */
+export const TOOL_SERVER = `${process.execPath} ${join(ROOT, "test/mcp/toolServer.ts")}`
+
 /** A new directory for identity files. */
 export const tempDir = () => mkdtempSync(join(tmpdir(), "aiconexus-mcp-"))
 
@@ -51,8 +55,11 @@ export const sdkClient = (args: ReadonlyArray<string>, options: ConstructorParam
       const stderr: Array<string> = []
       transport.stderr?.on("data", (chunk: Buffer) => stderr.push(...chunk.toString().split("\n").filter((l) => l !== "")))
       const client = new Client({ name: "aiconexus-test", version: "0.0.0" }, options)
+      // Anything on stdout that is not JSON-RPC (a stray log line) is reported here.
+      const errors: Array<unknown> = []
+      client.onerror = (error) => void errors.push(error)
       await client.connect(transport)
-      return { client, transport, stderr }
+      return { client, transport, stderr, errors }
     }),
     ({ client }) => Effect.promise(() => client.close())
   )
@@ -73,3 +80,29 @@ export const textOf = (result: unknown): string =>
 
 /** The JSON after the untrusted-data header of a result text. */
 export const jsonOf = (result: unknown): unknown => JSON.parse(textOf(result).split("\n").slice(1).join("\n"))
+
+/**
+ * `node src/cli/main.ts ...args` in the background, its output lines as they come; stopped with
+ * SIGTERM when the scope closes (so it stops its own children), SIGKILL if it has not exited in 5 s.
+ */
+export const cliProcess = (args: ReadonlyArray<string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const lines: Array<string> = []
+      const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } })
+      const collect = (chunk: Buffer) => lines.push(...chunk.toString().split("\n").filter((l) => l !== ""))
+      child.stdout.on("data", collect)
+      child.stderr.on("data", collect)
+      return { child, lines }
+    }),
+    ({ child }) =>
+      Effect.callback<void>((resume) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
+        const timer = setTimeout(() => child.kill("SIGKILL"), 5000)
+        child.once("exit", () => {
+          clearTimeout(timer)
+          resume(Effect.void)
+        })
+        child.kill("SIGTERM")
+      })
+  )
