@@ -30,6 +30,12 @@ describe("aiconexus mcp (MCP SDK client over stdio)", () => {
           }
         ]
       })
+      // Sessions bob accepts, and how many of them have ended.
+      let accepted = 0
+      let ended = 0
+      yield* Effect.forkChild(bob.sessions.pipe(Stream.runForEach((session) =>
+        Effect.andThen(Effect.sync(() => accepted++), Effect.forkChild(Effect.andThen(session.ended, Effect.sync(() => ended++))))
+      )))
       const carolIdentity = yield* Identity.generate
       const dir = tempDir()
       const { client, stderr, errors } = yield* sdkClient([
@@ -106,6 +112,10 @@ describe("aiconexus mcp (MCP SDK client over stdio)", () => {
       abort.abort("enough")
       yield* Deferred.await(interrupted).pipe(Effect.timeout("10 seconds"))
       assert.match(yield* Fiber.join(pending), /abort|enough/i)
+
+      // All those calls (and the description) shared one session, closed after 2 s idle.
+      assert.strictEqual(accepted, 1)
+      yield* eventually(() => ended === 1 ? true : undefined, "the idle session to close")
 
       // A trusted agent appears: tools/list_changed, and its tool is listed.
       const before = listChanged
