@@ -4,13 +4,17 @@
  * `--allow` DIDs may call; a crash of the child is a typed error, then a restart, and after too
  * many a report, never a hang.
  */
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import * as Describe from "../../src/protocol/Describe.ts"
 import type { Did } from "../../src/protocol/Did.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import { line } from "../processes.ts"
-import { agent, cliProcess, gateway, tempDir, TOOL_SERVER } from "./fixtures.ts"
+import { agent, cliProcess, gateway, registered, tempDir, TOOL_SERVER } from "./fixtures.ts"
+import { makeServer } from "./toolServer.ts"
 
 describe("agent listen --mcp (an MCP SDK server bridged to the network)", () => {
   it.live("serves the MCP tools to allowed DIDs, UNAUTHORIZED to others, restarts a crashed child and then gives up", () =>
@@ -67,3 +71,48 @@ describe("agent listen --mcp (an MCP SDK server bridged to the network)", () => 
       yield* line(listener.lines, /not restarted again/)
     }).pipe(Effect.scoped), { timeout: 90_000 })
 })
+
+describe("agent listen --mcp-url (an MCP SDK server over streamable HTTP)", () => {
+  it.live("serves the tools of an HTTP MCP server to an allowed DID", () =>
+    Effect.gen(function*() {
+      const url = yield* gateway
+      const alice = yield* agent(url)
+      const endpoint = yield* httpToolServer
+      const listener = yield* cliProcess([
+        "agent", "listen", "--gateway", url, "--identity", `${tempDir()}/id.json`, "--mcp-url", endpoint, "--allow", alice.did
+      ])
+      const did = (yield* line(listener.lines, /^listening as (\S+) serving (.*)$/))[1] as Did
+      yield* registered(alice, did)
+      const session = yield* alice.connect(did)
+      assert.deepStrictEqual(yield* session.request("add", { a: 1, b: 2 }), { content: [{ type: "text", text: "3" }], structuredContent: { sum: 3 } })
+      assert.deepStrictEqual(yield* session.request("shout", { text: "http" }), { content: [{ type: "text", text: "HTTP" }] })
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+})
+
+/** The SDK test server over stateless streamable HTTP on 127.0.0.1 (one server per request); its URL. */
+const httpToolServer = Effect.acquireRelease(
+  Effect.promise(() =>
+    new Promise<{ server: Server; url: string }>((resolve) => {
+      const server = createServer((request, response) => {
+        if (request.method !== "POST") {
+          response.writeHead(405).end()
+          return
+        }
+        let body = ""
+        request.on("data", (chunk: Buffer) => (body += chunk.toString()))
+        request.on("end", async () => {
+          const mcp = makeServer()
+          const transport = new StreamableHTTPServerTransport({})
+          response.on("close", () => {
+            void transport.close()
+            void mcp.close()
+          })
+          await mcp.connect(transport)
+          await transport.handleRequest(request, response, JSON.parse(body))
+        })
+      })
+      server.listen(0, "127.0.0.1", () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp` }))
+    })
+  ),
+  ({ server }) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
+).pipe(Effect.map(({ url }) => url))

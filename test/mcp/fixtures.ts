@@ -10,7 +10,7 @@ import { join } from "node:path"
 import { NodeSocket } from "@effect/platform-node"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Schedule } from "effect"
 import { Agent, type AgentConfig } from "../../src/agent/Agent.ts"
 import { KnownGateways } from "../../src/client/KnownGateways.ts"
 import * as Gateway from "../../src/gateway/Gateway.ts"
@@ -105,4 +105,11 @@ export const cliProcess = (args: ReadonlyArray<string>) =>
         })
         child.kill("SIGTERM")
       })
+  )
+
+/** Waits (up to 20 s) until `did` is in the directory `agent` sees (a process prints its DID before it has registered). */
+export const registered = (agent: Agent["Service"], did: string) =>
+  agent.discover({}).pipe(
+    Effect.repeat({ until: (entries) => entries.some((e) => e.did === did), schedule: Schedule.spaced("200 millis") }),
+    Effect.timeout("20 seconds")
   )

@@ -1,12 +1,14 @@
 /**
- * A small MCP server written with the official SDK (not our code), over stdio, for the
- * `agent listen --mcp` tests: `add` (numbers, with structured content), `shout` (text), `fail`
- * (a tool error) and `crash` (the process exits mid-call).
+ * A small MCP server written with the official SDK (not our code) for the `agent listen --mcp`
+ * tests: `add` (numbers, with structured content), `shout` (text), `fail` (a tool error) and
+ * `crash` (the process exits mid-call). Run as a program it serves stdio; `makeServer` is for
+ * the streamable HTTP test.
  */
 import { Server } from "@modelcontextprotocol/sdk/server/index.js"
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import { CallToolRequestSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js"
 
+export const makeServer = () => {
 const server = new Server({ name: "test-tools", version: "1.0.0" }, { capabilities: { tools: {} } })
 
 server.setRequestHandler(ListToolsRequestSchema, async () => ({
@@ -46,5 +48,10 @@ server.setRequestHandler(CallToolRequestSchema, async (request) => {
   }
 })
 
-process.stderr.write(`test-tools: started (pid ${process.pid})\n`)
-await server.connect(new StdioServerTransport())
+return server
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.stderr.write(`test-tools: started (pid ${process.pid})\n`)
+  await makeServer().connect(new StdioServerTransport())
+}
