@@ -154,6 +154,7 @@ const listen = Command.make(
         ? withAgent(flags, { serve: echo }, (agent) => use(agent, echo))
         : Effect.gen(function*() {
           const tools = yield* McpCapabilities.served(yield* mcp)
+          if (flags.allow.length === 0) yield* Console.error("no --allow DID: nobody may call the MCP tools")
           const serve = [...echo, ...tools]
           return yield* withAgent(flags, { serve, authorize: McpCapabilities.allowOnly(flags.allow) }, (agent) => use(agent, serve))
         }).pipe(Effect.scoped, Effect.catchCause(reportFailure))
