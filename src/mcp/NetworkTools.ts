@@ -44,7 +44,7 @@ export interface NetworkToolsConfig {
 export const INVALID_ARGS = "INVALID_ARGS"
 
 const DEFAULT_TIMEOUT_MS = 30_000
-/** How long a streamed result waits for its last progress notification to be written. */
+/** How long a streamed result waits after its last progress notification (see `invoke`). */
 const PROGRESS_SETTLE = "50 millis"
 /** The directory pages read per refresh (100 agents each). */
 const MAX_PAGES = 20
@@ -171,8 +171,10 @@ export const layer = (config: NetworkToolsConfig = {}): Layer.Layer<never, never
               }).pipe(Effect.ignore)
             ),
             Stream.runCollect,
-            // effect's McpServer writes progress notifications on their own fiber: give the last
-            // one a moment to leave before the result, which ends the client's progress handler.
+            // The MCP TypeScript SDK's client runs notification handlers in a microtask but reads a
+            // response at once: a progress notification that arrives in the same stdout chunk as
+            // the result is dropped (the result has removed its progress handler). The result
+            // waits a moment after the last progress so that they do not share a chunk.
             Effect.tap(() => progress > 0 ? Effect.sleep(PROGRESS_SETTLE) : Effect.void),
             Effect.map((results): Result => results.length === 1 ? results[0] : results as Array<Exclude<Result, undefined>>)
           )
