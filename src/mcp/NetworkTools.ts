@@ -19,7 +19,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Schedule, Schema, Stream } from "effect"
+import { Clock, Context, Effect, Layer, Schedule, Schema, Stream } from "effect"
 import { McpSchema, McpServer } from "effect/ai"
 import { Agent, type JsonArgs, type PeerSession, type Result } from "../agent/Agent.ts"
 import { GatewayClient } from "../client/GatewayClient.ts"
@@ -221,6 +221,9 @@ export const layer = (config: NetworkToolsConfig = {}): Layer.Layer<never, never
     // directory is hidden (effect's McpServer has no removal) and comes back when it returns.
     const active = new Set<string>()
     const enabled = (name: string) => Context.make(McpSchema.EnabledWhen, () => active.has(name))
+    /** When describing a trusted DID last failed: it is tried again after `retryMs`. */
+    const failedAt = new Map<string, number>()
+    const retryMs = 6 * (config.refreshMs ?? 10_000)
     /** Per trusted DID described: its capability ids then (to notice a change), and its tools. */
     const described = new Map<string, { readonly key: string; readonly names: ReadonlySet<string> }>()
 
@@ -277,7 +280,13 @@ export const layer = (config: NetworkToolsConfig = {}): Layer.Layer<never, never
             yield* Effect.logInfo(`trusted peer ${did}: ${tools.length} tools`)
           })
         ),
-        Effect.catch((error) => Effect.logWarning(`trusted peer ${did} not described: ${Untrusted.text(String((error as { message?: unknown }).message ?? error), 256)}`))
+        Effect.tap(() => Effect.sync(() => failedAt.delete(did))),
+        Effect.catch((error) =>
+          Effect.andThen(
+            Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => failedAt.set(did, now))),
+            Effect.logWarning(`trusted peer ${did} not described: ${Untrusted.text(String((error as { message?: unknown }).message ?? error), 256)}`)
+          )
+        )
       )
 
     const removePeer = (did: string) =>
@@ -304,9 +313,12 @@ export const layer = (config: NetworkToolsConfig = {}): Layer.Layer<never, never
       for (const did of [...described.keys()]) {
         if (!present.has(did as Did.Did)) changed = (yield* removePeer(did)) || changed
       }
-      for (const [did, key] of present) {
-        if (described.get(did)?.key !== key) yield* addPeer(did, key)
-      }
+      const now = yield* Clock.currentTimeMillis
+      const toDescribe = [...present].filter(([did, key]) =>
+        described.get(did)?.key !== key && now - (failedAt.get(did) ?? -Infinity) >= retryMs
+      )
+      // A few at a time: one slow peer does not hold up the others.
+      yield* Effect.forEach(toDescribe, ([did, key]) => addPeer(did, key), { concurrency: 4, discard: true })
       // addTool announces what it adds; removals are announced here.
       if (changed) yield* server.notifications["notifications/tools/list_changed"]({})
     }).pipe(Effect.catch((error) => Effect.logWarning(`directory not read: ${String((error as { message?: unknown }).message ?? error)}`)))
