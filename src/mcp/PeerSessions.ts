@@ -9,6 +9,7 @@
 import { Context, Deferred, Effect, Exit, Fiber, Layer, Schema, Scope } from "effect"
 import { Agent, type PeerSession } from "../agent/Agent.ts"
 import type { Did } from "../protocol/Did.ts"
+import * as StateMachine from "../machine/StateMachine.ts"
 import type { ConnectError } from "../webrtc/link/Connector.ts"
 
 /** How the pool behaves. */
@@ -28,9 +29,28 @@ export class TooManySessions extends Schema.TaggedError<TooManySessions>()("TooM
   }
 }
 
+/** States of a pooled session. */
+export type EntryState = "opening" | "open" | "closed"
+type EntryEvent = "opened" | "close"
+
+/** The lifecycle of a pooled session: closing is final (eviction, idleness, the session ending or a failed connect). */
+export const EntryMachine: StateMachine.Machine<EntryState, EntryEvent> = {
+  name: "PeerSessions.entry",
+  initial: "opening",
+  states: ["opening", "open", "closed"],
+  events: ["opened", "close"],
+  table: {
+    opening: { opened: "open", close: "closed" },
+    open: { close: "closed" },
+    closed: {}
+  }
+}
+
 interface Entry {
+  state: EntryState
   readonly scope: Scope.Closeable
-  readonly session: Deferred.Deferred<PeerSession, ConnectError>
+  /** The session, or why there is none (a pool closed while connecting answers InvalidTransition). */
+  readonly session: Deferred.Deferred<PeerSession, ConnectError | StateMachine.InvalidTransition>
   inFlight: number
   lastUsed: number
   idle: Fiber.Fiber<void> | undefined
@@ -39,7 +59,7 @@ interface Entry {
 /** The pool of sessions. */
 export class PeerSessions extends Context.Service<PeerSessions, {
   /** Runs `use` with a session to `did`, opened or reused. */
-  readonly use: <A, E>(did: Did, use: (session: PeerSession) => Effect.Effect<A, E>) => Effect.Effect<A, E | ConnectError | TooManySessions>
+  readonly use: <A, E>(did: Did, use: (session: PeerSession) => Effect.Effect<A, E>) => Effect.Effect<A, E | ConnectError | TooManySessions | StateMachine.InvalidTransition>
   /** The DIDs with a session open or opening. */
   readonly open: Effect.Effect<ReadonlyArray<Did>>
 }>()("aiconexus/mcp/PeerSessions") {
@@ -55,10 +75,17 @@ const make = (config: PeerSessionsConfig) =>
     const entries = new Map<Did, Entry>()
     let clock = 0
 
+    /** Applies `event` to an entry; an event its state does not allow is a typed failure. */
+    const apply = (entry: Entry, event: EntryEvent) =>
+      Effect.map(Effect.fromResult(StateMachine.transition(EntryMachine, entry.state, event)), (next) => {
+        entry.state = next
+      })
+    // Several things can end an entry (eviction, idleness, the session ending): the first closes it.
     const drop = (did: Did, entry: Entry) =>
       Effect.suspend(() => {
         if (entries.get(did) === entry) entries.delete(did)
-        return Scope.close(entry.scope, Exit.void)
+        if (!StateMachine.allows(EntryMachine, entry.state, "close")) return Effect.void
+        return Effect.andThen(Effect.orDie(apply(entry, "close")), Scope.close(entry.scope, Exit.void))
       })
     // From a fiber of the entry's own scope: closing it there would wait for that very fiber.
     const dropLater = (did: Did, entry: Entry) => Effect.asVoid(Effect.forkDetach(drop(did, entry)))
@@ -73,8 +100,9 @@ const make = (config: PeerSessionsConfig) =>
           yield* drop(idle[0], idle[1])
         }
         const entry: Entry = {
+          state: EntryMachine.initial,
           scope: yield* Scope.make(),
-          session: yield* Deferred.make<PeerSession, ConnectError>(),
+          session: yield* Deferred.make<PeerSession, ConnectError | StateMachine.InvalidTransition>(),
           inFlight: 0,
           lastUsed: ++clock,
           idle: undefined
@@ -83,7 +111,7 @@ const make = (config: PeerSessionsConfig) =>
         // Connecting runs in the entry's scope, apart from the caller: a caller that gives up
         // does not break the session for the others waiting on it.
         yield* agent.connect(did).pipe(
-          Effect.tap((session) => Effect.forkIn(Effect.andThen(session.ended, dropLater(did, entry)), entry.scope)),
+          Effect.tap((session) => Effect.andThen(apply(entry, "opened"), Effect.forkIn(Effect.andThen(session.ended, dropLater(did, entry)), entry.scope))),
           Effect.exit,
           Effect.flatMap((exit) =>
             Exit.isSuccess(exit) ? Deferred.succeed(entry.session, exit.value) : Effect.andThen(drop(did, entry), Deferred.done(entry.session, exit))
