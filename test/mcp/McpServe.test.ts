@@ -125,6 +125,7 @@ describe("aiconexus mcp (MCP SDK client over stdio)", () => {
       assert.match(yield* Fiber.join(pending), /abort|enough/i)
 
       // All those calls (and the description) shared one session, closed after 2 s idle.
+      yield* eventually(() => accepted > 0 ? true : undefined, "bob's session")
       assert.strictEqual(accepted, 1)
       yield* eventually(() => ended === 1 ? true : undefined, "the idle session to close")
 
