@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Deferred, Duration, Effect, Exit, Scope, SubscriptionRef } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Schema, Scope, SubscriptionRef } from "effect"
 import { McpClient, McpProtocol, type McpSchema } from "effect/ai"
 import type { McpClientError } from "effect/ai/McpClientError"
 import type { HttpClient } from "effect/http/HttpClient"
@@ -59,8 +59,21 @@ export interface McpConnection {
   readonly state: SubscriptionRef.SubscriptionRef<ConnectionState>
 }
 
+/** The MCP server could not be started or reached. */
+export class McpStartFailed extends Schema.TaggedError<McpStartFailed>()("McpStartFailed", {
+  target: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `cannot start the MCP server ${this.target}: ${this.reason}`
+  }
+}
+
+const startFailed = (target: string) => (error: McpClientError | CommandLine.CommandLineError) =>
+  new McpStartFailed({ target, reason: error._tag === "CommandLineError" ? error.message : describe(error) })
+
 /** An MCP client over stdio of `commandLine` (split like a shell would, without expansions). */
-export const stdio = (commandLine: string): Effect.Effect<McpClient.McpClient, McpClientError | CommandLine.CommandLineError, Scope.Scope | ChildProcessSpawner> =>
+export const stdio = (commandLine: string): Effect.Effect<McpClient.McpClient, McpStartFailed, Scope.Scope | ChildProcessSpawner> =>
   Effect.gen(function*() {
     const words = yield* Effect.fromResult(CommandLine.template(Object.assign([commandLine], { raw: [commandLine] })))
     const [program, ...args] = words as Array<string>
@@ -71,16 +84,16 @@ export const stdio = (commandLine: string): Effect.Effect<McpClient.McpClient, M
     return yield* McpClient.make({ name: "aiconexus", version: "0.1.0", timeout: "15 seconds" }).pipe(
       Effect.provideService(McpClient.Transport, transport)
     )
-  })
+  }).pipe(Effect.mapError(startFailed(`'${commandLine.slice(0, 200)}'`)))
 
 /** An MCP client over streamable HTTP at `url`. */
-export const http = (url: string): Effect.Effect<McpClient.McpClient, McpClientError, Scope.Scope | HttpClient> =>
+export const http = (url: string): Effect.Effect<McpClient.McpClient, McpStartFailed, Scope.Scope | HttpClient> =>
   Effect.gen(function*() {
     const transport = yield* McpClient.http({ url, protocol: McpProtocol.v2025_11_25 })
     return yield* McpClient.make({ name: "aiconexus", version: "0.1.0", timeout: "15 seconds" }).pipe(
       Effect.provideService(McpClient.Transport, transport)
     )
-  })
+  }).pipe(Effect.mapError(startFailed(url.slice(0, 200))))
 
 const describe = (error: McpClientError): string => {
   const reason = error.reason as { readonly _tag: string; readonly description?: string; readonly message?: string }

@@ -12,7 +12,7 @@ import { Effect, Schedule } from "effect"
 import * as Describe from "../../src/protocol/Describe.ts"
 import type { Did } from "../../src/protocol/Did.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
-import { line } from "../processes.ts"
+import { line, runCli } from "../processes.ts"
 import { agent, cliProcess, gateway, registered, tempDir, TOOL_SERVER } from "./fixtures.ts"
 import { makeServer } from "./toolServer.ts"
 
@@ -116,3 +116,17 @@ const httpToolServer = Effect.acquireRelease(
   ),
   ({ server }) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
 ).pipe(Effect.map(({ url }) => url))
+
+describe("agent listen --mcp with a bad command", () => {
+  it.live("a program that does not exist, or shell syntax, is one clear line and exit 1", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const missing = yield* runCli(["agent", "listen", "--identity", `${dir}/id.json`, "--mcp", "no-such-program-xyz --flag"])
+      assert.strictEqual(missing.code, 1)
+      assert.match(missing.output, /^error: cannot start the MCP server 'no-such-program-xyz --flag': /m)
+      assert.notInclude(missing.output, "    at ")
+      const piped = yield* runCli(["agent", "listen", "--identity", `${dir}/id.json`, "--mcp", "node tools.js | cat"])
+      assert.strictEqual(piped.code, 1)
+      assert.match(piped.output, /^error: cannot start the MCP server 'node tools.js \| cat': .*needs a shell/m)
+    }), { timeout: 60_000 })
+})
