@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Deferred, Duration, Effect, Exit, Schema, Scope, SubscriptionRef } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Schema, Scope, SubscriptionRef } from "effect"
 import { McpClient, McpProtocol, type McpSchema } from "effect/ai"
 import type { McpClientError } from "effect/ai/McpClientError"
 import type { HttpClient } from "effect/http/HttpClient"
@@ -127,7 +127,6 @@ export const make = <E, R>(
       return started
     })
     let current = yield* start
-    let restarted = yield* Deferred.make<void>()
     let failure = ""
     const restarts: Array<number> = []
 
@@ -140,16 +139,14 @@ export const make = <E, R>(
         if (restarts.length >= maxRestarts) {
           failure = `the MCP server stopped ${restarts.length + 1} times within ${windowMs} ms; not restarted again`
           yield* Effect.logError(failure)
-          yield* machine.apply("gave_up")
-          return yield* Deferred.succeed(restarted, undefined)
+          return yield* machine.apply("gave_up")
         }
         restarts.push(now)
         const next = yield* Effect.result(start)
         if (next._tag === "Success") {
           current = next.success
           yield* Effect.logWarning(`the MCP server was restarted (${next.success.tools.length} tools)`)
-          yield* machine.apply("restarted")
-          return yield* Deferred.succeed(restarted, undefined)
+          return yield* machine.apply("restarted")
         }
         yield* Effect.logWarning(`restarting the MCP server failed: ${String(next.failure)}`)
         yield* Effect.sleep(Duration.millis(250 * 2 ** attempt++))
@@ -159,12 +156,11 @@ export const make = <E, R>(
     /** The server stopped: the first to notice starts the restart. */
     const crashed = (reason: string) =>
       Effect.gen(function*() {
-        if ((yield* SubscriptionRef.get(machine.state)) !== "running") return
+        // Only from `running`: when several calls notice the crash, the others find it restarting.
+        if ((yield* Effect.result(machine.apply("crashed")))._tag === "Failure") return
         yield* Effect.logWarning(`the MCP server stopped (${reason}); restarting`)
-        restarted = yield* Deferred.make<void>()
-        yield* machine.apply("crashed")
         yield* Effect.forkIn(restart, outer)
-      }).pipe(Effect.orDie)
+      })
 
     const unavailable = (reason: string) => new CapabilityError({ code: UNAVAILABLE, reason })
 
@@ -172,7 +168,7 @@ export const make = <E, R>(
     const running = Effect.gen(function*() {
       const state = yield* SubscriptionRef.get(machine.state)
       if (state === "restarting") {
-        yield* Deferred.await(restarted).pipe(
+        yield* StateMachine.until(machine.state, (s) => s !== "restarting").pipe(
           Effect.timeoutOrElse({ duration: restartWaitMs, orElse: () => Effect.fail(unavailable("the MCP server is restarting")) })
         )
       }
