@@ -13,6 +13,7 @@ import type { WebSocketConstructor } from "effect/socket/Socket"
 import { GatewayClient, type GatewayClientConfig } from "../client/GatewayClient.ts"
 import type { KnownGateways } from "../client/KnownGateways.ts"
 import { Signaling } from "../client/Signaling.ts"
+import * as Describe from "../protocol/Describe.ts"
 import type { Did } from "../protocol/Did.ts"
 import * as Envelope from "../protocol/Envelope.ts"
 import type * as Identity from "../protocol/Identity.ts"
@@ -22,6 +23,7 @@ import * as EnvelopeChannel from "../webrtc/link/EnvelopeChannel.ts"
 import * as PeerMetrics from "../webrtc/peer/PeerMetrics.ts"
 import type { RecoveryOptions } from "../webrtc/link/LinkRecovery.ts"
 import type { Transport } from "../webrtc/peer/Transport.ts"
+import { isCapabilityError } from "./CapabilityError.ts"
 
 /** The arguments of a capability call (a JSON object). */
 export type JsonArgs = (typeof Envelope.JsonObject)["Type"]
@@ -46,10 +48,15 @@ export type Handler = (args: JsonArgs, from: Did) => Effect.Effect<Result, unkno
 /** A streaming capability handler: each element is sent as a `partial` response, then a final `success`. */
 export type StreamHandler = (args: JsonArgs, from: Did) => Stream.Stream<Result, unknown>
 
-/** A capability an agent serves, answered by a `handler` or, streamed, by a `stream`. */
+/**
+ * A capability an agent serves, answered by a `handler` or, streamed, by a `stream`; its
+ * `inputSchema` (a JSON Schema of `args`) is answered by `ioap.describe` (see `Capability.make`
+ * to derive it from an `effect/Schema`). A handler that fails with a `CapabilityError` answers
+ * its code and reason.
+ */
 export type Served =
-  | { readonly capability: Envelope.Capability; readonly handler: Handler }
-  | { readonly capability: Envelope.Capability; readonly stream: StreamHandler }
+  | { readonly capability: Envelope.Capability; readonly handler: Handler; readonly inputSchema?: Describe.InputSchema }
+  | { readonly capability: Envelope.Capability; readonly stream: StreamHandler; readonly inputSchema?: Describe.InputSchema }
 
 /** A session with another agent over one peer connection. */
 export interface PeerSession {
@@ -86,7 +93,7 @@ export interface RequestOptions {
 /** How an agent runs. */
 export interface AgentConfig extends Omit<GatewayClientConfig, "capabilities"> {
   readonly identity: Identity.Identity
-  /** Capabilities it serves, each with its handler. */
+  /** Capabilities it serves, each with its handler (`ioap.describe` is served for them, reserved). */
   readonly serve?: ReadonlyArray<Served>
   /** Which DIDs may open a session (default: all). */
   readonly acceptPolicy?: (remote: Did) => Effect.Effect<boolean>
@@ -118,7 +125,7 @@ export class Agent extends Context.Service<Agent, {
         ...(config.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: config.connectTimeoutMs }),
         ...(config.recovery === undefined ? {} : { recovery: config.recovery })
       }).pipe(Layer.provide(Signaling.layerGateway))),
-      Layer.provideMerge(GatewayClient.layer({ ...config, capabilities: (config.serve ?? []).map((s) => s.capability) }))
+      Layer.provideMerge(GatewayClient.layer({ ...config, capabilities: servedBy(config).map((s) => s.capability) }))
     )
 
   /**
@@ -156,11 +163,21 @@ const toServe = (served: Served): Serve =>
     ? (args, from) => served.handler(args, from)
     : (args, from, partial) => Effect.as(Stream.runForEach(served.stream(args, from), partial), undefined)
 
+/** The capabilities of `config.serve` but the reserved `ioap.describe`. */
+const servedBy = (config: AgentConfig): ReadonlyArray<Served> => (config.serve ?? []).filter((s) => s.capability.id !== Describe.DESCRIBE)
+
+/** `ioap.describe`: the served capabilities with their input schemas, one partial result per packed group. */
+const describing = (served: ReadonlyArray<Served>): Serve => {
+  const results = Describe.answers(served.map((s) => s.inputSchema === undefined ? s.capability : { ...s.capability, input_schema: s.inputSchema }))
+  return (_args, _from, partial) => Effect.as(Effect.forEach(results, partial, { discard: true }), undefined)
+}
+
 const make = (config: AgentConfig) =>
   Effect.gen(function*() {
     const client = yield* GatewayClient
     const connector = yield* Connector
-    const handlers = new Map((config.serve ?? []).map((s) => [s.capability.id, toServe(s)]))
+    const served = servedBy(config)
+    const handlers = new Map([...served.map((s) => [s.capability.id, toServe(s)] as const), [Describe.DESCRIBE, describing(served)] as const])
     const sessions = yield* Queue.unbounded<PeerSession>()
 
     /** A session over an open link: its control channel, requests in flight and served. */
@@ -210,6 +227,8 @@ const make = (config: AgentConfig) =>
                 return yield* respond(
                   EnvelopeChannel.isEnvelopeTooLarge(outcome.error)
                     ? tooLarge(outcome.error, elapsed)
+                    : isCapabilityError(outcome.error)
+                    ? { status: "error", error: { code: outcome.error.code.slice(0, 64), message: outcome.error.reason.slice(0, 1024) }, execution_time_ms: elapsed }
                     : { status: "error", error: { code: "INTERNAL_ERROR", message: "the handler failed" }, execution_time_ms: elapsed }
                 )
               case "Timeout":

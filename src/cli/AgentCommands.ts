@@ -11,8 +11,12 @@ import { dirname, join } from "node:path"
 import { NodeServices, NodeSocket } from "@effect/platform-node"
 import { Config, Console, Context, Effect, Layer, Schema, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { Agent, type AgentConfig } from "../agent/Agent.ts"
+import { FetchHttpClient } from "effect/http"
+import { Agent, type AgentConfig, type Served } from "../agent/Agent.ts"
+import type { GatewayClient } from "../client/GatewayClient.ts"
 import { KnownGateways } from "../client/KnownGateways.ts"
+import * as McpCapabilities from "../mcp/McpCapabilities.ts"
+import * as McpConnection from "../mcp/McpConnection.ts"
 import * as Did from "../protocol/Did.ts"
 import * as IdentityFile from "../protocol/IdentityFile.ts"
 import * as CandidatePolicy from "../webrtc/peer/CandidatePolicy.ts"
@@ -36,13 +40,16 @@ const transportFlag = Flag.Literals("transport", ["node-datachannel", "werift"])
   Flag.withDescription("WebRTC stack (default node-datachannel)"),
   Flag.withDefault("node-datachannel" as const)
 )
-const shared = { identity: identityFlag, gateway: gatewayFlag, transport: transportFlag }
+export const shared = { identity: identityFlag, gateway: gatewayFlag, transport: transportFlag }
 
-/** Runs `use` with an Agent built from the shared flags; errors become one clear line and exit 1. */
-const withAgent = <A, E>(
+/**
+ * Runs `use` with an Agent built from the shared flags (and its context, with the GatewayClient);
+ * errors become one clear line and exit 1.
+ */
+export const withAgent = <A, E>(
   flags: { readonly identity: string; readonly gateway: ReadonlyArray<string>; readonly transport: "node-datachannel" | "werift" },
   options: Omit<AgentConfig, "urls" | "identity">,
-  use: (agent: Agent["Service"]) => Effect.Effect<A, E, import("effect").Scope.Scope>
+  use: (agent: Agent["Service"], context: Context.Context<Agent | GatewayClient>) => Effect.Effect<A, E, import("effect").Scope.Scope>
 ) =>
   Effect.gen(function*() {
     const identity = yield* IdentityFile.loadOrCreate(flags.identity)
@@ -57,7 +64,7 @@ const withAgent = <A, E>(
         ...options
       }).pipe(Layer.provide(Layer.mergeAll(transport, pins, NodeSocket.layerWebSocketConstructor)))
     )
-    return yield* use(Context.get(context, Agent))
+    return yield* use(Context.get(context, Agent), context)
   }).pipe(
     Effect.scoped,
     Effect.catchCause(reportFailure)
@@ -114,23 +121,50 @@ const listen = Command.make(
     metricsHost: Flag.String("metrics-host").pipe(
       Flag.withDescription("Address the metrics server binds (default 127.0.0.1)"),
       Flag.withDefault("127.0.0.1")
+    ),
+    mcp: Flag.String("mcp").pipe(
+      Flag.withDescription("Serve the tools of this MCP server, started as a child over stdio ('COMMAND ARGS…'); only --allow DIDs may call"),
+      Flag.optional
+    ),
+    mcpUrl: Flag.String("mcp-url").pipe(
+      Flag.withDescription("Serve the tools of the MCP server at this streamable HTTP URL; only --allow DIDs may call"),
+      Flag.optional
+    ),
+    allow: Flag.String("allow").pipe(
+      Flag.withDescription("A DID that may call the --mcp tools (repeatable; default: nobody)"),
+      Flag.withSchema(Did.Did),
+      Flag.atLeast(0)
     )
   },
   (flags) => {
-    const capabilities = flags.capability.length === 0 ? ["echo"] : flags.capability
-    return withAgent(flags, {
-      serve: capabilities.map((id) => ({
-        capability: { id },
-        // The built-in behaviour: the result is the arguments it was called with.
-        handler: (args, from) => Effect.as(Console.log(`call ${printable(id)} from ${from}: ${printable(JSON.stringify(args))}`), args)
-      }))
-    }, (agent) =>
+    // --mcp / --mcp-url: the MCP server's tools, deny-by-default (McpCapabilities.allowOnly).
+    const mcp = flags.mcp._tag === "Some"
+      ? McpConnection.make(McpConnection.stdio(flags.mcp.value))
+      : flags.mcpUrl._tag === "Some"
+      ? McpConnection.make(McpConnection.http(flags.mcpUrl.value)).pipe(Effect.provide(FetchHttpClient.layer))
+      : undefined
+    const capabilities = flags.capability.length === 0 ? (mcp === undefined ? ["echo"] : []) : flags.capability
+    const echo = capabilities.map((id): Served => ({
+      capability: { id },
+      // The built-in behaviour: the result is the arguments it was called with.
+      handler: (args, from) => Effect.as(Console.log(`call ${printable(id)} from ${from}: ${printable(JSON.stringify(args))}`), args)
+    }))
+    const withServed = <A, E>(use: (agent: Agent["Service"], served: ReadonlyArray<Served>) => Effect.Effect<A, E, import("effect").Scope.Scope>) =>
+      mcp === undefined
+        ? withAgent(flags, { serve: echo }, (agent) => use(agent, echo))
+        : Effect.gen(function*() {
+          const tools = yield* McpCapabilities.served(yield* mcp)
+          if (flags.allow.length === 0) yield* Console.error("no --allow DID: nobody may call the MCP tools")
+          const serve = [...echo, ...tools]
+          return yield* withAgent(flags, { serve, authorize: McpCapabilities.allowOnly(flags.allow) }, (agent) => use(agent, serve))
+        }).pipe(Effect.scoped, Effect.catchCause(reportFailure))
+    return withServed((agent, served) =>
       Effect.gen(function*() {
         if (flags.metricsPort._tag === "Some") {
           const url = yield* MetricsServer.serve({ host: flags.metricsHost, port: flags.metricsPort.value })
           yield* Console.log(`metrics at ${url}`)
         }
-        yield* Console.log(`listening as ${agent.did} serving ${capabilities.map(printable).join(", ")}`)
+        yield* Console.log(`listening as ${agent.did} serving ${served.map((s) => printable(s.capability.id)).join(", ")}`)
         yield* agent.sessions.pipe(
           Stream.runForEach((session) =>
             Effect.andThen(

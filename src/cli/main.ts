@@ -10,6 +10,7 @@ import { Command } from "effect/cli"
 import * as AgentCommands from "./AgentCommands.ts"
 import * as DemoCommand from "./DemoCommand.ts"
 import * as GatewayCommand from "./GatewayCommand.ts"
+import * as McpCommand from "./McpCommand.ts"
 
 const root = Command.make("aiconexus").pipe(
   Command.withDescription("AIConexus: AI agents talking peer to peer over WebRTC"),
@@ -18,7 +19,8 @@ const root = Command.make("aiconexus").pipe(
     DemoCommand.command,
     AgentCommands.keygen,
     AgentCommands.discover,
-    AgentCommands.agent
+    AgentCommands.agent,
+    McpCommand.command
   ])
 )
 
@@ -35,6 +37,9 @@ const teardown: Runtime.Teardown = (exit, onExit) => {
   if (Exit.isSuccess(exit)) return process.exit(process.exitCode ?? 0)
   return Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
 }
+
+// `aiconexus mcp` over stdio: stdout is the MCP protocol's alone.
+if (process.argv[2] === "mcp") McpCommand.keepStdoutForProtocol()
 
 root.pipe(
   Command.run({ version: "0.1.0" }),
