@@ -1,0 +1,48 @@
+/**
+ * What every agent of the browser tests does, in Node and in Chromium alike (browser-safe): serves
+ * `echo`, records the INTENTs it receives, and echoes each message of a framed `bulk` channel.
+ */
+import { Effect, Fiber, Option, type Scope, Stream } from "effect"
+import type { PeerSession, Served } from "../../src/agent/Agent.ts"
+import * as FramedChannel from "../../src/webrtc/framing/FramedChannel.ts"
+
+/** The capability every test agent serves: its args back, and who answered. */
+export const echo = (by: string): Served => ({
+  capability: { id: "echo", name: "echo", description: "answers with its arguments" },
+  handler: (args) => Effect.succeed({ by, echoed: args })
+})
+
+const framed = (session: PeerSession, channel: Parameters<typeof FramedChannel.make>[0]) =>
+  FramedChannel.make(channel, { maxFragmentBytes: session.link.peer.maxMessageSize })
+
+/** Records INTENTs in `intents` and echoes every framed `bulk` channel the peer opens, until the scope closes. */
+export const serveSession = (session: PeerSession, intents: Array<unknown>): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    yield* Effect.forkScoped(Stream.runForEach(session.intents, (intent) => Effect.sync(() => void intents.push(intent))))
+    yield* Effect.forkScoped(Stream.runForEach(
+      session.link.peer.remoteChannels.pipe(Stream.filter((channel) => channel.label === "bulk")),
+      (channel) =>
+        Effect.forkScoped(Effect.gen(function*() {
+          const bulk = yield* framed(session, channel)
+          yield* Stream.runForEach(bulk.messages, (message) => bulk.send(message))
+        }).pipe(Effect.ignore))
+    ))
+  })
+
+/** Sends `bytes` random bytes over a new framed `bulk` channel and waits for them back. */
+export const bulkRoundTrip = (session: PeerSession, bytes: number) =>
+  Effect.gen(function*() {
+    const channel = yield* session.link.peer.createDataChannel(FramedChannel.config("bulk"))
+    yield* channel.opened
+    const bulk = yield* framed(session, channel)
+    const payload = new Uint8Array(bytes)
+    for (let offset = 0; offset < bytes; offset += 65_536) globalThis.crypto.getRandomValues(payload.subarray(offset, Math.min(bytes, offset + 65_536)))
+    const back = yield* Effect.forkChild(Stream.runHead(bulk.messages))
+    const started = performance.now()
+    yield* bulk.send(payload)
+    const echoed = Option.getOrUndefined(yield* Fiber.join(back))
+    const ms = performance.now() - started
+    yield* channel.close
+    const same = echoed instanceof Uint8Array && echoed.byteLength === bytes && echoed.every((byte, i) => byte === payload[i])
+    return { same, received: echoed instanceof Uint8Array ? echoed.byteLength : -1, ms, fragmentBytes: yield* session.link.peer.maxMessageSize }
+  })
