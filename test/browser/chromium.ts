@@ -12,6 +12,7 @@ import { NodeSocket } from "@effect/platform-node"
 import { Context, Effect, Layer, type Scope, Stream } from "effect"
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
 import { Agent, type PeerSession } from "../../src/agent/Agent.ts"
+import { GatewayClient } from "../../src/client/GatewayClient.ts"
 import { KnownGateways } from "../../src/client/KnownGateways.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import * as CandidatePolicy from "../../src/webrtc/peer/CandidatePolicy.ts"
@@ -111,6 +112,7 @@ export const nodeAgent = (url: string, transport: Layer.Layer<Transport>, name =
       candidatePolicy: CandidatePolicy.allowAll
     }).pipe(Layer.provide(Layer.mergeAll(transport, KnownGateways.layerMemory, NodeSocket.layerWebSocketConstructor))))
     const agent = Context.get(context, Agent)
+    yield* Context.get(context, GatewayClient).session
     const sessions = new Map<string, PeerSession>()
     const intents: Array<unknown> = []
     yield* Effect.forkScoped(Stream.runForEach(agent.sessions, (session) =>

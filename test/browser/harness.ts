@@ -2,9 +2,9 @@
  * The page side of the Chromium tests, bundled for the browser: agents in the tab, driven through
  * `globalThis.harness` by `page.evaluate` (see `chromium.ts`). Each call returns plain JSON.
  */
-import { Context, Effect, Exit, Layer, Option, Scope, Stream } from "effect"
+import { Context, Effect, Exit, Layer, Scope, Stream } from "effect"
 import type { PeerSession } from "../../src/agent/Agent.ts"
-import { Agent, BrowserAgent, CandidatePolicy } from "../../src/browser/index.ts"
+import { Agent, BrowserAgent, CandidatePolicy, GatewayClient } from "../../src/browser/index.ts"
 import * as WebRtc from "../../src/protocol/WebRtc.ts"
 import { bulkRoundTrip, echo, serveSession } from "./peerBehaviour.ts"
 
@@ -46,6 +46,8 @@ const harness = {
         ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs })
       }), scope)
       const agent = Context.get(context, Agent)
+      // Registered before it is used: `discover` from another agent finds it from now on.
+      yield* Context.get(context, GatewayClient).session
       const entry: Running = { agent, scope, sessions: new Map(), intents: [] }
       running.set(id, entry)
       yield* Effect.forkIn(Stream.runForEach(agent.sessions, (accepted) =>
@@ -88,7 +90,6 @@ const harness = {
       const announced = (yield* WebRtc.parseSdp(yield* peer.remoteSdp)).fingerprint
       return { presented: presented ?? null, announced }
     })),
-  state: (id: string, remote: string) => run(Effect.map(Effect.option(Effect.sync(() => session(id, remote))), Option.map((s) => s.remote))),
   stop: (id: string) => run(Effect.suspend(() => {
     const entry = running.get(id)
     running.delete(id)

@@ -10,7 +10,7 @@ import type { PeerSession } from "../../src/agent/Agent.ts"
 import type { Did } from "../../src/protocol/Did.ts"
 import * as WebRtc from "../../src/protocol/WebRtc.ts"
 import { call, type nodeAgent } from "./chromium.ts"
-import { bulkRoundTrip } from "./peerBehaviour.ts"
+import { bulkRoundTrip, serveSession } from "./peerBehaviour.ts"
 
 /** An agent of a scenario. */
 export interface Side {
@@ -52,8 +52,10 @@ export const nodeSide = (node: Effect.Success<ReturnType<typeof nodeAgent>>, lab
       Effect.gen(function*() {
         const started = performance.now()
         const opened = yield* Effect.orDie(node.agent.connect(remote as Did)).pipe(Scope.provide(scope))
+        const ms = performance.now() - started
         node.sessions.set(remote, opened)
-        return performance.now() - started
+        yield* serveSession(opened, node.intents).pipe(Scope.provide(scope))
+        return ms
       }),
     accepted: (remote) =>
       Effect.gen(function*() {
