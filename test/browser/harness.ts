@@ -2,9 +2,9 @@
  * The page side of the Chromium tests, bundled for the browser: agents in the tab, driven through
  * `globalThis.harness` by `page.evaluate` (see `chromium.ts`). Each call returns plain JSON.
  */
-import { Context, Effect, Exit, Layer, Scope, Stream } from "effect"
+import { Context, Effect, Exit, Layer, Option, Scope, Stream } from "effect"
 import type { PeerSession } from "../../src/agent/Agent.ts"
-import { Agent, BrowserAgent, CandidatePolicy, GatewayClient } from "../../src/browser/index.ts"
+import { Agent, BrowserAgent, BrowserKnownGateways, BrowserStorage, CandidatePolicy, GatewayClient, KnownGateways } from "../../src/browser/index.ts"
 import * as WebRtc from "../../src/protocol/WebRtc.ts"
 import { bulkRoundTrip, echo, serveSession } from "./peerBehaviour.ts"
 
@@ -90,6 +90,18 @@ const harness = {
       const announced = (yield* WebRtc.parseSdp(yield* peer.remoteSdp)).fingerprint
       return { presented: presented ?? null, announced }
     })),
+  /** What the stored identity's private key allows, and whether exporting it fails. */
+  storedKey: (database: string) =>
+    run(Effect.gen(function*() {
+      const stored = (yield* (yield* BrowserStorage).get("identities", "agent")) as { readonly privateKey: CryptoKey }
+      const exported = yield* Effect.tryPromise(() => globalThis.crypto.subtle.exportKey("pkcs8", stored.privateKey)).pipe(Effect.match({ onFailure: () => false, onSuccess: () => true }))
+      return { algorithm: stored.privateKey.algorithm.name, extractable: stored.privateKey.extractable, usages: stored.privateKey.usages, exported }
+    }).pipe(Effect.provide(BrowserStorage.layer(database)))),
+  /** The gateway DID pinned for `url` in `database`. */
+  pinned: (database: string, url: string) =>
+    run(Effect.gen(function*() {
+      return Option.getOrNull(yield* (yield* KnownGateways).get(url))
+    }).pipe(Effect.provide(BrowserKnownGateways.layer.pipe(Layer.provide(BrowserStorage.layer(database)))))),
   stop: (id: string) => run(Effect.suspend(() => {
     const entry = running.get(id)
     running.delete(id)
