@@ -1,12 +1,14 @@
 /**
- * The page side of the Chromium tests, bundled for the browser: agents in the tab, driven through
+ * The page side of the Chromium tests and benchmark, bundled for the browser: agents in the tab, driven through
  * `globalThis.harness` by `page.evaluate` (see `chromium.ts`). Each call returns plain JSON.
  */
 import { Context, Effect, Exit, Layer, Option, Scope, Stream } from "effect"
 import type { PeerSession } from "../../src/agent/Agent.ts"
 import { Agent, BrowserAgent, BrowserKnownGateways, BrowserStorage, CandidatePolicy, GatewayClient, KnownGateways } from "../../src/browser/index.ts"
 import * as WebRtc from "../../src/protocol/WebRtc.ts"
-import { bulkRoundTrip, echo, serveSession } from "./peerBehaviour.ts"
+import { bulkRoundTrip, echo, serveSession, sinkThroughput } from "./peerBehaviour.ts"
+// Chromium's own RTCPeerConnection, without our code: `globalThis.rawPeer`, the benchmark's baseline.
+import "./rawPeer.ts"
 
 interface Running {
   readonly agent: Agent["Service"]
@@ -89,6 +91,15 @@ const harness = {
       }
       const announced = (yield* WebRtc.parseSdp(yield* peer.remoteSdp)).fingerprint
       return { presented: presented ?? null, announced }
+    })),
+  /** Sends `total` bytes over a `sink` channel; MB/s. */
+  sink: (id: string, remote: string, total: number) => run(sinkThroughput(session(id, remote), total)),
+  /** Closes the session with `remote`. */
+  disconnect: (id: string, remote: string) =>
+    run(Effect.suspend(() => {
+      const found = get(id).sessions.get(remote)
+      get(id).sessions.delete(remote)
+      return found === undefined ? Effect.void : found.close
     })),
   /** What the stored identity's private key allows, and whether exporting it fails. */
   storedKey: (database: string) =>
