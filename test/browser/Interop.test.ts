@@ -27,6 +27,20 @@ describe("a browser agent in Chromium", () => {
       yield* exercise(node, answering)
     }).pipe(Effect.scoped), { timeout: 90_000 })
 
+  it.live("a 20 MiB message to a node-datachannel agent and back: over Chromium's 16 MiB send buffer, which backpressure keeps it under", () =>
+    Effect.gen(function*() {
+      const gateway = yield* startGateway
+      const node = yield* nodeAgent(gateway.url, realTransports[0]![1])
+      const { page } = yield* harnessPage(yield* launch)
+      yield* call(page, "start", "a", { url: gateway.url })
+      yield* call(page, "connect", "a", node.agent.did)
+      // Chromium closes a data channel whose buffered amount passes 16 MiB; a framed message is
+      // sent fragment by fragment, each waiting while more than 1 MiB is buffered.
+      const bulk = yield* call(page, "bulk", "a", node.agent.did, 20 * 1024 * 1024)
+      assert.isTrue(bulk.same)
+      assert.strictEqual(bulk.fragmentBytes, 256 * 1024)
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
   it.live("with another browser agent (two pages)", () =>
     Effect.gen(function*() {
       const gateway = yield* startGateway
