@@ -16,6 +16,19 @@ export const browserSafeTests = [
   "test/protocol/WebRtc.test.ts"
 ]
 
+/**
+ * The behavioural suites of the WebRTC stacks that need no Node process, run in Chromium on the
+ * browser's stack (`test/webrtc/transports.chromium.ts` replaces `transports.ts` there).
+ */
+export const browserStackSuites = [
+  "test/webrtc/link/Connect.test.ts",
+  "test/webrtc/link/Channels.test.ts",
+  "test/webrtc/peer/PeerConnectionApi.test.ts",
+  "test/webrtc/peer/Operations.test.ts"
+]
+
+const here = (path: string) => new URL(path, import.meta.url).pathname
+
 export default defineConfig({
   test: {
     testTimeout: 30_000,
@@ -24,9 +37,15 @@ export default defineConfig({
       { extends: true, test: { name: "node", include: ["test/**/*.test.ts"], exclude: ["test/**/*.chromium.test.ts"] } },
       {
         extends: true,
+        resolve: {
+          alias: [
+            { find: /^\.\/transports\.ts$/, replacement: here("./test/webrtc/transports.chromium.ts") },
+            { find: /^\.\.\/client\/fixtures\.ts$/, replacement: here("./test/client/fixtures.chromium.ts") }
+          ]
+        },
         test: {
           name: "chromium",
-          include: [...browserSafeTests, "test/**/*.chromium.test.ts"],
+          include: [...browserSafeTests, ...browserStackSuites, "test/**/*.chromium.test.ts"],
           browser: {
             enabled: true,
             headless: true,
@@ -34,7 +53,7 @@ export default defineConfig({
             provider: playwright({
               launchOptions: {
                 executablePath: process.env.AICONEXUS_CHROMIUM ?? "/usr/bin/chromium",
-                args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+                args: ["--no-sandbox", "--disable-gpu", "--allow-loopback-in-peer-connection", "--use-fake-ui-for-media-stream", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
               }
             }),
             instances: [{ browser: "chromium" }]
