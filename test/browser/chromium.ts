@@ -70,15 +70,37 @@ export const serveFiles = (files: ReadonlyMap<string, readonly [string, string]>
     })
   ).pipe(Effect.map((server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`))
 
-/** A new browser context (own storage) with a page that loads the harness. */
-export const harnessPage = (browser: Browser): Effect.Effect<{ readonly page: Page; readonly context: BrowserContext; readonly origin: string }, never, Scope.Scope> =>
+/** The origin of pages that are not on this machine (playwright answers their requests itself). */
+export const PUBLIC_ORIGIN = "https://agents.example"
+
+/**
+ * A new browser context (own storage) with a page that loads the harness. On loopback (default)
+ * Chromium shows its real host addresses in candidates; from `PUBLIC_ORIGIN` (allowed to dial the
+ * gateway on 127.0.0.1) it hides them behind mDNS names, as for any page on the internet.
+ */
+export const harnessPage = (
+  browser: Browser,
+  options: { readonly from?: "loopback" | "public" } = {}
+): Effect.Effect<{ readonly page: Page; readonly context: BrowserContext; readonly origin: string }, never, Scope.Scope> =>
   Effect.gen(function*() {
     const code = yield* Effect.promise(harnessBundle)
-    const origin = yield* serveFiles(new Map([
+    const files = new Map<string, readonly [string, string]>([
       ["/", ["text/html", `<!doctype html><title>harness</title><script type="module" src="/harness.js"></script>`]],
       ["/harness.js", ["text/javascript", code]]
-    ]))
-    const context = yield* Effect.acquireRelease(Effect.promise(() => browser.newContext()), (context) => Effect.promise(() => context.close()))
+    ])
+    const fromPublic = options.from === "public"
+    const origin = fromPublic ? PUBLIC_ORIGIN : yield* serveFiles(files)
+    const context = yield* Effect.acquireRelease(
+      Effect.promise(() => browser.newContext(fromPublic ? { permissions: ["local-network-access"] } : {})),
+      (context) => Effect.promise(() => context.close())
+    )
+    if (fromPublic) {
+      yield* Effect.promise(() =>
+        context.route(`${PUBLIC_ORIGIN}/**`, (route) => {
+          const [type, body] = files.get(new URL(route.request().url()).pathname) ?? ["text/plain", ""]
+          return route.fulfill({ body, contentType: type })
+        }))
+    }
     const page = yield* Effect.promise(() => context.newPage())
     if (process.env.AICONEXUS_BROWSER_LOG !== undefined) page.on("console", (message) => console.log(`[page] ${message.text()}`))
     yield* load(page, origin)
