@@ -51,7 +51,8 @@ const rawAnswerer = async (page: Page) => {
       current.addEventListener("icecandidate", (event) => {
         const candidate = (event as RTCPeerConnectionIceEvent).candidate
         if (candidate !== null && candidate.candidate !== "") {
-          void page.evaluate(([c, mid]) => globalThis.rawPeer.candidate(c, mid), [candidate.candidate, candidate.sdpMid ?? "0"] as const)
+          // Late candidates of a connection being closed may find the page gone.
+          page.evaluate(([c, mid]) => globalThis.rawPeer.candidate(c, mid), [candidate.candidate, candidate.sdpMid ?? "0"] as const).catch(() => undefined)
         }
       })
       described = current.setRemoteDescription({ type: "offer", sdp: message.offer })

@@ -17,10 +17,15 @@ import { Agent, BrowserAgent, GatewayClient } from "../index.ts"
 const element = <E extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as E
 const text = (id: string, value: string) => void (element(id).textContent = value)
 
+// Peers can send INTENTs at any rate: the page keeps the newest lines only.
+const LOG_LINES = 200
+
 const log = (line: string) => {
   const entry = document.createElement("div")
   entry.textContent = `${new Date().toLocaleTimeString()} ${line}`
-  element("log").prepend(entry)
+  const lines = element("log")
+  lines.prepend(entry)
+  while (lines.childElementCount > LOG_LINES) lines.lastElementChild!.remove()
 }
 
 const short = (did: string) => `${did.slice(0, 16)}…${did.slice(-6)}`
@@ -138,6 +143,9 @@ const program = Effect.gen(function*() {
 
   const discover = Effect.gen(function*() {
     const found = yield* agent.discover({ limit: 100 })
+    // Agents that left and have no session with this tab leave the list.
+    const present = new Set(found.map((entry) => entry.did as string))
+    for (const [did, row] of rows) if (!present.has(did) && row.session === undefined) rows.delete(did)
     for (const entry of found) {
       const row = rows.get(entry.did)
       if (row === undefined) rows.set(entry.did, { entry, state: "not connected", timing: "", session: undefined })
