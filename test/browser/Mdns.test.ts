@@ -51,5 +51,13 @@ describe("mDNS host candidates", () => {
       for (let i = 0; i < 100 && !node.sessions.has(did); i++) yield* Effect.sleep("20 millis")
       const pair = (yield* node.sessions.get(did)!.link.peer.stats).selectedPair
       assert.strictEqual(pair?.remoteType, "prflx", "the Node side learnt the browser's address from its checks")
+      // Chromium's side, read from its stats: the same path. Its own end is peer-reflexive too when
+      // the address the Node side saw is not one it gathered (it gathers no loopback in this mode).
+      const theirs = yield* call(page, "selectedPair", "a", node.agent.did)
+      assert.include(["host", "prflx"], theirs?.localType)
+      // The Node agent's candidate as it announced it; Chromium leaves its own address out of this
+      // page's stats (the port is the one the Node side saw).
+      assert.strictEqual(theirs?.remoteAddress, pair?.localAddress)
+      assert.strictEqual(theirs?.localAddress, `[hidden]:${pair?.remoteAddress.split(":").pop()}`)
     }).pipe(Effect.scoped), { timeout: 60_000 })
 })

@@ -92,6 +92,8 @@ const harness = {
       const announced = (yield* WebRtc.parseSdp(yield* peer.remoteSdp)).fingerprint
       return { presented: presented ?? null, announced }
     })),
+  /** The selected candidate pair of the session with `remote`, from Chromium's stats. */
+  selectedPair: (id: string, remote: string) => run(Effect.map(session(id, remote).link.peer.stats, (stats) => stats.selectedPair ?? null)),
   /** Sends `total` bytes over a `sink` channel; MB/s. */
   sink: (id: string, remote: string, total: number) => run(sinkThroughput(session(id, remote), total)),
   /** Closes the session with `remote`. */

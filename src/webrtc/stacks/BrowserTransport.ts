@@ -39,6 +39,9 @@ export const remoteFingerprintOf = (report: RTCStatsReport): Fingerprint | undef
   return typeof algorithm === "string" && typeof value === "string" ? { algorithm, value: value.toUpperCase() } : undefined
 }
 
+/** What a selected pair's address says where the browser does not tell it (the port follows). */
+export const HIDDEN_ADDRESS = "[hidden]"
+
 /** The selected candidate pair in a stats report. */
 export const selectedPairOf = (report: RTCStatsReport): SelectedPair | undefined => {
   const all = entries(report)
@@ -49,7 +52,11 @@ export const selectedPairOf = (report: RTCStatsReport): SelectedPair | undefined
   const local = byId(pair["localCandidateId"])
   const remote = byId(pair["remoteCandidateId"])
   if (local === undefined || remote === undefined) return undefined
-  const address = (candidate: StatsEntry) => `${String(candidate["address"] ?? candidate["ip"])}:${String(candidate["port"])}`
+  // Chromium leaves the addresses out of the stats of a page it hides its host addresses from.
+  const address = (candidate: StatsEntry) => {
+    const ip = candidate["address"] ?? candidate["ip"]
+    return `${typeof ip === "string" && ip !== "" ? ip : HIDDEN_ADDRESS}:${String(candidate["port"])}`
+  }
   const rtt = pair["currentRoundTripTime"]
   return {
     localType: String(local["candidateType"]),
