@@ -20,7 +20,8 @@ export type Store = "identities" | "gateways"
 
 const STORES: ReadonlyArray<Store> = ["identities", "gateways"]
 
-const reasonOf = (error: unknown) => error instanceof Error ? error.message : String(error ?? "unknown error")
+// A DOMException says what went wrong in its name (ConstraintError, QuotaExceededError, …).
+const reasonOf = (error: unknown) => error instanceof Error ? `${error.name}: ${error.message}` : String(error ?? "unknown error")
 
 /** A request's result, or its error. */
 const request = <A>(operation: string, make: () => IDBRequest<A>): Effect.Effect<A, BrowserStorageError> =>
@@ -66,7 +67,7 @@ export class BrowserStorage extends Context.Service<BrowserStorage, {
           request(`add ${store}`, () => objectStore(store, "readwrite").add(value, key)).pipe(
             Effect.as(true),
             // A key that exists already fails the request with ConstraintError.
-            Effect.catch((error) => error.reason.includes("Key already exists") || error.reason.includes("ConstraintError") ? Effect.succeed(false) : Effect.fail(error))
+            Effect.catch((error) => error.reason.startsWith("ConstraintError") ? Effect.succeed(false) : Effect.fail(error))
           )
       })
     }))

@@ -1,6 +1,6 @@
 /**
  * The page `aiconexus gateway --web` serves, built from the bundle, used in Chromium as a person
- * would: the tab shows its DID, finds a Node agent, connects (state and set-up time on screen),
+ * would: the tab shows its DID, finds a Node agent, connects (state, set-up time and RTT on screen),
  * sends a message, calls a capability and shows the answer. A screenshot is saved in the test's
  * temporary folder.
  */
@@ -39,7 +39,7 @@ describe("the browser page of aiconexus gateway --web", () => {
         await row.waitFor({ timeout: 15_000 })
         assert.include(await row.textContent(), "echo")
         await row.getByTestId("connect").click()
-        await row.getByTestId("state").filter({ hasText: /^connected \(set up in \d+ ms\)$/ }).waitFor({ timeout: 20_000 })
+        await row.getByTestId("state").filter({ hasText: /^connected \(set up in \d+ ms/ }).waitFor({ timeout: 20_000 })
       })
       assert.isTrue(node.sessions.has(did!), "the Node agent has a session with the tab's DID")
 
@@ -55,6 +55,9 @@ describe("the browser page of aiconexus gateway --web", () => {
       assert.deepStrictEqual(answer, { by: "node agent", echoed: { question: "what is 6 x 7?" } })
       for (let i = 0; i < 100 && node.intents.length === 0; i++) yield* Effect.sleep("50 millis")
       assert.deepStrictEqual(node.intents, [{ query: "hello from the page" }])
+
+      // The page measures its sessions every few seconds: the round-trip time appears on the row.
+      yield* Effect.promise(() => row.getByTestId("state").filter({ hasText: /^connected \(set up in \d+ ms, rtt \d+\.\d ms\)$/ }).waitFor({ timeout: 15_000 }))
 
       const screenshot = join(folder, "page.png")
       yield* Effect.promise(() => page.screenshot({ path: screenshot, fullPage: true }))

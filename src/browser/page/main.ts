@@ -202,8 +202,16 @@ const program = Effect.gen(function*() {
     Effect.andThen(Effect.sync(() => log(`session opened by ${short(session.remote)}`)), follow(session))), scope)
   yield* client.session
   yield* discover
-  // Agents come and go: discover again every few seconds.
-  yield* Effect.forkIn(Effect.forever(Effect.andThen(Effect.sleep("5 seconds"), discover)), scope)
+  /** The round-trip time of each session's selected candidate pair, into its row. */
+  const measure = Effect.forEach([...rows.values()], (row) =>
+    row.session === undefined || row.state !== "connected"
+      ? Effect.void
+      : Effect.map(row.session.link.peer.stats, ({ selectedPair }) => {
+        const rtt = selectedPair?.roundTripTimeMs
+        if (rtt !== undefined) row.timing = `${row.timing.replace(/, rtt .*$/, "")}, rtt ${rtt.toFixed(1)} ms`
+      }), { discard: true }).pipe(Effect.andThen(Effect.sync(render)))
+  // Agents come and go: discover again every few seconds, and measure the sessions.
+  yield* Effect.forkIn(Effect.forever(Effect.andThen(Effect.sleep("5 seconds"), Effect.andThen(discover, measure))), scope)
   return yield* Effect.never
 })
 
