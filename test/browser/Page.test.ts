@@ -9,7 +9,7 @@ import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { buildPage } from "../../scripts/browserBundle.ts"
-import { CLI, background, line } from "../processes.ts"
+import { CLI, background, line, runCli } from "../processes.ts"
 import { realTransports } from "../webrtc/fixtures.ts"
 import { launch, nodeAgent, tempDir } from "./chromium.ts"
 
@@ -41,6 +41,8 @@ describe("the browser page of aiconexus gateway --web", () => {
         await row.getByTestId("connect").click()
         await row.getByTestId("state").filter({ hasText: /^connected \(set up in \d+ ms/ }).waitFor({ timeout: 20_000 })
       })
+      // The Node agent takes the session once its side is open too (moments later).
+      for (let i = 0; i < 100 && !node.sessions.has(did!); i++) yield* Effect.sleep("50 millis")
       assert.isTrue(node.sessions.has(did!), "the Node agent has a session with the tab's DID")
 
       yield* Effect.promise(async () => {
@@ -63,4 +65,12 @@ describe("the browser page of aiconexus gateway --web", () => {
       yield* Effect.promise(() => page.screenshot({ path: screenshot, fullPage: true }))
       assert.isTrue(existsSync(screenshot) && statSync(screenshot).size > 1000)
     }).pipe(Effect.scoped), { timeout: 90_000 })
+
+  it.live("without a built page, --web says how to build it and exits 1", () =>
+    Effect.gen(function*() {
+      const folder = tempDir("no-page")
+      const { code, output } = yield* runCli(["gateway", "--port", "0", "--data-dir", join(folder, "gateway"), "--web-dir", join(folder, "missing")])
+      assert.strictEqual(code, 1)
+      assert.include(output, `error: no browser page in ${join(folder, "missing")} (build it with npm run build:web)`)
+    }), { timeout: 30_000 })
 })
