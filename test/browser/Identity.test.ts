@@ -46,4 +46,16 @@ describe("identity in the browser", () => {
       assert.include(refused, "GatewayIdentityMismatch")
       yield* impostor.stop
     }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("two tabs of one origin making the identity at the same moment end with the same one", () =>
+    Effect.gen(function*() {
+      const { context, page } = yield* harnessPage(yield* launch)
+      const other = yield* Effect.promise(() => context.newPage())
+      yield* Effect.promise(() => other.goto(page.url()))
+      yield* Effect.promise(() => other.waitForFunction(() => "harness" in globalThis))
+      const [first, second] = yield* Effect.all([call(page, "identity", "shared"), call(other, "identity", "shared")], { concurrency: 2 })
+      assert.match(first, /^did:key:z6Mk/)
+      assert.strictEqual(second, first)
+      assert.strictEqual(yield* call(other, "identity", "shared"), first)
+    }).pipe(Effect.scoped), { timeout: 60_000 })
 })

@@ -4,7 +4,7 @@
  */
 import { Context, Effect, Exit, Layer, Option, Scope, Stream } from "effect"
 import type { PeerSession } from "../../src/agent/Agent.ts"
-import { Agent, BrowserAgent, BrowserKnownGateways, BrowserStorage, CandidatePolicy, GatewayClient, KnownGateways } from "../../src/browser/index.ts"
+import { Agent, BrowserAgent, BrowserIdentity, BrowserKnownGateways, BrowserStorage, CandidatePolicy, GatewayClient, KnownGateways } from "../../src/browser/index.ts"
 import * as WebRtc from "../../src/protocol/WebRtc.ts"
 import { bulkRoundTrip, echo, serveSession, sinkThroughput } from "./peerBehaviour.ts"
 // Chromium's own RTCPeerConnection, without our code: `globalThis.rawPeer`, the benchmark's baseline.
@@ -103,6 +103,9 @@ const harness = {
       get(id).sessions.delete(remote)
       return found === undefined ? Effect.void : found.close
     })),
+  /** The DID of the identity stored in `database` (made and stored when there is none), without starting an agent. */
+  identity: (database: string) =>
+    run(Effect.map(BrowserIdentity.loadOrCreate(), (identity) => identity.did).pipe(Effect.provide(BrowserStorage.layer(database)))),
   /** What the stored identity's private key allows, and whether exporting it fails. */
   storedKey: (database: string) =>
     run(Effect.gen(function*() {
