@@ -8,7 +8,7 @@ import { join, relative } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 
 const ROOT = new URL("..", import.meta.url).pathname
-const BROWSER_SAFE_FOLDERS = ["src/protocol", "src/client", "src/webrtc", "src/agent", "src/machine", "src/util"]
+const BROWSER_SAFE_FOLDERS = ["src/protocol", "src/client", "src/webrtc", "src/agent", "src/machine", "src/util", "src/browser"]
 const isNodeOnly = (file: string) => /(^|\/)Node[A-Z][^/]*\.ts$/.test(file)
 
 const sources = (folder: string): Array<string> => {

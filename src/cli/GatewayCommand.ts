@@ -24,8 +24,11 @@ const youngGenerationCapped = (): boolean =>
     // V8 takes its flags with `_` or `-` between the words.
     .some((flag) => flag.replaceAll("_", "-").startsWith(YOUNG_GENERATION_FLAG))
 
+/** Where `npm run build:web` writes the browser page. */
+const DEFAULT_WEB_DIR = new URL("../../dist/web", import.meta.url).pathname
+
 /** Prints where the gateway listens and who it is, once it does (a note about node's flags first). */
-const announce = Layer.effectDiscard(Effect.gen(function*() {
+const announce = (config: GatewayConfig.GatewayConfig) => Layer.effectDiscard(Effect.gen(function*() {
   const gateway = yield* Gateway.Gateway
   if (!youngGenerationCapped()) {
     yield* Console.log(`note: node runs without ${YOUNG_GENERATION_FLAG}; idle agents cost 2-5x more memory (see docs/deployment.md, Running it; npm start sets it)`)
@@ -33,6 +36,7 @@ const announce = Layer.effectDiscard(Effect.gen(function*() {
   yield* Console.log(`AIConexus gateway listening on ${gateway.url}`)
   yield* Console.log(`gateway DID: ${gateway.did}`)
   yield* Console.log(`health: ${gateway.httpUrl}/health  metrics: ${gateway.httpUrl}/metrics`)
+  if (config.webDir !== undefined) yield* Console.log(`browser page: ${gateway.httpUrl}/`)
 }))
 
 /** The `gateway` command. */
@@ -41,17 +45,20 @@ export const command = Command.make(
   {
     host: Flag.String("host").pipe(Flag.withDescription("Address to listen on (default 127.0.0.1)"), Flag.optional),
     port: Flag.Int("port").pipe(Flag.withDescription("Port to listen on (default 8787; 0 picks a free one)"), Flag.optional),
-    dataDir: Flag.String("data-dir").pipe(Flag.withDescription("Where the gateway keeps its identity"), Flag.optional)
+    dataDir: Flag.String("data-dir").pipe(Flag.withDescription("Where the gateway keeps its identity"), Flag.optional),
+    web: Flag.Boolean("web").pipe(Flag.withDescription("Serve the browser page at / (built by npm run build:web)"), Flag.withDefault(false)),
+    webDir: Flag.String("web-dir").pipe(Flag.withDescription(`The page's folder (default ${DEFAULT_WEB_DIR}); implies --web`), Flag.optional)
   },
-  Effect.fn(function*({ dataDir, host, port }) {
+  Effect.fn(function*({ dataDir, host, port, web, webDir }) {
     const fromEnv = yield* GatewayConfig.fromEnv
     const config: GatewayConfig.GatewayConfig = {
       ...fromEnv,
       host: Option.getOrElse(host, () => fromEnv.host),
       port: Option.getOrElse(port, () => fromEnv.port),
-      dataDir: Option.getOrElse(dataDir, () => fromEnv.dataDir)
+      dataDir: Option.getOrElse(dataDir, () => fromEnv.dataDir),
+      webDir: Option.getOrElse(webDir, () => web ? DEFAULT_WEB_DIR : undefined)
     }
-    return yield* Layer.launch(announce.pipe(Layer.provideMerge(Gateway.layerFromConfig(config)))).pipe(
+    return yield* Layer.launch(announce(config).pipe(Layer.provideMerge(Gateway.layerFromConfig(config)))).pipe(
       // A gateway that cannot start says why in one line and exits 1 (interrupts are the normal stop).
       Effect.catchCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : reportFailure(cause))
     )

@@ -9,7 +9,9 @@
  *
  * @since 0.1.0
  */
+import { readFile } from "node:fs/promises"
 import { createServer } from "node:http"
+import { join } from "node:path"
 import { NodeHttpServer, NodeServices } from "@effect/platform-node"
 import { Clock, Context, Effect, Layer, Metric, type Redacted, Schema } from "effect"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
@@ -29,7 +31,11 @@ import * as WebSocketServer from "./WebSocketServer.ts"
 /** The configuration cannot work (e.g. a session timeout not over twice the heartbeat). */
 export class InvalidGatewayConfig extends Schema.TaggedError<InvalidGatewayConfig>()("InvalidGatewayConfig", {
   reason: Schema.String
-}) {}
+}) {
+  override get message(): string {
+    return this.reason
+  }
+}
 
 /** A running gateway: where agents dial it and who it is. */
 export class Gateway extends Context.Service<Gateway, {
@@ -82,6 +88,17 @@ const routes = (config: GatewayConfig, admission: Admission.Admission, startedAt
         ...(page.success.nextCursor === undefined ? {} : { next_cursor: page.success.nextCursor })
       })
     }))
+
+    // The browser page (`--web`): read once at start, served from memory.
+    if (config.webDir !== undefined) {
+      const dir = config.webDir
+      const page = yield* Effect.tryPromise({
+        try: () => Promise.all([readFile(join(dir, "index.html"), "utf8"), readFile(join(dir, "page.js"), "utf8")]),
+        catch: () => new InvalidGatewayConfig({ reason: `no browser page in ${dir} (build it with npm run build:web)` })
+      })
+      yield* router.add("GET", "/", Effect.succeed(HttpServerResponse.text(page[0], { contentType: "text/html; charset=utf-8" })))
+      yield* router.add("GET", "/page.js", Effect.succeed(HttpServerResponse.text(page[1], { contentType: "text/javascript; charset=utf-8" })))
+    }
 
     yield* router.add("GET", "/metrics", Effect.gen(function*() {
       yield* Metric.update(GatewayMetrics.sessions, admission.sessions())

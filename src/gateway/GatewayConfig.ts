@@ -58,6 +58,8 @@ export interface GatewayConfig {
   readonly redisUrl: Redacted.Redacted<string> | undefined
   /** A PEM file of the CA that signed the Redis server's TLS certificate (for `rediss://` with a private CA). */
   readonly redisTlsCaFile: string | undefined
+  /** A folder with the browser page (`index.html`, `page.js`) to serve at `/` (`aiconexus gateway --web`). */
+  readonly webDir?: string | undefined
   /** Prefix of every Redis key and channel, so several clusters can share one Redis. */
   readonly redisKeyPrefix: string
   /** This node's name in the cluster; a random one per start when unset. */

@@ -36,7 +36,7 @@ const decodeContent = Schema.decodeUnknownEffect(Schema.fromJsonString(IdentityF
 const FOREIGN_ACCESS = 0o077
 
 /** Saves an identity with mode 0600 (written to a temporary file first, then renamed into place). */
-export const save = (path: string, identity: Identity.Identity) =>
+export const save = (path: string, identity: Identity.SeedIdentity) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const paths = yield* Path.Path

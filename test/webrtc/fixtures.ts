@@ -9,23 +9,11 @@ import * as Identity from "../../src/protocol/Identity.ts"
 import * as CandidatePolicy from "../../src/webrtc/peer/CandidatePolicy.ts"
 import { Connector, type ConnectorConfig, type PeerLink } from "../../src/webrtc/link/Connector.ts"
 import type * as DataChannel from "../../src/webrtc/peer/DataChannel.ts"
-import * as NodeDataChannelTransport from "../../src/webrtc/stacks/NodeDataChannelTransport.ts"
-import * as NodeWeriftTransport from "../../src/webrtc/stacks/NodeWeriftTransport.ts"
-import * as MockTransport from "../../src/webrtc/stacks/MockTransport.ts"
 import type { Transport } from "../../src/webrtc/peer/Transport.ts"
 import { client } from "../client/fixtures.ts"
 
-/** The real stacks, confined to 127.0.0.1. */
-export const realTransports: ReadonlyArray<readonly [string, Layer.Layer<Transport>]> = [
-  ["node-datachannel", NodeDataChannelTransport.layer({ bindAddress: "127.0.0.1" })],
-  ["werift", NodeWeriftTransport.layer({ loopback: true })]
-]
-
-/** Every stack: the real ones and the mock (on a fresh mock network). */
-export const allTransports: ReadonlyArray<readonly [string, Effect.Effect<Layer.Layer<Transport>, never, Scope.Scope>]> = [
-  ...realTransports.map(([name, layer]) => [name, Effect.succeed(layer)] as const),
-  ["mock", Effect.map(MockTransport.makeNetwork, MockTransport.layer)]
-]
+// The stacks the suites run on (in the chromium test project: the browser's, see transports.chromium.ts).
+export { allTransports, realTransports } from "./transports.ts"
 
 /**
  * A connector for a new agent on a shared signaling hub. `tap` wraps its signaling (e.g. to

@@ -88,7 +88,7 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
   const transport = yield* Transport
   const connectorScope = yield* Effect.scope
   const incoming = yield* Queue.unbounded<Link.PeerLink>()
-  const policy = config.candidatePolicy ?? CandidatePolicy.defaultPolicy
+  const policy = CandidatePolicy.forStack(config.candidatePolicy ?? CandidatePolicy.defaultPolicy, transport)
   const connectTimeoutMs = config.connectTimeoutMs ?? 15_000
   const recoveryOptions = config.recovery === true ? {} : config.recovery === false ? undefined : config.recovery
 

@@ -6,6 +6,12 @@
  * link-local ones (a remote peer has no business making us probe this host or its link); tests on
  * one machine turn loopback on. The end-of-candidates marker (`""`) is always accepted.
  *
+ * mDNS names: browsers announce their host candidates as `<uuid>.local` names (so a page cannot
+ * learn the machine's addresses). A stack that cannot resolve them (node-datachannel, werift:
+ * `Transport.resolvesMdns`) drops them (`forStack`) instead of asking a resolver that cannot
+ * answer; the connection still forms, through the peer-reflexive candidate the browser's own
+ * connectivity checks create on our side, or through its server-reflexive and relay candidates.
+ *
  * @since 0.1.0
  */
 import { Result } from "effect"
@@ -23,6 +29,10 @@ export const defaultPolicy: CandidatePolicy = { loopback: false, "link-local": f
 
 /** Everything, loopback included (agents on one machine, tests). */
 export const allowAll: CandidatePolicy = { loopback: true, "link-local": true, mdns: true, private: true, public: true }
+
+/** The policy as a stack applies it: no mDNS names where the stack cannot resolve them. */
+export const forStack = (policy: CandidatePolicy, stack: { readonly resolvesMdns: boolean }): CandidatePolicy =>
+  stack.resolvesMdns || !policy.mdns ? policy : { ...policy, mdns: false }
 
 /** The kind of a candidate address. */
 export const addressKind = (address: string): AddressKind => {

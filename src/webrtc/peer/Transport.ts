@@ -4,7 +4,7 @@
  * Everything above this module talks to the W3C `RTCPeerConnection` / `RTCDataChannel`
  * interfaces only; a Layer supplies an implementation: node-datachannel (`NodeDataChannelTransport`,
  * the default in Node), werift (`NodeWeriftTransport`), the in-memory mock (`MockTransport`), and
- * later the browser's own. A stack's known differences are declared here as data, not handled by
+ * the browser's own (`BrowserTransport`). A stack's known differences are declared here as data, not handled by
  * special cases in the state machines.
  *
  * @since 0.1.0
@@ -63,6 +63,11 @@ export class Transport extends Context.Service<Transport, {
   readonly supportsIceRestart: boolean
   /** Whether the stack can roll back a pending offer. */
   readonly supportsRollback: boolean
+  /**
+   * Whether the stack resolves mDNS host names (`<uuid>.local`, as browsers announce their host
+   * candidates). Where it does not, such candidates are dropped (`CandidatePolicy.forStack`).
+   */
+  readonly resolvesMdns: boolean
 }>()("aiconexus/webrtc/Transport") {}
 
 /** `RTCIceServer`s from the gateway's ICE servers. */

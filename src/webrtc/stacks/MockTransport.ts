@@ -358,5 +358,6 @@ export const layer = (network: MockNetwork): Layer.Layer<Transport> =>
     prepareRemoteOffer: (sdp) => sdp,
     maxMessageSize: 256 * 1024,
     supportsIceRestart: false,
-    supportsRollback: true
+    supportsRollback: true,
+    resolvesMdns: true
   }))

@@ -248,5 +248,7 @@ export const layer = (local: NodeDataChannelOptions = {}): Layer.Layer<Transport
   prepareRemoteOffer: takeDtlsServerRole,
   maxMessageSize: 256 * 1024,
   supportsIceRestart: false,
-  supportsRollback: false
+  supportsRollback: false,
+  // libjuice asks the system resolver, which does not speak mDNS on a usual Linux host.
+  resolvesMdns: false
 }))

@@ -98,5 +98,6 @@ export const layer = (werift: WeriftOptions = {}): Layer.Layer<Transport> =>
     prepareRemoteOffer: (sdp) => sdp,
     maxMessageSize: 64 * 1024,
     supportsIceRestart: true,
-    supportsRollback: true
+    supportsRollback: true,
+    resolvesMdns: false
   }))

@@ -5,8 +5,9 @@
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Fiber, Option, Stream } from "effect"
-import { SignalingHub } from "../../../src/client/Signaling.ts"
+import { Context, Effect, Fiber, Layer, Option, Stream } from "effect"
+import { Signaling, SignalingHub } from "../../../src/client/Signaling.ts"
+import * as Identity from "../../../src/protocol/Identity.ts"
 import { parseSdp } from "../../../src/protocol/Sdp.ts"
 import * as PeerConnection from "../../../src/webrtc/peer/PeerConnection.ts"
 import { Transport } from "../../../src/webrtc/peer/Transport.ts"
@@ -93,7 +94,8 @@ describe.each(realTransports)("DTLS on %s", (_name, transport) => {
   it.live("a correctly signed OFFER carrying another certificate's fingerprint: DTLS fails, no connection opens", () =>
     Effect.gen(function*() {
       const signalingHub = yield* hub
-      const alice = yield* agentOnHub(signalingHub, transport)
+      // Alice is signaling only: a Connector of hers would take the ANSWER from her listener.
+      const alice = { signaling: Context.get(yield* Layer.build(Signaling.layerMemory(yield* Identity.generate).pipe(Layer.provide(Layer.succeedContext(signalingHub)))), Signaling) }
       const bob = yield* agentOnHub(signalingHub, transport, { connectTimeoutMs: 3_000 })
       const incoming = yield* bob.connector.incoming.pipe(Stream.runHead, Effect.forkChild)
       // Alice negotiates by hand, lying about her certificate in an OFFER she signs herself.
@@ -102,21 +104,24 @@ describe.each(realTransports)("DTLS on %s", (_name, transport) => {
       yield* peer.createDataChannel({ label: "ioap", protocol: "ioap.v1" })
       const sdp = (yield* peer.createOffer).replace(FINGERPRINT, otherFingerprint)
       const connection_id = crypto.randomUUID()
-      const offerId = yield* alice.signaling.send(bob.identity.did, "OFFER", { connection_id, sdp })
-      yield* peer.localCandidates.pipe(
-        Stream.runForEach((c) => Effect.ignore(alice.signaling.send(bob.identity.did, "ICE_CANDIDATE", { connection_id, candidate: c.candidate, sdp_mid: c.sdpMid ?? "0" }))),
-        Effect.forkScoped
-      )
+      let answered = false
       yield* alice.signaling.incoming.pipe(
         Stream.runForEach((signal) =>
-          signal.type === "ANSWER" && signal.correlationId === offerId
-            ? Effect.ignore(peer.acceptAnswer((signal.payload as { sdp: string }).sdp))
+          signal.type === "ANSWER"
+            ? Effect.ignore(Effect.andThen(peer.acceptAnswer((signal.payload as { sdp: string }).sdp), Effect.sync(() => void (answered = true))))
             : signal.type === "ICE_CANDIDATE"
             ? Effect.ignore(peer.addRemoteCandidate({ candidate: (signal.payload as { candidate: string }).candidate, sdpMid: "0" }))
             : Effect.void),
         Effect.forkScoped
       )
+      yield* alice.signaling.send(bob.identity.did, "OFFER", { connection_id, sdp })
+      yield* peer.localCandidates.pipe(
+        Stream.runForEach((c) => Effect.ignore(alice.signaling.send(bob.identity.did, "ICE_CANDIDATE", { connection_id, candidate: c.candidate, sdp_mid: c.sdpMid ?? "0" }))),
+        Effect.forkScoped
+      )
       const accepted = yield* Fiber.join(incoming).pipe(Effect.timeout("4 seconds"), Effect.option)
+      // Bob answered (the signature holds), so only DTLS stood between them.
+      assert.isTrue(answered, "bob answered the signed OFFER")
       assert.isTrue(Option.isNone(accepted) || Option.isNone(accepted.value), "bob must not get a connection")
       assert.notStrictEqual(yield* peer.connection.state, "connected")
     }).pipe(Effect.scoped), { timeout: 20_000 })
