@@ -42,7 +42,7 @@ import type { LinkState, OpenLink } from "./LinkRecovery.ts"
 import * as PeerConnection from "../peer/PeerConnection.ts"
 import * as PeerMetrics from "../peer/PeerMetrics.ts"
 import * as Recovery from "./Recovery.ts"
-import { Transport } from "../peer/Transport.ts"
+import { type IceTransportPolicy, Transport } from "../peer/Transport.ts"
 import * as StateMachine from "../../machine/StateMachine.ts"
 
 /** The BYE reason of an offer refused by the simultaneous-offer rule (its sender then adopts ours). */
@@ -124,6 +124,8 @@ export interface ConnectorConfig {
   /** Whether to answer an OFFER from this DID; applied before anything is created. Default: yes. */
   readonly acceptPolicy?: (remote: Did) => Effect.Effect<boolean>
   readonly candidatePolicy?: CandidatePolicy.CandidatePolicy
+  /** Local candidates ICE may use: "relay" keeps host and srflx paths unused (default "all"). */
+  readonly iceTransportPolicy?: IceTransportPolicy
   /** Connect deadline for both sides (default 15 s). */
   readonly connectTimeoutMs?: number
   /** Attempts within the deadline when the stack fails a connection early (default 3). */
@@ -234,7 +236,7 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
   const createPeer = (state: LinkState, connectionId: string, described: Deferred.Deferred<void>) =>
     Effect.gen(function*() {
       const iceServers = yield* config.iceServers
-      const native = yield* transport.create({ iceServers })
+      const native = yield* transport.create({ iceServers, iceTransportPolicy: config.iceTransportPolicy })
       const peer = yield* PeerConnection.make(native, { maxMessageSize: transport.maxMessageSize })
       state.peer = peer
       state.gate = described

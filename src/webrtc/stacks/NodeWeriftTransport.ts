@@ -8,17 +8,45 @@
  * connection gets its own, as in browsers and libdatachannel, so a rebuilt connection is told
  * from an ICE restart of the same one by its fingerprint (`Recovery`).
  *
+ * werift uses one STUN and one TURN server: the first of each in the list. It speaks TURN over
+ * UDP, TCP and TLS; `turnTransport` picks which of the gateway's TURN URLs comes first. With the
+ * relay-only policy the TURN servers are checked in that order before ICE (`TurnCheck`) and the
+ * first that grants an allocation is the one werift gets.
+ *
  * @since 0.1.0
  */
 import * as NodeCrypto from "node:crypto"
 import { Effect, Layer } from "effect"
 import { RTCDtlsTransport, RTCPeerConnection } from "werift"
+import type { IceServer } from "../../protocol/Envelope.ts"
 import { type PeerConnectionOptions, toRtcIceServers, Transport, type TransportPeer } from "../peer/Transport.ts"
+import * as TurnCheck from "./TurnCheck.ts"
 
 /** How werift gathers candidates. */
 export interface WeriftOptions {
   /** Use 127.0.0.1 only (tests and same-machine agents): werift otherwise skips loopback. */
   readonly loopback?: boolean
+  /** Which TURN URLs werift tries (its first one is used): default, the gateway's order. */
+  readonly turnTransport?: "udp" | "tcp" | "tls"
+  /** Only TURN (no STUN, no other TURN transport): for networks where UDP does not get out. */
+  readonly turnOnly?: boolean
+}
+
+const relayCheck = TurnCheck.cached()
+
+/** The TURN servers werift may use, preferred transport first. */
+const turnCandidates = (servers: ReadonlyArray<IceServer>, werift: WeriftOptions) => {
+  const all = TurnCheck.turnServers(servers)
+  const preferred = werift.turnTransport === undefined ? all : all.filter((s) => s.transport === werift.turnTransport)
+  return werift.turnOnly === true ? preferred : [...preferred, ...all.filter((s) => !preferred.includes(s))]
+}
+
+/** The ICE servers as werift gets them: `turn` (if any) as its first TURN URL; STUN unless TURN only. */
+const weriftServers = (servers: ReadonlyArray<IceServer>, turn: TurnCheck.TurnServer | undefined, werift: WeriftOptions): Array<IceServer> => {
+  const stun = werift.turnOnly === true ? [] : TurnCheck.onlyUrls(servers, (url) => url.startsWith("stun"))
+  return turn === undefined
+    ? stun
+    : [...stun, { urls: [turn.url], ...(turn.username === undefined ? {} : { username: turn.username }), ...(turn.credential === undefined ? {} : { credential: turn.credential }) }]
 }
 
 interface WeriftInternals {
@@ -44,11 +72,20 @@ const newCertificate = Effect.promise(() => {
 })
 
 const create = (options: PeerConnectionOptions, werift: WeriftOptions) =>
+  Effect.flatMap(
+    options.iceTransportPolicy === "relay"
+      ? TurnCheck.requireRelay(turnCandidates(options.iceServers, werift).filter((s) => s.transport !== "tls"), relayCheck)
+      : Effect.succeed(turnCandidates(options.iceServers, werift)[0]),
+    (turn) => createWith(options, turn, werift)
+  )
+
+const createWith = (options: PeerConnectionOptions, turn: TurnCheck.TurnServer | undefined, werift: WeriftOptions) =>
   Effect.acquireRelease(
     Effect.map(newCertificate, (certificate): TransportPeer => {
       const native = new RTCPeerConnection({
         dtls: { keys: { certPem: certificate.certPem, keyPem: certificate.privateKey, signatureHash: certificate.signatureHash } },
-        iceServers: toRtcIceServers(options.iceServers) as never,
+        iceServers: toRtcIceServers(weriftServers(options.iceServers, turn, werift)) as never,
+        ...(options.iceTransportPolicy === "relay" ? { iceTransportPolicy: "relay" as const } : {}),
         iceUseIpv4: true,
         iceUseIpv6: false,
         ...(werift.loopback === true
@@ -72,7 +109,8 @@ const create = (options: PeerConnectionOptions, werift: WeriftOptions) =>
               remoteType: pair.remoteCandidate.type,
               localAddress: `${pair.localCandidate.host}:${pair.localCandidate.port}`,
               remoteAddress: `${pair.remoteCandidate.host}:${pair.remoteCandidate.port}`,
-              roundTripTimeMs: pair.rtt === undefined ? undefined : pair.rtt * 1000
+              roundTripTimeMs: pair.rtt === undefined ? undefined : pair.rtt * 1000,
+              ...(pair.localCandidate.type === "relay" && turn !== undefined ? { relayProtocol: turn.transport } : {})
             }
           }),
         // werift 0.25's connect() returns at once while DTLS is up, so after an ICE restart nothing
@@ -90,13 +128,16 @@ const create = (options: PeerConnectionOptions, werift: WeriftOptions) =>
     ({ pc }) => Effect.promise(async () => void (await pc.close()))
   )
 
-/** werift as the WebRTC stack. */
-export const layer = (werift: WeriftOptions = {}): Layer.Layer<Transport> =>
-  Layer.succeed(Transport, Transport.of({
+/** werift as the WebRTC stack (the service; `layer` provides it). */
+export const make = (werift: WeriftOptions = {}): Transport["Service"] =>
+  Transport.of({
     name: "werift",
     create: (options) => create(options, werift),
     prepareRemoteOffer: (sdp) => sdp,
     maxMessageSize: 64 * 1024,
     supportsIceRestart: true,
     supportsRollback: true
-  }))
+  })
+
+/** werift as the WebRTC stack. */
+export const layer = (werift: WeriftOptions = {}): Layer.Layer<Transport> => Layer.succeed(Transport, make(werift))

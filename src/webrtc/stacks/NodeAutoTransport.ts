@@ -1,0 +1,107 @@
+/**
+ * The default stack of the CLI: node-datachannel, and werift over TURN/TCP where UDP cannot get out.
+ *
+ * libjuice (inside node-datachannel) speaks TURN over UDP only. On a network that blocks UDP
+ * (some corporate and hotel networks let only TCP out) it has no usable candidate at all, while
+ * werift can still reach a TURN server over TCP and relay from there. So, when the gateway's ICE
+ * servers include a TURN URL over TCP, each connection first asks the UDP TURN server for an
+ * allocation (`TurnCheck`, one transaction per gateway session, cached):
+ *
+ * - it answers (granted, or refused: UDP gets out either way) → node-datachannel, as usual;
+ * - no answer within `probeTimeoutMs` → the TCP TURN server is asked; if it grants one, this
+ *   connection uses werift with that TURN server only (`relay/tcp`); if it refuses our credentials
+ *   the connection fails with a typed `RelayUnavailable` rather than timing out later.
+ *
+ * The peer may use any stack: the two interoperate. Without a TCP TURN URL there is nothing to fall
+ * back to, so no check is made. The service's stack properties (`maxMessageSize`,
+ * `prepareRemoteOffer`, ...) are the ones of the stack chosen for the newest connection; one
+ * agent's connections normally share one network, so they all get the same stack.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Layer } from "effect"
+import type { PeerConnectionOptions } from "../peer/Transport.ts"
+import { RelayUnavailable, Transport } from "../peer/Transport.ts"
+import * as NodeDataChannelTransport from "./NodeDataChannelTransport.ts"
+import * as NodeWeriftTransport from "./NodeWeriftTransport.ts"
+import * as TurnCheck from "./TurnCheck.ts"
+
+/** How the automatic choice is made. */
+export interface AutoOptions {
+  /** How long to wait for the UDP TURN server before trying TCP (default 1500 ms). */
+  readonly probeTimeoutMs?: number
+  /** Passed to node-datachannel. */
+  readonly bindAddress?: string
+}
+
+/** Which stack a connection with these ICE servers gets, and why. */
+export type Choice =
+  | { readonly stack: "node-datachannel"; readonly reason: string }
+  | { readonly stack: "werift"; readonly reason: string; readonly turn: TurnCheck.TurnServer }
+
+/** Decides the stack for one connection (see the module comment). */
+export const choose = (
+  options: PeerConnectionOptions,
+  ask: (server: TurnCheck.TurnServer) => Effect.Effect<TurnCheck.TurnCheckResult>
+): Effect.Effect<Choice, RelayUnavailable> =>
+  Effect.gen(function*() {
+    const turns = TurnCheck.turnServers(options.iceServers)
+    const stream = turns.filter((server) => server.transport === "tcp")
+    if (stream.length === 0) return { stack: "node-datachannel", reason: "no TURN server over TCP to fall back to" } as const
+    const udp = turns.find((server) => server.transport === "udp")
+    const overUdp = udp === undefined ? undefined : yield* ask(udp)
+    if (overUdp !== undefined && overUdp._tag !== "Unreachable") {
+      if (overUdp._tag === "Refused" && options.iceTransportPolicy === "relay") {
+        return yield* new RelayUnavailable({ url: udp!.url, reason: TurnCheck.describe(udp!, overUdp, Date.now()) })
+      }
+      return { stack: "node-datachannel", reason: `UDP reaches ${udp!.url}` } as const
+    }
+    const why = udp === undefined ? "no UDP TURN server" : `no answer over UDP from ${udp.url}`
+    let first: RelayUnavailable | undefined
+    for (const server of stream) {
+      const result = yield* ask(server)
+      if (result._tag === "Allocated") return { stack: "werift", reason: `${why}; TURN over TCP at ${server.url} works`, turn: server } as const
+      first ??= new RelayUnavailable({ url: server.url, reason: `${why}, and ${TurnCheck.describe(server, result, Date.now())}` })
+    }
+    // Nothing relays. Where UDP was not even tried, or direct paths may still work, ICE gets its chance.
+    if (first !== undefined && (udp === undefined || options.iceTransportPolicy === "relay")) return yield* first
+    return { stack: "node-datachannel", reason: `${why}; no TURN server over TCP answered either` } as const
+  })
+
+/** The automatic stack as a service. */
+export const make = (auto: AutoOptions = {}): Transport["Service"] => {
+  const ndc = NodeDataChannelTransport.make(auto.bindAddress === undefined ? {} : { bindAddress: auto.bindAddress })
+  const werift = NodeWeriftTransport.make({ turnTransport: "tcp", turnOnly: true })
+  const check = TurnCheck.cached()
+  const ask = (server: TurnCheck.TurnServer) => check(server, auto.probeTimeoutMs ?? 1_500)
+  let current: Transport["Service"] = ndc
+  const reported = new Set<string>()
+  return Transport.of({
+    get name() {
+      return current.name
+    },
+    create: (options) =>
+      Effect.gen(function*() {
+        const choice = yield* choose(options, ask)
+        if (!reported.has(choice.reason)) {
+          reported.add(choice.reason)
+          yield* Effect.logInfo(`WebRTC stack: ${choice.stack} (${choice.reason})`)
+        }
+        current = choice.stack === "werift" ? werift : ndc
+        return yield* current.create(options)
+      }),
+    prepareRemoteOffer: (sdp, context) => current.prepareRemoteOffer(sdp, context),
+    get maxMessageSize() {
+      return current.maxMessageSize
+    },
+    get supportsIceRestart() {
+      return current.supportsIceRestart
+    },
+    get supportsRollback() {
+      return current.supportsRollback
+    }
+  })
+}
+
+/** The automatic stack: node-datachannel, werift over TURN/TCP where UDP is blocked. */
+export const layer = (auto: AutoOptions = {}): Layer.Layer<Transport> => Layer.sync(Transport, () => make(auto))
