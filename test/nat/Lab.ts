@@ -1,0 +1,253 @@
+/**
+ * A NAT lab in network namespaces: an "internet" (`wan`) with the gateway and coturn, two NAT
+ * routers, one agent host behind each. Built by the tests, removed by their finalizers (also when
+ * a test fails); names are unique per run, so parallel runs never meet.
+ *
+ *   a (10.1.0.2) ─ ra [NAT A] ─ 198.51.100.0/24 ─┐
+ *                                                 wan (servers on 203.0.113.1)
+ *   b (10.2.0.2) ─ rb [NAT B] ─ 192.0.2.0/24 ────┘
+ *
+ * Nothing gets a route to the machine's own interfaces: no packet leaves the namespaces.
+ * Needs root, `ip`, `iptables`, `tc` and `turnserver` (coturn); see /work/shared/NAT-LAB.md.
+ */
+import { spawn, execFileSync, spawnSync } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, Exit, Scope } from "effect"
+import { CLI, ROOT } from "../processes.ts"
+
+/** How a router treats its hosts' traffic. */
+export type Nat =
+  /** No NAT: the host's 10.x address is routed (host candidates work across). */
+  | "none"
+  /** MASQUERADE: endpoint-independent mapping ("cone"). */
+  | "cone"
+  /** MASQUERADE --random-fully: a new port per destination ("symmetric"). */
+  | "symmetric"
+
+export interface LabConfig {
+  readonly natA: Nat
+  readonly natB: Nat
+  /** Router B drops UDP from its host and lets out only TCP to the servers (gateway, TURN/TCP). */
+  readonly udpBlockedAtB?: boolean
+  /** netem delay on each router interface (each way through a router), ms. */
+  readonly delayMs?: number
+}
+
+export const SERVER_IP = "203.0.113.1"
+export const TURN_PORT = 3478
+export const TURN_REALM = "aiconexus.test"
+
+/** Whether this machine can build the lab (root, the tools, namespaces). */
+export const labUnavailable = (): string | undefined => {
+  if (process.getuid?.() !== 0) return "not root: network namespaces need root"
+  for (const tool of ["ip", "iptables", "tc", "turnserver"]) {
+    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `${tool} is not installed (apt-get install iproute2 iptables coturn)`
+  }
+  const probe = `acx-probe-${process.pid}`
+  if (spawnSync("ip", ["netns", "add", probe]).status !== 0) return "ip netns add failed: namespaces cannot be created here"
+  spawnSync("ip", ["netns", "del", probe])
+  return undefined
+}
+
+let labs = 0
+
+const sh = (args: ReadonlyArray<string>) => {
+  try {
+    execFileSync(args[0]!, args.slice(1), { stdio: ["ignore", "ignore", "pipe"] })
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? ""
+    throw new Error(`${args.join(" ")}: ${stderr.trim() || String(error)}`)
+  }
+}
+
+/** A process in a namespace, its output lines as they come. */
+export interface LabProcess {
+  readonly lines: Array<string>
+  readonly exited: Promise<number | null>
+}
+
+export interface Lab {
+  readonly ns: { readonly wan: string; readonly ra: string; readonly rb: string; readonly a: string; readonly b: string }
+  readonly dir: string
+  /** The shared secret coturn checks TURN REST credentials with. */
+  readonly secret: string
+  /** Runs `command` in namespace `ns` until the scope closes (its process group is killed). */
+  readonly spawn: (ns: string, command: ReadonlyArray<string>, env?: Record<string, string>) => Effect.Effect<LabProcess, never, Scope.Scope>
+  /** Runs the CLI in `ns` in the background. */
+  readonly cli: (ns: string, args: ReadonlyArray<string>, env?: Record<string, string>) => Effect.Effect<LabProcess, never, Scope.Scope>
+  /** A gateway (the CLI) in `wan` on `port`, handing out STUN and TURN with `secret`; its ws:// URL. */
+  readonly gateway: (options: { readonly port: number; readonly secret?: string; readonly ttlSeconds?: number }) => Effect.Effect<string, never, Scope.Scope>
+}
+
+/** The first line matching `pattern` (waits up to `timeoutMs`); fails with the output seen so far. */
+export const waitLine = (process: LabProcess, pattern: RegExp, timeoutMs = 30_000) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + timeoutMs
+    while (true) {
+      const found = process.lines.map((l) => pattern.exec(l)).find((m) => m !== null)
+      if (found) return found
+      if (Date.now() > deadline) return yield* Effect.die(new Error(`no line ${pattern} in:\n${process.lines.join("\n")}`))
+      yield* Effect.sleep("25 millis")
+    }
+  })
+
+/** Waits for a process to end; its exit code and output. */
+export const finished = (process: LabProcess) =>
+  Effect.map(Effect.promise(() => process.exited), (code) => ({ code, output: process.lines.join("\n") }))
+
+const build = (id: string, config: LabConfig) => {
+  const ns = { wan: `${id}-wan`, ra: `${id}-ra`, rb: `${id}-rb`, a: `${id}-a`, b: `${id}-b` }
+  for (const name of Object.values(ns)) {
+    sh(["ip", "netns", "add", name])
+    sh(["ip", "-n", name, "link", "set", "lo", "up"])
+  }
+  const ipIn = (name: string, ...args: Array<string>) => sh(["ip", "-n", name, ...args])
+  const exec = (name: string, ...args: Array<string>) => sh(["ip", "netns", "exec", name, ...args])
+  // The servers' address, on wan's loopback (no dummy interfaces in this kernel).
+  ipIn(ns.wan, "addr", "add", `${SERVER_IP}/32`, "dev", "lo")
+  exec(ns.wan, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+  const router = (side: "a" | "b", router: string, host: string, wanNet: string, lanNet: string, nat: Nat) => {
+    const wanIf = `w${side}`
+    ipIn(ns.wan, "link", "add", wanIf, "type", "veth", "peer", "name", "ext", "netns", router)
+    ipIn(ns.wan, "addr", "add", `${wanNet}.1/24`, "dev", wanIf)
+    ipIn(ns.wan, "link", "set", wanIf, "up")
+    ipIn(router, "addr", "add", `${wanNet}.2/24`, "dev", "ext")
+    ipIn(router, "link", "set", "ext", "up")
+    ipIn(router, "route", "add", "default", "via", `${wanNet}.1`)
+    ipIn(router, "link", "add", "lan", "type", "veth", "peer", "name", "eth0", "netns", host)
+    ipIn(router, "addr", "add", `${lanNet}.1/24`, "dev", "lan")
+    ipIn(router, "link", "set", "lan", "up")
+    ipIn(host, "addr", "add", `${lanNet}.2/24`, "dev", "eth0")
+    ipIn(host, "link", "set", "eth0", "up")
+    ipIn(host, "route", "add", "default", "via", `${lanNet}.1`)
+    exec(router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+    if (nat === "none") {
+      ipIn(ns.wan, "route", "add", `${lanNet}.0/24`, "via", `${wanNet}.2`)
+    } else {
+      exec(router, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "ext", "-j", "MASQUERADE", ...(nat === "symmetric" ? ["--random-fully"] : []))
+      // An unsolicited packet (a peer's early check) would create a conntrack entry that takes the
+      // port our host's later flow needs; drop it before conntrack confirms it (NAT-LAB.md).
+      exec(router, "iptables", "-A", "INPUT", "-i", "ext", "-p", "udp", "-m", "conntrack", "--ctstate", "NEW", "-j", "DROP")
+    }
+    if (config.delayMs !== undefined && config.delayMs > 0) {
+      for (const dev of ["ext", "lan"]) sh(["tc", "-n", router, "qdisc", "add", "dev", dev, "root", "netem", "delay", `${config.delayMs}ms`])
+    }
+  }
+  router("a", ns.ra, ns.a, "198.51.100", "10.1.0", config.natA)
+  router("b", ns.rb, ns.b, "192.0.2", "10.2.0", config.natB)
+  if (config.udpBlockedAtB === true) {
+    exec(ns.rb, "iptables", "-A", "FORWARD", "-p", "udp", "-j", "DROP")
+    exec(ns.rb, "iptables", "-A", "FORWARD", "-i", "lan", "-p", "tcp", "!", "-d", SERVER_IP, "-j", "DROP")
+  }
+  return ns
+}
+
+const teardown = (ns: Lab["ns"]) => {
+  for (const name of Object.values(ns)) {
+    // Whatever still runs in our namespaces is ours: stop it, then remove the namespace.
+    const pids = spawnSync("ip", ["netns", "pids", name]).stdout?.toString().split(/\s+/).filter((p) => p !== "") ?? []
+    for (const pid of pids) {
+      try {
+        process.kill(Number(pid), "SIGKILL")
+      } catch {
+        // gone already
+      }
+    }
+    spawnSync("ip", ["netns", "del", name])
+  }
+}
+
+/** Builds the lab with coturn running in `wan`; everything is removed when the scope closes. */
+export const make = (config: LabConfig): Effect.Effect<Lab, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const id = `acx${process.pid}n${++labs}`
+    const dir = mkdtempSync(join(tmpdir(), "aiconexus-nat-"))
+    yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+    const ns = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        try {
+          return build(id, config)
+        } catch (error) {
+          teardown({ wan: `${id}-wan`, ra: `${id}-ra`, rb: `${id}-rb`, a: `${id}-a`, b: `${id}-b` })
+          throw error
+        }
+      }),
+      (ns) => Effect.sync(() => teardown(ns))
+    )
+    const secret = `lab-secret-${id}`
+
+    const spawnIn = (name: string, command: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          const child = spawn("ip", ["netns", "exec", name, ...command], {
+            cwd: ROOT,
+            stdio: ["ignore", "pipe", "pipe"],
+            env: { ...process.env, ...env },
+            detached: true
+          })
+          const lines: Array<string> = []
+          const collect = (chunk: Buffer) => lines.push(...chunk.toString().split("\n").filter((l) => l !== ""))
+          child.stdout.on("data", collect)
+          child.stderr.on("data", collect)
+          const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+          return { child, lines, exited }
+        }),
+        ({ child }) =>
+          Effect.sync(() => {
+            try {
+              if (child.exitCode === null && child.pid !== undefined) process.kill(-child.pid, "SIGKILL")
+            } catch {
+              // already gone
+            }
+          })
+      )
+
+    const turnserver = yield* spawnIn(ns.wan, [
+      "turnserver", "-n",
+      `--listening-ip=${SERVER_IP}`, `--relay-ip=${SERVER_IP}`, `--listening-port=${TURN_PORT}`,
+      "--use-auth-secret", `--static-auth-secret=${secret}`, `--realm=${TURN_REALM}`,
+      "--no-cli", "--no-tls", "--no-dtls", "--simple-log", "--log-file=stdout",
+      `--pidfile=${join(dir, "turnserver.pid")}`, `--userdb=${join(dir, "turndb")}`
+    ])
+    yield* waitLine(turnserver, /Total General servers/, 15_000)
+    yield* Effect.sleep("200 millis")
+
+    const cli = (name: string, args: ReadonlyArray<string>, env: Record<string, string> = {}) => spawnIn(name, [process.execPath, ...CLI, ...args], env)
+
+    const gateway = (options: { readonly port: number; readonly secret?: string; readonly ttlSeconds?: number }) =>
+      Effect.gen(function*() {
+        const process = yield* cli(ns.wan, ["gateway", "--host", SERVER_IP, "--port", String(options.port), "--data-dir", join(dir, `gateway-${options.port}`)], {
+          AICONEXUS_STUN_URLS: `stun:${SERVER_IP}:${TURN_PORT}`,
+          AICONEXUS_TURN_URLS: `turn:${SERVER_IP}:${TURN_PORT}?transport=udp,turn:${SERVER_IP}:${TURN_PORT}?transport=tcp`,
+          AICONEXUS_TURN_SECRET: options.secret ?? secret,
+          ...(options.ttlSeconds === undefined ? {} : { AICONEXUS_TURN_TTL_SECONDS: String(options.ttlSeconds) })
+        })
+        return (yield* waitLine(process, /listening on (ws:\S+)/))[1]!
+      })
+
+    return { ns, dir, secret, spawn: spawnIn, cli, gateway } satisfies Lab
+  })
+
+/**
+ * One lab (and its gateways) for all tests of a file, built in `beforeAll` and removed in
+ * `afterAll`; `get()` returns it inside the tests.
+ */
+export const shared = <A>(config: LabConfig, setup: (lab: Lab) => Effect.Effect<A, never, Scope.Scope>) => {
+  let scope: Scope.Closeable | undefined
+  let value: { readonly lab: Lab; readonly extra: A } | undefined
+  return {
+    start: async () => {
+      scope = Effect.runSync(Scope.make())
+      value = await Effect.runPromise(Effect.gen(function*() {
+        const lab = yield* make(config)
+        return { lab, extra: yield* setup(lab) }
+      }).pipe(Scope.provide(scope)))
+    },
+    stop: async () => {
+      if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
+    },
+    get: () => value!
+  }
+}
