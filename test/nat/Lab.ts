@@ -11,7 +11,7 @@
  * Needs root, `ip`, `iptables`, `tc` and `turnserver` (coturn); see /work/shared/NAT-LAB.md.
  */
 import { spawn, execFileSync, spawnSync } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Scope } from "effect"
@@ -205,14 +205,24 @@ export const make = (config: LabConfig): Effect.Effect<Lab, never, Scope.Scope> 
       )
 
     const turnserver = yield* spawnIn(ns.wan, [
-      "turnserver", "-n",
+      "turnserver", "-n", "-v",
       `--listening-ip=${SERVER_IP}`, `--relay-ip=${SERVER_IP}`, `--listening-port=${TURN_PORT}`,
       "--use-auth-secret", `--static-auth-secret=${secret}`, `--realm=${TURN_REALM}`,
       "--no-cli", "--no-tls", "--no-dtls", "--simple-log", "--log-file=stdout",
-      `--pidfile=${join(dir, "turnserver.pid")}`, `--userdb=${join(dir, "turndb")}`
+      // As docs/deployment.md recommends: the relay never reaches private networks. Here it also
+      // matters for another reason: coturn ends the whole allocation when a send to a peer fails
+      // (ENETUNREACH for a peer's 10.x host candidate, wan having no route there), while a denied
+      // peer only gets its permission refused.
+      "--denied-peer-ip=10.0.0.0-10.255.255.255", "--denied-peer-ip=172.16.0.0-172.31.255.255",
+      "--denied-peer-ip=192.168.0.0-192.168.255.255", "--denied-peer-ip=127.0.0.0-127.255.255.255",
+      `--pidfile=${join(dir, "turnserver.pid")}`, `--userdb=${join(dir, "turndb")}`,
+      ...(process.env.NAT_TURN_LOG === undefined ? [] : ["-V"])
     ])
-    yield* waitLine(turnserver, /Total General servers/, 15_000)
-    yield* Effect.sleep("200 millis")
+    if (process.env.NAT_TURN_LOG !== undefined) {
+      yield* Effect.addFinalizer(() => Effect.sync(() => writeFileSync(process.env.NAT_TURN_LOG!, turnserver.lines.join("\n"))))
+    }
+    yield* waitLine(turnserver, /TCP listener opened on : 203\.0\.113\.1:3478/, 15_000)
+    yield* waitLine(turnserver, /UDP listener opened on: 203\.0\.113\.1:3478/, 15_000)
 
     const cli = (name: string, args: ReadonlyArray<string>, env: Record<string, string> = {}) => spawnIn(name, [process.execPath, ...CLI, ...args], env)
 

@@ -28,6 +28,8 @@ let runs = 0
 export interface Sides {
   readonly listener?: ReadonlyArray<string>
   readonly caller?: ReadonlyArray<string>
+  /** The caller on host b and the listener on host a (default: the other way round). */
+  readonly callerOnB?: boolean
 }
 
 /**
@@ -38,10 +40,11 @@ export const callAcross = (lab: Lab, url: string, sides: Sides = {}) =>
   Effect.scoped(Effect.gen(function*() {
     const dir = join(lab.dir, `run-${++runs}`)
     const common = ["--gateway", url, "--allow-insecure-ws"]
-    const listener = yield* lab.cli(lab.ns.b, ["agent", "listen", ...common, "--identity", join(dir, "b", "id.json"), ...(sides.listener ?? [])])
+    const [callerNs, listenerNs] = sides.callerOnB === true ? [lab.ns.b, lab.ns.a] : [lab.ns.a, lab.ns.b]
+    const listener = yield* lab.cli(listenerNs, ["agent", "listen", ...common, "--identity", join(dir, "b", "id.json"), ...(sides.listener ?? [])])
     const did = (yield* waitLine(listener, /listening as (\S+)/))[1]!
     const nonce = `n${Math.random().toString(36).slice(2)}`
-    const caller = yield* lab.cli(lab.ns.a, ["agent", "call", did, "echo", JSON.stringify({ nonce }), ...common, "--identity", join(dir, "a", "id.json"), ...(sides.caller ?? [])])
+    const caller = yield* lab.cli(callerNs, ["agent", "call", did, "echo", JSON.stringify({ nonce }), ...common, "--identity", join(dir, "a", "id.json"), ...(sides.caller ?? [])])
     const { code, output } = yield* finished(caller)
     assert.strictEqual(code, 0, `caller:\n${output}\nlistener:\n${listener.lines.join("\n")}`)
     // a → b: the listener printed the call with our nonce; b → a: the caller printed the echo.
@@ -50,16 +53,16 @@ export const callAcross = (lab: Lab, url: string, sides: Sides = {}) =>
     const callerPath = PATH.exec(output.split("\n").find((l) => l.startsWith("path ")) ?? "")
     assert.isNotNull(callerPath, output)
     const listenerPath = yield* waitLine(listener, /^session from \S+ path (\S+) (\S+) -> (\S+) (\S+)$/)
-    if (process.env.NAT_DEBUG) console.log(JSON.stringify({ caller: toPath(callerPath!), listener: toPath(listenerPath) }))
+    if (process.env.NAT_DEBUG) console.log(output, "\n--- listener\n", listener.lines.join("\n"), JSON.stringify({ caller: toPath(callerPath!), listener: toPath(listenerPath) }))
     return { caller: toPath(callerPath!), listener: toPath(listenerPath) }
   }))
 
 /** `agent call` expected to fail; its output. */
-export const callFails = (lab: Lab, url: string, flags: ReadonlyArray<string>) =>
+export const callFails = (lab: Lab, url: string, flags: ReadonlyArray<string>, fromB = false) =>
   Effect.gen(function*() {
     const dir = join(lab.dir, `run-${++runs}`)
     // Any registered-looking DID: the caller fails before it reaches the peer.
     const did = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
-    const caller = yield* lab.cli(lab.ns.a, ["agent", "call", did, "echo", "{}", "--gateway", url, "--allow-insecure-ws", "--identity", join(dir, "a", "id.json"), ...flags])
+    const caller = yield* lab.cli(fromB ? lab.ns.b : lab.ns.a, ["agent", "call", did, "echo", "{}", "--gateway", url, "--allow-insecure-ws", "--identity", join(dir, "a", "id.json"), ...flags])
     return yield* finished(caller)
   }).pipe(Effect.scoped)

@@ -10,7 +10,8 @@
  * - it answers (granted, or refused: UDP gets out either way) → node-datachannel, as usual;
  * - no answer within `probeTimeoutMs` → the TCP TURN server is asked; if it grants one, this
  *   connection uses werift with that TURN server only (`relay/tcp`); if it refuses our credentials
- *   the connection fails with a typed `RelayUnavailable` rather than timing out later.
+ *   the connection fails with a typed `RelayUnavailable` rather than timing out later; if it does
+ *   not answer either (the server is down), node-datachannel tries the direct paths.
  *
  * The peer may use any stack: the two interoperate. Without a TCP TURN URL there is nothing to fall
  * back to, so no check is made. The service's stack properties (`maxMessageSize`,
@@ -28,7 +29,7 @@ import * as TurnCheck from "./TurnCheck.ts"
 
 /** How the automatic choice is made. */
 export interface AutoOptions {
-  /** How long to wait for the UDP TURN server before trying TCP (default 1500 ms). */
+  /** How long to wait for the UDP TURN server before trying TCP (default 1500 ms; twice that over TCP). */
   readonly probeTimeoutMs?: number
   /** Passed to node-datachannel. */
   readonly bindAddress?: string
@@ -58,13 +59,16 @@ export const choose = (
     }
     const why = udp === undefined ? "no UDP TURN server" : `no answer over UDP from ${udp.url}`
     let first: RelayUnavailable | undefined
+    let answered = false
     for (const server of stream) {
       const result = yield* ask(server)
+      answered ||= result._tag === "Refused"
       if (result._tag === "Allocated") return { stack: "werift", reason: `${why}; TURN over TCP at ${server.url} works`, turn: server } as const
       first ??= new RelayUnavailable({ url: server.url, reason: `${why}, and ${TurnCheck.describe(server, result, Date.now())}` })
     }
-    // Nothing relays. Where UDP was not even tried, or direct paths may still work, ICE gets its chance.
-    if (first !== undefined && (udp === undefined || options.iceTransportPolicy === "relay")) return yield* first
+    // A TURN server answered over TCP but not over UDP: UDP is blocked here, and the relay, the
+    // only way left, refused us. When none answered at all the server is down: ICE gets its chance.
+    if (first !== undefined && (answered || options.iceTransportPolicy === "relay")) return yield* first
     return { stack: "node-datachannel", reason: `${why}; no TURN server over TCP answered either` } as const
   })
 
@@ -73,7 +77,7 @@ export const make = (auto: AutoOptions = {}): Transport["Service"] => {
   const ndc = NodeDataChannelTransport.make(auto.bindAddress === undefined ? {} : { bindAddress: auto.bindAddress })
   const werift = NodeWeriftTransport.make({ turnTransport: "tcp", turnOnly: true })
   const check = TurnCheck.cached()
-  const ask = (server: TurnCheck.TurnServer) => check(server, auto.probeTimeoutMs ?? 1_500)
+  const ask = (server: TurnCheck.TurnServer) => check(server, (auto.probeTimeoutMs ?? 1_500) * (server.transport === "udp" ? 1 : 2))
   let current: Transport["Service"] = ndc
   const reported = new Set<string>()
   return Transport.of({

@@ -43,7 +43,11 @@ const turnCandidates = (servers: ReadonlyArray<IceServer>, werift: WeriftOptions
 
 /** The ICE servers as werift gets them: `turn` (if any) as its first TURN URL; STUN unless TURN only. */
 const weriftServers = (servers: ReadonlyArray<IceServer>, turn: TurnCheck.TurnServer | undefined, werift: WeriftOptions): Array<IceServer> => {
-  const stun = werift.turnOnly === true ? [] : TurnCheck.onlyUrls(servers, (url) => url.startsWith("stun"))
+  // werift queries stun.l.google.com when it is given no STUN server; TURN only, it asks the TURN
+  // server instead (which answers STUN too, and cannot over blocked UDP: see `stunGatherTimeout`).
+  const stun = werift.turnOnly === true
+    ? turn === undefined ? [] : [{ urls: [`stun:${turn.host.includes(":") ? `[${turn.host}]` : turn.host}:${turn.port}`] }]
+    : TurnCheck.onlyUrls(servers, (url) => url.startsWith("stun"))
   return turn === undefined
     ? stun
     : [...stun, { urls: [turn.url], ...(turn.username === undefined ? {} : { username: turn.username }), ...(turn.credential === undefined ? {} : { credential: turn.credential }) }]
@@ -87,6 +91,9 @@ const createWith = (options: PeerConnectionOptions, turn: TurnCheck.TurnServer |
         iceServers: toRtcIceServers(weriftServers(options.iceServers, turn, werift)) as never,
         ...(options.iceTransportPolicy === "relay" ? { iceTransportPolicy: "relay" as const } : {}),
         iceUseIpv4: true,
+        // TURN only, UDP is blocked: no STUN answer will come, so gathering does not wait for one
+        // (werift's default wait is 5 s).
+        ...(werift.turnOnly === true ? { iceStunGatherTimeout: 0.05 } : {}),
         iceUseIpv6: false,
         ...(werift.loopback === true
           ? { iceAdditionalHostAddresses: ["127.0.0.1"], iceInterfaceAddresses: { udp4: "127.0.0.1" } }
