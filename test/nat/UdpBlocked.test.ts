@@ -26,12 +26,15 @@ describe.skipIf(unavailable !== undefined)("UDP blocked at router B", () => {
     it.live(`the default stack behind the block ${callerOnB ? "calls" : "answers"} through TURN over TCP; the open side runs node-datachannel`, () =>
       Effect.gen(function*() {
         const { extra, lab: l } = lab.get()
-        const { caller, listener } = yield* callAcross(l, extra.url, { callerOnB })
+        const { caller, listener, metrics } = yield* callAcross(l, extra.url, { callerOnB, metricsPort: 9464 })
         const [blocked, open] = callerOnB ? [caller, listener] : [listener, caller]
         assert.strictEqual(blocked.local, "relay_tcp", JSON.stringify(blocked))
         assert.strictEqual(ip(blocked.localAddress), SERVER_IP)
         assert.strictEqual(open.remote, "relay", JSON.stringify(open))
         assert.strictEqual(ip(open.remoteAddress), SERVER_IP)
+        // The listener's metrics count the connection by the path it took.
+        const label = callerOnB ? `local="srflx",remote="relay"` : `local="relay_tcp",remote="srflx"`
+        assert.match(metrics, new RegExp(`^aiconexus_agent_peer_paths_total\\{${label}\\} 1$`, "m"), metrics)
       }), { timeout: 60_000 })
   }
 

@@ -24,12 +24,21 @@ export const ip = (address: string) => address.replace(/:\d+$/, "")
 
 let runs = 0
 
+/** GET /metrics of an agent in namespace `ns` (from inside it: the server binds its loopback). */
+const scrape = (lab: Lab, ns: string, port: number) =>
+  Effect.gen(function*() {
+    const fetcher = yield* lab.spawn(ns, [process.execPath, "-e", `fetch("http://127.0.0.1:${port}/metrics").then((r) => r.text()).then((t) => process.stdout.write(t))`])
+    return (yield* finished(fetcher)).output
+  })
+
 /** Flags of each side: `--transport`, `--ice-transport-policy`. */
 export interface Sides {
   readonly listener?: ReadonlyArray<string>
   readonly caller?: ReadonlyArray<string>
   /** The caller on host b and the listener on host a (default: the other way round). */
   readonly callerOnB?: boolean
+  /** Serve the listener's metrics on this port (in its namespace) and return them. */
+  readonly metricsPort?: number
 }
 
 /**
@@ -41,7 +50,8 @@ export const callAcross = (lab: Lab, url: string, sides: Sides = {}) =>
     const dir = join(lab.dir, `run-${++runs}`)
     const common = ["--gateway", url, "--allow-insecure-ws"]
     const [callerNs, listenerNs] = sides.callerOnB === true ? [lab.ns.b, lab.ns.a] : [lab.ns.a, lab.ns.b]
-    const listener = yield* lab.cli(listenerNs, ["agent", "listen", ...common, "--identity", join(dir, "b", "id.json"), ...(sides.listener ?? [])])
+    const metrics = sides.metricsPort === undefined ? [] : ["--metrics-port", String(sides.metricsPort)]
+    const listener = yield* lab.cli(listenerNs, ["agent", "listen", ...common, "--identity", join(dir, "b", "id.json"), ...metrics, ...(sides.listener ?? [])])
     const did = (yield* waitLine(listener, /listening as (\S+)/))[1]!
     const nonce = `n${Math.random().toString(36).slice(2)}`
     const caller = yield* lab.cli(callerNs, ["agent", "call", did, "echo", JSON.stringify({ nonce }), ...common, "--identity", join(dir, "a", "id.json"), ...(sides.caller ?? [])])
@@ -54,7 +64,8 @@ export const callAcross = (lab: Lab, url: string, sides: Sides = {}) =>
     assert.isNotNull(callerPath, output)
     const listenerPath = yield* waitLine(listener, /^session from \S+ path (\S+) (\S+) -> (\S+) (\S+)$/)
     if (process.env.NAT_DEBUG) console.log(output, "\n--- listener\n", listener.lines.join("\n"), JSON.stringify({ caller: toPath(callerPath!), listener: toPath(listenerPath) }))
-    return { caller: toPath(callerPath!), listener: toPath(listenerPath) }
+    const scraped = sides.metricsPort === undefined ? "" : yield* scrape(lab, listenerNs, sides.metricsPort)
+    return { caller: toPath(callerPath!), listener: toPath(listenerPath), metrics: scraped }
   }))
 
 /** `agent call` expected to fail; its output. */

@@ -5,7 +5,7 @@
  * (some corporate and hotel networks let only TCP out) it has no usable candidate at all, while
  * werift can still reach a TURN server over TCP and relay from there. So, when the gateway's ICE
  * servers include a TURN URL over TCP, each connection first asks the UDP TURN server for an
- * allocation (`TurnCheck`, one transaction per gateway session, cached):
+ * allocation (`NodeTurnCheck`, one transaction per gateway session, cached):
  *
  * - it answers (granted, or refused: UDP gets out either way) → node-datachannel, as usual;
  * - no answer within `probeTimeoutMs` → the TCP TURN server is asked; if it grants one, this
@@ -25,7 +25,7 @@ import type { PeerConnectionOptions } from "../peer/Transport.ts"
 import { RelayUnavailable, Transport } from "../peer/Transport.ts"
 import * as NodeDataChannelTransport from "./NodeDataChannelTransport.ts"
 import * as NodeWeriftTransport from "./NodeWeriftTransport.ts"
-import * as TurnCheck from "./TurnCheck.ts"
+import * as TurnCheck from "./NodeTurnCheck.ts"
 
 /** How the automatic choice is made. */
 export interface AutoOptions {

@@ -12,7 +12,7 @@ import { PeerConnection } from "node-datachannel"
 import { RTCDataChannel as W3CDataChannel } from "node-datachannel/polyfill"
 import type { IceServer } from "../../protocol/Envelope.ts"
 import { type PeerConnectionOptions, Transport, type TransportPeer } from "../peer/Transport.ts"
-import * as TurnCheck from "./TurnCheck.ts"
+import * as TurnCheck from "./NodeTurnCheck.ts"
 
 type NativeIceServer = string | {
   hostname: string
@@ -49,7 +49,7 @@ export interface NodeDataChannelOptions {
 /**
  * libjuice speaks TURN over UDP only (`turn:...?transport=tcp` and `turns:` servers give no relay
  * candidate), so with the relay-only policy the first UDP TURN server that grants us an
- * allocation is checked before ICE (`TurnCheck`).
+ * allocation is checked before ICE (`NodeTurnCheck`).
  */
 const relayCheck = TurnCheck.cached()
 const udpTurn = (options: PeerConnectionOptions) =>

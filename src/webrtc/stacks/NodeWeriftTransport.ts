@@ -10,7 +10,7 @@
  *
  * werift uses one STUN and one TURN server: the first of each in the list. It speaks TURN over
  * UDP, TCP and TLS; `turnTransport` picks which of the gateway's TURN URLs comes first. With the
- * relay-only policy the TURN servers are checked in that order before ICE (`TurnCheck`) and the
+ * relay-only policy the TURN servers are checked in that order before ICE (`NodeTurnCheck`) and the
  * first that grants an allocation is the one werift gets.
  *
  * @since 0.1.0
@@ -20,7 +20,7 @@ import { Effect, Layer } from "effect"
 import { RTCDtlsTransport, RTCPeerConnection } from "werift"
 import type { IceServer } from "../../protocol/Envelope.ts"
 import { type PeerConnectionOptions, toRtcIceServers, Transport, type TransportPeer } from "../peer/Transport.ts"
-import * as TurnCheck from "./TurnCheck.ts"
+import * as TurnCheck from "./NodeTurnCheck.ts"
 
 /** How werift gathers candidates. */
 export interface WeriftOptions {
