@@ -36,6 +36,9 @@ export interface LabConfig {
 }
 
 export const SERVER_IP = "203.0.113.1"
+
+/** The project root (the CLI and bench scripts run from it). */
+export const ROOT_DIR = ROOT
 export const TURN_PORT = 3478
 export const TURN_REALM = "aiconexus.test"
 
@@ -71,6 +74,8 @@ export interface LabProcess {
 export interface Lab {
   readonly ns: { readonly wan: string; readonly ra: string; readonly rb: string; readonly a: string; readonly b: string }
   readonly dir: string
+  /** The delay netem adds on each router interface (0 where the kernel has no netem). */
+  readonly delayMs: number
   /** The shared secret coturn checks TURN REST credentials with. */
   readonly secret: string
   /** Runs `command` in namespace `ns` until the scope closes (its process group is killed). */
@@ -96,6 +101,20 @@ export const waitLine = (process: LabProcess, pattern: RegExp, timeoutMs = 30_00
 /** Waits for a process to end; its exit code and output. */
 export const finished = (process: LabProcess) =>
   Effect.map(Effect.promise(() => process.exited), (code) => ({ code, output: process.lines.join("\n") }))
+
+/**
+ * Whether the kernel has the netem qdisc (some VM kernels are built without it and cannot load
+ * modules): without it a lab has no added delay, and says so (`Lab.delayMs` is 0).
+ */
+export const netemAvailable = (): boolean => {
+  if (netem !== undefined) return netem
+  const probe = `acx-netem-${process.pid}`
+  if (spawnSync("ip", ["netns", "add", probe]).status !== 0) return (netem = false)
+  netem = spawnSync("ip", ["netns", "exec", probe, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]).status === 0
+  spawnSync("ip", ["netns", "del", probe])
+  return netem
+}
+let netem: boolean | undefined
 
 const build = (id: string, config: LabConfig) => {
   const ns = { wan: `${id}-wan`, ra: `${id}-ra`, rb: `${id}-rb`, a: `${id}-a`, b: `${id}-b` }
@@ -131,7 +150,7 @@ const build = (id: string, config: LabConfig) => {
       // port our host's later flow needs; drop it before conntrack confirms it (NAT-LAB.md).
       exec(router, "iptables", "-A", "INPUT", "-i", "ext", "-p", "udp", "-m", "conntrack", "--ctstate", "NEW", "-j", "DROP")
     }
-    if (config.delayMs !== undefined && config.delayMs > 0) {
+    if (config.delayMs !== undefined && config.delayMs > 0 && netemAvailable()) {
       for (const dev of ["ext", "lan"]) sh(["tc", "-n", router, "qdisc", "add", "dev", dev, "root", "netem", "delay", `${config.delayMs}ms`])
     }
   }
@@ -237,7 +256,8 @@ export const make = (config: LabConfig): Effect.Effect<Lab, never, Scope.Scope> 
         return (yield* waitLine(process, /listening on (ws:\S+)/))[1]!
       })
 
-    return { ns, dir, secret, spawn: spawnIn, cli, gateway } satisfies Lab
+    const delayMs = (config.delayMs ?? 0) > 0 && netemAvailable() ? config.delayMs! : 0
+    return { ns, dir, delayMs, secret, spawn: spawnIn, cli, gateway } satisfies Lab
   })
 
 /**
