@@ -2,7 +2,8 @@
  * The werift Layer: a WebRTC stack in pure TypeScript (Node's UDP sockets underneath).
  *
  * werift's quirks, set here: its default ICE server is a public STUN host (we pass the gateway's
- * list, possibly empty); it skips loopback host candidates unless 127.0.0.1 is added (`loopback`);
+ * list, possibly empty; but its ICE layer still asks stun.l.google.com when the list has no STUN
+ * URL, so a gateway for werift agents should hand out one); it skips loopback host candidates unless 127.0.0.1 is added (`loopback`);
  * its SCTP max-message-size is 64 KiB; it supports ICE restart (whose checks we start: see
  * `startRestartedIce`) and rollback. werift makes one DTLS certificate per process; here each
  * connection gets its own, as in browsers and libdatachannel, so a rebuilt connection is told
