@@ -12,7 +12,7 @@ import { dirname, join } from "node:path"
 import { NodeServices, NodeSocket } from "@effect/platform-node"
 import { Config, Console, Context, Effect, Layer, Schema, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { Agent, type AgentConfig } from "../agent/Agent.ts"
+import { Agent, type AgentConfig, type PeerSession } from "../agent/Agent.ts"
 import { KnownGateways } from "../client/KnownGateways.ts"
 import * as Did from "../protocol/Did.ts"
 import * as IdentityFile from "../protocol/IdentityFile.ts"
@@ -44,12 +44,13 @@ const policyFlag = Flag.Literals("ice-transport-policy", ["all", "relay"]).pipe(
   Flag.withDefault("all" as const)
 )
 const insecureFlag = Flag.Boolean("allow-insecure-ws").pipe(
-  Flag.withDescription("Allow plain ws:// to a gateway that is not on loopback (development only: signaling is signed, but not private)")
+  Flag.withDescription("Allow plain ws:// to a gateway that is not on loopback (development only: signaling is signed, but not private)"),
+  Flag.withDefault(false)
 )
 const shared = { identity: identityFlag, gateway: gatewayFlag, transport: transportFlag, iceTransportPolicy: policyFlag, allowInsecureWs: insecureFlag }
 
 /** Where a session's traffic goes: the selected candidate pair, e.g. `relay_tcp 203.0.113.1:50000 -> srflx 192.0.2.2:4000`. */
-const describePath = (session: { readonly link: { readonly peer: { readonly stats: Effect.Effect<{ readonly selectedPair: import("../webrtc/peer/Transport.ts").SelectedPair | undefined }> } } }) =>
+const describePath = (session: PeerSession) =>
   Effect.map(session.link.peer.stats, ({ selectedPair }) => {
     if (selectedPair === undefined) return "unknown"
     const { local, remote } = PeerMetrics.pathLabels(selectedPair)

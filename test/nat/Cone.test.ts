@@ -5,12 +5,15 @@
  * - issue case 1: they connect directly through both NATs, by server-reflexive candidates;
  * - case 4: with `--ice-transport-policy relay` the same agents connect through TURN only;
  * - case 5: a gateway whose TURN secret coturn does not share (forged credentials), and one that
- *   mints credentials already expired: the caller fails at once with `RelayUnavailable`'s reason.
+ *   mints credentials already expired: the caller fails at once with `RelayUnavailable`'s reason;
+ * - the CLI refuses a plain ws:// gateway off loopback unless `--allow-insecure-ws` is given (every
+ *   other test here gives it).
  */
+import { join } from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { callAcross, callFails, ip } from "./agents.ts"
-import { labUnavailable, SERVER_IP, shared } from "./Lab.ts"
+import { finished, labUnavailable, SERVER_IP, shared } from "./Lab.ts"
 
 const unavailable = labUnavailable()
 if (unavailable !== undefined) console.log(`NAT lab tests skipped: ${unavailable}`)
@@ -27,6 +30,15 @@ describe.skipIf(unavailable !== undefined)("behind two cone NATs", () => {
     }, { concurrency: "unbounded" }))
   beforeAll(lab.start, 90_000)
   afterAll(lab.stop, 30_000)
+
+  it.live("a ws:// gateway that is not on loopback is refused without --allow-insecure-ws", () =>
+    Effect.gen(function*() {
+      const { extra, lab: l } = lab.get()
+      const caller = yield* l.cli(l.ns.a, ["discover", "--gateway", extra.url, "--identity", join(l.dir, "insecure", "id.json")])
+      const { code, output } = yield* finished(caller)
+      assert.notStrictEqual(code, 0)
+      assert.match(output, /^error: refusing ws:\/\/203\.0\.113\.1:8787\/ws: use wss:\/\//m, output)
+    }).pipe(Effect.scoped), { timeout: 60_000 })
 
   for (const stack of ["node-datachannel", "werift"] as const) {
     const flags = ["--transport", stack]
