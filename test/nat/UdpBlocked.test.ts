@@ -38,6 +38,24 @@ describe.skipIf(unavailable !== undefined)("UDP blocked at router B", () => {
       }), { timeout: 60_000 })
   }
 
+  it.live("werift with the relay-only policy behind the block picks the TURN server over TCP itself", () =>
+    Effect.gen(function*() {
+      const { extra, lab: l } = lab.get()
+      const flags = ["--transport", "werift", "--ice-transport-policy", "relay"]
+      const { caller, listener } = yield* callAcross(l, extra.url, { callerOnB: true, caller: flags, listener: flags })
+      assert.strictEqual(caller.local, "relay_tcp", JSON.stringify(caller))
+      assert.strictEqual(listener.local, "relay_udp", JSON.stringify(listener))
+      assert.strictEqual(ip(caller.remoteAddress), SERVER_IP)
+    }), { timeout: 60_000 })
+
+  it.live("node-datachannel alone cannot relay behind the block (libjuice: TURN over UDP only), and says so", () =>
+    Effect.gen(function*() {
+      const { extra, lab: l } = lab.get()
+      const { code, output } = yield* callFails(l, extra.url, ["--transport", "node-datachannel", "--ice-transport-policy", "relay"], true)
+      assert.notStrictEqual(code, 0)
+      assert.match(output, /^error: connection to did:key:\S+ failed: RelayUnavailable: no TURN relay from turn:203\.0\.113\.1:3478\?transport=udp: unreachable over UDP/m, output)
+    }), { timeout: 60_000 })
+
   it.live("behind the block, a TURN server that refuses the credentials fails typed, not by timeout", () =>
     Effect.gen(function*() {
       const { extra, lab: l } = lab.get()
