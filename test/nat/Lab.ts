@@ -40,13 +40,14 @@ export const SERVER_IP = "203.0.113.1"
 /** The project root (the CLI and bench scripts run from it). */
 export const ROOT_DIR = ROOT
 export const TURN_PORT = 3478
+export const TURN_TLS_PORT = 5349
 export const TURN_REALM = "aiconexus.test"
 
 /** Whether this machine can build the lab (root, the tools, namespaces). */
 export const labUnavailable = (): string | undefined => {
   if (process.getuid?.() !== 0) return "not root: network namespaces need root"
-  for (const tool of ["ip", "iptables", "tc", "turnserver"]) {
-    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `${tool} is not installed (apt-get install iproute2 iptables coturn)`
+  for (const tool of ["ip", "iptables", "tc", "turnserver", "openssl"]) {
+    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `${tool} is not installed (apt-get install iproute2 iptables coturn openssl)`
   }
   const probe = `acx-probe-${process.pid}`
   if (spawnSync("ip", ["netns", "add", probe]).status !== 0) return "ip netns add failed: namespaces cannot be created here"
@@ -83,7 +84,12 @@ export interface Lab {
   /** Runs the CLI in `ns` in the background. */
   readonly cli: (ns: string, args: ReadonlyArray<string>, env?: Record<string, string>) => Effect.Effect<LabProcess, never, Scope.Scope>
   /** A gateway (the CLI) in `wan` on `port`, handing out STUN and TURN with `secret`; its ws:// URL. */
-  readonly gateway: (options: { readonly port: number; readonly secret?: string; readonly ttlSeconds?: number }) => Effect.Effect<string, never, Scope.Scope>
+  readonly gateway: (options: {
+    readonly port: number
+    readonly secret?: string
+    readonly ttlSeconds?: number
+    readonly turn?: ReadonlyArray<"udp" | "tcp" | "tls">
+  }) => Effect.Effect<string, never, Scope.Scope>
 }
 
 /** The first line matching `pattern` (waits up to `timeoutMs`); fails with the output seen so far. */
@@ -196,6 +202,16 @@ export const make = (config: LabConfig): Effect.Effect<Lab, never, Scope.Scope> 
       (ns) => Effect.sync(() => teardown(ns))
     )
     const secret = `lab-secret-${id}`
+    // A test CA and a certificate for the servers' address: coturn's TLS listener uses it, and
+    // every CLI process here trusts the CA (NODE_EXTRA_CA_CERTS).
+    const certificates = yield* Effect.sync(() => {
+      const run = (...args: Array<string>) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" })
+      run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=aiconexus NAT lab CA")
+      run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", `/CN=${SERVER_IP}`)
+      writeFileSync(join(dir, "server.ext"), `subjectAltName=IP:${SERVER_IP}\n`)
+      run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext")
+      return { ca: join(dir, "ca.crt"), cert: join(dir, "server.crt"), key: join(dir, "server.key") }
+    })
 
     const spawnIn = (name: string, command: ReadonlyArray<string>, env: Record<string, string> = {}) =>
       Effect.acquireRelease(
@@ -227,7 +243,8 @@ export const make = (config: LabConfig): Effect.Effect<Lab, never, Scope.Scope> 
       "turnserver", "-n", "-v",
       `--listening-ip=${SERVER_IP}`, `--relay-ip=${SERVER_IP}`, `--listening-port=${TURN_PORT}`,
       "--use-auth-secret", `--static-auth-secret=${secret}`, `--realm=${TURN_REALM}`,
-      "--no-cli", "--no-tls", "--no-dtls", "--simple-log", "--log-file=stdout",
+      `--tls-listening-port=${TURN_TLS_PORT}`, `--cert=${certificates.cert}`, `--pkey=${certificates.key}`,
+      "--no-cli", "--no-dtls", "--simple-log", "--log-file=stdout",
       // As docs/deployment.md recommends: the relay never reaches private networks. Here it also
       // matters for another reason: coturn ends the whole allocation when a send to a peer fails
       // (ENETUNREACH for a peer's 10.x host candidate, wan having no route there), while a denied
@@ -242,14 +259,24 @@ export const make = (config: LabConfig): Effect.Effect<Lab, never, Scope.Scope> 
     }
     yield* waitLine(turnserver, /TCP listener opened on : 203\.0\.113\.1:3478/, 15_000)
     yield* waitLine(turnserver, /UDP listener opened on: 203\.0\.113\.1:3478/, 15_000)
+    yield* waitLine(turnserver, /TLS\/TCP listener opened on : 203\.0\.113\.1:5349/, 15_000)
 
-    const cli = (name: string, args: ReadonlyArray<string>, env: Record<string, string> = {}) => spawnIn(name, [process.execPath, ...CLI, ...args], env)
+    const cli = (name: string, args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+      spawnIn(name, [process.execPath, ...CLI, ...args], { NODE_EXTRA_CA_CERTS: certificates.ca, ...env })
 
-    const gateway = (options: { readonly port: number; readonly secret?: string; readonly ttlSeconds?: number }) =>
+    const gateway = (options: {
+      readonly port: number
+      readonly secret?: string
+      readonly ttlSeconds?: number
+      /** Which TURN URLs it hands out (default UDP and TCP). */
+      readonly turn?: ReadonlyArray<"udp" | "tcp" | "tls">
+    }) =>
       Effect.gen(function*() {
         const process = yield* cli(ns.wan, ["gateway", "--host", SERVER_IP, "--port", String(options.port), "--data-dir", join(dir, `gateway-${options.port}`)], {
           AICONEXUS_STUN_URLS: `stun:${SERVER_IP}:${TURN_PORT}`,
-          AICONEXUS_TURN_URLS: `turn:${SERVER_IP}:${TURN_PORT}?transport=udp,turn:${SERVER_IP}:${TURN_PORT}?transport=tcp`,
+          AICONEXUS_TURN_URLS: (options.turn ?? ["udp", "tcp"]).map((transport) =>
+            transport === "tls" ? `turns:${SERVER_IP}:${TURN_TLS_PORT}` : `turn:${SERVER_IP}:${TURN_PORT}?transport=${transport}`
+          ).join(","),
           AICONEXUS_TURN_SECRET: options.secret ?? secret,
           ...(options.ttlSeconds === undefined ? {} : { AICONEXUS_TURN_TTL_SECONDS: String(options.ttlSeconds) })
         })

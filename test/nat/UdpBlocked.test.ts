@@ -17,7 +17,8 @@ describe.skipIf(unavailable !== undefined)("UDP blocked at router B", () => {
   const lab = shared({ natA: "cone", natB: "cone", udpBlockedAtB: true }, (lab) =>
     Effect.all({
       url: lab.gateway({ port: 8787 }),
-      forged: lab.gateway({ port: 8788, secret: "not-the-turn-servers-secret" })
+      forged: lab.gateway({ port: 8788, secret: "not-the-turn-servers-secret" }),
+      tls: lab.gateway({ port: 8789, turn: ["udp", "tls"] })
     }, { concurrency: "unbounded" }))
   beforeAll(lab.start, 90_000)
   afterAll(lab.stop, 30_000)
@@ -37,6 +38,15 @@ describe.skipIf(unavailable !== undefined)("UDP blocked at router B", () => {
         assert.match(metrics, new RegExp(`^aiconexus_agent_peer_paths_total\\{${label}\\} 1$`, "m"), metrics)
       }), { timeout: 60_000 })
   }
+
+  it.live("with TURN over TLS (turns:, a test CA) instead of TCP, the default stack relays over TLS", () =>
+    Effect.gen(function*() {
+      const { extra, lab: l } = lab.get()
+      const { caller, listener } = yield* callAcross(l, extra.tls, { callerOnB: true })
+      assert.strictEqual(caller.local, "relay_tls", JSON.stringify(caller))
+      assert.strictEqual(ip(caller.localAddress), SERVER_IP)
+      assert.strictEqual(listener.remote, "relay", JSON.stringify(listener))
+    }), { timeout: 60_000 })
 
   it.live("werift with the relay-only policy behind the block picks the TURN server over TCP itself", () =>
     Effect.gen(function*() {

@@ -15,6 +15,7 @@
  */
 import * as Dgram from "node:dgram"
 import * as Net from "node:net"
+import * as Tls from "node:tls"
 import { Effect } from "effect"
 import { classes, makeIntegrityKey, Message, methods, parseMessage } from "werift"
 import type { IceServer } from "../../protocol/Envelope.ts"
@@ -109,17 +110,25 @@ const udpWire = (server: TurnServer): Wire => {
   return wire
 }
 
-const tcpWire = (server: TurnServer): Wire => {
-  const socket = Net.connect({ host: server.host, port: server.port })
+/** A stream to the server: TCP, or TLS checked against Node's CAs (`NODE_EXTRA_CA_CERTS` adds one). */
+const streamWire = (server: TurnServer): Wire => {
+  const socket = server.transport === "tls"
+    ? Tls.connect({ host: server.host, port: server.port, ...(Net.isIP(server.host) === 0 ? { servername: server.host } : {}) })
+    : Net.connect({ host: server.host, port: server.port })
+  const ready = server.transport === "tls" ? "secureConnect" : "connect"
   let buffered = Buffer.alloc(0)
+  let open = false
   const pending: Array<Uint8Array> = []
   const wire: Wire = {
-    send: (bytes) => (socket.connecting ? pending.push(bytes) : socket.write(bytes)),
+    send: (bytes) => (open ? socket.write(bytes) : pending.push(bytes)),
     onMessage: () => undefined,
     onError: () => undefined,
     close: () => socket.destroy()
   }
-  socket.on("connect", () => pending.splice(0).forEach((bytes) => socket.write(bytes)))
+  socket.on(ready, () => {
+    open = true
+    pending.splice(0).forEach((bytes) => socket.write(bytes))
+  })
   socket.on("data", (chunk) => {
     buffered = Buffer.concat([buffered, chunk])
     // STUN over a stream: each message is its 20-byte header plus the length it declares.
@@ -163,9 +172,8 @@ const errorOf = (message: Message): { readonly code: number; readonly reason: st
 }
 
 const allocate = async (server: TurnServer, timeoutMs: number): Promise<TurnCheckResult> => {
-  if (server.transport === "tls") return { _tag: "Unreachable", reason: "TURN over TLS is not checked" }
   const deadline = Date.now() + timeoutMs
-  const wire = server.transport === "udp" ? udpWire(server) : tcpWire(server)
+  const wire = server.transport === "udp" ? udpWire(server) : streamWire(server)
   try {
     const first = await transaction(
       wire,

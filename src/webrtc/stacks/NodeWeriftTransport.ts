@@ -79,7 +79,7 @@ const newCertificate = Effect.promise(() => {
 const create = (options: PeerConnectionOptions, werift: WeriftOptions) =>
   Effect.flatMap(
     options.iceTransportPolicy === "relay"
-      ? TurnCheck.requireRelay(turnCandidates(options.iceServers, werift).filter((s) => s.transport !== "tls"), relayCheck)
+      ? TurnCheck.requireRelay(turnCandidates(options.iceServers, werift), relayCheck)
       : Effect.succeed(turnCandidates(options.iceServers, werift)[0]),
     (turn) => createWith(options, turn, werift)
   )
