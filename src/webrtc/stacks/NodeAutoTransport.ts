@@ -6,7 +6,7 @@
  * werift can still reach a TURN server over TCP or TLS and relay from there. So, when the gateway's
  * ICE servers include a TURN URL over TCP or TLS (`?transport=tcp`, `turns:`), each connection
  * first asks the UDP TURN server for an allocation (`NodeTurnCheck`, one transaction per gateway
- * session, cached):
+ * session and 5 minutes, cached):
  *
  * - it answers (granted, or refused: UDP gets out either way) → node-datachannel, as usual;
  * - no answer within `probeTimeoutMs` → the TCP and TLS TURN servers are asked, in the gateway's
@@ -94,6 +94,8 @@ export const make = (auto: AutoOptions = {}): Transport["Service"] => {
       Effect.gen(function*() {
         const choice = yield* choose(options, ask)
         if (!reported.has(choice.reason)) {
+          // A few reasons per gateway (server set); forgotten past 32 so the set stays small.
+          if (reported.size >= 32) reported.clear()
           reported.add(choice.reason)
           yield* Effect.logInfo(`WebRTC stack: ${choice.stack} (${choice.reason})`)
         }

@@ -47,9 +47,9 @@ export interface NodeDataChannelOptions {
 }
 
 /**
- * libjuice speaks TURN over UDP only (`turn:...?transport=tcp` and `turns:` servers give no relay
- * candidate), so with the relay-only policy the first UDP TURN server that grants us an
- * allocation is checked before ICE (`NodeTurnCheck`).
+ * libjuice speaks TURN over UDP only: libdatachannel ignores `turn:...?transport=tcp` and `turns:`
+ * servers with a warning (libdatachannel issue #1484; TURN/TCP in libjuice is its issue #257, open).
+ * So with the relay-only policy the UDP TURN servers are checked before ICE (`NodeTurnCheck`).
  */
 const relayCheck = TurnCheck.cached()
 const udpTurn = (options: PeerConnectionOptions) =>

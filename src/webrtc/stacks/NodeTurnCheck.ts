@@ -215,20 +215,22 @@ export const check = (server: TurnServer, timeoutMs = 2_000): Effect.Effect<Turn
   Effect.promise(() => allocate(server, timeoutMs))
 
 /**
- * Checks at most once per server and credentials: the gateway mints one credential per session,
- * so every connection of a session shares the answer. At most `capacity` answers are kept.
+ * Checks at most once per server and credentials within `ttlMs` (default 5 minutes): the gateway
+ * mints one credential per session, so the connections of a session share the answer, and a
+ * network that changed is asked again. At most `capacity` answers are kept (the oldest go first).
  */
-export const cached = (capacity = 64) => {
-  const answers = new Map<string, Promise<TurnCheckResult>>()
+export const cached = (capacity = 64, ttlMs = 5 * 60_000) => {
+  const answers = new Map<string, { readonly at: number; readonly answer: Promise<TurnCheckResult> }>()
   return (server: TurnServer, timeoutMs?: number): Effect.Effect<TurnCheckResult> =>
     Effect.promise(() => {
       const key = `${server.url} ${server.username ?? ""} ${server.credential ?? ""}`
-      let answer = answers.get(key)
-      if (answer === undefined) {
-        if (answers.size >= capacity) answers.delete(answers.keys().next().value!)
-        answer = allocate(server, timeoutMs ?? 2_000)
-        answers.set(key, answer)
-      }
+      const now = Date.now()
+      const known = answers.get(key)
+      if (known !== undefined && now - known.at < ttlMs) return known.answer
+      answers.delete(key)
+      if (answers.size >= capacity) answers.delete(answers.keys().next().value!)
+      const answer = allocate(server, timeoutMs ?? 2_000)
+      answers.set(key, { at: now, answer })
       return answer
     })
 }
