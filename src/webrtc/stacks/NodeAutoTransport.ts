@@ -1,5 +1,6 @@
 /**
- * The default stack of the CLI: node-datachannel, and werift over TURN/TCP where UDP cannot get out.
+ * The default stack of the CLI: node-datachannel, and werift over TURN/TCP or TLS where UDP cannot
+ * get out.
  *
  * libjuice (inside node-datachannel) speaks TURN over UDP only. On a network that blocks UDP
  * (some corporate and hotel networks let only TCP out) it has no usable candidate at all, while
@@ -11,13 +12,13 @@
  * - it answers (granted, or refused: UDP gets out either way) → node-datachannel, as usual;
  * - no answer within `probeTimeoutMs` → the TCP and TLS TURN servers are asked, in the gateway's
  *   order; at the first that grants one, this connection uses werift with that TURN server only
- *   (`relay_tcp` / `relay_tls`); if they refuse our credentials
- *   the connection fails with a typed `RelayUnavailable` rather than timing out later; if it does
- *   not answer either (the server is down), node-datachannel tries the direct paths.
+ *   (`relay_tcp` / `relay_tls`); if they refuse our credentials the connection fails with a typed
+ *   `RelayUnavailable` rather than timing out later; if none answers either (the server is down),
+ *   node-datachannel tries the direct paths.
  *
- * The peer may use any stack: the two interoperate. Without a TCP or TLS TURN URL there is nothing to fall
- * back to, so no check is made. TLS is checked against Node's CAs (`NODE_EXTRA_CA_CERTS` adds a
- * private one), as werift's TURN client does. The service's stack properties (`maxMessageSize`,
+ * The peer may use any stack: the two interoperate. Without a TCP or TLS TURN URL there is nothing
+ * to fall back to, so no check is made. TLS is checked against Node's CAs (`NODE_EXTRA_CA_CERTS`
+ * adds a private one), as werift's TURN client does. The service's stack properties (`maxMessageSize`,
  * `prepareRemoteOffer`, ...) are the ones of the stack chosen for the newest connection; one
  * agent's connections normally share one network, so they all get the same stack.
  *
