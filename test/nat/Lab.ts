@@ -184,9 +184,29 @@ const teardown = (ns: Lab["ns"]) => {
   }
 }
 
+/**
+ * Removes the labs of test runs that died without their finalizers (killed with SIGKILL): the
+ * namespaces named after a process id that no longer exists.
+ */
+const removeOrphans = () => {
+  const names = spawnSync("ip", ["netns", "list"]).stdout?.toString().split("\n").map((line) => line.split(" ")[0]!) ?? []
+  const orphans = new Set<string>()
+  for (const name of names) {
+    const owner = /^(acx(\d+)n\d+)-(wan|ra|rb|a|b)$/.exec(name)
+    if (owner === null) continue
+    try {
+      process.kill(Number(owner[2]), 0)
+    } catch {
+      orphans.add(owner[1]!)
+    }
+  }
+  for (const id of orphans) teardown({ wan: `${id}-wan`, ra: `${id}-ra`, rb: `${id}-rb`, a: `${id}-a`, b: `${id}-b` })
+}
+
 /** Builds the lab with coturn running in `wan`; everything is removed when the scope closes. */
 export const make = (config: LabConfig): Effect.Effect<Lab, never, Scope.Scope> =>
   Effect.gen(function*() {
+    removeOrphans()
     const id = `acx${process.pid}n${++labs}`
     const dir = mkdtempSync(join(tmpdir(), "aiconexus-nat-"))
     yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
