@@ -81,6 +81,8 @@ export interface Lab {
   readonly secret: string
   /** Runs `command` in namespace `ns` until the scope closes (its process group is killed). */
   readonly spawn: (ns: string, command: ReadonlyArray<string>, env?: Record<string, string>) => Effect.Effect<LabProcess, never, Scope.Scope>
+  /** Changes a NATting router's mapping for flows that start from now on (cone ↔ symmetric). */
+  readonly setNat: (side: "a" | "b", nat: "cone" | "symmetric") => Effect.Effect<void>
   /** Runs the CLI in `ns` in the background. */
   readonly cli: (ns: string, args: ReadonlyArray<string>, env?: Record<string, string>) => Effect.Effect<LabProcess, never, Scope.Scope>
   /** A gateway (the CLI) in `wan` on `port`, handing out STUN and TURN with `secret`; its ws:// URL. */
@@ -304,7 +306,13 @@ export const make = (config: LabConfig): Effect.Effect<Lab, never, Scope.Scope> 
       })
 
     const delayMs = (config.delayMs ?? 0) > 0 && netemAvailable() ? config.delayMs! : 0
-    return { ns, dir, delayMs, secret, spawn: spawnIn, cli, gateway } satisfies Lab
+    const setNat = (side: "a" | "b", nat: "cone" | "symmetric") =>
+      Effect.sync(() =>
+        sh(["ip", "netns", "exec", side === "a" ? ns.ra : ns.rb, "iptables", "-t", "nat", "-R", "POSTROUTING", "1", "-o", "ext", "-j", "MASQUERADE",
+          ...(nat === "symmetric" ? ["--random-fully"] : [])])
+      )
+
+    return { ns, dir, delayMs, secret, spawn: spawnIn, cli, gateway, setNat } satisfies Lab
   })
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Issue case 2: both agents behind address-and-port-dependent ("symmetric") NATs
- * (`MASQUERADE --random-fully`): no direct path exists, so they connect through coturn's relay.
+ * (`MASQUERADE --random-fully`), then only one of them: no direct path exists, so they connect
+ * through coturn's relay.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -24,6 +25,16 @@ describe.skipIf(unavailable !== undefined)("behind two symmetric NATs", () => {
     { name: "werift", caller: ["--transport", "werift"], listener: ["--transport", "werift"] },
     { name: "node-datachannel calling werift", caller: ["--transport", "node-datachannel"], listener: ["--transport", "werift"] }
   ]
+  it.live("only one side symmetric (B cone): still no direct path, node-datachannel relays", () =>
+    Effect.gen(function*() {
+      const { extra: url, lab: l } = lab.get()
+      yield* Effect.acquireRelease(l.setNat("b", "cone"), () => l.setNat("b", "symmetric"))
+      const flags = ["--transport", "node-datachannel"]
+      const { caller, listener } = yield* callAcross(l, url, { caller: flags, listener: flags })
+      assert.isTrue(relayed(caller), JSON.stringify(caller))
+      assert.isTrue(relayed(listener), JSON.stringify(listener))
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
   for (const stacks of cases) {
     it.live(`${stacks.name}: connects through the TURN relay (UDP), data both ways`, () =>
       Effect.gen(function*() {
