@@ -212,7 +212,11 @@ const allocate = async (server: TurnServer, timeoutMs: number): Promise<TurnChec
 
 /** One Allocate transaction with `server`, within `timeoutMs`. */
 export const check = (server: TurnServer, timeoutMs = 2_000): Effect.Effect<TurnCheckResult> =>
-  Effect.promise(() => allocate(server, timeoutMs))
+  Effect.promise(() => safeAllocate(server, timeoutMs))
+
+/** `allocate`, with a socket that could not even be made reported as unreachable. */
+const safeAllocate = (server: TurnServer, timeoutMs: number): Promise<TurnCheckResult> =>
+  allocate(server, timeoutMs).catch((error: unknown) => ({ _tag: "Unreachable", reason: error instanceof Error ? error.message : String(error) }))
 
 /**
  * Checks at most once per server and credentials within `ttlMs` (default 5 minutes): the gateway
@@ -229,7 +233,7 @@ export const cached = (capacity = 64, ttlMs = 5 * 60_000) => {
       if (known !== undefined && now - known.at < ttlMs) return known.answer
       answers.delete(key)
       if (answers.size >= capacity) answers.delete(answers.keys().next().value!)
-      const answer = allocate(server, timeoutMs ?? 2_000)
+      const answer = safeAllocate(server, timeoutMs ?? 2_000)
       answers.set(key, { at: now, answer })
       return answer
     })
