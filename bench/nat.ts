@@ -1,8 +1,9 @@
 /**
  * NAT benchmark (`npm run bench -- nat`, as root): what each network path costs, on both stacks,
  * in the namespace lab of test/nat (gateway and coturn in "wan", one agent behind each router),
- * with `tc netem` adding 20 ms on each router interface (40 ms each way between the agents, as
- * far apart as two cities).
+ * with 20 ms added each way between each router and wan (40 ms each way between the agents, as
+ * far apart as two cities): by `tc netem` on the routers' interfaces, or where the kernel has no
+ * netem, by test/nat/delay-wire.py (a user-space wire between TUN devices).
  *
  * Paths: `host` (routers without NAT: the agents' own addresses are routed), `srflx` (both behind
  * cone NATs: STUN), `relay-udp` (same NATs, relay-only policy: both through coturn over UDP) and
@@ -74,7 +75,7 @@ export const main = async () => {
   }
   const delay = Lab.netemAvailable()
     ? `netem ${DELAY_MS} ms on each router interface`
-    : "NO added delay: this kernel has no netem qdisc (tc: \"Specified qdisc kind is unknown\"), so the paths differ only by NAT and relay hops"
+    : `${DELAY_MS} ms each way between wan and each router from test/nat/delay-wire.py (this kernel has no netem qdisc; the wire is a user-space copy, which also caps throughput)`
   console.log(`nat: namespace lab, ${delay}; setup ×${SETUPS}, ${BYTES / 1024 / 1024} MiB one way; ratios to the host path of the same stack`)
   const runs = await Effect.runPromise(Effect.gen(function*() {
     const host = yield* inLab({ natA: "none", natB: "none" }, ["host"])

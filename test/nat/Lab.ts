@@ -75,7 +75,10 @@ export interface LabProcess {
 export interface Lab {
   readonly ns: { readonly wan: string; readonly ra: string; readonly rb: string; readonly a: string; readonly b: string }
   readonly dir: string
-  /** The delay netem adds on each router interface (0 where the kernel has no netem). */
+  /**
+   * The delay added each way between wan and each router: by netem on the router's interfaces, or
+   * where the kernel has no netem, by `delay-wire.py` (TUN devices and a user-space copy).
+   */
   readonly delayMs: number
   /** The shared secret coturn checks TURN REST credentials with. */
   readonly secret: string
@@ -112,7 +115,7 @@ export const finished = (process: LabProcess) =>
 
 /**
  * Whether the kernel has the netem qdisc (some VM kernels are built without it and cannot load
- * modules): without it a lab has no added delay, and says so (`Lab.delayMs` is 0).
+ * modules): then `delay-wire.py` gives the delay instead.
  */
 export const netemAvailable = (): boolean => {
   if (netem !== undefined) return netem
@@ -124,7 +127,17 @@ export const netemAvailable = (): boolean => {
 }
 let netem: boolean | undefined
 
-const build = (id: string, config: LabConfig) => {
+/** A wan ↔ router link still to be made: a delaying wire (delay-wire.py) where netem is missing. */
+interface PendingWire {
+  readonly side: "a" | "b"
+  readonly router: string
+  readonly wanNet: string
+  readonly lanNet: string
+  readonly nat: Nat
+}
+
+const build = (id: string, config: LabConfig, wired: boolean) => {
+  const wires: Array<PendingWire> = []
   const ns = { wan: `${id}-wan`, ra: `${id}-ra`, rb: `${id}-rb`, a: `${id}-a`, b: `${id}-b` }
   for (const name of Object.values(ns)) {
     sh(["ip", "netns", "add", name])
@@ -137,12 +150,16 @@ const build = (id: string, config: LabConfig) => {
   exec(ns.wan, "sysctl", "-qw", "net.ipv4.ip_forward=1")
   const router = (side: "a" | "b", router: string, host: string, wanNet: string, lanNet: string, nat: Nat) => {
     const wanIf = `w${side}`
-    ipIn(ns.wan, "link", "add", wanIf, "type", "veth", "peer", "name", "ext", "netns", router)
-    ipIn(ns.wan, "addr", "add", `${wanNet}.1/24`, "dev", wanIf)
-    ipIn(ns.wan, "link", "set", wanIf, "up")
-    ipIn(router, "addr", "add", `${wanNet}.2/24`, "dev", "ext")
-    ipIn(router, "link", "set", "ext", "up")
-    ipIn(router, "route", "add", "default", "via", `${wanNet}.1`)
+    if (wired) {
+      wires.push({ side, router, wanNet, lanNet, nat })
+    } else {
+      ipIn(ns.wan, "link", "add", wanIf, "type", "veth", "peer", "name", "ext", "netns", router)
+      ipIn(ns.wan, "addr", "add", `${wanNet}.1/24`, "dev", wanIf)
+      ipIn(ns.wan, "link", "set", wanIf, "up")
+      ipIn(router, "addr", "add", `${wanNet}.2/24`, "dev", "ext")
+      ipIn(router, "link", "set", "ext", "up")
+      ipIn(router, "route", "add", "default", "via", `${wanNet}.1`)
+    }
     ipIn(router, "link", "add", "lan", "type", "veth", "peer", "name", "eth0", "netns", host)
     ipIn(router, "addr", "add", `${lanNet}.1/24`, "dev", "lan")
     ipIn(router, "link", "set", "lan", "up")
@@ -151,7 +168,7 @@ const build = (id: string, config: LabConfig) => {
     ipIn(host, "route", "add", "default", "via", `${lanNet}.1`)
     exec(router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
     if (nat === "none") {
-      ipIn(ns.wan, "route", "add", `${lanNet}.0/24`, "via", `${wanNet}.2`)
+      if (!wired) ipIn(ns.wan, "route", "add", `${lanNet}.0/24`, "via", `${wanNet}.2`)
     } else {
       exec(router, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "ext", "-j", "MASQUERADE", ...(nat === "symmetric" ? ["--random-fully"] : []))
       // An unsolicited packet (a peer's early check) would create a conntrack entry that takes the
@@ -168,7 +185,23 @@ const build = (id: string, config: LabConfig) => {
     exec(ns.rb, "iptables", "-A", "FORWARD", "-p", "udp", "-j", "DROP")
     exec(ns.rb, "iptables", "-A", "FORWARD", "-i", "lan", "-p", "tcp", "!", "-d", SERVER_IP, "-j", "DROP")
   }
-  return ns
+  return { ns, wires }
+}
+
+/** Connects a router to wan through the delay wire `python3 delay-wire.py wX xX` started in wan. */
+const connectWire = (ns: Lab["ns"], wire: PendingWire) => {
+  const ipIn = (name: string, ...args: Array<string>) => sh(["ip", "-n", name, ...args])
+  const wanIf = `w${wire.side}`
+  const far = `x${wire.side}`
+  ipIn(ns.wan, "link", "set", far, "netns", wire.router)
+  ipIn(wire.router, "link", "set", far, "name", "ext")
+  ipIn(ns.wan, "addr", "add", `${wire.wanNet}.1/24`, "dev", wanIf)
+  ipIn(ns.wan, "link", "set", wanIf, "up")
+  ipIn(wire.router, "addr", "add", `${wire.wanNet}.2/24`, "dev", "ext")
+  ipIn(wire.router, "link", "set", "ext", "up")
+  // A TUN device is point to point: routes name the device, there is no next hop to resolve.
+  ipIn(wire.router, "route", "add", "default", "dev", "ext")
+  if (wire.nat === "none") ipIn(ns.wan, "route", "add", `${wire.lanNet}.0/24`, "dev", wanIf)
 }
 
 const teardown = (ns: Lab["ns"]) => {
@@ -212,16 +245,18 @@ export const make = (config: LabConfig): Effect.Effect<Lab, never, Scope.Scope> 
     const id = `acx${process.pid}n${++labs}`
     const dir = mkdtempSync(join(tmpdir(), "aiconexus-nat-"))
     yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
-    const ns = yield* Effect.acquireRelease(
+    // Without netem, the delay comes from a user-space wire between wan and each router.
+    const wired = (config.delayMs ?? 0) > 0 && !netemAvailable()
+    const { ns, wires } = yield* Effect.acquireRelease(
       Effect.sync(() => {
         try {
-          return build(id, config)
+          return build(id, config, wired)
         } catch (error) {
           teardown({ wan: `${id}-wan`, ra: `${id}-ra`, rb: `${id}-rb`, a: `${id}-a`, b: `${id}-b` })
           throw error
         }
       }),
-      (ns) => Effect.sync(() => teardown(ns))
+      ({ ns }) => Effect.sync(() => teardown(ns))
     )
     const secret = `lab-secret-${id}`
     // A test CA and a certificate for the servers' address: coturn's TLS listener uses it, and
@@ -260,6 +295,12 @@ export const make = (config: LabConfig): Effect.Effect<Lab, never, Scope.Scope> 
             }
           })
       )
+
+    for (const wire of wires) {
+      const process = yield* spawnIn(ns.wan, ["python3", join(ROOT, "test", "nat", "delay-wire.py"), `w${wire.side}`, `x${wire.side}`, String(config.delayMs)])
+      yield* waitLine(process, /^ready$/, 15_000)
+      yield* Effect.sync(() => connectWire(ns, wire))
+    }
 
     const turnserver = yield* spawnIn(ns.wan, [
       "turnserver", "-n", "-v",
@@ -305,7 +346,7 @@ export const make = (config: LabConfig): Effect.Effect<Lab, never, Scope.Scope> 
         return (yield* waitLine(process, /listening on (ws:\S+)/))[1]!
       })
 
-    const delayMs = (config.delayMs ?? 0) > 0 && netemAvailable() ? config.delayMs! : 0
+    const delayMs = config.delayMs ?? 0
     const setNat = (side: "a" | "b", nat: "cone" | "symmetric") =>
       Effect.sync(() =>
         sh(["ip", "netns", "exec", side === "a" ? ns.ra : ns.rb, "iptables", "-t", "nat", "-R", "POSTROUTING", "1", "-o", "ext", "-j", "MASQUERADE",
