@@ -26,7 +26,8 @@ describe.skipIf(unavailable !== undefined)("behind two cone NATs", () => {
     Effect.all({
       url: lab.gateway({ port: 8787 }),
       forged: lab.gateway({ port: 8788, secret: "not-the-turn-servers-secret" }),
-      expired: lab.gateway({ port: 8789, ttlSeconds: -600 })
+      expired: lab.gateway({ port: 8789, ttlSeconds: -600 }),
+      noStun: lab.gateway({ port: 8790, stun: false })
     }, { concurrency: "unbounded" }))
   beforeAll(lab.start, 90_000)
   afterAll(lab.stop, 30_000)
@@ -39,6 +40,17 @@ describe.skipIf(unavailable !== undefined)("behind two cone NATs", () => {
       assert.notStrictEqual(code, 0)
       assert.match(output, /^error: refusing ws:\/\/203\.0\.113\.1:8787\/ws: use wss:\/\//m, output)
     }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("werift without a STUN URL asks the TURN server for its mapping (not werift's public default) and connects by srflx", () =>
+    Effect.gen(function*() {
+      const { extra, lab: l } = lab.get()
+      const flags = ["--transport", "werift"]
+      const { caller, listener } = yield* callAcross(l, extra.noStun, { caller: flags, listener: flags })
+      // No route leads out of the lab: a mapping learned at all was learned from coturn.
+      assert.include(["srflx", "prflx"], caller.remote, JSON.stringify(caller))
+      assert.strictEqual(ip(caller.remoteAddress), ROUTER_B)
+      assert.strictEqual(ip(listener.remoteAddress), ROUTER_A)
+    }), { timeout: 60_000 })
 
   for (const stack of ["node-datachannel", "werift"] as const) {
     const flags = ["--transport", stack]

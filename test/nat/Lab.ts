@@ -94,6 +94,7 @@ export interface Lab {
     readonly secret?: string
     readonly ttlSeconds?: number
     readonly turn?: ReadonlyArray<"udp" | "tcp" | "tls">
+    readonly stun?: boolean
   }) => Effect.Effect<string, never, Scope.Scope>
 }
 
@@ -333,10 +334,12 @@ export const make = (config: LabConfig): Effect.Effect<Lab, never, Scope.Scope> 
       readonly ttlSeconds?: number
       /** Which TURN URLs it hands out (default UDP and TCP). */
       readonly turn?: ReadonlyArray<"udp" | "tcp" | "tls">
+      /** Whether it hands out the STUN URL (default yes). */
+      readonly stun?: boolean
     }) =>
       Effect.gen(function*() {
         const process = yield* cli(ns.wan, ["gateway", "--host", SERVER_IP, "--port", String(options.port), "--data-dir", join(dir, `gateway-${options.port}`)], {
-          AICONEXUS_STUN_URLS: `stun:${SERVER_IP}:${TURN_PORT}`,
+          AICONEXUS_STUN_URLS: options.stun === false ? "" : `stun:${SERVER_IP}:${TURN_PORT}`,
           AICONEXUS_TURN_URLS: (options.turn ?? ["udp", "tcp"]).map((transport) =>
             transport === "tls" ? `turns:${SERVER_IP}:${TURN_TLS_PORT}` : `turn:${SERVER_IP}:${TURN_PORT}?transport=${transport}`
           ).join(","),

@@ -3,7 +3,8 @@
  *
  * werift's quirks, set here: its default ICE server is a public STUN host (we pass the gateway's
  * list, possibly empty; but its ICE layer still asks stun.l.google.com when the list has no STUN
- * URL, so a gateway for werift agents should hand out one); it skips loopback host candidates unless 127.0.0.1 is added (`loopback`);
+ * URL, so without one we name the UDP TURN server, which answers STUN too; with neither, a
+ * gateway for werift agents should hand out a STUN URL); it skips loopback host candidates unless 127.0.0.1 is added (`loopback`);
  * its SCTP max-message-size is 64 KiB; it supports ICE restart (whose checks we start: see
  * `startRestartedIce`) and rollback. werift makes one DTLS certificate per process; here each
  * connection gets its own, as in browsers and libdatachannel, so a rebuilt connection is told
@@ -44,11 +45,14 @@ const turnCandidates = (servers: ReadonlyArray<IceServer>, werift: WeriftOptions
 
 /** The ICE servers as werift gets them: `turn` (if any) as its first TURN URL; STUN unless TURN only. */
 const weriftServers = (servers: ReadonlyArray<IceServer>, turn: TurnCheck.TurnServer | undefined, werift: WeriftOptions): Array<IceServer> => {
-  // werift queries stun.l.google.com when it is given no STUN server; TURN only, it asks the TURN
-  // server instead (which answers STUN too, and cannot over blocked UDP: see `stunGatherTimeout`).
-  const stun = werift.turnOnly === true
-    ? turn === undefined ? [] : [{ urls: [`stun:${turn.host.includes(":") ? `[${turn.host}]` : turn.host}:${turn.port}`] }]
-    : TurnCheck.onlyUrls(servers, (url) => url.startsWith("stun"))
+  // werift queries stun.l.google.com when it is given no STUN server. The TURN server answers STUN
+  // too: it is named instead when the list has no STUN URL and the TURN server is reached over
+  // UDP, and always when TURN only (UDP is blocked then, so nobody waits for it: `stunGatherTimeout`).
+  const turnAsStun = turn === undefined || (werift.turnOnly !== true && turn.transport !== "udp")
+    ? []
+    : [{ urls: [`stun:${turn.host.includes(":") ? `[${turn.host}]` : turn.host}:${turn.port}`] }]
+  const listed = werift.turnOnly === true ? [] : TurnCheck.onlyUrls(servers, (url) => url.startsWith("stun"))
+  const stun = listed.length > 0 ? listed : turnAsStun
   return turn === undefined
     ? stun
     : [...stun, { urls: [turn.url], ...(turn.username === undefined ? {} : { username: turn.username }), ...(turn.credential === undefined ? {} : { credential: turn.credential }) }]
