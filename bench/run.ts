@@ -3,6 +3,7 @@
  */
 import * as Browser from "./browser.ts"
 import * as Gateway from "./gateway.ts"
+import * as Nat from "./nat.ts"
 import * as Protocol from "./protocol.ts"
 import * as WebRtc from "./webrtc.ts"
 
@@ -10,7 +11,8 @@ const benchmarks: Record<string, () => Promise<void>> = {
   protocol: Protocol.main,
   gateway: Gateway.main,
   webrtc: WebRtc.main,
-  browser: Browser.main
+  browser: Browser.main,
+  nat: Nat.main
 }
 
 const names = process.argv.slice(2)

@@ -22,7 +22,7 @@ import { type ConnectError, Connector, type PeerLink } from "../webrtc/link/Conn
 import * as EnvelopeChannel from "../webrtc/link/EnvelopeChannel.ts"
 import * as PeerMetrics from "../webrtc/peer/PeerMetrics.ts"
 import type { RecoveryOptions } from "../webrtc/link/LinkRecovery.ts"
-import type { Transport } from "../webrtc/peer/Transport.ts"
+import type { IceTransportPolicy, Transport } from "../webrtc/peer/Transport.ts"
 import { isCapabilityError } from "./CapabilityError.ts"
 
 /** The arguments of a capability call (a JSON object). */
@@ -98,6 +98,8 @@ export interface AgentConfig extends Omit<GatewayClientConfig, "capabilities"> {
   /** Which DIDs may open a session (default: all). */
   readonly acceptPolicy?: (remote: Did) => Effect.Effect<boolean>
   readonly candidatePolicy?: CandidatePolicy.CandidatePolicy
+  /** "relay": connect through TURN relays only, never host or srflx paths (default "all"). */
+  readonly iceTransportPolicy?: IceTransportPolicy
   readonly connectTimeoutMs?: number
   /** PING interval and deadline on each session's control channel (defaults 5 s and 15 s). */
   readonly liveness?: EnvelopeChannel.LivenessOptions
@@ -122,6 +124,7 @@ export class Agent extends Context.Service<Agent, {
       Layer.provide(Connector.layerWithGateway({
         ...(config.acceptPolicy === undefined ? {} : { acceptPolicy: config.acceptPolicy }),
         ...(config.candidatePolicy === undefined ? {} : { candidatePolicy: config.candidatePolicy }),
+        ...(config.iceTransportPolicy === undefined ? {} : { iceTransportPolicy: config.iceTransportPolicy }),
         ...(config.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: config.connectTimeoutMs }),
         ...(config.recovery === undefined ? {} : { recovery: config.recovery })
       }).pipe(Layer.provide(Signaling.layerGateway))),
@@ -184,6 +187,7 @@ const make = (config: AgentConfig) =>
     const session = (link: PeerLink): Effect.Effect<PeerSession, never, Scope.Scope> =>
       Effect.gen(function*() {
         const control = yield* EnvelopeChannel.make(link, config.identity, config.liveness)
+        yield* Metric.update(PeerMetrics.paths((yield* link.peer.stats).selectedPair), 1)
         const intents = yield* Queue.unbounded<Envelope.Payload<"INTENT">>()
         // Calls waiting for answers, by request id: each takes its responses as they come.
         const waiting = new Map<string, (response: Envelope.Payload<"EXEC_RESPONSE">) => void>()

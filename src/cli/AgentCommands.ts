@@ -1,9 +1,10 @@
 /**
  * `aiconexus keygen`, `aiconexus discover` and `aiconexus agent listen|send|call`.
  *
- * Agent commands take `--gateway URL` (repeatable, for failover; default ws://127.0.0.1:8787/ws)
- * and `--identity FILE` (created if absent; the pinned gateway DIDs are kept beside it in
- * `known-gateways.json`).
+ * Agent commands take `--gateway URL` (repeatable, for failover; default ws://127.0.0.1:8787/ws),
+ * `--identity FILE` (created if absent; the pinned gateway DIDs are kept beside it in
+ * `known-gateways.json`), `--transport auto|node-datachannel|werift`, `--ice-transport-policy
+ * all|relay` and `--allow-insecure-ws` (plain `ws://` to a gateway that is not on loopback).
  *
  * @since 0.1.0
  */
@@ -12,7 +13,7 @@ import { NodeServices, NodeSocket } from "@effect/platform-node"
 import { Config, Console, Context, Effect, Layer, Schema, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { FetchHttpClient } from "effect/http"
-import { Agent, type AgentConfig, type Served } from "../agent/Agent.ts"
+import { Agent, type AgentConfig, type PeerSession, type Served } from "../agent/Agent.ts"
 import type { GatewayClient } from "../client/GatewayClient.ts"
 import { KnownGateways } from "../client/KnownGateways.ts"
 import * as McpCapabilities from "../mcp/McpCapabilities.ts"
@@ -20,6 +21,8 @@ import * as McpConnection from "../mcp/McpConnection.ts"
 import * as Did from "../protocol/Did.ts"
 import * as IdentityFile from "../protocol/IdentityFile.ts"
 import * as CandidatePolicy from "../webrtc/peer/CandidatePolicy.ts"
+import * as PeerMetrics from "../webrtc/peer/PeerMetrics.ts"
+import * as NodeAutoTransport from "../webrtc/stacks/NodeAutoTransport.ts"
 import * as NodeDataChannelTransport from "../webrtc/stacks/NodeDataChannelTransport.ts"
 import * as NodeWeriftTransport from "../webrtc/stacks/NodeWeriftTransport.ts"
 import { printable, reportFailure } from "./Terminal.ts"
@@ -36,24 +39,50 @@ const gatewayFlag = Flag.String("gateway").pipe(
   Flag.withDescription(`Gateway URL, repeatable for failover (default ${DEFAULT_GATEWAY})`),
   Flag.atLeast(0)
 )
-const transportFlag = Flag.Literals("transport", ["node-datachannel", "werift"]).pipe(
-  Flag.withDescription("WebRTC stack (default node-datachannel)"),
-  Flag.withDefault("node-datachannel" as const)
+const transportFlag = Flag.Literals("transport", ["auto", "node-datachannel", "werift"]).pipe(
+  Flag.withDescription("WebRTC stack: auto (node-datachannel; werift over TURN/TCP where UDP is blocked), node-datachannel or werift"),
+  Flag.withDefault("auto" as const)
 )
-export const shared = { identity: identityFlag, gateway: gatewayFlag, transport: transportFlag }
+const policyFlag = Flag.Literals("ice-transport-policy", ["all", "relay"]).pipe(
+  Flag.withDescription("relay: connect through the gateway's TURN servers only, never directly (default all)"),
+  Flag.withDefault("all" as const)
+)
+const insecureFlag = Flag.Boolean("allow-insecure-ws").pipe(
+  Flag.withDescription("Allow plain ws:// to a gateway that is not on loopback (development only: signaling is signed, but not private)"),
+  Flag.withDefault(false)
+)
+export const shared = { identity: identityFlag, gateway: gatewayFlag, transport: transportFlag, iceTransportPolicy: policyFlag, allowInsecureWs: insecureFlag }
+
+/** Where a session's traffic goes: the selected candidate pair, e.g. `relay_tcp 203.0.113.1:50000 -> srflx 192.0.2.2:4000`. */
+const describePath = (session: PeerSession) =>
+  Effect.map(session.link.peer.stats, ({ selectedPair }) => {
+    if (selectedPair === undefined) return "unknown"
+    const { local, remote } = PeerMetrics.pathLabels(selectedPair)
+    return `${local} ${selectedPair.localAddress} -> ${remote} ${selectedPair.remoteAddress}`
+  })
 
 /**
  * Runs `use` with an Agent built from the shared flags (and its context, with the GatewayClient);
  * errors become one clear line and exit 1.
  */
 export const withAgent = <A, E>(
-  flags: { readonly identity: string; readonly gateway: ReadonlyArray<string>; readonly transport: "node-datachannel" | "werift" },
+  flags: {
+    readonly identity: string
+    readonly gateway: ReadonlyArray<string>
+    readonly transport: "auto" | "node-datachannel" | "werift"
+    readonly iceTransportPolicy: "all" | "relay"
+    readonly allowInsecureWs: boolean
+  },
   options: Omit<AgentConfig, "urls" | "identity">,
   use: (agent: Agent["Service"], context: Context.Context<Agent | GatewayClient>) => Effect.Effect<A, E, import("effect").Scope.Scope>
 ) =>
   Effect.gen(function*() {
     const identity = yield* IdentityFile.loadOrCreate(flags.identity)
-    const transport = flags.transport === "werift" ? NodeWeriftTransport.layer() : NodeDataChannelTransport.layer()
+    const transport = flags.transport === "werift"
+      ? NodeWeriftTransport.layer()
+      : flags.transport === "node-datachannel"
+      ? NodeDataChannelTransport.layer()
+      : NodeAutoTransport.layer()
     const pins = KnownGateways.layerFile(join(dirname(flags.identity), "known-gateways.json")).pipe(Layer.provide(NodeServices.layer))
     const context = yield* Layer.build(
       Agent.layer({
@@ -61,6 +90,8 @@ export const withAgent = <A, E>(
         identity,
         // Same-machine agents and gateways are common with the CLI: loopback candidates allowed.
         candidatePolicy: CandidatePolicy.allowAll,
+        iceTransportPolicy: flags.iceTransportPolicy,
+        allowInsecure: flags.allowInsecureWs,
         ...options
       }).pipe(Layer.provide(Layer.mergeAll(transport, pins, NodeSocket.layerWebSocketConstructor)))
     )
@@ -168,7 +199,7 @@ const listen = Command.make(
         yield* agent.sessions.pipe(
           Stream.runForEach((session) =>
             Effect.andThen(
-              Console.log(`session from ${session.remote}`),
+              Effect.flatMap(describePath(session), (path) => Console.log(`session from ${session.remote} path ${path}`)),
               session.intents.pipe(
                 Stream.runForEach((intent) => Console.log(`intent from ${session.remote}: ${printable(JSON.stringify(intent))}`)),
                 Effect.forkScoped
@@ -188,6 +219,7 @@ const send = Command.make(
     withAgent(flags, {}, (agent) =>
       Effect.gen(function*() {
         const session = yield* agent.connect(flags.did)
+        yield* Console.log(`path ${yield* describePath(session)}`)
         yield* session.intent({ query: flags.text })
         yield* Console.log(`sent to ${flags.did}`)
         yield* session.close
@@ -209,6 +241,7 @@ const call = Command.make(
     withAgent(flags, {}, (agent) =>
       Effect.gen(function*() {
         const session = yield* agent.connect(flags.did)
+        yield* Console.log(`path ${yield* describePath(session)}`)
         const result = yield* session.request(flags.capability, flags.args, { timeoutMs: flags.timeout })
         yield* Console.log(JSON.stringify(result ?? null))
         yield* session.close

@@ -19,7 +19,7 @@ import { type Signal, Signaling } from "../../client/Signaling.ts"
 import type { Did } from "../../protocol/Did.ts"
 import type { IceServer } from "../../protocol/Envelope.ts"
 import * as CandidatePolicy from "../peer/CandidatePolicy.ts"
-import { Transport } from "../peer/Transport.ts"
+import { type IceTransportPolicy, Transport } from "../peer/Transport.ts"
 import * as Answerer from "./Answerer.ts"
 import { type ConnectError, ConnectFailed } from "./ConnectErrors.ts"
 import * as Glare from "./Glare.ts"
@@ -40,6 +40,8 @@ export interface ConnectorConfig {
   /** Whether to answer an OFFER from this DID; applied before anything is created. Default: yes. */
   readonly acceptPolicy?: (remote: Did) => Effect.Effect<boolean>
   readonly candidatePolicy?: CandidatePolicy.CandidatePolicy
+  /** Local candidates ICE may use: "relay" keeps host and srflx paths unused (default "all"). */
+  readonly iceTransportPolicy?: IceTransportPolicy
   /** Connect deadline for both sides (default 15 s). */
   readonly connectTimeoutMs?: number
   /** Attempts within the deadline when the stack fails a connection early (default 3). */
@@ -93,7 +95,7 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
   const recoveryOptions = config.recovery === true ? {} : config.recovery === false ? undefined : config.recovery
 
   const registry = LinkState.makeRegistry()
-  const negotiation = Negotiation.make({ signaling, transport, iceServers: config.iceServers, connectTimeoutMs })
+  const negotiation = Negotiation.make({ signaling, transport, iceServers: config.iceServers, iceTransportPolicy: config.iceTransportPolicy, connectTimeoutMs })
   const attempts = recoveryOptions?.attempts ?? 3
   const attemptTimeoutMs = recoveryOptions?.attemptTimeoutMs ?? 10_000
   // Every link answers its offerer's recoveries; only with `recovery` on does an offerer start them.

@@ -13,7 +13,7 @@ import type { Signal, Signaling, SignalingError } from "../../client/Signaling.t
 import { normalizeCandidateLine } from "../../protocol/IceCandidate.ts"
 import type * as DataChannel from "../peer/DataChannel.ts"
 import * as PeerConnection from "../peer/PeerConnection.ts"
-import type { Transport } from "../peer/Transport.ts"
+import type { IceTransportPolicy, RelayUnavailable, Transport } from "../peer/Transport.ts"
 import * as StateMachine from "../../machine/StateMachine.ts"
 import { ConnectFailed, type ConnectError, ConnectionRefused, ConnectTimeout } from "./ConnectErrors.ts"
 import type * as LinkChannel from "./LinkChannel.ts"
@@ -29,6 +29,8 @@ export interface NegotiationConfig {
   readonly transport: Transport["Service"]
   /** ICE servers for new connections. */
   readonly iceServers: Effect.Effect<ReadonlyArray<IceServer>>
+  /** `relay`: only TURN relays, never host or server-reflexive candidates. */
+  readonly iceTransportPolicy?: IceTransportPolicy | undefined
   /** Deadline for a connection to open. */
   readonly connectTimeoutMs: number
 }
@@ -53,7 +55,7 @@ export interface Negotiation {
 }
 
 /** Why negotiating a generation failed. */
-export type NegotiationError = ConnectError | SignalingError | PeerConnection.RtcError | StateMachine.InvalidTransition
+export type NegotiationError = ConnectError | SignalingError | PeerConnection.RtcError | RelayUnavailable | StateMachine.InvalidTransition
 
 /** Negotiation with `config`. */
 export const make = (config: NegotiationConfig): Negotiation => {
@@ -66,7 +68,7 @@ export const make = (config: NegotiationConfig): Negotiation => {
   const createPeer = (state: LinkState, described: Deferred.Deferred<void>) =>
     Effect.gen(function*() {
       const iceServers = yield* config.iceServers
-      const native = yield* transport.create({ iceServers })
+      const native = yield* transport.create({ iceServers, iceTransportPolicy: config.iceTransportPolicy })
       const peer = yield* PeerConnection.make(native, { maxMessageSize: transport.maxMessageSize })
       yield* state.trickle.attach(peer, described)
       yield* peer.localCandidates.pipe(

@@ -10,6 +10,7 @@
 import { Metric } from "effect"
 import { ErrorCode } from "../../protocol/ErrorCode.ts"
 import { byLabel } from "../../util/MetricByLabel.ts"
+import type { SelectedPair } from "./Transport.ts"
 
 /** Peer connections opened, by our role (`offerer` dialled out, `answerer` was dialled). */
 export const connections = byLabel((role: "offerer" | "answerer") =>
@@ -94,3 +95,32 @@ export const offersRefused = byLabel((reason: "not_offerer" | "not_open" | "unsu
     incremental: true,
     attributes: { reason }
   }))
+
+/** A candidate type as a label: the four of RFC 8445, relays with how we reach the TURN server. */
+export type PathLabel = "host" | "srflx" | "prflx" | "relay" | "relay_udp" | "relay_tcp" | "relay_tls" | "unknown"
+
+const candidateLabel = (type: string | undefined, relayProtocol?: string): PathLabel => {
+  if (type === "relay") return relayProtocol === "udp" || relayProtocol === "tcp" || relayProtocol === "tls" ? `relay_${relayProtocol}` : "relay"
+  return type === "host" || type === "srflx" || type === "prflx" ? type : "unknown"
+}
+
+/** The labels of a selected candidate pair: our side (relays with their protocol) and the peer's. */
+export const pathLabels = (pair: SelectedPair | undefined): { readonly local: PathLabel; readonly remote: PathLabel } => ({
+  local: candidateLabel(pair?.localType, pair?.relayProtocol),
+  remote: candidateLabel(pair?.remoteType)
+})
+
+const pathsByLabels = byLabel((key: `${PathLabel} ${PathLabel}`) => {
+  const [local, remote] = key.split(" ") as [PathLabel, PathLabel]
+  return Metric.counter("aiconexus_agent_peer_paths_total", {
+    description: "Opened peer connections, by the selected candidate pair's types (local, remote)",
+    incremental: true,
+    attributes: { local, remote }
+  })
+})
+
+/** Counts an opened connection by the path ICE selected (host, srflx, prflx or relay on each side). */
+export const paths = (pair: SelectedPair | undefined) => {
+  const { local, remote } = pathLabels(pair)
+  return pathsByLabels(`${local} ${remote}`)
+}

@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Context, type Effect, type Scope } from "effect"
+import { Context, type Effect, Schema, type Scope } from "effect"
 import type { IceServer } from "../../protocol/Envelope.ts"
 
 /** A DTLS certificate fingerprint as SDP carries it (`a=fingerprint:<algorithm> <value>`). */
@@ -25,11 +25,32 @@ export interface SelectedPair {
   readonly localAddress: string
   readonly remoteAddress: string
   readonly roundTripTimeMs: number | undefined
+  /** With a local relay candidate: how this side reaches its TURN server (the relayed leg is UDP). */
+  readonly relayProtocol?: "udp" | "tcp" | "tls" | undefined
 }
+
+/** Which local candidates ICE may use (W3C `RTCIceTransportPolicy`): all, or TURN relays only. */
+export type IceTransportPolicy = "all" | "relay"
 
 /** Options for one peer connection. */
 export interface PeerConnectionOptions {
   readonly iceServers: ReadonlyArray<IceServer>
+  /** Default "all". With "relay", a stack checks its TURN server first (`RelayUnavailable`). */
+  readonly iceTransportPolicy?: IceTransportPolicy | undefined
+}
+
+/**
+ * No TURN relay can be had where the connection needs one (relay-only policy, or only TURN over
+ * TCP left): the server refused our credentials, or cannot be reached. Said before ICE starts,
+ * instead of a connection that times out.
+ */
+export class RelayUnavailable extends Schema.TaggedError<RelayUnavailable>()("RelayUnavailable", {
+  url: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `no TURN relay from ${this.url}: ${this.reason}`
+  }
 }
 
 /** A peer connection of the stack, with the few things the W3C interface does not expose. */
@@ -49,7 +70,7 @@ export interface TransportPeer {
 export class Transport extends Context.Service<Transport, {
   readonly name: string
   /** A new peer connection, closed when the scope closes. */
-  readonly create: (options: PeerConnectionOptions) => Effect.Effect<TransportPeer, never, Scope.Scope>
+  readonly create: (options: PeerConnectionOptions) => Effect.Effect<TransportPeer, RelayUnavailable, Scope.Scope>
   /**
    * The remote offer as this stack should apply it. The node-datachannel Layer takes the DTLS
    * server role here (`a=setup:actpass` → `active`): it avoids a start-up race in libdatachannel.

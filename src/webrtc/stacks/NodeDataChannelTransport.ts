@@ -12,6 +12,7 @@ import { PeerConnection } from "node-datachannel"
 import { RTCDataChannel as W3CDataChannel } from "node-datachannel/polyfill"
 import type { IceServer } from "../../protocol/Envelope.ts"
 import { type PeerConnectionOptions, Transport, type TransportPeer } from "../peer/Transport.ts"
+import * as TurnCheck from "./NodeTurnCheck.ts"
 
 type NativeIceServer = string | {
   hostname: string
@@ -44,6 +45,15 @@ export interface NodeDataChannelOptions {
   /** Bind ICE to this local address only (e.g. "127.0.0.1" for tests on loopback). */
   readonly bindAddress?: string
 }
+
+/**
+ * libjuice speaks TURN over UDP only: libdatachannel ignores `turn:...?transport=tcp` and `turns:`
+ * servers with a warning (libdatachannel issue #1484; TURN/TCP in libjuice is its issue #257, open).
+ * So with the relay-only policy the UDP TURN servers are checked before ICE (`NodeTurnCheck`).
+ */
+const relayCheck = TurnCheck.cached()
+const udpTurn = (options: PeerConnectionOptions) =>
+  TurnCheck.turnServers(options.iceServers).filter((server) => server.transport === "udp")
 
 let peers = 0
 
@@ -188,11 +198,18 @@ class NativePeerConnection extends EventTarget {
 }
 
 const create = (options: PeerConnectionOptions, local: NodeDataChannelOptions) =>
+  Effect.andThen(
+    options.iceTransportPolicy === "relay" ? TurnCheck.requireRelay(udpTurn(options), relayCheck) : Effect.void,
+    createChecked(options, local)
+  )
+
+const createChecked = (options: PeerConnectionOptions, local: NodeDataChannelOptions) =>
   Effect.acquireRelease(
     Effect.sync((): TransportPeer => {
       const native = new PeerConnection(`peer-${++peers}`, {
         iceServers: toNativeIceServers(options.iceServers) as Array<string>,
         disableAutoNegotiation: true,
+        ...(options.iceTransportPolicy === "relay" ? { iceTransportPolicy: "relay" as const } : {}),
         ...(local.bindAddress === undefined ? {} : { bindAddress: local.bindAddress })
       })
       const pc = new NativePeerConnection(native) as unknown as globalThis.RTCPeerConnection
@@ -214,7 +231,8 @@ const create = (options: PeerConnectionOptions, local: NodeDataChannelOptions) =
             remoteType: pair.remote.type,
             localAddress: `${pair.local.address}:${pair.local.port}`,
             remoteAddress: `${pair.remote.address}:${pair.remote.port}`,
-            roundTripTimeMs: native.rtt() ?? undefined
+            roundTripTimeMs: native.rtt() ?? undefined,
+            ...(pair.local.type === "relay" ? { relayProtocol: "udp" as const } : {})
           }
         })
       }
@@ -241,8 +259,8 @@ const takeDtlsServerRole = (sdp: string, context: { readonly retry: boolean }): 
   // answerers fail ICE at once when they start with no remote candidate, so that was not kept.
   !context.retry && fromLibdatachannel(sdp) ? sdp.replace(/^a=setup:actpass\r?$/gm, (line) => line.replace("actpass", "active")) : sdp
 
-/** node-datachannel as the WebRTC stack. */
-export const layer = (local: NodeDataChannelOptions = {}): Layer.Layer<Transport> => Layer.succeed(Transport, Transport.of({
+/** node-datachannel as the WebRTC stack (the service; `layer` provides it). */
+export const make = (local: NodeDataChannelOptions = {}): Transport["Service"] => Transport.of({
   name: "node-datachannel",
   create: (options) => create(options, local),
   prepareRemoteOffer: takeDtlsServerRole,
@@ -251,4 +269,7 @@ export const layer = (local: NodeDataChannelOptions = {}): Layer.Layer<Transport
   supportsRollback: false,
   // libjuice asks the system resolver, which does not speak mDNS on a usual Linux host.
   resolvesMdns: false
-}))
+})
+
+/** node-datachannel as the WebRTC stack. */
+export const layer = (local: NodeDataChannelOptions = {}): Layer.Layer<Transport> => Layer.succeed(Transport, make(local))
