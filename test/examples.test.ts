@@ -20,7 +20,7 @@ describe("docs/examples/two-agents.ts", () => {
 
   // Its gateway keeps its identity under the working directory: a fresh one here.
   it.live("runs: alice discovers bob by capability and calls echo over WebRTC, then exits 0", () =>
-    runNode([EXAMPLE], { cwd: mkdtempSync(join(tmpdir(), "aiconexus-example-")), timeoutMs: 20_000 }).pipe(Effect.map(({ code, output }) => {
+    runNode(["--conditions=aiconexus-source", EXAMPLE], { cwd: mkdtempSync(join(tmpdir(), "aiconexus-example-")), timeoutMs: 20_000 }).pipe(Effect.map(({ code, output }) => {
       assert.strictEqual(code, 0, output)
       assert.match(output, /^bob: session from did:key:z6Mk\w+$/m)
       assert.match(output, /^alice got \{"text":"hello, bob"\}$/m)
