@@ -18,13 +18,20 @@ export const startNodeFlags = (): ReadonlyArray<string> =>
     .split(" ")
     .filter((word) => word.startsWith("--"))
 
+/** How a process is run to its end. */
+export interface RunOptions {
+  readonly cwd?: string
+  readonly timeoutMs?: number
+  readonly env?: Record<string, string>
+}
+
 /** Runs `node ...args` to its end; its exit code and output. Killed after `timeoutMs`: a hang fails the test. */
-export const runNode = (
-  args: ReadonlyArray<string>,
-  options: { readonly cwd?: string; readonly timeoutMs?: number; readonly env?: Record<string, string> } = {}
-) =>
+export const runNode = (args: ReadonlyArray<string>, options: RunOptions = {}) => run(process.execPath, args, options)
+
+/** Runs `command ...args` to its end; its exit code and output (stdout and stderr). Killed after `timeoutMs`. */
+export const run = (command: string, args: ReadonlyArray<string>, options: RunOptions = {}) =>
   Effect.callback<{ readonly code: number | null; readonly output: string }>((resume) => {
-    const child = spawn(process.execPath, args, {
+    const child = spawn(command, args, {
       cwd: options.cwd ?? ROOT,
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...options.env }
@@ -36,6 +43,11 @@ export const runNode = (
     child.on("exit", (code) => {
       clearTimeout(timer)
       resume(Effect.succeed({ code, output }))
+    })
+    // Interrupted (the test gave up): the process goes too.
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      child.kill("SIGKILL")
     })
   })
 
