@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- NAME...]`: runs the named benchmarks (all when none is named).
  */
+import * as Cli from "./cli.ts"
 import * as Gateway from "./gateway.ts"
 import * as Protocol from "./protocol.ts"
 import * as WebRtc from "./webrtc.ts"
@@ -8,7 +9,8 @@ import * as WebRtc from "./webrtc.ts"
 const benchmarks: Record<string, () => Promise<void>> = {
   protocol: Protocol.main,
   gateway: Gateway.main,
-  webrtc: WebRtc.main
+  webrtc: WebRtc.main,
+  cli: Cli.main
 }
 
 const names = process.argv.slice(2)
