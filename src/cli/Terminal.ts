@@ -1,9 +1,12 @@
 /**
- * What the CLI prints about text it does not control: peers' text, and failures as one line.
+ * What the CLI prints about text it does not control: peers' text, failures as one line, and
+ * warnings about where key files go.
  *
  * @since 0.1.0
  */
+import { existsSync } from "node:fs"
 import { Cause, Console, Effect } from "effect"
+import * as NodeDataHome from "../protocol/NodeDataHome.ts"
 
 /** Text from a peer, with control characters escaped so it cannot steer the terminal. */
 export const printable = (text: string): string =>
@@ -21,3 +24,16 @@ export const reportFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> 
   Effect.andThen(Console.error(`error: ${describeFailure(cause)}`), Effect.sync(() => {
     process.exitCode = 1
   }))
+
+/**
+ * Before a key file is created inside a git work tree, a warning on stderr: a private key there
+ * is one `git add .` away from a commit.
+ */
+export const warnIfKeyInGitWorkTree = (file: string): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (existsSync(file)) return Effect.void
+    const workTree = NodeDataHome.gitWorkTreeOf(file)
+    return workTree === undefined
+      ? Effect.void
+      : Console.error(`warning: creating a private key at ${file}, inside the git work tree ${workTree}; keep it out of commits (.gitignore), or choose a file elsewhere`)
+  })

@@ -253,9 +253,19 @@ const isFatal = (error: unknown): error is FatalError =>
 
 /** Why a socket failed, with the platform's detail when it gives one (ECONNREFUSED, HTTP 404, TLS, DNS). */
 const socketFailure = (error: Socket.SocketError): string => {
-  const cause = "cause" in error.reason ? error.reason.cause as { readonly message?: unknown; readonly error?: { readonly message?: unknown } } : undefined
-  const detail = cause?.error?.message ?? cause?.message
-  return typeof detail === "string" && detail !== "" ? detail : error.message
+  const cause = "cause" in error.reason
+    ? error.reason.cause as { readonly message?: unknown; readonly error?: { readonly message?: unknown; readonly code?: unknown } }
+    : undefined
+  const raw = cause?.error?.message ?? cause?.message
+  if (typeof raw !== "string" || raw === "") return error.message
+  const detail = raw.split("\n")[0]!.slice(0, 200)
+  const code = String(cause?.error?.code ?? "")
+  const kind = code === "ECONNREFUSED" ? "connection refused"
+    : code === "ENOTFOUND" || code === "EAI_AGAIN" ? "DNS lookup failed"
+    : code === "EPROTO" || code.startsWith("ERR_SSL") || code.includes("CERT") ? "TLS error"
+    : /^Unexpected server response: (\d+)/.test(detail) ? `HTTP ${/(\d+)/.exec(detail)![1]} instead of a WebSocket upgrade`
+    : undefined
+  return kind === undefined ? detail : `${kind} (${detail})`
 }
 
 /** Builds a client; its connection loop runs in the current scope. */

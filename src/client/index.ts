@@ -7,3 +7,4 @@
 export * as GatewayClient from "./GatewayClient.ts"
 export * as KnownGateways from "./KnownGateways.ts"
 export * as Signaling from "./Signaling.ts"
+export * as NodeWebSocket from "./NodeWebSocket.ts"
