@@ -25,6 +25,7 @@ import * as NodeDataChannelTransport from "../webrtc/stacks/NodeDataChannelTrans
 import * as NodeWeriftTransport from "../webrtc/stacks/NodeWeriftTransport.ts"
 import { printable, reportFailure, warnIfKeyInGitWorkTree } from "./Terminal.ts"
 import * as MetricsServer from "./MetricsServer.ts"
+import { portFlag } from "./Ports.ts"
 
 const DEFAULT_GATEWAY = "ws://127.0.0.1:8787/ws"
 const DEFAULT_IDENTITY = NodeDataHome.identityFile()
@@ -67,8 +68,8 @@ export const statusLines = () => {
     } else if (state._tag === "Reconnecting") {
       const reason = printable(state.error.reason)
       line = registeredBefore
-        ? `lost the gateway (${reason}); reconnecting`
-        : `cannot reach the gateway at ${state.error.url} (${reason}); retrying`
+        ? `lost the gateway: ${reason}; reconnecting`
+        : `cannot reach the gateway at ${state.error.url}: ${reason}; retrying`
     }
     // Another failed attempt for the same reason is not news.
     if (line === undefined || line === last) return undefined
@@ -191,7 +192,7 @@ const listen = Command.make(
       Flag.withDescription("A capability id to serve (repeatable; given, it replaces the default echo); every capability the CLI serves answers with its arguments"),
       Flag.atLeast(0)
     ),
-    metricsPort: Flag.Int("metrics-port").pipe(
+    metricsPort: portFlag("metrics-port").pipe(
       Flag.withDescription("Serve Prometheus metrics at http://HOST:PORT/metrics (0 picks a free port)"),
       Flag.withFallbackConfig(Config.Int("AICONEXUS_METRICS_PORT")),
       Flag.optional
