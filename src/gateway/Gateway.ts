@@ -141,7 +141,10 @@ const node = (config: GatewayConfig) =>
     // Shutdown, in this order: stop accepting connections; close the sessions with 1001; release
     // `app`; drop connections still waiting for an upgrade, which agents reconnecting at once
     // may have opened, so the server can close.
-    const stopAccepting = Layer.effectDiscard(Effect.addFinalizer(() => Effect.sync(() => httpServer.close())))
+    const stopAccepting = Layer.effectDiscard(Effect.andThen(
+      GatewayMetrics.initialize({ cluster: config.redisUrl !== undefined }),
+      Effect.addFinalizer(() => Effect.sync(() => httpServer.close()))
+    ))
     const dropLeftovers = Layer.effectDiscard(Effect.addFinalizer(() => Effect.sync(() => httpServer.closeAllConnections())))
     return stopAccepting.pipe(
       Layer.provideMerge(sessions),
