@@ -55,15 +55,22 @@ export const run = (command: string, args: ReadonlyArray<string>, options: RunOp
 export const runCli = (args: ReadonlyArray<string>) => runNode([...CLI, ...args])
 
 /** `node ...args` kept running in the background; its output lines as they come; killed with the scope. */
-export const background = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+export const background = (args: ReadonlyArray<string>, env: Record<string, string> = {}, cwd: string = ROOT) =>
   Effect.acquireRelease(
     Effect.sync(() => {
       const lines: Array<string> = []
-      const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } })
+      const child = spawn(process.execPath, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } })
       const collect = (chunk: Buffer) => lines.push(...chunk.toString().split("\n").filter((l) => l !== ""))
       child.stdout.on("data", collect)
       child.stderr.on("data", collect)
-      return { child, lines }
+      let code: number | null | undefined
+      child.on("exit", (exitCode) => (code = exitCode))
+      /** The exit code once it exited (waits up to 20 s). */
+      const exited = Effect.gen(function*() {
+        while (code === undefined) yield* Effect.sleep("20 millis")
+        return code
+      }).pipe(Effect.timeout("20 seconds"))
+      return { child, lines, exited }
     }),
     ({ child }) => Effect.sync(() => child.kill("SIGKILL"))
   )
