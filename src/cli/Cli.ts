@@ -49,9 +49,13 @@ const teardown: Runtime.Teardown = (exit, onExit) => {
   return Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
 }
 
-/** The subcommands this command line needs: the one named, none for a bare `--version`, else all. */
-const needed = (args: ReadonlyArray<string>) => {
-  const named = subcommands.find(([name]) => args.includes(name))
+/**
+ * The subcommands a command line needs: the first word that names one (words after it are its
+ * arguments, which may happen to be names too), none for a bare `--version`, else all (for help).
+ */
+export const needed = (args: ReadonlyArray<string>) => {
+  const word = args.find((arg) => subcommands.some(([name]) => name === arg))
+  const named = subcommands.find(([name]) => name === word)
   if (named !== undefined) return [named]
   return args.length === 1 && args[0] === "--version" ? [] : subcommands
 }

@@ -20,7 +20,7 @@ if (major < NODE_MAJOR || (major === NODE_MAJOR && minor < NODE_MINOR)) {
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
 const args = process.argv.slice(2)
 
-if (args.length === 1 && args[0] === "--version") {
+if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) {
   // What effect/cli prints for --version, without loading it.
   console.log(`aiconexus v${version}`)
 } else {
