@@ -5,7 +5,9 @@
  * @since 0.1.0
  */
 import { existsSync } from "node:fs"
-import { Cause, Console, Effect } from "effect"
+import * as Cause from "effect/Cause"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
 import * as NodeDataHome from "../protocol/NodeDataHome.ts"
 
 /** Text from a peer, with control characters escaped so it cannot steer the terminal. */
