@@ -86,7 +86,7 @@ export const statusLines = () => {
 const withAgent = <A, E>(
   flags: { readonly identity: string; readonly gateway: ReadonlyArray<string>; readonly transport: "node-datachannel" | "werift" },
   options: Omit<AgentConfig, "urls" | "identity">,
-  use: (agent: Agent["Service"]) => Effect.Effect<A, E, import("effect").Scope.Scope>,
+  use: (agent: Agent["Service"], client: GatewayClient["Service"]) => Effect.Effect<A, E, import("effect").Scope.Scope>,
   oneShot = true
 ) =>
   Effect.gen(function*() {
@@ -116,10 +116,11 @@ const withAgent = <A, E>(
         Effect.forkScoped
       )
     }
-    // Registered first: a gateway that cannot be reached or refuses us is the error, not what follows.
-    yield* client.session
+    // One-shot: registered first, so a gateway that cannot be reached or refuses us is the error,
+    // not what follows. (`listen` starts its metrics server first: a bad port is said at once.)
+    if (oneShot) yield* client.session
     return yield* Effect.raceFirst(
-      use(Context.get(context, Agent)),
+      use(Context.get(context, Agent), client),
       // The client stopped for good (SESSION_REPLACED, a gateway identity mismatch): end with its reason.
       SubscriptionRef.changes(client.state).pipe(
         Stream.filter((state) => state._tag === "Closed"),
@@ -210,12 +211,13 @@ const listen = Command.make(
         // The built-in behaviour: the result is the arguments it was called with.
         handler: (args, from) => Effect.as(Console.log(`call ${printable(id)} from ${from}: ${printable(JSON.stringify(args))}`), args)
       }))
-    }, (agent) =>
+    }, (agent, client) =>
       Effect.gen(function*() {
         if (flags.metricsPort._tag === "Some") {
           const url = yield* MetricsServer.serve({ host: flags.metricsHost, port: flags.metricsPort.value })
           yield* Console.log(`metrics at ${url}`)
         }
+        yield* client.session
         yield* Console.log(`listening as ${agent.did} serving ${capabilities.map(printable).join(", ")}`)
         yield* agent.sessions.pipe(
           Stream.runForEach((session) =>

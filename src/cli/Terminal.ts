@@ -30,6 +30,7 @@ const listenFailure = (error: unknown): string | undefined => {
       if (code === "EADDRINUSE") return `port ${port} is in use${address === undefined ? "" : ` on ${address}`}`
       if (code === "EACCES" && current.syscall === "listen") return `no permission to listen on port ${port} (ports below 1024 need privileges)`
       if (code === "EADDRNOTAVAIL") return `cannot listen on ${address}: not an address of this machine`
+      if (code === "ERR_SOCKET_BAD_PORT") return `invalid port: ports are 0-65535 (${(current as { message?: unknown }).message})`
     }
     current = typeof current === "object" ? current.cause as SystemError | undefined : undefined
   }

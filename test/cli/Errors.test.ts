@@ -126,6 +126,11 @@ describe("aiconexus gateway: what cannot start says why in one line", () => {
       const listener = yield* background([...CLI, "agent", "listen", "--gateway", gateway.url, "--identity", join(temporary("m"), "id.json"), "--metrics-port", String(taken)])
       assert.strictEqual(yield* listener.exited, 1, listener.lines.join("\n"))
       yield* line(listener.lines, new RegExp(`^error: port ${taken} is in use on 127.0.0.1$`))
+      const badPort = yield* runNode([...CLI, "agent", "listen", "--gateway", gateway.url, "--identity", join(temporary("m"), "id.json")], {
+        env: { AICONEXUS_METRICS_PORT: "99999" }
+      })
+      assert.strictEqual(badPort.code, 1, badPort.output)
+      assert.match(badPort.output, /^error: invalid port: ports are 0-65535 /m)
 
       const cases: ReadonlyArray<readonly [Record<string, string>, ReadonlyArray<string>, string]> = [
         [{ AICONEXUS_PORT: "abc" }, [], `error: invalid configuration: AICONEXUS_PORT="abc": expected a string representing a finite number`],
