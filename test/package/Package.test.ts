@@ -18,6 +18,7 @@ const NODE_BIN = dirname(process.execPath)
 const TSC = join(ROOT, "node_modules/.bin/tsc")
 const EXAMPLE = join(ROOT, "docs/examples/two-agents.ts")
 const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+  readonly version: string
   readonly devDependencies: Record<string, string>
 }
 
@@ -72,6 +73,8 @@ describe("the npm package", () => {
       const demo = yield* run(join(project, "node_modules/.bin/aiconexus"), ["demo"], { cwd: project, timeoutMs: 40_000, env })
       assert.strictEqual(demo.code, 0, demo.output)
       assert.include(demo.output, "demo complete")
+      const version = yield* run(join(project, "node_modules/.bin/aiconexus"), ["--version"], { cwd: project, env })
+      assert.strictEqual(version.output.trim(), `aiconexus v${manifest.version}`)
 
       // 3. Type-checked against the shipped .d.ts files (no skipLibCheck); a wrong call is refused.
       const compilerOptions = {
