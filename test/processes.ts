@@ -2,7 +2,8 @@
  * Node processes for end-to-end tests: run one to completion, or keep one in the background.
  */
 import { spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 
@@ -84,3 +85,13 @@ export const line = (lines: ReadonlyArray<string>, pattern: RegExp) =>
       yield* Effect.sleep("20 millis")
     }
   }).pipe(Effect.timeout("20 seconds"))
+
+/**
+ * A new folder for a test's files: inside the run's temporary HOME (test/isolatedHome.ts), which
+ * is removed when the run ends, or in the system's temporary folder without it.
+ */
+export const temporaryFolder = (prefix: string): string => {
+  const home = process.env.HOME ?? ""
+  const isolated = home.startsWith(join(tmpdir(), "aiconexus-test-home-"))
+  return mkdtempSync(join(isolated ? home : tmpdir(), `aiconexus-${prefix}-`))
+}

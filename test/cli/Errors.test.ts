@@ -4,17 +4,16 @@
  * a bad argument, calling one's own DID; and `--version`.
  * Every process gets its HOME from the test run (test/isolatedHome.ts) or a temporary one.
  */
-import { mkdtempSync, readFileSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { createServer as createHttpServer } from "node:http"
 import { createServer as createTcpServer, type Server } from "node:net"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { freePort, startProcess } from "../gateway/fixtures.ts"
-import { background, CLI, line, ROOT, runCli, runNode } from "../processes.ts"
+import { background, CLI, line, ROOT, runCli, runNode, temporaryFolder } from "../processes.ts"
 
-const temporary = (prefix: string) => mkdtempSync(join(tmpdir(), `aiconexus-${prefix}-`))
+const temporary = temporaryFolder
 const OTHER_DID = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
 
 /** A server on a random loopback port, closed with the scope. */

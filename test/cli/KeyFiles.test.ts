@@ -3,17 +3,16 @@
  * HOME with XDG_DATA_HOME), never the working directory; and a warning before a key file is
  * created inside a git work tree.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, mkdirSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { background, CLI, line, ROOT, runNode } from "../processes.ts"
+import { background, CLI, line, ROOT, runNode, temporaryFolder } from "../processes.ts"
 
 // Absolute: these run from other folders.
 const MAIN = CLI.map((arg) => join(ROOT, arg))
 
-const temporary = (prefix: string) => mkdtempSync(join(tmpdir(), `aiconexus-${prefix}-`))
+const temporary = temporaryFolder
 
 /** A HOME of its own, with the XDG data folder inside it. */
 const home = () => {

@@ -1,8 +1,9 @@
-import { mkdirSync, mkdtempSync } from "node:fs"
+import { mkdirSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeDataHome from "../../src/protocol/NodeDataHome.ts"
+import { temporaryFolder } from "../processes.ts"
 
 const on = (platform: string, env: Record<string, string> = {}) => ({ platform, env, home: platform === "win32" ? "C:\\Users\\ada" : "/home/ada" })
 
@@ -26,7 +27,7 @@ describe("NodeDataHome", () => {
   })
 
   it("finds the git work tree a file would be created in", () => {
-    const root = mkdtempSync(join(tmpdir(), "aiconexus-git-"))
+    const root = temporaryFolder("git")
     mkdirSync(join(root, "repo", ".git"), { recursive: true })
     assert.strictEqual(NodeDataHome.gitWorkTreeOf(join(root, "repo", "keys", "id.json")), join(root, "repo"))
     assert.strictEqual(NodeDataHome.gitWorkTreeOf(join(root, "elsewhere", "id.json")), undefined)
