@@ -34,6 +34,8 @@ const here = (path: string) => new URL(path, import.meta.url).pathname
 
 export default defineConfig({
   test: {
+    // A temporary HOME for the whole run (and the processes it starts): see test/isolatedHome.ts.
+    globalSetup: ["test/isolatedHome.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     projects: [

@@ -2,6 +2,7 @@
  * `npm run bench [-- NAME...]`: runs the named benchmarks (all when none is named).
  */
 import * as Browser from "./browser.ts"
+import * as Cli from "./cli.ts"
 import * as Gateway from "./gateway.ts"
 import * as Nat from "./nat.ts"
 import * as Protocol from "./protocol.ts"
@@ -12,7 +13,8 @@ const benchmarks: Record<string, () => Promise<void>> = {
   gateway: Gateway.main,
   webrtc: WebRtc.main,
   browser: Browser.main,
-  nat: Nat.main
+  nat: Nat.main,
+  cli: Cli.main
 }
 
 const names = process.argv.slice(2)

@@ -18,9 +18,9 @@ describe("docs/examples/two-agents.ts", () => {
     assert.strictEqual(block, readFileSync(EXAMPLE, "utf8"))
   })
 
-  // Its gateway keeps its identity under the working directory: a fresh one here.
+  // Run from a folder of its own (its gateway keeps its identity in the test run's temporary HOME).
   it.live("runs: alice discovers bob by capability and calls echo over WebRTC, then exits 0", () =>
-    runNode([EXAMPLE], { cwd: mkdtempSync(join(tmpdir(), "aiconexus-example-")), timeoutMs: 20_000 }).pipe(Effect.map(({ code, output }) => {
+    runNode(["--conditions=aiconexus-source", EXAMPLE], { cwd: mkdtempSync(join(tmpdir(), "aiconexus-example-")), timeoutMs: 20_000 }).pipe(Effect.map(({ code, output }) => {
       assert.strictEqual(code, 0, output)
       assert.match(output, /^bob: session from did:key:z6Mk\w+$/m)
       assert.match(output, /^alice got \{"text":"hello, bob"\}$/m)

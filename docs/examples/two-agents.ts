@@ -1,16 +1,14 @@
 import { NodeRuntime, NodeSocket } from "@effect/platform-node"
 import { Console, Context, Effect, Layer, Stream } from "effect"
-import { Agent } from "../../src/agent/Agent.ts"
-import { KnownGateways } from "../../src/client/KnownGateways.ts"
-import * as Gateway from "../../src/gateway/Gateway.ts"
-import * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
-import * as Identity from "../../src/protocol/Identity.ts"
-import * as CandidatePolicy from "../../src/webrtc/peer/CandidatePolicy.ts"
-import * as NodeDataChannelTransport from "../../src/webrtc/stacks/NodeDataChannelTransport.ts"
+import { Agent, type AgentConfig } from "aiconexus/agent"
+import { KnownGateways } from "aiconexus/client"
+import { Gateway, GatewayConfig } from "aiconexus/gateway"
+import { Identity } from "aiconexus/protocol"
+import { CandidatePolicy, NodeDataChannelTransport } from "aiconexus/webrtc"
 
 // Two agents on one embedded gateway; bob serves "echo", alice calls it over WebRTC.
-const platform = Layer.mergeAll(NodeDataChannelTransport.layer(), KnownGateways.layerMemory, NodeSocket.layerWebSocketConstructor)
-const agent = (url: string, serve: Parameters<typeof Agent.layer>[0]["serve"] = []) =>
+const platform = Layer.mergeAll(NodeDataChannelTransport.layer(), KnownGateways.KnownGateways.layerMemory, NodeSocket.layerWebSocketConstructor)
+const agent = (url: string, serve: AgentConfig["serve"] = []) =>
   Effect.gen(function*() {
     const identity = yield* Identity.generate
     // Loopback candidates are refused by default; this example runs on one machine.

@@ -2,37 +2,44 @@
  * `aiconexus keygen`, `aiconexus discover` and `aiconexus agent listen|send|call`.
  *
  * Agent commands take `--gateway URL` (repeatable, for failover; default ws://127.0.0.1:8787/ws),
- * `--identity FILE` (created if absent; the pinned gateway DIDs are kept beside it in
- * `known-gateways.json`), `--transport auto|node-datachannel|werift`, `--ice-transport-policy
- * all|relay` and `--allow-insecure-ws` (plain `ws://` to a gateway that is not on loopback).
+ * `--identity FILE` (created if absent; default `identity.json` in the user's data folder, see
+ * `NodeDataHome`; the pinned gateway DIDs are kept beside it in `known-gateways.json`),
+ * `--transport auto|node-datachannel|werift`, `--ice-transport-policy all|relay` and
+ * `--allow-insecure-ws` (plain `ws://` to a gateway that is not on loopback).
+ * One-shot commands (`discover`, `agent send|call`) give up at once when no gateway answers;
+ * `agent listen` reconnects for ever and prints each change of its connection.
  *
  * @since 0.1.0
  */
 import { dirname, join } from "node:path"
-import { NodeServices, NodeSocket } from "@effect/platform-node"
-import { Config, Console, Context, Effect, Layer, Schema, Stream } from "effect"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { Cause, Config, Console, Context, Effect, Layer, References, Schema, Stream, SubscriptionRef } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { FetchHttpClient } from "effect/http"
 import { Agent, type AgentConfig, type PeerSession, type Served } from "../agent/Agent.ts"
-import type { GatewayClient } from "../client/GatewayClient.ts"
+import { type ClientState, GatewayClient, GatewayIdentityMismatch } from "../client/GatewayClient.ts"
 import { KnownGateways } from "../client/KnownGateways.ts"
+import * as NodeWebSocket from "../client/NodeWebSocket.ts"
 import * as McpCapabilities from "../mcp/McpCapabilities.ts"
 import * as McpConnection from "../mcp/McpConnection.ts"
 import * as Did from "../protocol/Did.ts"
 import * as IdentityFile from "../protocol/IdentityFile.ts"
+import * as NodeDataHome from "../protocol/NodeDataHome.ts"
 import * as CandidatePolicy from "../webrtc/peer/CandidatePolicy.ts"
 import * as PeerMetrics from "../webrtc/peer/PeerMetrics.ts"
 import * as NodeAutoTransport from "../webrtc/stacks/NodeAutoTransport.ts"
 import * as NodeDataChannelTransport from "../webrtc/stacks/NodeDataChannelTransport.ts"
 import * as NodeWeriftTransport from "../webrtc/stacks/NodeWeriftTransport.ts"
-import { printable, reportFailure } from "./Terminal.ts"
+import { printable, reportFailure, warnIfKeyInGitWorkTree } from "./Terminal.ts"
 import * as MetricsServer from "./MetricsServer.ts"
+import { portFlag } from "./Ports.ts"
 
 const DEFAULT_GATEWAY = "ws://127.0.0.1:8787/ws"
-const DEFAULT_IDENTITY = ".aiconexus/identity.json"
+const DEFAULT_IDENTITY = NodeDataHome.identityFile()
+const IDENTITY_DEFAULT_TEXT = "identity.json in the user data folder, or AICONEXUS_IDENTITY"
 
 const identityFlag = Flag.String("identity").pipe(
-  Flag.withDescription(`Identity file (created if absent; default ${DEFAULT_IDENTITY})`),
+  Flag.withDescription(`Identity file (created if absent; default ${IDENTITY_DEFAULT_TEXT}: ${DEFAULT_IDENTITY})`),
   Flag.withDefault(DEFAULT_IDENTITY)
 )
 const gatewayFlag = Flag.String("gateway").pipe(
@@ -61,9 +68,44 @@ const describePath = (session: PeerSession) =>
     return `${local} ${selectedPair.localAddress} -> ${remote} ${selectedPair.remoteAddress}`
   })
 
+/** Where the gateway pins of an identity file are kept. */
+const pinsFile = (identity: string) => join(dirname(identity), "known-gateways.json")
+
+/** A new gateway DID is refused: say how to accept it if the change was intended. */
+const explainMismatch = (error: GatewayIdentityMismatch, identity: string) =>
+  `${printable(error.message)}; if the gateway's key was replaced on purpose, remove the entry for ` +
+  `${new URL(error.url).protocol}//${new URL(error.url).host} from ${pinsFile(identity)} and run again`
+
 /**
- * Runs `use` with an Agent built from the shared flags (and its context, with the GatewayClient);
- * errors become one clear line and exit 1.
+ * The lines `agent listen` prints about its gateway connection: registered, lost (and why,
+ * reconnecting), reconnected. Repeated failed attempts while reconnecting print nothing more.
+ */
+export const statusLines = () => {
+  let registeredBefore = false
+  let last: string | undefined
+  return (state: ClientState): string | undefined => {
+    let line: string | undefined
+    if (state._tag === "Registered") {
+      line = `${registeredBefore ? "reconnected to" : "registered at"} ${state.session.url}`
+      registeredBefore = true
+    } else if (state._tag === "Reconnecting") {
+      const reason = printable(state.error.reason)
+      line = registeredBefore
+        ? `lost the gateway: ${reason}; reconnecting`
+        : `cannot reach the gateway at ${state.error.url}: ${reason}; retrying`
+    }
+    // Another failed attempt for the same reason is not news.
+    if (line === undefined || line === last) return undefined
+    last = line
+    return line
+  }
+}
+
+/**
+ * Runs `use` with an Agent built from the shared flags (and its GatewayClient and context); errors
+ * become one clear line and exit 1. `oneShot`: the first attempt at each gateway URL must succeed
+ * (a command that does one thing); otherwise the agent reconnects for ever and prints each change
+ * of its connection.
  */
 export const withAgent = <A, E>(
   flags: {
@@ -74,16 +116,22 @@ export const withAgent = <A, E>(
     readonly allowInsecureWs: boolean
   },
   options: Omit<AgentConfig, "urls" | "identity">,
-  use: (agent: Agent["Service"], context: Context.Context<Agent | GatewayClient>) => Effect.Effect<A, E, import("effect").Scope.Scope>
+  use: (
+    agent: Agent["Service"],
+    client: GatewayClient["Service"],
+    context: Context.Context<Agent | GatewayClient>
+  ) => Effect.Effect<A, E, import("effect").Scope.Scope>,
+  oneShot = true
 ) =>
   Effect.gen(function*() {
+    yield* warnIfKeyInGitWorkTree(flags.identity)
     const identity = yield* IdentityFile.loadOrCreate(flags.identity)
     const transport = flags.transport === "werift"
       ? NodeWeriftTransport.layer()
       : flags.transport === "node-datachannel"
       ? NodeDataChannelTransport.layer()
       : NodeAutoTransport.layer()
-    const pins = KnownGateways.layerFile(join(dirname(flags.identity), "known-gateways.json")).pipe(Layer.provide(NodeServices.layer))
+    const pins = KnownGateways.layerFile(pinsFile(flags.identity)).pipe(Layer.provide(NodeServices.layer))
     const context = yield* Layer.build(
       Agent.layer({
         urls: flags.gateway.length === 0 ? [DEFAULT_GATEWAY] : flags.gateway,
@@ -92,20 +140,58 @@ export const withAgent = <A, E>(
         candidatePolicy: CandidatePolicy.allowAll,
         iceTransportPolicy: flags.iceTransportPolicy,
         allowInsecure: flags.allowInsecureWs,
+        ...(oneShot ? { failFast: true, openTimeoutMs: 5_000, handshakeTimeoutMs: 5_000 } : {}),
         ...options
-      }).pipe(Layer.provide(Layer.mergeAll(transport, pins, NodeSocket.layerWebSocketConstructor)))
+      }).pipe(Layer.provide(Layer.mergeAll(transport, pins, NodeWebSocket.layerWebSocketConstructor)))
     )
-    return yield* use(Context.get(context, Agent), context)
+    const client = Context.get(context, GatewayClient)
+    if (!oneShot) {
+      // Each change of the connection, as it happens; a final stop ends the command with its reason.
+      const status = statusLines()
+      yield* SubscriptionRef.changes(client.state).pipe(
+        Stream.runForEach((state) => {
+          const line = status(state)
+          return line === undefined ? Effect.void : Console.log(line)
+        }),
+        Effect.forkScoped
+      )
+    }
+    // One-shot: registered first, so a gateway that cannot be reached or refuses us is the error,
+    // not what follows. (`listen` starts its metrics server first: a bad port is said at once.)
+    if (oneShot) yield* client.session
+    return yield* Effect.raceFirst(
+      use(Context.get(context, Agent), client, context),
+      // The client stopped for good (SESSION_REPLACED, a gateway identity mismatch): end with its reason.
+      SubscriptionRef.changes(client.state).pipe(
+        Stream.filter((state) => state._tag === "Closed"),
+        Stream.runHead,
+        Effect.flatMap((closed) => closed._tag === "Some" && closed.value._tag === "Closed" ? Effect.fail(closed.value.error) : Effect.never)
+      )
+    )
   }).pipe(
     Effect.scoped,
-    Effect.catchCause(reportFailure)
+    // A one-shot command prints its result or one error line; logs only when AICONEXUS_LOG_LEVEL asks.
+    (self) => oneShot && process.env.AICONEXUS_LOG_LEVEL === undefined ? Effect.provideService(self, References.MinimumLogLevel, "Error") : self,
+    Effect.catchCause((cause) => {
+      const error = Cause.squash(cause)
+      return error instanceof GatewayIdentityMismatch
+        ? Effect.andThen(Console.error(`error: ${explainMismatch(error, flags.identity)}`), Effect.sync(() => {
+          process.exitCode = 1
+        }))
+        : reportFailure(cause)
+    })
   )
+
+/** Calling one's own DID over WebRTC cannot work: say so before trying. */
+const notSelf = (agent: Agent["Service"], did: string) =>
+  did === agent.did ? Effect.fail(new Error(`${did} is this agent's own DID (from its identity file); call another agent`)) : Effect.void
 
 /** `keygen [--out FILE]`: a new identity file; prints its DID. */
 export const keygen = Command.make(
   "keygen",
-  { out: Flag.String("out").pipe(Flag.withDescription(`Where to write it (default ${DEFAULT_IDENTITY})`), Flag.withDefault(DEFAULT_IDENTITY)) },
+  { out: Flag.String("out").pipe(Flag.withDescription(`Where to write it (default ${IDENTITY_DEFAULT_TEXT}: ${DEFAULT_IDENTITY})`), Flag.withDefault(DEFAULT_IDENTITY)) },
   Effect.fn(function*({ out }) {
+    yield* warnIfKeyInGitWorkTree(out)
     const identity = yield* IdentityFile.loadOrCreate(out).pipe(Effect.result)
     if (identity._tag === "Failure") {
       yield* Console.error(`error: ${identity.failure.message}`)
@@ -143,8 +229,11 @@ const listen = Command.make(
   "listen",
   {
     ...shared,
-    capability: Flag.String("capability").pipe(Flag.withDescription("A capability to serve (repeatable); each echoes its arguments"), Flag.atLeast(0)),
-    metricsPort: Flag.Int("metrics-port").pipe(
+    capability: Flag.String("capability").pipe(
+      Flag.withDescription("A capability id to serve (repeatable; given, it replaces the default echo); every capability the CLI serves answers with its arguments"),
+      Flag.atLeast(0)
+    ),
+    metricsPort: portFlag("metrics-port").pipe(
       Flag.withDescription("Serve Prometheus metrics at http://HOST:PORT/metrics (0 picks a free port)"),
       Flag.withFallbackConfig(Config.Int("AICONEXUS_METRICS_PORT")),
       Flag.optional
@@ -180,21 +269,24 @@ const listen = Command.make(
       // The built-in behaviour: the result is the arguments it was called with.
       handler: (args, from) => Effect.as(Console.log(`call ${printable(id)} from ${from}: ${printable(JSON.stringify(args))}`), args)
     }))
-    const withServed = <A, E>(use: (agent: Agent["Service"], served: ReadonlyArray<Served>) => Effect.Effect<A, E, import("effect").Scope.Scope>) =>
+    const withServed = <A, E>(
+      use: (agent: Agent["Service"], client: GatewayClient["Service"], served: ReadonlyArray<Served>) => Effect.Effect<A, E, import("effect").Scope.Scope>
+    ) =>
       mcp === undefined
-        ? withAgent(flags, { serve: echo }, (agent) => use(agent, echo))
+        ? withAgent(flags, { serve: echo }, (agent, client) => use(agent, client, echo), false)
         : Effect.gen(function*() {
           const tools = yield* McpCapabilities.served(yield* mcp)
           if (flags.allow.length === 0) yield* Console.error("no --allow DID: nobody may call the MCP tools")
           const serve = [...echo, ...tools]
-          return yield* withAgent(flags, { serve, authorize: McpCapabilities.allowOnly(flags.allow) }, (agent) => use(agent, serve))
+          return yield* withAgent(flags, { serve, authorize: McpCapabilities.allowOnly(flags.allow) }, (agent, client) => use(agent, client, serve), false)
         }).pipe(Effect.scoped, Effect.catchCause(reportFailure))
-    return withServed((agent, served) =>
+    return withServed((agent, client, served) =>
       Effect.gen(function*() {
         if (flags.metricsPort._tag === "Some") {
           const url = yield* MetricsServer.serve({ host: flags.metricsHost, port: flags.metricsPort.value })
           yield* Console.log(`metrics at ${url}`)
         }
+        yield* client.session
         yield* Console.log(`listening as ${agent.did} serving ${served.map((s) => printable(s.capability.id)).join(", ")}`)
         yield* agent.sessions.pipe(
           Stream.runForEach((session) =>
@@ -218,6 +310,7 @@ const send = Command.make(
   (flags) =>
     withAgent(flags, {}, (agent) =>
       Effect.gen(function*() {
+        yield* notSelf(agent, flags.did)
         const session = yield* agent.connect(flags.did)
         yield* Console.log(`path ${yield* describePath(session)}`)
         yield* session.intent({ query: flags.text })
@@ -240,6 +333,7 @@ const call = Command.make(
   (flags) =>
     withAgent(flags, {}, (agent) =>
       Effect.gen(function*() {
+        yield* notSelf(agent, flags.did)
         const session = yield* agent.connect(flags.did)
         yield* Console.log(`path ${yield* describePath(session)}`)
         const result = yield* session.request(flags.capability, flags.args, { timeoutMs: flags.timeout })

@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { NodeSocket } from "@effect/platform-node"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import { Console, Context, Effect, Fiber, Layer, Option, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
 import { GatewayClient } from "../client/GatewayClient.ts"

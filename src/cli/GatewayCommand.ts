@@ -6,11 +6,14 @@
  *
  * @since 0.1.0
  */
+import { networkInterfaces } from "node:os"
+import { join } from "node:path"
 import { Cause, Console, Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Gateway from "../gateway/Gateway.ts"
 import * as GatewayConfig from "../gateway/GatewayConfig.ts"
-import { reportFailure } from "./Terminal.ts"
+import { portFlag } from "./Ports.ts"
+import { reportFailure, warnIfKeyInGitWorkTree } from "./Terminal.ts"
 
 /**
  * The node flag with which `npm start` caps V8's young generation: left to its default size, the
@@ -27,6 +30,16 @@ const youngGenerationCapped = (): boolean =>
 /** Where `npm run build:web` writes the browser page. */
 const DEFAULT_WEB_DIR = new URL("../../dist/web", import.meta.url).pathname
 
+const isWildcard = (host: string) => host === "0.0.0.0" || host === "::"
+
+/** The URLs of the machine's other addresses, for a gateway listening on all of them. */
+const interfaceUrls = (url: string, host: string): ReadonlyArray<string> => {
+  const port = new URL(url).port
+  return Object.values(networkInterfaces()).flatMap((addresses) => addresses ?? [])
+    .filter((a) => !a.internal && (host === "::" || a.family === "IPv4") && !a.address.startsWith("fe80:"))
+    .map((a) => `ws://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${port}/ws`)
+}
+
 /** Prints where the gateway listens and who it is, once it does (a note about node's flags first). */
 const announce = (config: GatewayConfig.GatewayConfig) => Layer.effectDiscard(Effect.gen(function*() {
   const gateway = yield* Gateway.Gateway
@@ -34,6 +47,11 @@ const announce = (config: GatewayConfig.GatewayConfig) => Layer.effectDiscard(Ef
     yield* Console.log(`note: node runs without ${YOUNG_GENERATION_FLAG}; idle agents cost 2-5x more memory (see docs/deployment.md, Running it; npm start sets it)`)
   }
   yield* Console.log(`AIConexus gateway listening on ${gateway.url}`)
+  if (config.publicUrls.length > 0) yield* Console.log(`agents dial: ${config.publicUrls.join(", ")}`)
+  else if (isWildcard(config.host)) {
+    const others = interfaceUrls(gateway.url, config.host)
+    if (others.length > 0) yield* Console.log(`also on this machine's addresses: ${others.join(", ")}`)
+  }
   yield* Console.log(`gateway DID: ${gateway.did}`)
   yield* Console.log(`health: ${gateway.httpUrl}/health  metrics: ${gateway.httpUrl}/metrics`)
   if (config.webDir !== undefined) yield* Console.log(`browser page: ${gateway.httpUrl}/`)
@@ -44,23 +62,29 @@ export const command = Command.make(
   "gateway",
   {
     host: Flag.String("host").pipe(Flag.withDescription("Address to listen on (default 127.0.0.1)"), Flag.optional),
-    port: Flag.Int("port").pipe(Flag.withDescription("Port to listen on (default 8787; 0 picks a free one)"), Flag.optional),
-    dataDir: Flag.String("data-dir").pipe(Flag.withDescription("Where the gateway keeps its identity"), Flag.optional),
+    port: portFlag("port").pipe(Flag.withDescription("Port to listen on (default 8787; 0 picks a free one)"), Flag.optional),
+    dataDir: Flag.String("data-dir").pipe(
+      Flag.withDescription("Where the gateway keeps its identity (default: gateway in the user data folder, or AICONEXUS_DATA_DIR)"),
+      Flag.optional
+    ),
     web: Flag.Boolean("web").pipe(Flag.withDescription("Serve the browser page at / (built by npm run build:web)"), Flag.withDefault(false)),
     webDir: Flag.String("web-dir").pipe(Flag.withDescription(`The page's folder (default ${DEFAULT_WEB_DIR}); implies --web`), Flag.optional)
   },
-  Effect.fn(function*({ dataDir, host, port, web, webDir }) {
-    const fromEnv = yield* GatewayConfig.fromEnv
-    const config: GatewayConfig.GatewayConfig = {
-      ...fromEnv,
-      host: Option.getOrElse(host, () => fromEnv.host),
-      port: Option.getOrElse(port, () => fromEnv.port),
-      dataDir: Option.getOrElse(dataDir, () => fromEnv.dataDir),
-      webDir: Option.getOrElse(webDir, () => web ? DEFAULT_WEB_DIR : undefined)
-    }
-    return yield* Layer.launch(announce(config).pipe(Layer.provideMerge(Gateway.layerFromConfig(config)))).pipe(
-      // A gateway that cannot start says why in one line and exits 1 (interrupts are the normal stop).
+  ({ dataDir, host, port, web, webDir }) =>
+    Effect.gen(function*() {
+      const fromEnv = yield* GatewayConfig.fromEnv
+      const config: GatewayConfig.GatewayConfig = {
+        ...fromEnv,
+        host: Option.getOrElse(host, () => fromEnv.host),
+        port: Option.getOrElse(port, () => fromEnv.port),
+        dataDir: Option.getOrElse(dataDir, () => fromEnv.dataDir),
+        webDir: Option.getOrElse(webDir, () => web ? DEFAULT_WEB_DIR : undefined)
+      }
+      yield* warnIfKeyInGitWorkTree(config.keyFile ?? join(config.dataDir, "gateway-identity.json"))
+      return yield* Layer.launch(announce(config).pipe(Layer.provideMerge(Gateway.layerFromConfig(config))))
+    }).pipe(
+      // A gateway that cannot start (configuration, port, key file) says why in one line and exits 1;
+      // interrupts are the normal stop.
       Effect.catchCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : reportFailure(cause))
     )
-  })
 ).pipe(Command.withDescription("Run a signaling gateway until interrupted (in-memory, or a cluster node with AICONEXUS_REDIS_URL)"))

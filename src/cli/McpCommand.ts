@@ -67,7 +67,7 @@ export const command = Command.make(
         idleMs: flags.idleMs,
         callTimeoutMs: flags.timeout
       }
-      return yield* withAgent(flags, {}, (agent, context) =>
+      return yield* withAgent(flags, {}, (agent, _client, context) =>
         Effect.gen(function*() {
           const provided = Layer.succeedContext(context)
           if (Option.isSome(flags.http)) {

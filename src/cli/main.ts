@@ -1,48 +1,29 @@
 #!/usr/bin/env node
 /**
- * The `aiconexus` command line.
+ * The `aiconexus` command line's entry point: checks the Node.js version, answers a bare
+ * `--version` without loading anything else, and hands the rest to `Cli.ts`.
  *
  * @since 0.1.0
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Cause, Config, Effect, Exit, Layer, References, Runtime } from "effect"
-import { Command } from "effect/cli"
-import * as AgentCommands from "./AgentCommands.ts"
-import * as DemoCommand from "./DemoCommand.ts"
-import * as GatewayCommand from "./GatewayCommand.ts"
-import * as McpCommand from "./McpCommand.ts"
+import { readFileSync } from "node:fs"
 
-const root = Command.make("aiconexus").pipe(
-  Command.withDescription("AIConexus: AI agents talking peer to peer over WebRTC"),
-  Command.withSubcommands([
-    GatewayCommand.command,
-    DemoCommand.command,
-    AgentCommands.keygen,
-    AgentCommands.discover,
-    AgentCommands.agent,
-    McpCommand.command
-  ])
-)
+const NODE_MAJOR = 22
+const NODE_MINOR = 19
 
-// The log level comes from AICONEXUS_LOG_LEVEL (Info by default).
-const logLevel = Layer.effect(
-  References.MinimumLogLevel,
-  Config.LogLevel("AICONEXUS_LOG_LEVEL").pipe(Config.withDefault("Info" as const), Effect.orDie)
-)
-
-// SIGINT/SIGTERM interrupt the program: for a server that is the normal way to stop, so exit 0.
-// A command that finished has closed its scopes (BYE, UNREGISTER sent): it exits now rather than
-// waiting for sockets to finish their close handshakes.
-const teardown: Runtime.Teardown = (exit, onExit) => {
-  if (Exit.isSuccess(exit)) return process.exit(process.exitCode ?? 0)
-  return Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
+const [major = 0, minor = 0] = process.versions.node.split(".").map(Number)
+if (major < NODE_MAJOR || (major === NODE_MAJOR && minor < NODE_MINOR)) {
+  console.error(`aiconexus needs Node.js ${NODE_MAJOR}.${NODE_MINOR} or newer; this is ${process.versions.node}`)
+  process.exit(1)
 }
 
-// `aiconexus mcp` over stdio: stdout is the MCP protocol's alone.
-if (process.argv[2] === "mcp") McpCommand.keepStdoutForProtocol()
+// package.json is two folders up from both src/cli/main.ts and dist/cli/main.js.
+const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+const args = process.argv.slice(2)
 
-root.pipe(
-  Command.run({ version: "0.1.0" }),
-  Effect.provide(Layer.mergeAll(NodeServices.layer, logLevel)),
-  NodeRuntime.runMain({ teardown })
-)
+if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) {
+  // What effect/cli prints for --version, without loading it.
+  console.log(`aiconexus v${version}`)
+} else {
+  const { main } = await import("./Cli.ts")
+  await main(args, version)
+}

@@ -79,6 +79,16 @@ export class SessionReplaced extends Schema.TaggedError<SessionReplaced>()("Sess
   }
 }
 
+/** With `failFast`: the first attempt at every URL failed before any registration. Final. */
+export class GatewayUnreachable extends Schema.TaggedError<GatewayUnreachable>()("GatewayUnreachable", {
+  url: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `cannot reach the gateway at ${this.url}: ${this.reason}`
+  }
+}
+
 /** The client was closed. */
 export class ClientClosed extends Schema.TaggedError<ClientClosed>()("ClientClosed", {}) {}
 
@@ -110,7 +120,7 @@ export class GatewayRefused extends Schema.TaggedError<GatewayRefused>()("Gatewa
 }) {}
 
 /** Why the client stopped for good. */
-export type FatalError = InsecureGatewayUrl | GatewayIdentityMismatch | SessionReplaced | ClientClosed
+export type FatalError = InsecureGatewayUrl | GatewayIdentityMismatch | SessionReplaced | GatewayUnreachable | ClientClosed
 
 /** Why a frame could not be sent. */
 export type SendError = SendQueueFull | SendTimeout | FatalError
@@ -134,6 +144,12 @@ export interface GatewayClientConfig {
   readonly gatewayDid?: string
   /** Allow `ws://` to hosts that are not loopback. */
   readonly allowInsecure?: boolean
+  /**
+   * For one-shot uses (a CLI command): when the first attempt at each URL fails before the client
+   * ever registered, stop with `GatewayUnreachable` (the last URL and why) instead of retrying.
+   * Once registered, a lost connection is retried as usual. Default: false.
+   */
+  readonly failFast?: boolean
   /** Delays between reconnection attempts (default: exponential from 250 ms, capped at 30 s, jittered, forever). */
   readonly reconnect?: Schedule.Schedule<unknown, unknown>
   readonly openTimeoutMs?: number
@@ -233,7 +249,24 @@ interface Outgoing {
 
 const isFatal = (error: unknown): error is FatalError =>
   error instanceof InsecureGatewayUrl || error instanceof GatewayIdentityMismatch ||
-  error instanceof SessionReplaced || error instanceof ClientClosed
+  error instanceof SessionReplaced || error instanceof GatewayUnreachable || error instanceof ClientClosed
+
+/** Why a socket failed, with the platform's detail when it gives one (ECONNREFUSED, HTTP 404, TLS, DNS). */
+const socketFailure = (error: Socket.SocketError): string => {
+  const cause = "cause" in error.reason
+    ? error.reason.cause as { readonly message?: unknown; readonly error?: { readonly message?: unknown; readonly code?: unknown } }
+    : undefined
+  const raw = cause?.error?.message ?? cause?.message
+  if (typeof raw !== "string" || raw === "") return error.message
+  const detail = raw.split("\n")[0]!.slice(0, 200)
+  const code = String(cause?.error?.code ?? "")
+  const kind = code === "ECONNREFUSED" ? "connection refused"
+    : code === "ENOTFOUND" || code === "EAI_AGAIN" ? "DNS lookup failed"
+    : code === "EPROTO" || code.startsWith("ERR_SSL") || code.includes("CERT") ? "TLS error"
+    : /^Unexpected server response: (\d+)/.test(detail) ? `HTTP ${/(\d+)/.exec(detail)![1]} instead of a WebSocket upgrade`
+    : undefined
+  return kind === undefined ? detail : `${kind} (${detail})`
+}
 
 /** Builds a client; its connection loop runs in the current scope. */
 export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
@@ -259,6 +292,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
   const relayedSent = boundedMemo<string, Omit<Undelivered, "code">>(4096)
   const replay = ReplayGuard.make({ maxPerSender: 4096, maxTotal: 65536 })
   let urlIndex = 0
+  let everRegistered = false
 
   const setState = (next: ClientState) => SubscriptionRef.set(state, next)
 
@@ -275,7 +309,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
       yield* setState({ _tag: "Connecting", url })
       const lost = (reason: string, registered = false) => new ConnectionLost({ url, reason, registered })
       const socket = yield* Socket.makeWebSocket(url, { protocols: [SUBPROTOCOL], openTimeout: openTimeoutMs })
-      const reader = yield* socket.reader.pipe(Effect.mapError((error) => lost(error.message)))
+      const reader = yield* socket.reader.pipe(Effect.mapError((error) => lost(socketFailure(error))))
       const writer = yield* socket.writer
       const write = (frame: string) => writer.write(frame).pipe(Effect.mapError((error) => lost(error.message, true)))
       const pinned = config.gatewayDid ?? Option.getOrUndefined(yield* knownGateways.get(url).pipe(Effect.orElseSucceed(Option.none)))
@@ -285,7 +319,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
         Effect.catchTag("SocketError", (error): Effect.Effect<never, ConnectionLost | SessionReplaced> =>
           error.reason._tag === "SocketCloseError" && error.reason.code === 4001
             ? Effect.fail(new SessionReplaced())
-            : Effect.fail(lost(error.message)))
+            : Effect.fail(lost(socketFailure(error))))
       )
       const frames: Array<string | Uint8Array> = []
       const nextFrame = Effect.gen(function*() {
@@ -349,6 +383,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
       )
       const session = yield* handshake
       yield* setState({ _tag: "Registered", session })
+      everRegistered = true
       yield* Effect.logDebug("registered with gateway").pipe(Effect.annotateLogs({ url, session: session.sessionId }))
 
       // Registered: read, write and keep the session alive until something ends it.
@@ -459,7 +494,15 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
   // -------------------------------------------------------------------------
 
   const nextUrl = () => config.urls[urlIndex++ % config.urls.length]!
+  // failFast: failed attempts before the first registration.
+  let failedBeforeRegistering = 0
   const attempt = Effect.suspend(() => connection(nextUrl())).pipe(
+    Effect.mapError((error) =>
+      config.failFast === true && !everRegistered && !isFatal(error) &&
+        ++failedBeforeRegistering >= config.urls.length
+        ? new GatewayUnreachable({ url: error.url, reason: error instanceof RegistrationRefused ? `registration refused (${error.code}): ${error.reason}` : error.reason })
+        : error
+    ),
     Effect.tapError((error) => isFatal(error) ? Effect.void : setState({ _tag: "Reconnecting", error }))
   )
   const connectionLoop = Effect.gen(function*() {

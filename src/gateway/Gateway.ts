@@ -12,7 +12,8 @@
 import { readFile } from "node:fs/promises"
 import { createServer } from "node:http"
 import { join } from "node:path"
-import { NodeHttpServer, NodeServices } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Clock, Context, Effect, Layer, Metric, type Redacted, Schema } from "effect"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
@@ -32,14 +33,14 @@ import * as WebSocketServer from "./WebSocketServer.ts"
 export class InvalidGatewayConfig extends Schema.TaggedError<InvalidGatewayConfig>()("InvalidGatewayConfig", {
   reason: Schema.String
 }) {
-  override get message(): string {
-    return this.reason
+  override get message() {
+    return `invalid gateway configuration: ${this.reason}`
   }
 }
 
 /** A running gateway: where agents dial it and who it is. */
 export class Gateway extends Context.Service<Gateway, {
-  /** The `ws://host:port/ws` URL it listens on. */
+  /** The `ws://host:port/ws` URL it listens on (on the loopback address when it listens on all). */
   readonly url: string
   /** The base `http://host:port` URL of its HTTP endpoints. */
   readonly httpUrl: string
@@ -49,10 +50,19 @@ export class Gateway extends Context.Service<Gateway, {
 const isLoopback = (host: string): boolean =>
   host === "localhost" || host === "::1" || host.startsWith("127.") || host === "::ffff:127.0.0.1"
 
-const validate = (config: GatewayConfig) =>
-  config.sessionTimeoutMs > 2 * config.heartbeatIntervalMs
-    ? Effect.void
-    : Effect.fail(new InvalidGatewayConfig({ reason: "sessionTimeoutMs must exceed 2 × heartbeatIntervalMs" }))
+// Each reason names the setting and its environment variable (and flag), so it can be fixed.
+const validate = (config: GatewayConfig) => {
+  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
+    return Effect.fail(new InvalidGatewayConfig({ reason: `port (AICONEXUS_PORT, --port) must be 0-65535, not ${config.port}` }))
+  }
+  if (config.sessionTimeoutMs <= 2 * config.heartbeatIntervalMs) {
+    return Effect.fail(new InvalidGatewayConfig({
+      reason: `sessionTimeoutMs (AICONEXUS_SESSION_TIMEOUT_MS, ${config.sessionTimeoutMs}) must exceed 2 × heartbeatIntervalMs ` +
+        `(AICONEXUS_HEARTBEAT_INTERVAL_MS, ${config.heartbeatIntervalMs})`
+    }))
+  }
+  return Effect.void
+}
 
 const AgentsQuery = Schema.Struct({
   capability: Schema.optionalKey(Schema.String),
@@ -106,6 +116,9 @@ const routes = (config: GatewayConfig, admission: Admission.Admission, startedAt
     }))
   })
 
+/** A wildcard address (0.0.0.0, ::) cannot be dialed: the URL names the loopback address instead. */
+const dialable = (url: string): string => url.replace(/^(\w+:\/\/)(?:0\.0\.0\.0|\[::\])(?=:\d+$)/, (_, scheme: string) => `${scheme}${url.includes("[::]") ? "[::1]" : "127.0.0.1"}`)
+
 /** Loads (or creates) the gateway's identity from its key file. */
 const loadIdentity = (config: GatewayConfig) =>
   Effect.gen(function*() {
@@ -129,7 +142,7 @@ const node = (config: GatewayConfig) =>
       disablePreemptiveShutdown: true
     })
     const gateway = Layer.effect(Gateway, Effect.gen(function*() {
-      const httpUrl = HttpServer.formatAddress((yield* HttpServer.HttpServer).address)
+      const httpUrl = dialable(HttpServer.formatAddress((yield* HttpServer.HttpServer).address))
       return Gateway.of({ url: `${httpUrl.replace(/^http/, "ws")}/ws`, httpUrl, did: identity.did })
     }))
     const app = HttpRouter.serve(Layer.effectDiscard(routes(config, admission, startedAt)).pipe(Layer.provide(HttpRouter.layer)), {
@@ -141,7 +154,10 @@ const node = (config: GatewayConfig) =>
     // Shutdown, in this order: stop accepting connections; close the sessions with 1001; release
     // `app`; drop connections still waiting for an upgrade, which agents reconnecting at once
     // may have opened, so the server can close.
-    const stopAccepting = Layer.effectDiscard(Effect.addFinalizer(() => Effect.sync(() => httpServer.close())))
+    const stopAccepting = Layer.effectDiscard(Effect.andThen(
+      GatewayMetrics.initialize({ cluster: config.redisUrl !== undefined }),
+      Effect.addFinalizer(() => Effect.sync(() => httpServer.close()))
+    ))
     const dropLeftovers = Layer.effectDiscard(Effect.addFinalizer(() => Effect.sync(() => httpServer.closeAllConnections())))
     return stopAccepting.pipe(
       Layer.provideMerge(sessions),

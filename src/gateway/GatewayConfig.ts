@@ -7,13 +7,14 @@
  * @since 0.1.0
  */
 import { Config, Context, Redacted, Schema } from "effect"
+import * as NodeDataHome from "../protocol/NodeDataHome.ts"
 import type { Rate } from "./TokenBucket.ts"
 
 /** Everything a gateway node is configured with. */
 export interface GatewayConfig {
   readonly host: string
   readonly port: number
-  /** Where the gateway keeps its identity (created on first start). */
+  /** Where the gateway keeps its identity (created on first start); by default `gateway` in the user's data folder (`NodeDataHome`). */
   readonly dataDir: string
   /** The identity file; defaults to `<dataDir>/gateway-identity.json`. Nodes of a cluster share one. */
   readonly keyFile: string | undefined
@@ -70,7 +71,7 @@ export interface GatewayConfig {
 export const defaults: GatewayConfig = {
   host: "127.0.0.1",
   port: 8787,
-  dataDir: ".aiconexus/gateway",
+  dataDir: NodeDataHome.gatewayDataDir(),
   keyFile: undefined,
   publicUrls: [],
   stunUrls: [],

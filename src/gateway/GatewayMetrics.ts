@@ -6,13 +6,13 @@
  *
  * @since 0.1.0
  */
-import { Metric } from "effect"
+import { Effect, Metric } from "effect"
 import { byLabel } from "../util/MetricByLabel.ts"
 
 /** Open WebSocket sessions (registered or still in the handshake). */
 export const sessions = Metric.gauge("aiconexus_gateway_sessions", { description: "Open WebSocket sessions" })
 
-/** Registered agents on this node. */
+/** Registered agents on this node (a gauge: changed with `Metric.modify` by ±1; `Metric.update` would set it). */
 export const agents = Metric.gauge("aiconexus_gateway_agents", { description: "Agents registered on this node" })
 
 /** Successful registrations. */
@@ -87,3 +87,18 @@ export const clusterFrames = byLabel((outcome: string) =>
 export const clusterDegraded = Metric.gauge("aiconexus_gateway_cluster_degraded", {
   description: "1 while the cluster store is unreachable from this node"
 })
+
+/**
+ * Puts the series without labels, and the labelled ones whose labels are a known set (relayed
+ * types, undelivered reasons), in the registry at 0, so a scrape shows them before the first event.
+ */
+export const initialize = (options: { readonly cluster: boolean }): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    yield* Metric.value(sessions)
+    yield* Metric.value(agents)
+    yield* Metric.value(registrations)
+    yield* Metric.value(relayLatency)
+    for (const type of ["OFFER", "ANSWER", "ICE_CANDIDATE", "BYE"]) yield* Metric.value(relayed(type))
+    for (const reason of ["unknown", "rate_limited", "congested"]) yield* Metric.value(undelivered(reason))
+    if (options.cluster) yield* Metric.value(clusterDegraded)
+  })

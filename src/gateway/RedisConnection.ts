@@ -10,7 +10,7 @@
  * @since 0.1.0
  */
 import { readFileSync } from "node:fs"
-import { NodeRedis } from "@effect/platform-node"
+import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { Effect, Layer, Redacted, Schema } from "effect"
 import type * as Redis from "effect/persistence/Redis"
 import type { GatewayConfig } from "./GatewayConfig.ts"

@@ -348,7 +348,7 @@ class GatewaySession implements Session, Endpoint {
       // The session is its own endpoint: `deliver` and `replaced` are its methods.
       yield* router.attach(register.from, session)
       yield* Metric.update(GatewayMetrics.registrations, 1)
-      yield* Metric.update(GatewayMetrics.agents, 1)
+      yield* Metric.modify(GatewayMetrics.agents, 1)
       yield* session.#sendSigned({
         type: "REGISTERED",
         to: register.from,
@@ -527,7 +527,7 @@ class GatewaySession implements Session, Endpoint {
       const session = this
       return Effect.gen(function*() {
         yield* router.detach(registered, session.sessionId)
-        if (yield* registry.unregister(registered, session.sessionId)) yield* Metric.update(GatewayMetrics.agents, -1)
+        if (yield* registry.unregister(registered, session.sessionId)) yield* Metric.modify(GatewayMetrics.agents, -1)
         session.did = undefined
       })
     })
