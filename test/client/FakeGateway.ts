@@ -1,24 +1,33 @@
 /**
  * A scripted gateway for client tests: it does the handshake like a real one (signed CHALLENGE and
  * REGISTERED), then lets the test decide what it sends and whether it answers.
+ *
+ * It runs in Node. Tests use it only through `FakeGateway` (effects and plain data), so the same
+ * tests run in Chromium, where `FakeGateway.chromium.ts` drives this one over a browser command.
  */
 import type { AddressInfo } from "node:net"
 import { Effect, Queue, type Scope } from "effect"
-import { WebSocketServer, type WebSocket } from "ws"
+import { WebSocketServer } from "ws"
 import * as Envelope from "../../src/protocol/Envelope.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 
+/** One registered agent's connection to the fake gateway. */
 export interface FakeSession {
-  readonly socket: WebSocket
   readonly agentDid: string
-  /** Frames the agent sent after registering. */
-  readonly received: Queue.Queue<string>
+  /** Sends a raw text frame to the agent. */
+  readonly send: (frame: string) => Effect.Effect<void>
+  /** The next frame the agent sent after registering. */
+  readonly nextReceived: Effect.Effect<string>
 }
 
 export interface FakeGateway {
   readonly url: string
-  readonly identity: Identity.Identity
-  readonly sessions: Queue.Queue<FakeSession>
+  /** The gateway's DID (it signs CHALLENGE and REGISTERED with its key). */
+  readonly did: string
+  /** An envelope signed with the gateway's own key (what a gateway could forge). */
+  readonly sign: <T extends Envelope.Type>(draft: Envelope.Draft<T>) => Effect.Effect<Envelope.Envelope<T>>
+  /** The next agent that registered. */
+  readonly nextSession: Effect.Effect<FakeSession>
 }
 
 /** Starts a fake gateway on a random loopback port; it stops with the scope. */
@@ -26,6 +35,8 @@ export const start = (options: { readonly heartbeatIntervalMs?: number } = {}): 
   Effect.gen(function*() {
     const identity = yield* Effect.orDie(Identity.generate)
     const sessions = yield* Queue.unbounded<FakeSession>()
+    // A test still waiting for a session when the gateway stops is interrupted, not left hanging.
+    yield* Effect.addFinalizer(() => Queue.shutdown(sessions))
     const server = yield* Effect.acquireRelease(
       Effect.callback<WebSocketServer>((resume) => {
         const server = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: () => "ioap.v1" })
@@ -65,11 +76,20 @@ export const start = (options: { readonly heartbeatIntervalMs?: number } = {}): 
               }
             })
             socket.send(Envelope.encode(registered))
-            Queue.offerUnsafe(sessions, { socket, agentDid: register.from, received })
+            Queue.offerUnsafe(sessions, {
+              agentDid: register.from,
+              send: (frame) => Effect.sync(() => socket.send(frame)),
+              nextReceived: Queue.take(received)
+            })
           }))
         })
         socket.send(Envelope.encode(challenge))
       }))
     })
-    return { url, identity, sessions }
+    return {
+      url,
+      did: identity.did,
+      sign: (draft) => Effect.orDie(Envelope.make(identity, draft)),
+      nextSession: Queue.take(sessions)
+    }
   })

@@ -1,15 +1,14 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect, Fiber, Option, Stream, SubscriptionRef } from "effect"
-import * as Gateway from "../../src/gateway/Gateway.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import { SDP } from "../fixtures/samples.ts"
-import { testConfig } from "../gateway/fixtures.ts"
 import { client } from "./fixtures.ts"
+import { CurrentGateway } from "./gateways.ts"
 
-layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("GatewayClient against a real gateway", (it) => {
+layer(CurrentGateway.layer, { excludeTestServices: true })("GatewayClient against a real gateway", (it) => {
   it.effect("registers (state Connecting → Registered) with the ICE servers and session parameters", () =>
     Effect.gen(function*() {
-      const gateway = yield* Gateway.Gateway
+      const gateway = yield* CurrentGateway
       const agent = yield* client({ urls: [gateway.url] })
       const session = yield* agent.session
       assert.strictEqual(session.gatewayDid, gateway.did)
@@ -22,7 +21,7 @@ layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("Gateway
 
   it.effect("discovers agents by capability", () =>
     Effect.gen(function*() {
-      const gateway = yield* Gateway.Gateway
+      const gateway = yield* CurrentGateway
       const listed = yield* client({ urls: [gateway.url], capabilities: [{ id: "client-test-cap", tags: ["x"] }], name: "listed" })
       yield* listed.session
       const caller = yield* client({ urls: [gateway.url] })
@@ -33,7 +32,7 @@ layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("Gateway
 
   it.effect("relays each signaling type to the other agent, verified", () =>
     Effect.gen(function*() {
-      const gateway = yield* Gateway.Gateway
+      const gateway = yield* CurrentGateway
       const alice = yield* client({ urls: [gateway.url] })
       const bob = yield* client({ urls: [gateway.url] })
       yield* alice.session
@@ -53,7 +52,7 @@ layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("Gateway
 
   it.effect("reports a frame to an unregistered DID as undelivered with UNKNOWN_AGENT, with its connection id", () =>
     Effect.gen(function*() {
-      const gateway = yield* Gateway.Gateway
+      const gateway = yield* CurrentGateway
       const alice = yield* client({ urls: [gateway.url] })
       yield* alice.session
       const nobody = yield* Identity.generate
@@ -67,7 +66,7 @@ layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("Gateway
 
   it.effect("SESSION_REPLACED is final: the replaced client closes with a typed error and sends fail", () =>
     Effect.gen(function*() {
-      const gateway = yield* Gateway.Gateway
+      const gateway = yield* CurrentGateway
       const identity = yield* Identity.generate
       const first = yield* client({ urls: [gateway.url], identity })
       yield* first.session
@@ -84,7 +83,7 @@ layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("Gateway
 
   it.effect("refuses a gateway whose DID differs from the configured one", () =>
     Effect.gen(function*() {
-      const gateway = yield* Gateway.Gateway
+      const gateway = yield* CurrentGateway
       const other = yield* Identity.generate
       const agent = yield* client({ urls: [gateway.url], gatewayDid: other.did })
       const error = yield* Effect.flip(agent.session)
@@ -100,7 +99,7 @@ layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("Gateway
 
   it.effect("fails over to the next URL when the first does not answer", () =>
     Effect.gen(function*() {
-      const gateway = yield* Gateway.Gateway
+      const gateway = yield* CurrentGateway
       const agent = yield* client({ urls: ["ws://127.0.0.1:9/ws", gateway.url] })
       const session = yield* agent.session
       assert.strictEqual(session.url, gateway.url)
@@ -108,7 +107,7 @@ layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("Gateway
 
   it.effect("close sends UNREGISTER: the agent leaves the directory", () =>
     Effect.gen(function*() {
-      const gateway = yield* Gateway.Gateway
+      const gateway = yield* CurrentGateway
       const leaving = yield* client({ urls: [gateway.url], capabilities: [{ id: "leaving-cap" }] })
       yield* leaving.session
       const observer = yield* client({ urls: [gateway.url] })

@@ -1,19 +1,13 @@
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Context, Effect, Exit, Fiber, Layer, Option, Queue, Schedule, Scope, Stream, SubscriptionRef } from "effect"
-import { TestClock } from "effect/testing"
+import { Clock, Context, Effect, Exit, Fiber, Layer, Option, Schedule, Scope, Stream, SubscriptionRef } from "effect"
 import type { GatewayClient } from "../../src/client/GatewayClient.ts"
 import { KnownGateways } from "../../src/client/KnownGateways.ts"
-import * as Gateway from "../../src/gateway/Gateway.ts"
 import * as Envelope from "../../src/protocol/Envelope.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import { SDP } from "../fixtures/samples.ts"
-import { freePort, startProcess, testConfig } from "../gateway/fixtures.ts"
 import * as FakeGateway from "./FakeGateway.ts"
 import { client } from "./fixtures.ts"
+import * as Gateways from "./gateways.ts"
 
 const registeredAgain = (agent: GatewayClient["Service"]) =>
   SubscriptionRef.changes(agent.state).pipe(Stream.filter((s) => s._tag === "Registered"), Stream.runHead, Effect.map(Option.getOrThrow))
@@ -24,24 +18,24 @@ const untilState = (agent: GatewayClient["Service"], tag: string) =>
 describe("GatewayClient resilience", () => {
   it.live("reconnects and re-registers after the gateway process is killed and restarted; queued frames are delivered", () =>
     Effect.gen(function*() {
-      const port = yield* freePort
-      const dataDir = mkdtempSync(join(tmpdir(), "aiconexus-restart-"))
-      const pinsFile = join(mkdtempSync(join(tmpdir(), "aiconexus-pins-")), "known-gateways.json")
-      const pins = KnownGateways.layerFile(pinsFile).pipe(Layer.provide(NodeServices.layer))
+      const port = yield* Gateways.freePort
+      // Pins kept as the platform keeps them: a file in Node, IndexedDB in the browser.
+      const pins = yield* Gateways.persistentPins
+      // Both processes keep their key in one data folder: the restarted gateway has the same DID.
+      const gateways = yield* Gateways.processes
       const url = `ws://127.0.0.1:${port}/ws`
-      const first = yield* startProcess(dataDir, port)
+      const first = yield* gateways.start(port)
       // Bob comes back quickly, alice a second later: her queued frame finds him registered.
       const bob = yield* client({ urls: [url], reconnect: Schedule.spaced("50 millis") }, pins)
       const alice = yield* client({ urls: [url], reconnect: Schedule.spaced("1200 millis") }, pins)
       yield* bob.session
       yield* alice.session
-      first.child.kill("SIGKILL")
-      yield* first.exited
+      yield* first.kill
       yield* untilState(alice, "Reconnecting")
       const connection_id = crypto.randomUUID()
       const sending = yield* Effect.forkChild(alice.send(bob.did, "OFFER", { connection_id, sdp: SDP }))
       const arriving = yield* Effect.forkChild(bob.incoming.pipe(Stream.runHead))
-      const second = yield* startProcess(dataDir, port)
+      const second = yield* gateways.start(port)
       assert.strictEqual(second.did, first.did)
       const id = yield* Fiber.join(sending)
       const received = Option.getOrThrow(yield* Fiber.join(arriving))
@@ -52,7 +46,7 @@ describe("GatewayClient resilience", () => {
 
   it.live("fails a send with SendTimeout after its deadline while no gateway answers, and with SendQueueFull past the queue", () =>
     Effect.gen(function*() {
-      const port = yield* freePort
+      const port = yield* Gateways.freePort
       const peer = yield* Identity.generate
       const agent = yield* client({
         urls: [`ws://127.0.0.1:${port}/ws`],
@@ -73,12 +67,14 @@ describe("GatewayClient resilience", () => {
 
   it.effect("an outage longer than the skew still delivers queued frames: they are signed when sent (TestClock)", () =>
     Effect.gen(function*() {
-      const port = yield* freePort
-      const config = testConfig({ port })
+      const port = yield* Gateways.freePort
+      // Gateways on the test's clock (in Chromium: a TestClock in Node moved with the browser's).
+      const gateways = yield* Gateways.onTestClock
       const url = `ws://127.0.0.1:${port}/ws`
       const up = Effect.gen(function*() {
         const scope = yield* Scope.make()
-        yield* Layer.buildWithScope(Gateway.layerMemory(config), scope)
+        yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
+        yield* Scope.provide(gateways.start({ port }), scope)
         return scope
       })
       const firstScope = yield* up
@@ -94,16 +90,33 @@ describe("GatewayClient resilience", () => {
       const sending = yield* Effect.forkChild(alice.send(bob.did, "BYE", { connection_id: crypto.randomUUID() }))
       const arriving = yield* Effect.forkChild(bob.incoming.pipe(Stream.runHead))
       // Three minutes pass (well over the 60 s skew) before the gateway is back.
-      for (let i = 0; i < 18; i++) yield* TestClock.adjust("10 seconds")
+      for (let i = 0; i < 18; i++) yield* gateways.adjust("10 seconds")
       yield* up
       for (let i = 0; i < 50 && (yield* SubscriptionRef.get(alice.state))._tag !== "Registered"; i++) {
-        yield* TestClock.adjust("1 second")
+        yield* gateways.adjust("1 second")
         yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
       }
       yield* Fiber.join(sending)
       const received = Option.getOrThrow(yield* Fiber.join(arriving))
       assert.isAtLeast(Envelope.timestampMillis(received.envelope.timestamp), queuedAt + 180_000)
     }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("a failFast client, once registered, retries a lost gateway (it does not stop)", () =>
+    Effect.gen(function*() {
+      const gatewayScope = yield* Scope.make()
+      yield* Effect.addFinalizer(() => Scope.close(gatewayScope, Exit.void))
+      const gateway = yield* Scope.provide(Gateways.start(), gatewayScope)
+      const agent = yield* client({ urls: [gateway.url], failFast: true, reconnect: Schedule.spaced("20 millis") })
+      yield* agent.session
+      yield* Scope.close(gatewayScope, Exit.void)
+      // Several failed attempts (every 20 ms) later it is still reconnecting, not closed.
+      const states = yield* SubscriptionRef.changes(agent.state).pipe(
+        Stream.filter((state) => state._tag === "Reconnecting" || state._tag === "Closed"),
+        Stream.take(5),
+        Stream.runCollect
+      )
+      assert.deepStrictEqual(states.map((state) => state._tag), ["Reconnecting", "Reconnecting", "Reconnecting", "Reconnecting", "Reconnecting"])
+    }).pipe(Effect.scoped))
 })
 
 describe("GatewayClient against a misbehaving gateway", () => {
@@ -112,20 +125,20 @@ describe("GatewayClient against a misbehaving gateway", () => {
       const gateway = yield* FakeGateway.start()
       const agent = yield* client({ urls: [gateway.url] })
       yield* agent.session
-      const session = yield* Queue.take(gateway.sessions)
+      const session = yield* gateway.nextSession
       const alice = yield* Identity.generate
       const arriving = yield* Effect.forkChild(agent.incoming.pipe(Stream.runHead))
       yield* Effect.sleep("20 millis")
       const offer = yield* Envelope.make(alice, { type: "OFFER", to: agent.did, payload: { connection_id: crypto.randomUUID(), sdp: SDP } })
       // The gateway alters the SDP: the signature no longer matches.
-      session.socket.send(Envelope.encode({ ...offer, payload: { ...offer.payload, sdp: SDP.replace("actpass", "active") } }))
+      yield* session.send(Envelope.encode({ ...offer, payload: { ...offer.payload, sdp: SDP.replace("actpass", "active") } }))
       // The gateway signs an OFFER itself: gateways may not originate relayed types.
-      const forged = yield* Envelope.make(gateway.identity, { type: "OFFER", to: agent.did, payload: offer.payload })
-      session.socket.send(Envelope.encode(forged))
+      const forged = yield* gateway.sign({ type: "OFFER", to: agent.did, payload: offer.payload })
+      yield* session.send(Envelope.encode(forged))
       // A genuine frame addressed to someone else.
       const elsewhere = yield* Envelope.make(alice, { type: "BYE", to: alice.did === agent.did ? agent.did : (yield* Identity.generate).did, payload: { connection_id: crypto.randomUUID() } })
-      session.socket.send(Envelope.encode(elsewhere))
-      session.socket.send(Envelope.encode(offer))
+      yield* session.send(Envelope.encode(elsewhere))
+      yield* session.send(Envelope.encode(offer))
       const received = Option.getOrThrow(yield* Fiber.join(arriving))
       assert.strictEqual(received.envelope.id, offer.id)
       assert.strictEqual(received.text, Envelope.encode(offer))
@@ -146,14 +159,14 @@ describe("GatewayClient against a misbehaving gateway", () => {
       const gateway = yield* FakeGateway.start({ heartbeatIntervalMs: 150 })
       const agent = yield* client({ urls: [gateway.url], reconnect: Schedule.spaced("50 millis") })
       yield* agent.session
-      const session = yield* Queue.take(gateway.sessions)
-      const ping = JSON.parse(yield* Queue.take(session.received)) as Envelope.Envelope
+      const session = yield* gateway.nextSession
+      const ping = JSON.parse(yield* session.nextReceived) as Envelope.Envelope
       assert.strictEqual(ping.type, "PING")
-      assert.strictEqual(ping.to, gateway.identity.did)
+      assert.strictEqual(ping.to, gateway.did)
       const lost = yield* untilState(agent, "Reconnecting")
       assert.include(lost._tag === "Reconnecting" ? lost.error.reason : "", "no PONG")
       // It comes back on its own.
-      yield* Queue.take(gateway.sessions)
+      yield* gateway.nextSession
       yield* registeredAgain(agent)
     }))
 
@@ -166,7 +179,7 @@ describe("GatewayClient against a misbehaving gateway", () => {
       const first = yield* client({ urls: [pinned.url] }, shared)
       yield* first.session
       const known = Context.get(context, KnownGateways)
-      assert.strictEqual(Option.getOrThrow(yield* known.get(pinned.url)), pinned.identity.did)
+      assert.strictEqual(Option.getOrThrow(yield* known.get(pinned.url)), pinned.did)
       yield* first.close
       // An impostor at the same address (the pin is per address).
       const impostor = yield* Identity.generate

@@ -5,19 +5,17 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Fiber, Layer, type Scope, Stream } from "effect"
 import { GatewayClient } from "../../src/client/GatewayClient.ts"
 import { Signaling, SignalingHub } from "../../src/client/Signaling.ts"
-import * as Gateway from "../../src/gateway/Gateway.ts"
 import * as Envelope from "../../src/protocol/Envelope.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import { SDP } from "../fixtures/samples.ts"
-import { testConfig } from "../gateway/fixtures.ts"
-import * as RawClient from "../gateway/RawClient.ts"
 import { client } from "./fixtures.ts"
+import * as Gateways from "./gateways.ts"
 
 interface Harness {
   /** A Signaling service for a new agent. */
   readonly agent: (identity: Identity.Identity) => Effect.Effect<Signaling["Service"], unknown, Scope.Scope>
   /** Puts a raw frame in front of `to` through the transport, as a hostile party could. */
-  readonly inject: (from: Identity.Identity, to: string, frame: string) => Effect.Effect<void, unknown, Scope.Scope>
+  readonly inject: (to: string, frame: string) => Effect.Effect<void, unknown, Scope.Scope>
 }
 
 const memoryHarness: Effect.Effect<Harness, unknown, Scope.Scope> = Effect.gen(function*() {
@@ -29,12 +27,12 @@ const memoryHarness: Effect.Effect<Harness, unknown, Scope.Scope> = Effect.gen(f
         Layer.build(Signaling.layerMemory(identity).pipe(Layer.provide(Layer.succeedContext(hubContext)))),
         (context) => Context.get(context, Signaling)
       ),
-    inject: (_from, to, frame) => Effect.asVoid(hub.deliver(to, frame))
+    inject: (to, frame) => Effect.asVoid(hub.deliver(to, frame))
   }
 })
 
 const gatewayHarness: Effect.Effect<Harness, unknown, Scope.Scope> = Effect.gen(function*() {
-  const gateway = Context.get(yield* Layer.build(Gateway.layerMemory(testConfig())), Gateway.Gateway)
+  const gateway = yield* Gateways.start()
   return {
     agent: (identity) =>
       Effect.gen(function*() {
@@ -43,14 +41,8 @@ const gatewayHarness: Effect.Effect<Harness, unknown, Scope.Scope> = Effect.gen(
         const context = yield* Layer.build(Signaling.layerGateway.pipe(Layer.provide(Layer.succeed(GatewayClient, gatewayClient))))
         return Context.get(context, Signaling)
       }),
-    // A hostile agent registered at the gateway sends it; the gateway must not relay it.
-    inject: (from, _to, frame) =>
-      Effect.gen(function*() {
-        const raw = yield* RawClient.connect(gateway.url)
-        yield* RawClient.register(raw, from, gateway.did, gateway.url)
-        yield* raw.send(frame)
-        yield* raw.nextOfType("ERROR")
-      })
+    // A hostile agent registered at the gateway sends it; the gateway refuses it (an ERROR) and must not relay it.
+    inject: (_to, frame) => Effect.asVoid(Gateways.sendAsHostileAgent(gateway, frame))
   }
 })
 
@@ -103,8 +95,7 @@ const suite = (name: string, harness: Effect.Effect<Harness, unknown, Scope.Scop
         yield* Effect.sleep("20 millis")
         const offer = yield* Envelope.make(aliceIdentity, { type: "OFFER", to: bobIdentity.did, payload: { connection_id: crypto.randomUUID(), sdp: SDP } })
         const tampered = Envelope.encode({ ...offer, payload: { ...offer.payload, sdp: SDP.replace("actpass", "passive") } })
-        const mallory = yield* Identity.generate
-        yield* inject(mallory, bob.self, tampered)
+        yield* inject(bob.self, tampered)
         const genuineId = yield* alice.send(bob.self, "BYE", { connection_id: crypto.randomUUID() })
         const first = yield* Fiber.join(arriving)
         assert.strictEqual(first._tag === "Some" ? first.value.id : undefined, genuineId)
