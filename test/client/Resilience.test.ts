@@ -71,9 +71,11 @@ describe("GatewayClient resilience", () => {
       // Gateways on the test's clock (in Chromium: a TestClock in Node moved with the browser's).
       const gateways = yield* Gateways.onTestClock
       const url = `ws://127.0.0.1:${port}/ws`
+      // Each gateway in a scope of its own (closed to take it down). Their parent closes after the
+      // clients (made later), so that no client reconnects while the last gateway stops.
+      const gatewaysScope = yield* Scope.fork(yield* Effect.scope)
       const up = Effect.gen(function*() {
-        const scope = yield* Scope.make()
-        yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
+        const scope = yield* Scope.fork(gatewaysScope)
         yield* Scope.provide(gateways.start({ port }), scope)
         return scope
       })
