@@ -81,8 +81,8 @@ describe("GatewayClient resilience", () => {
       })
       const firstScope = yield* up
       const settings = { urls: [url], sendDeadlineMs: 10 * 60_000 }
-      // Bob retries every second, alice every 3 s: bob is back before her queued frame goes out.
-      const alice = yield* client({ ...settings, reconnect: Schedule.spaced("3 seconds") })
+      // Bob retries every second, alice every 40 s: bob is back before her queued frame goes out.
+      const alice = yield* client({ ...settings, reconnect: Schedule.spaced("40 seconds") })
       const bob = yield* client({ ...settings, reconnect: Schedule.spaced("1 second") })
       yield* alice.session
       yield* bob.session
@@ -94,9 +94,12 @@ describe("GatewayClient resilience", () => {
       // Three minutes pass (well over the 60 s skew) before the gateway is back.
       for (let i = 0; i < 18; i++) yield* gateways.adjust("10 seconds")
       yield* up
-      for (let i = 0; i < 50 && (yield* SubscriptionRef.get(alice.state))._tag !== "Registered"; i++) {
-        yield* gateways.adjust("1 second")
-        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
+      // A second at a time (with a moment of real time for the sockets): bob first, then alice.
+      for (const agent of [bob, alice]) {
+        for (let i = 0; i < 50 && (yield* SubscriptionRef.get(agent.state))._tag !== "Registered"; i++) {
+          yield* gateways.adjust("1 second")
+          yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
+        }
       }
       yield* Fiber.join(sending)
       const received = Option.getOrThrow(yield* Fiber.join(arriving))
