@@ -12,9 +12,10 @@ import { Context, Duration, Effect, Layer, type Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { KnownGateways } from "../../src/client/KnownGateways.ts"
 import * as Gateway from "../../src/gateway/Gateway.ts"
-import { freePort as nodeFreePort, startProcess, testConfig } from "../gateway/fixtures.ts"
-import * as RawClient from "../gateway/RawClient.ts"
+import * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
+import { freePort as nodeFreePort, startProcess } from "../gateway/fixtures.ts"
+import * as RawClient from "../gateway/RawClient.ts"
 
 export interface TestGateway {
   readonly url: string
@@ -31,7 +32,7 @@ const temporaryDir = (prefix: string) =>
 /** An in-memory gateway on the current Clock, keeping its key in `dataDir`; stopped with the scope. */
 const startIn = (dataDir: string, port: number): Effect.Effect<TestGateway, never, Scope.Scope> =>
   Effect.map(
-    Effect.orDie(Layer.build(Gateway.layerMemory(testConfig({ port, dataDir })))),
+    Effect.orDie(Layer.build(Gateway.layerMemory(GatewayConfig.make({ host: "127.0.0.1", port, dataDir })))),
     (context) => {
       const gateway = Context.get(context, Gateway.Gateway)
       return { url: gateway.url, did: gateway.did }
