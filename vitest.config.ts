@@ -92,7 +92,8 @@ export default defineConfig({
         plugins: [chromiumTwins],
         test: {
           name: "chromium",
-          globalSetup: ["test/isolatedHome.ts", "test/client/nodeSideTeardown.ts"],
+          // Added to the shared globalSetup (test/isolatedHome.ts): closes what client tests left in Node.
+          globalSetup: ["test/client/nodeSideTeardown.ts"],
           include: [...browserSafeTests, ...clientSuites, ...browserStackSuites, "test/**/*.chromium.test.ts"],
           browser: {
             enabled: true,
