@@ -13,6 +13,6 @@ export default function setup(): () => Promise<void> {
     const left = [...resources.values()]
     resources.clear()
     await Promise.allSettled(left.map((resource) => resource.close()))
-    console.warn(`closed ${left.length} gateway(s) the Chromium client tests left open`)
+    console.warn(`closed ${left.length} resource(s) (gateways, processes, folders) the Chromium client tests left open`)
   }
 }
