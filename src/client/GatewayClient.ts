@@ -176,7 +176,7 @@ export interface Undelivered {
 }
 
 /** The types a client relays to other agents. */
-export type RelayedType = "OFFER" | "ANSWER" | "ICE_CANDIDATE" | "BYE"
+export type RelayedType = Envelope.RelayedType
 
 /** The agent side of a gateway session. */
 export class GatewayClient extends Context.Service<GatewayClient, {
@@ -194,7 +194,7 @@ export class GatewayClient extends Context.Service<GatewayClient, {
   /** DISCOVER, one page. */
   readonly discover: (query: Envelope.Payload<"DISCOVER">) => Effect.Effect<Envelope.Payload<"PEERS">, RequestError>
   /** Verified relayed frames from other agents (one consumer: frames wait for it). */
-  readonly incoming: Stream.Stream<Accept.Accepted>
+  readonly incoming: Stream.Stream<Accept.Accepted<RelayedType>>
   /** Relayed frames the gateway answered with an ERROR (e.g. UNKNOWN_AGENT). */
   readonly undelivered: Stream.Stream<Undelivered>
   /** Incoming frames refused so far (never delivered). */
@@ -251,7 +251,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
   const outbox = yield* Queue.dropping<Outgoing>(sendQueueCapacity)
   // Queues, not PubSubs: frames wait for their (single) consumer instead of vanishing before it
   // subscribed; a consumer that does not keep up loses the newest ones, counted in `rejected`.
-  const incoming = yield* Queue.dropping<Accept.Accepted>(config.incomingCapacity ?? 1024)
+  const incoming = yield* Queue.dropping<Accept.Accepted<RelayedType>>(config.incomingCapacity ?? 1024)
   const undelivered = yield* Queue.dropping<Undelivered>(1024)
   const rejected = yield* Ref.make(0)
   const rejections = yield* Queue.dropping<Accept.EnvelopeRejected>(256)
@@ -302,6 +302,8 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
           checkTo: (header) => Effect.succeed(header.to === undefined),
           replay
         }).pipe(Effect.mapError((rejection) => lost(`bad CHALLENGE: ${rejection.message}`)))
+        // `refuseType` let only a CHALLENGE through; the check narrows its type.
+        if (challenge.envelope.type !== "CHALLENGE") return yield* lost(`expected CHALLENGE, got ${challenge.envelope.type}`)
         const gatewayDid = challenge.envelope.from
         if (pinned !== undefined && pinned !== gatewayDid) {
           return yield* new GatewayIdentityMismatch({ url, pinned, presented: gatewayDid })
@@ -310,7 +312,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
           type: "REGISTER",
           to: gatewayDid,
           payload: {
-            nonce: (challenge.envelope as Envelope.Envelope<"CHALLENGE">).payload.nonce,
+            nonce: challenge.envelope.payload.nonce,
             endpoint: url,
             capabilities: [...(config.capabilities ?? [])],
             ...(config.name === undefined ? {} : { name: config.name }),
@@ -327,11 +329,13 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
           replay
         }).pipe(Effect.mapError((rejection) => lost(`bad answer to REGISTER: ${rejection.message}`)))
         if (answer.envelope.type === "ERROR") {
-          const error = (answer.envelope as Envelope.Envelope<"ERROR">).payload
+          const error = answer.envelope.payload
           return yield* new RegistrationRefused({ url, code: error.code, reason: error.message })
         }
+        // `refuseType` let only REGISTERED or ERROR through; the check narrows the type.
+        if (answer.envelope.type !== "REGISTERED") return yield* lost(`expected REGISTERED, got ${answer.envelope.type}`)
         if (pinned === undefined) yield* Effect.ignore(knownGateways.pin(url, gatewayDid))
-        const registered = (answer.envelope as Envelope.Envelope<"REGISTERED">).payload
+        const registered = answer.envelope.payload
         return {
           url,
           gatewayDid,
@@ -366,8 +370,9 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
       const dispatch = (accepted: Accept.Accepted) =>
         Effect.gen(function*() {
           const { envelope } = accepted
-          if (!GATEWAY_TYPES.has(envelope.type)) {
-            if (!(yield* Queue.offer(incoming, accepted))) {
+          // Relayed frames go to `incoming`; the rest are the gateway's answers (`context` refuses any other type).
+          if (Envelope.isRelayed(envelope)) {
+            if (!(yield* Queue.offer(incoming, { envelope, text: accepted.text }))) {
               yield* Ref.update(rejected, (n) => n + 1)
               yield* Effect.logWarning("dropped an incoming frame: nobody consumes `incoming` fast enough")
             }
@@ -379,7 +384,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
           if (request !== undefined) {
             pending.delete(correlated)
             if (envelope.type === "ERROR") {
-              const error = (envelope as Envelope.Envelope<"ERROR">).payload
+              const error = envelope.payload
               yield* Deferred.fail(
                 request,
                 error.code === "UNKNOWN_AGENT"
@@ -393,7 +398,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
           }
           const relayed = relayedSent.get(correlated)
           if (relayed !== undefined && envelope.type === "ERROR") {
-            yield* Queue.offer(undelivered, { ...relayed, code: (envelope as Envelope.Envelope<"ERROR">).payload.code })
+            yield* Queue.offer(undelivered, { ...relayed, code: envelope.payload.code })
           }
         })
       const readLoop = Effect.gen(function*() {
@@ -570,8 +575,10 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
         return yield* enqueue({ draft: { type, to, payload, correlation_id: correlationId } as Envelope.Draft<Envelope.Type>, written })
       }),
     discover: (query) =>
-      Effect.map(request({ type: "DISCOVER", payload: query }, requestTimeoutMs), (answer) =>
-        (answer as Envelope.Envelope<"PEERS">).payload),
+      Effect.flatMap(request({ type: "DISCOVER", payload: query }, requestTimeoutMs), (answer) =>
+        answer.type === "PEERS"
+          ? Effect.succeed(answer.payload)
+          : Effect.fail(new GatewayRefused({ code: "MALFORMED_MESSAGE", reason: `DISCOVER answered with ${answer.type}` }))),
     incoming: Stream.fromQueue(incoming),
     undelivered: Stream.fromQueue(undelivered),
     rejected: Ref.get(rejected),

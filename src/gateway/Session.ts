@@ -316,8 +316,9 @@ class GatewaySession implements Session, Endpoint {
           rejection.code === "MESSAGE_TOO_LARGE" ? CloseCode.tooBig : CloseCode.handshakeFailed
         )
       }
-      const register = accepted.success.envelope as Envelope.Envelope<"REGISTER">
-      if (register.payload.nonce !== session.#nonce) {
+      const register = accepted.success.envelope
+      // `HandshakeRules` let only a REGISTER through; the check narrows the type.
+      if (register.type !== "REGISTER" || register.payload.nonce !== session.#nonce) {
         return yield* session.#failHandshake("UNAUTHORIZED", "the nonce is not this session's challenge", register.id)
       }
       const { publicUrls } = session.node.config
@@ -473,7 +474,7 @@ class GatewaySession implements Session, Endpoint {
       const { envelope } = result.success
       switch (envelope.type) {
         case "PING": {
-          const { sequence } = (envelope as Envelope.Envelope<"PING">).payload
+          const { sequence } = envelope.payload
           return yield* session.#sendSigned({
             type: "PONG",
             to: session.did,
@@ -482,7 +483,7 @@ class GatewaySession implements Session, Endpoint {
           })
         }
         case "DISCOVER":
-          return yield* session.#discover(envelope as Envelope.Envelope<"DISCOVER">, now)
+          return yield* session.#discover(envelope, now)
         case "UNREGISTER":
           yield* session.#unregister()
           return yield* session.#closeAndEnd(CloseCode.normal, "unregistered")
