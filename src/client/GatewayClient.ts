@@ -18,6 +18,7 @@ import {
   Option,
   Queue,
   Ref,
+  Result,
   Schedule,
   Schema,
   Scope,
@@ -31,6 +32,8 @@ import { boundedMemo } from "../util/BoundedMemo.ts"
 import * as Envelope from "../protocol/Envelope.ts"
 import type * as Identity from "../protocol/Identity.ts"
 import * as ReplayGuard from "../protocol/ReplayGuard.ts"
+import * as StateMachine from "../machine/StateMachine.ts"
+import * as ClientStates from "./ClientState.ts"
 import { KnownGateways } from "./KnownGateways.ts"
 
 // ---------------------------------------------------------------------------
@@ -109,8 +112,8 @@ export class GatewayRefused extends Schema.TaggedError<GatewayRefused>()("Gatewa
   reason: Schema.String
 }) {}
 
-/** Why the client stopped for good. */
-export type FatalError = InsecureGatewayUrl | GatewayIdentityMismatch | SessionReplaced | ClientClosed
+/** Why the client stopped for good (`InvalidTransition`: its lifecycle went wrong, a bug). */
+export type FatalError = InsecureGatewayUrl | GatewayIdentityMismatch | SessionReplaced | ClientClosed | StateMachine.InvalidTransition
 
 /** Why a frame could not be sent. */
 export type SendError = SendQueueFull | SendTimeout | FatalError
@@ -158,7 +161,7 @@ export interface SessionInfo {
   readonly iceServers: ReadonlyArray<Envelope.IceServer>
 }
 
-/** The connection lifecycle of a client. */
+/** The connection lifecycle of a client: the states of `ClientState.machine`, with their data. */
 export type ClientState =
   | { readonly _tag: "Disconnected" }
   | { readonly _tag: "Connecting"; readonly url: string }
@@ -233,7 +236,7 @@ interface Outgoing {
 
 const isFatal = (error: unknown): error is FatalError =>
   error instanceof InsecureGatewayUrl || error instanceof GatewayIdentityMismatch ||
-  error instanceof SessionReplaced || error instanceof ClientClosed
+  error instanceof SessionReplaced || error instanceof ClientClosed || error instanceof StateMachine.InvalidTransition
 
 /** Builds a client; its connection loop runs in the current scope. */
 export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
@@ -260,7 +263,19 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
   const replay = ReplayGuard.make({ maxPerSender: 4096, maxTotal: 65536 })
   let urlIndex = 0
 
-  const setState = (next: ClientState) => SubscriptionRef.set(state, next)
+  /**
+   * Every state change: `event` must be allowed in the current state (else `InvalidTransition`),
+   * and leads to `next`. A transition that stays where it is (closing a closed client) keeps the state as it is.
+   */
+  const move = <E extends ClientStates.Event>(event: E, next: Extract<ClientState, { readonly _tag: ClientStates.Target<E> }>) =>
+    SubscriptionRef.modifyEffect(state, (current) => {
+      const phase = StateMachine.transition(ClientStates.machine, current._tag, event)
+      if (Result.isFailure(phase)) return Effect.fail(phase.failure)
+      const entered: ClientState = phase.success === current._tag ? current : next
+      return Effect.succeed([entered, entered] as const)
+    })
+  /** Where no caller can take a failure (the loop's end, `close`): an invalid transition is logged as the bug it is. */
+  const logInvalid = (error: StateMachine.InvalidTransition) => Effect.logError("gateway client: invalid state transition", error.message)
 
   // -------------------------------------------------------------------------
   // One connection
@@ -272,7 +287,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
       if (!url.startsWith("wss://") && !(url.startsWith("ws://") && (config.allowInsecure === true || isLoopbackUrl(url)))) {
         return yield* new InsecureGatewayUrl({ url })
       }
-      yield* setState({ _tag: "Connecting", url })
+      yield* move("connect", { _tag: "Connecting", url })
       const lost = (reason: string, registered = false) => new ConnectionLost({ url, reason, registered })
       const socket = yield* Socket.makeWebSocket(url, { protocols: [SUBPROTOCOL], openTimeout: openTimeoutMs })
       const reader = yield* socket.reader.pipe(Effect.mapError((error) => lost(error.message)))
@@ -352,7 +367,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
         })
       )
       const session = yield* handshake
-      yield* setState({ _tag: "Registered", session })
+      yield* move("register", { _tag: "Registered", session })
       yield* Effect.logDebug("registered with gateway").pipe(Effect.annotateLogs({ url, session: session.sessionId }))
 
       // Registered: read, write and keep the session alive until something ends it.
@@ -465,7 +480,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
 
   const nextUrl = () => config.urls[urlIndex++ % config.urls.length]!
   const attempt = Effect.suspend(() => connection(nextUrl())).pipe(
-    Effect.tapError((error) => isFatal(error) ? Effect.void : setState({ _tag: "Reconnecting", error }))
+    Effect.tapError((error) => isFatal(error) ? Effect.void : move("drop", { _tag: "Reconnecting", error }))
   )
   const connectionLoop = Effect.gen(function*() {
     while (true) {
@@ -483,16 +498,17 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
   })
 
   /** Fails everything waiting once the client stopped for good. */
-  const shutdown = (error: FatalError) =>
+  const shutdown = (event: "fail" | "close", error: FatalError) =>
     Effect.gen(function*() {
-      yield* setState({ _tag: "Closed", error })
+      yield* move(event, { _tag: "Closed", error })
       for (const outgoing of yield* Queue.clear(outbox)) yield* Deferred.fail(outgoing.written, error)
       for (const request of pending.values()) yield* Deferred.fail(request, new GatewayRefused({ code: "CLOSED", reason: error.message }))
       pending.clear()
     })
 
   const loopFiber = yield* connectionLoop.pipe(
-    Effect.flatMap((error) => Effect.andThen(Effect.logWarning("gateway client stopped", error.message), shutdown(error))),
+    Effect.flatMap((error) => Effect.andThen(Effect.logWarning("gateway client stopped", error.message), shutdown("fail", error))),
+    Effect.catchTag("InvalidTransition", logInvalid),
     Effect.forkIn(scope)
   )
 
@@ -560,7 +576,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
       )
     }
     yield* Fiber.interrupt(loopFiber)
-    yield* shutdown(new ClientClosed())
+    yield* shutdown("close", new ClientClosed()).pipe(Effect.catchTag("InvalidTransition", logInvalid))
   })
 
   yield* Scope.addFinalizer(scope, Effect.ignore(close))
