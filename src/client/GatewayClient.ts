@@ -579,7 +579,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
     yield* shutdown("close", new ClientClosed()).pipe(Effect.catchTag("InvalidTransition", logInvalid))
   })
 
-  yield* Scope.addFinalizer(scope, Effect.ignore(close))
+  yield* Scope.addFinalizer(scope, close)
 
   return GatewayClient.of({
     did: identity.did,

@@ -352,6 +352,8 @@ class GatewaySession implements Session, Endpoint {
     const session = this
     return Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
+      // The socket closed, or the watchdog closed the session, while its REGISTER was checked: nothing to register.
+      if (!SessionState.isOpen(session.#phase)) return
       yield* Effect.fromResult(session.#enter("register"))
       session.did = register.from
       session.#nonce = undefined
