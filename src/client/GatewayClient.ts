@@ -29,7 +29,9 @@ import * as Socket from "effect/socket/Socket"
 import * as Accept from "../protocol/Accept.ts"
 import type { Did } from "../protocol/Did.ts"
 import { boundedMemo } from "../util/BoundedMemo.ts"
+import { isLoopbackUrl } from "../util/LoopbackUrl.ts"
 import * as Envelope from "../protocol/Envelope.ts"
+import { CloseCode, SUBPROTOCOL } from "../protocol/GatewaySocket.ts"
 import type * as Identity from "../protocol/Identity.ts"
 import * as ReplayGuard from "../protocol/ReplayGuard.ts"
 import * as StateMachine from "../machine/StateMachine.ts"
@@ -211,14 +213,7 @@ export class GatewayClient extends Context.Service<GatewayClient, {
   static readonly layer = (config: GatewayClientConfig) => Layer.effect(GatewayClient, make(config))
 }
 
-const SUBPROTOCOL = "ioap.v1"
 const GATEWAY_TYPES: ReadonlySet<string> = new Set(["PONG", "PEERS", "ERROR"])
-
-/** Whether a URL's host is a loopback address. */
-export const isLoopbackUrl = (url: string): boolean => {
-  const host = new URL(url).hostname
-  return host === "localhost" || host === "[::1]" || host === "::1" || host.startsWith("127.")
-}
 
 /** The default reconnection delays: 250 ms doubling, at most 30 s, jittered, forever. */
 export const defaultReconnect: Schedule.Schedule<unknown, unknown> = Schedule.min([
@@ -298,7 +293,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
       /** Frames as they come, ending in the reason the socket closed. */
       const pull = reader.pull.pipe(
         Effect.catchTag("SocketError", (error): Effect.Effect<never, ConnectionLost | SessionReplaced> =>
-          error.reason._tag === "SocketCloseError" && error.reason.code === 4001
+          error.reason._tag === "SocketCloseError" && error.reason.code === CloseCode.sessionReplaced
             ? Effect.fail(new SessionReplaced())
             : Effect.fail(lost(error.message)))
       )

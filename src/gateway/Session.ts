@@ -21,6 +21,7 @@ import * as Did from "../protocol/Did.ts"
 import { Ed25519, type Ed25519Shape } from "../protocol/Ed25519.ts"
 import * as Envelope from "../protocol/Envelope.ts"
 import type { ErrorCode } from "../protocol/ErrorCode.ts"
+import { CloseCode } from "../protocol/GatewaySocket.ts"
 import type * as Identity from "../protocol/Identity.ts"
 import * as ReplayGuard from "../protocol/ReplayGuard.ts"
 import * as StateMachine from "../machine/StateMachine.ts"
@@ -67,18 +68,6 @@ export const makeRates = (config: GatewayConfig): Rates => ({
 
 /** ERROR replies a session gets per second, at most: each is signed, so a flood of junk must not buy signatures. */
 const ERROR_REPLY_RATE = { perSecond: 20, burst: 40 }
-
-/** WebSocket close codes of PROTOCOL.md 4.3. */
-export const CloseCode = {
-  normal: 1000,
-  goingAway: 1001,
-  tooBig: 1009,
-  protocolError: 4000,
-  sessionReplaced: 4001,
-  handshakeFailed: 4002,
-  rateLimited: 4003,
-  timeout: 4004
-} as const
 
 const GATEWAY_BOUND: ReadonlySet<string> = new Set(["PING", "DISCOVER", "UNREGISTER"])
 const ACCEPTED_AFTER_REGISTRATION: ReadonlySet<string> = new Set([...GATEWAY_BOUND, ...Envelope.relayedTypes])
