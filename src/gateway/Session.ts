@@ -614,7 +614,7 @@ class GatewaySession implements Session, Endpoint {
     return logInvalid(Effect.suspend(() => {
       if (this.#inFlight === 0) return this.#ending()
       this.#endWhenIdle = true
-      return Effect.fromResult(this.#stop())
+      return Effect.asVoid(Effect.fromResult(this.#stop()))
     }))
   }
 
