@@ -247,16 +247,16 @@ const make = (config: AgentConfig) =>
           Stream.runForEach(({ envelope }) => {
             switch (envelope.type) {
               case "INTENT":
-                return Queue.offer(intents, (envelope as Envelope.Envelope<"INTENT">).payload)
+                return Queue.offer(intents, envelope.payload)
               case "EXEC_REQUEST":
-                return Effect.forkScoped(serve(envelope as Envelope.Envelope<"EXEC_REQUEST">))
+                return Effect.forkScoped(serve(envelope))
               case "EXEC_CANCEL": {
                 const request = envelope.correlation_id === undefined ? undefined : running.get(envelope.correlation_id)
                 return request === undefined ? Effect.void : Deferred.succeed(request, undefined)
               }
               case "EXEC_RESPONSE": {
                 const waiter = envelope.correlation_id === undefined ? undefined : waiting.get(envelope.correlation_id)
-                return Effect.sync(() => waiter?.((envelope as Envelope.Envelope<"EXEC_RESPONSE">).payload))
+                return Effect.sync(() => waiter?.(envelope.payload))
               }
               default:
                 return Effect.void

@@ -96,10 +96,10 @@ export const run = (transportName: "node-datachannel" | "werift") =>
     yield* bobControl.envelopes.pipe(
       Stream.runForEach(({ envelope }) => {
         if (envelope.type === "INTENT") {
-          return step(`bob got a signed INTENT from alice: "${printable((envelope as Envelope.Envelope<"INTENT">).payload.query ?? "")}"`)
+          return step(`bob got a signed INTENT from alice: "${printable(envelope.payload.query ?? "")}"`)
         }
         if (envelope.type === "EXEC_REQUEST") {
-          const request = (envelope as Envelope.Envelope<"EXEC_REQUEST">).payload
+          const request = envelope.payload
           return Effect.ignore(bobControl.send({
             type: "EXEC_RESPONSE",
             correlation_id: envelope.id,
@@ -115,8 +115,10 @@ export const run = (transportName: "node-datachannel" | "werift") =>
     yield* aliceControl.send({ type: "INTENT", payload: { query: "Could you echo something for me?" } })
     const response = yield* Effect.forkChild(aliceControl.envelopes.pipe(Stream.filter(({ envelope }) => envelope.type === "EXEC_RESPONSE"), Stream.runHead))
     const requestId = yield* aliceControl.send({ type: "EXEC_REQUEST", payload: { capability: "echo", args: { text: "hello, peer" } } })
-    const answer = Option.getOrThrow(yield* Fiber.join(response)).envelope as Envelope.Envelope<"EXEC_RESPONSE">
-    if (answer.correlation_id !== requestId) return yield* Effect.fail(new Error("the response does not answer the request"))
+    const answer = Option.getOrThrow(yield* Fiber.join(response)).envelope
+    if (answer.type !== "EXEC_RESPONSE" || answer.correlation_id !== requestId) {
+      return yield* Effect.fail(new Error("the response does not answer the request"))
+    }
     yield* step(`alice called echo: ${answer.payload.status}, result ${printable(JSON.stringify(answer.payload.result))}`)
 
     // The payload travels on a framed application channel; bob answers with its SHA-256.

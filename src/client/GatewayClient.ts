@@ -18,6 +18,7 @@ import {
   Option,
   Queue,
   Ref,
+  Result,
   Schedule,
   Schema,
   Scope,
@@ -28,9 +29,13 @@ import * as Socket from "effect/socket/Socket"
 import * as Accept from "../protocol/Accept.ts"
 import type { Did } from "../protocol/Did.ts"
 import { boundedMemo } from "../util/BoundedMemo.ts"
+import { isLoopbackUrl } from "../util/LoopbackUrl.ts"
 import * as Envelope from "../protocol/Envelope.ts"
+import { CloseCode, SUBPROTOCOL } from "../protocol/GatewaySocket.ts"
 import type * as Identity from "../protocol/Identity.ts"
 import * as ReplayGuard from "../protocol/ReplayGuard.ts"
+import * as StateMachine from "../machine/StateMachine.ts"
+import * as ClientStates from "./ClientState.ts"
 import { KnownGateways } from "./KnownGateways.ts"
 
 // ---------------------------------------------------------------------------
@@ -119,8 +124,14 @@ export class GatewayRefused extends Schema.TaggedError<GatewayRefused>()("Gatewa
   reason: Schema.String
 }) {}
 
-/** Why the client stopped for good. */
-export type FatalError = InsecureGatewayUrl | GatewayIdentityMismatch | SessionReplaced | GatewayUnreachable | ClientClosed
+/** Why the client stopped for good (`InvalidTransition`: its lifecycle went wrong, a bug). */
+export type FatalError =
+  | InsecureGatewayUrl
+  | GatewayIdentityMismatch
+  | SessionReplaced
+  | GatewayUnreachable
+  | ClientClosed
+  | StateMachine.InvalidTransition
 
 /** Why a frame could not be sent. */
 export type SendError = SendQueueFull | SendTimeout | FatalError
@@ -174,7 +185,7 @@ export interface SessionInfo {
   readonly iceServers: ReadonlyArray<Envelope.IceServer>
 }
 
-/** The connection lifecycle of a client. */
+/** The connection lifecycle of a client: the states of `ClientState.machine`, with their data. */
 export type ClientState =
   | { readonly _tag: "Disconnected" }
   | { readonly _tag: "Connecting"; readonly url: string }
@@ -192,7 +203,7 @@ export interface Undelivered {
 }
 
 /** The types a client relays to other agents. */
-export type RelayedType = "OFFER" | "ANSWER" | "ICE_CANDIDATE" | "BYE"
+export type RelayedType = Envelope.RelayedType
 
 /** The agent side of a gateway session. */
 export class GatewayClient extends Context.Service<GatewayClient, {
@@ -210,7 +221,7 @@ export class GatewayClient extends Context.Service<GatewayClient, {
   /** DISCOVER, one page. */
   readonly discover: (query: Envelope.Payload<"DISCOVER">) => Effect.Effect<Envelope.Payload<"PEERS">, RequestError>
   /** Verified relayed frames from other agents (one consumer: frames wait for it). */
-  readonly incoming: Stream.Stream<Accept.Accepted>
+  readonly incoming: Stream.Stream<Accept.Accepted<RelayedType>>
   /** Relayed frames the gateway answered with an ERROR (e.g. UNKNOWN_AGENT). */
   readonly undelivered: Stream.Stream<Undelivered>
   /** Incoming frames refused so far (never delivered). */
@@ -224,14 +235,7 @@ export class GatewayClient extends Context.Service<GatewayClient, {
   static readonly layer = (config: GatewayClientConfig) => Layer.effect(GatewayClient, make(config))
 }
 
-const SUBPROTOCOL = "ioap.v1"
 const GATEWAY_TYPES: ReadonlySet<string> = new Set(["PONG", "PEERS", "ERROR"])
-
-/** Whether a URL's host is a loopback address. */
-export const isLoopbackUrl = (url: string): boolean => {
-  const host = new URL(url).hostname
-  return host === "localhost" || host === "[::1]" || host === "::1" || host.startsWith("127.")
-}
 
 /** The default reconnection delays: 250 ms doubling, at most 30 s, jittered, forever. */
 export const defaultReconnect: Schedule.Schedule<unknown, unknown> = Schedule.min([
@@ -249,7 +253,8 @@ interface Outgoing {
 
 const isFatal = (error: unknown): error is FatalError =>
   error instanceof InsecureGatewayUrl || error instanceof GatewayIdentityMismatch ||
-  error instanceof SessionReplaced || error instanceof GatewayUnreachable || error instanceof ClientClosed
+  error instanceof SessionReplaced || error instanceof GatewayUnreachable || error instanceof ClientClosed ||
+  error instanceof StateMachine.InvalidTransition
 
 /** Why a socket failed, with the platform's detail when it gives one (ECONNREFUSED, HTTP 404, TLS, DNS). */
 const socketFailure = (error: Socket.SocketError): string => {
@@ -284,7 +289,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
   const outbox = yield* Queue.dropping<Outgoing>(sendQueueCapacity)
   // Queues, not PubSubs: frames wait for their (single) consumer instead of vanishing before it
   // subscribed; a consumer that does not keep up loses the newest ones, counted in `rejected`.
-  const incoming = yield* Queue.dropping<Accept.Accepted>(config.incomingCapacity ?? 1024)
+  const incoming = yield* Queue.dropping<Accept.Accepted<RelayedType>>(config.incomingCapacity ?? 1024)
   const undelivered = yield* Queue.dropping<Undelivered>(1024)
   const rejected = yield* Ref.make(0)
   const rejections = yield* Queue.dropping<Accept.EnvelopeRejected>(256)
@@ -294,7 +299,19 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
   let urlIndex = 0
   let everRegistered = false
 
-  const setState = (next: ClientState) => SubscriptionRef.set(state, next)
+  /**
+   * Every state change: `event` must be allowed in the current state (else `InvalidTransition`),
+   * and leads to `next`. A transition that stays where it is (closing a closed client) keeps the state as it is.
+   */
+  const move = <E extends ClientStates.Event>(event: E, next: Extract<ClientState, { readonly _tag: ClientStates.Target<E> }>) =>
+    SubscriptionRef.modifyEffect(state, (current) => {
+      const phase = StateMachine.transition(ClientStates.machine, current._tag, event)
+      if (Result.isFailure(phase)) return Effect.fail(phase.failure)
+      const entered: ClientState = phase.success === current._tag ? current : next
+      return Effect.succeed([entered, entered] as const)
+    })
+  /** Where no caller can take a failure (the loop's end, `close`): an invalid transition is logged as the bug it is. */
+  const logInvalid = (error: StateMachine.InvalidTransition) => Effect.logError("gateway client: invalid state transition", error.message)
 
   // -------------------------------------------------------------------------
   // One connection
@@ -306,7 +323,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
       if (!url.startsWith("wss://") && !(url.startsWith("ws://") && (config.allowInsecure === true || isLoopbackUrl(url)))) {
         return yield* new InsecureGatewayUrl({ url })
       }
-      yield* setState({ _tag: "Connecting", url })
+      yield* move("connect", { _tag: "Connecting", url })
       const lost = (reason: string, registered = false) => new ConnectionLost({ url, reason, registered })
       const socket = yield* Socket.makeWebSocket(url, { protocols: [SUBPROTOCOL], openTimeout: openTimeoutMs })
       const reader = yield* socket.reader.pipe(Effect.mapError((error) => lost(socketFailure(error))))
@@ -317,7 +334,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
       /** Frames as they come, ending in the reason the socket closed. */
       const pull = reader.pull.pipe(
         Effect.catchTag("SocketError", (error): Effect.Effect<never, ConnectionLost | SessionReplaced> =>
-          error.reason._tag === "SocketCloseError" && error.reason.code === 4001
+          error.reason._tag === "SocketCloseError" && error.reason.code === CloseCode.sessionReplaced
             ? Effect.fail(new SessionReplaced())
             : Effect.fail(lost(socketFailure(error))))
       )
@@ -336,6 +353,8 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
           checkTo: (header) => Effect.succeed(header.to === undefined),
           replay
         }).pipe(Effect.mapError((rejection) => lost(`bad CHALLENGE: ${rejection.message}`)))
+        // `refuseType` let only a CHALLENGE through; the check narrows its type.
+        if (challenge.envelope.type !== "CHALLENGE") return yield* lost(`expected CHALLENGE, got ${challenge.envelope.type}`)
         const gatewayDid = challenge.envelope.from
         if (pinned !== undefined && pinned !== gatewayDid) {
           return yield* new GatewayIdentityMismatch({ url, pinned, presented: gatewayDid })
@@ -344,7 +363,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
           type: "REGISTER",
           to: gatewayDid,
           payload: {
-            nonce: (challenge.envelope as Envelope.Envelope<"CHALLENGE">).payload.nonce,
+            nonce: challenge.envelope.payload.nonce,
             endpoint: url,
             capabilities: [...(config.capabilities ?? [])],
             ...(config.name === undefined ? {} : { name: config.name }),
@@ -361,11 +380,13 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
           replay
         }).pipe(Effect.mapError((rejection) => lost(`bad answer to REGISTER: ${rejection.message}`)))
         if (answer.envelope.type === "ERROR") {
-          const error = (answer.envelope as Envelope.Envelope<"ERROR">).payload
+          const error = answer.envelope.payload
           return yield* new RegistrationRefused({ url, code: error.code, reason: error.message })
         }
+        // `refuseType` let only REGISTERED or ERROR through; the check narrows the type.
+        if (answer.envelope.type !== "REGISTERED") return yield* lost(`expected REGISTERED, got ${answer.envelope.type}`)
         if (pinned === undefined) yield* Effect.ignore(knownGateways.pin(url, gatewayDid))
-        const registered = (answer.envelope as Envelope.Envelope<"REGISTERED">).payload
+        const registered = answer.envelope.payload
         return {
           url,
           gatewayDid,
@@ -382,7 +403,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
         })
       )
       const session = yield* handshake
-      yield* setState({ _tag: "Registered", session })
+      yield* move("register", { _tag: "Registered", session })
       everRegistered = true
       yield* Effect.logDebug("registered with gateway").pipe(Effect.annotateLogs({ url, session: session.sessionId }))
 
@@ -401,8 +422,9 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
       const dispatch = (accepted: Accept.Accepted) =>
         Effect.gen(function*() {
           const { envelope } = accepted
-          if (!GATEWAY_TYPES.has(envelope.type)) {
-            if (!(yield* Queue.offer(incoming, accepted))) {
+          // Relayed frames go to `incoming`; the rest are the gateway's answers (`context` refuses any other type).
+          if (Envelope.isRelayed(envelope)) {
+            if (!(yield* Queue.offer(incoming, { envelope, text: accepted.text }))) {
               yield* Ref.update(rejected, (n) => n + 1)
               yield* Effect.logWarning("dropped an incoming frame: nobody consumes `incoming` fast enough")
             }
@@ -414,7 +436,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
           if (request !== undefined) {
             pending.delete(correlated)
             if (envelope.type === "ERROR") {
-              const error = (envelope as Envelope.Envelope<"ERROR">).payload
+              const error = envelope.payload
               yield* Deferred.fail(
                 request,
                 error.code === "UNKNOWN_AGENT"
@@ -428,7 +450,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
           }
           const relayed = relayedSent.get(correlated)
           if (relayed !== undefined && envelope.type === "ERROR") {
-            yield* Queue.offer(undelivered, { ...relayed, code: (envelope as Envelope.Envelope<"ERROR">).payload.code })
+            yield* Queue.offer(undelivered, { ...relayed, code: envelope.payload.code })
           }
         })
       const readLoop = Effect.gen(function*() {
@@ -503,7 +525,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
         ? new GatewayUnreachable({ url: error.url, reason: error instanceof RegistrationRefused ? `registration refused (${error.code}): ${error.reason}` : error.reason })
         : error
     ),
-    Effect.tapError((error) => isFatal(error) ? Effect.void : setState({ _tag: "Reconnecting", error }))
+    Effect.tapError((error) => isFatal(error) ? Effect.void : move("drop", { _tag: "Reconnecting", error }))
   )
   const connectionLoop = Effect.gen(function*() {
     while (true) {
@@ -521,16 +543,17 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
   })
 
   /** Fails everything waiting once the client stopped for good. */
-  const shutdown = (error: FatalError) =>
+  const shutdown = (event: "fail" | "close", error: FatalError) =>
     Effect.gen(function*() {
-      yield* setState({ _tag: "Closed", error })
+      yield* move(event, { _tag: "Closed", error })
       for (const outgoing of yield* Queue.clear(outbox)) yield* Deferred.fail(outgoing.written, error)
       for (const request of pending.values()) yield* Deferred.fail(request, new GatewayRefused({ code: "CLOSED", reason: error.message }))
       pending.clear()
     })
 
   const loopFiber = yield* connectionLoop.pipe(
-    Effect.flatMap((error) => Effect.andThen(Effect.logWarning("gateway client stopped", error.message), shutdown(error))),
+    Effect.flatMap((error) => Effect.andThen(Effect.logWarning("gateway client stopped", error.message), shutdown("fail", error))),
+    Effect.catchTag("InvalidTransition", logInvalid),
     Effect.forkIn(scope)
   )
 
@@ -598,10 +621,10 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
       )
     }
     yield* Fiber.interrupt(loopFiber)
-    yield* shutdown(new ClientClosed())
+    yield* shutdown("close", new ClientClosed()).pipe(Effect.catchTag("InvalidTransition", logInvalid))
   })
 
-  yield* Scope.addFinalizer(scope, Effect.ignore(close))
+  yield* Scope.addFinalizer(scope, close)
 
   return GatewayClient.of({
     did: identity.did,
@@ -613,8 +636,10 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
         return yield* enqueue({ draft: { type, to, payload, correlation_id: correlationId } as Envelope.Draft<Envelope.Type>, written })
       }),
     discover: (query) =>
-      Effect.map(request({ type: "DISCOVER", payload: query }, requestTimeoutMs), (answer) =>
-        (answer as Envelope.Envelope<"PEERS">).payload),
+      Effect.flatMap(request({ type: "DISCOVER", payload: query }, requestTimeoutMs), (answer) =>
+        answer.type === "PEERS"
+          ? Effect.succeed(answer.payload)
+          : Effect.fail(new GatewayRefused({ code: "MALFORMED_MESSAGE", reason: `DISCOVER answered with ${answer.type}` }))),
     incoming: Stream.fromQueue(incoming),
     undelivered: Stream.fromQueue(undelivered),
     rejected: Ref.get(rejected),

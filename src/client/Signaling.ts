@@ -67,7 +67,7 @@ export class Signaling extends Context.Service<Signaling, {
         self: client.did,
         send: (to, type, payload, correlationId) =>
           client.send(to, type, payload, correlationId).pipe(Effect.mapError(toSignalingError)),
-        incoming: Stream.map(client.incoming, (accepted) => toSignal(accepted.envelope as Envelope.Envelope<RelayedType>)),
+        incoming: Stream.map(client.incoming, (accepted) => toSignal(accepted.envelope)),
         undelivered: Stream.map(client.undelivered, ({ code, connectionId, to }) => ({ to, connectionId, code })),
         rejected: client.rejections
       })
@@ -95,7 +95,8 @@ export class Signaling extends Context.Service<Signaling, {
       yield* Stream.fromQueue(inbox).pipe(
         Stream.runForEach((frame) =>
           Accept.accept(frame, context).pipe(
-            Effect.flatMap(({ envelope }) => Queue.offer(signals, toSignal(envelope as Envelope.Envelope<RelayedType>))),
+            // `context` let only relayed types through; the check narrows the type.
+            Effect.flatMap(({ envelope }) => Envelope.isRelayed(envelope) ? Queue.offer(signals, toSignal(envelope)) : Effect.void),
             Effect.catch((rejection) =>
               Effect.andThen(Queue.offer(rejected, rejection), Effect.logWarning("refused a signaling frame", rejection.message)))
           )
@@ -151,7 +152,7 @@ export class SignalingHub extends Context.Service<SignalingHub, {
 const toSignal = (envelope: Envelope.Envelope<RelayedType>): Signal => ({
   from: envelope.from,
   type: envelope.type,
-  connectionId: (envelope.payload as { readonly connection_id: string }).connection_id,
+  connectionId: envelope.payload.connection_id,
   payload: envelope.payload,
   id: envelope.id,
   correlationId: envelope.correlation_id

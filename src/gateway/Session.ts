@@ -21,13 +21,16 @@ import * as Did from "../protocol/Did.ts"
 import { Ed25519, type Ed25519Shape } from "../protocol/Ed25519.ts"
 import * as Envelope from "../protocol/Envelope.ts"
 import type { ErrorCode } from "../protocol/ErrorCode.ts"
+import { CloseCode } from "../protocol/GatewaySocket.ts"
 import type * as Identity from "../protocol/Identity.ts"
 import * as ReplayGuard from "../protocol/ReplayGuard.ts"
+import * as StateMachine from "../machine/StateMachine.ts"
 import { AgentRegistry } from "./AgentRegistry.ts"
 import type { GatewayConfig } from "./GatewayConfig.ts"
 import * as GatewayMetrics from "./GatewayMetrics.ts"
 import * as IceServers from "./IceServers.ts"
 import { type Delivery, type Endpoint, Router } from "./Router.ts"
+import * as SessionState from "./SessionState.ts"
 import * as TokenBucket from "./TokenBucket.ts"
 
 /** The socket of one session, as the session uses it (a `ws` WebSocket at the gateway). */
@@ -66,18 +69,6 @@ export const makeRates = (config: GatewayConfig): Rates => ({
 /** ERROR replies a session gets per second, at most: each is signed, so a flood of junk must not buy signatures. */
 const ERROR_REPLY_RATE = { perSecond: 20, burst: 40 }
 
-/** WebSocket close codes of PROTOCOL.md 4.3. */
-export const CloseCode = {
-  normal: 1000,
-  goingAway: 1001,
-  tooBig: 1009,
-  protocolError: 4000,
-  sessionReplaced: 4001,
-  handshakeFailed: 4002,
-  rateLimited: 4003,
-  timeout: 4004
-} as const
-
 const GATEWAY_BOUND: ReadonlySet<string> = new Set(["PING", "DISCOVER", "UNREGISTER"])
 const ACCEPTED_AFTER_REGISTRATION: ReadonlySet<string> = new Set([...GATEWAY_BOUND, ...Envelope.relayedTypes])
 
@@ -97,8 +88,15 @@ const FRAMES_PER_TURN = 16
 /** The session ended because the gateway closed it (the code is already sent). */
 class Closed extends Schema.TaggedError<Closed>()("Closed", { code: Schema.Number }) {}
 
+/** How the work of a frame ends early: the gateway closed the session, or its lifecycle went wrong (a bug). */
+type Failure = Closed | StateMachine.InvalidTransition
+
 /** The work of one frame: `undefined` when it is already done. */
-type Work = Effect.Effect<void, Closed> | undefined
+type Work = Effect.Effect<void, Failure> | undefined
+
+/** Where no caller can take a failure: an invalid transition is logged as the bug it is. */
+const logInvalid = <A>(effect: Effect.Effect<A, StateMachine.InvalidTransition>): Effect.Effect<A | void> =>
+  Effect.catchTag(effect, "InvalidTransition", (error) => Effect.logError("gateway session: invalid state transition", error.message))
 
 /** One session, driven by its socket's events. */
 export interface Session {
@@ -219,6 +217,8 @@ class GatewaySession implements Session, Endpoint {
   readonly sessionId: string = globalThis.crypto.randomUUID()
   // One sender per session: its own DID (and nothing else is accepted).
   readonly replay: ReplayGuard.ReplayGuard
+  /** Where the session is in its lifecycle (`SessionState.machine`); changed only by `#enter`. */
+  #phase: SessionState.Phase = SessionState.machine.initial
   /** The acceptance rules of the session's state: handshake until REGISTER, then registered. */
   #rules: Accept.AcceptContext
   /** The CHALLENGE's nonce, until registration. */
@@ -234,8 +234,6 @@ class GatewaySession implements Session, Endpoint {
   #errorReplies: TokenBucket.TokenBucket | undefined = undefined
   #rejectedFrames = 0
   #rateLimitStrikes = 0
-  #closing = false
-  #ended = false
   #inbox: Array<string | Uint8Array> | undefined = undefined
   /** Work started and not finished (it waits for a service): frames wait until there is none. */
   #inFlight = 0
@@ -254,19 +252,28 @@ class GatewaySession implements Session, Endpoint {
     this.#run(this.#sendSigned({ type: "CHALLENGE", payload: { nonce: this.#nonce } }))
   }
 
+  /** Applies `event` to the session's lifecycle (a table lookup): the new phase, or why it is not allowed. */
+  #enter(event: SessionState.Event): Result.Result<SessionState.Phase, StateMachine.InvalidTransition> {
+    const next = StateMachine.transition(SessionState.machine, this.#phase, event)
+    if (Result.isSuccess(next)) this.#phase = next.success
+    return next
+  }
+
   // -------------------------------------------------------------------------
   // Replies and closing
   // -------------------------------------------------------------------------
 
-  #close(code: number, reason: string): Effect.Effect<void> {
+  /** Closes the socket with `code`, once: not again once the gateway closed it or it closed. */
+  #close(code: number, reason: string): Effect.Effect<void, StateMachine.InvalidTransition> {
     return Effect.suspend(() => {
-      if (this.#closing) return Effect.void
-      this.#closing = true
+      if (!SessionState.isOpen(this.#phase)) return Effect.void
+      const closing = this.#enter("close")
+      if (Result.isFailure(closing)) return Effect.fail(closing.failure)
       return Effect.andThen(Metric.update(GatewayMetrics.closed(code), 1), Effect.sync(() => this.#connection.close(code, reason)))
     })
   }
 
-  #closeAndEnd(code: number, reason: string): Effect.Effect<never, Closed> {
+  #closeAndEnd(code: number, reason: string): Effect.Effect<never, Failure> {
     return Effect.andThen(this.#close(code, reason), Effect.fail(new Closed({ code })))
   }
 
@@ -303,7 +310,7 @@ class GatewaySession implements Session, Endpoint {
   }
 
   /** A frame before registration: REGISTER, or the handshake fails. */
-  #handshakeFrame(frame: string | Uint8Array): Effect.Effect<void, Closed> {
+  #handshakeFrame(frame: string | Uint8Array): Effect.Effect<void, Failure> {
     const session = this
     return Effect.gen(function*() {
       const accepted = yield* Effect.result(Accept.accept(frame, session.#rules))
@@ -316,8 +323,9 @@ class GatewaySession implements Session, Endpoint {
           rejection.code === "MESSAGE_TOO_LARGE" ? CloseCode.tooBig : CloseCode.handshakeFailed
         )
       }
-      const register = accepted.success.envelope as Envelope.Envelope<"REGISTER">
-      if (register.payload.nonce !== session.#nonce) {
+      const register = accepted.success.envelope
+      // `HandshakeRules` let only a REGISTER through; the check narrows the type.
+      if (register.type !== "REGISTER" || register.payload.nonce !== session.#nonce) {
         return yield* session.#failHandshake("UNAUTHORIZED", "the nonce is not this session's challenge", register.id)
       }
       const { publicUrls } = session.node.config
@@ -328,11 +336,14 @@ class GatewaySession implements Session, Endpoint {
     })
   }
 
-  #registerAgent(register: Envelope.Envelope<"REGISTER">): Effect.Effect<void> {
+  #registerAgent(register: Envelope.Envelope<"REGISTER">): Effect.Effect<void, StateMachine.InvalidTransition> {
     const { config, registry, router } = this.node
     const session = this
     return Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
+      // The socket closed, or the watchdog closed the session, while its REGISTER was checked: nothing to register.
+      if (!SessionState.isOpen(session.#phase)) return
+      yield* Effect.fromResult(session.#enter("register"))
       session.did = register.from
       session.#nonce = undefined
       session.#rules = new RegisteredRules(session, register.from)
@@ -367,7 +378,7 @@ class GatewaySession implements Session, Endpoint {
 
   /** Hands a frame relayed by another session to this one's socket (the router's `Endpoint`). */
   deliver(frame: string): Exclude<Delivery, "unknown"> {
-    if (this.#closing) return "congested"
+    if (!SessionState.isOpen(this.#phase)) return "congested"
     const { clock, config, rates } = this.node
     if (this.did === undefined || !rates.receiving.take(this.did, clock.currentTimeMillisUnsafe())) return "rate_limited"
     if (this.#connection.bufferedBytes() > config.maxOutboundBufferBytes) return "congested"
@@ -379,7 +390,7 @@ class GatewaySession implements Session, Endpoint {
   get replaced(): Effect.Effect<void> {
     return Effect.andThen(
       this.#sendError("SESSION_REPLACED", "this DID registered again from another connection"),
-      this.#close(CloseCode.sessionReplaced, "session replaced")
+      logInvalid(this.#close(CloseCode.sessionReplaced, "session replaced"))
     )
   }
 
@@ -387,7 +398,7 @@ class GatewaySession implements Session, Endpoint {
   // Registered
   // -------------------------------------------------------------------------
 
-  #refuse(rejection: Accept.EnvelopeRejected): Effect.Effect<void, Closed> {
+  #refuse(rejection: Accept.EnvelopeRejected): Effect.Effect<void, Failure> {
     return Effect.andThen(
       this.#sendError(rejection.code as ErrorCode, rejection.reason, rejection.correlation_id, rejection.details),
       Effect.suspend(() => {
@@ -401,7 +412,7 @@ class GatewaySession implements Session, Endpoint {
     )
   }
 
-  #strike(): Effect.Effect<void, Closed> {
+  #strike(): Effect.Effect<void, Failure> {
     return this.#rateLimitStrikes++ >= this.node.config.maxRateLimitStrikes
       ? this.#closeAndEnd(CloseCode.rateLimited, "rate limit exceeded")
       : Effect.void
@@ -473,7 +484,7 @@ class GatewaySession implements Session, Endpoint {
       const { envelope } = result.success
       switch (envelope.type) {
         case "PING": {
-          const { sequence } = (envelope as Envelope.Envelope<"PING">).payload
+          const { sequence } = envelope.payload
           return yield* session.#sendSigned({
             type: "PONG",
             to: session.did,
@@ -482,7 +493,7 @@ class GatewaySession implements Session, Endpoint {
           })
         }
         case "DISCOVER":
-          return yield* session.#discover(envelope as Envelope.Envelope<"DISCOVER">, now)
+          return yield* session.#discover(envelope, now)
         case "UNREGISTER":
           yield* session.#unregister()
           return yield* session.#closeAndEnd(CloseCode.normal, "unregistered")
@@ -490,7 +501,7 @@ class GatewaySession implements Session, Endpoint {
     })
   }
 
-  #discover(request: Envelope.Envelope<"DISCOVER">, now: number): Effect.Effect<void, Closed> {
+  #discover(request: Envelope.Envelope<"DISCOVER">, now: number): Effect.Effect<void, Failure> {
     const session = this
     const { config, registry } = this.node
     return Effect.gen(function*() {
@@ -537,19 +548,25 @@ class GatewaySession implements Session, Endpoint {
   // Driving the session
   // -------------------------------------------------------------------------
 
-  /** Ends the session: no more frames are handled, and it leaves the directory. */
-  #ending(): Effect.Effect<void> {
-    return Effect.andThen(Effect.sync(() => this.#stop()), this.#unregister())
+  /** Ends the session: no more frames are handled, and it leaves the directory (also if its lifecycle went wrong). */
+  #ending(): Effect.Effect<void, StateMachine.InvalidTransition> {
+    return Effect.suspend(() => {
+      const stopped = this.#stop()
+      return Result.isFailure(stopped) ? Effect.andThen(this.#unregister(), Effect.fail(stopped.failure)) : this.#unregister()
+    })
   }
 
   /** No more frames are handled: held ones are dropped. */
-  #stop(): void {
-    this.#ended = true
+  #stop(): Result.Result<SessionState.Phase, StateMachine.InvalidTransition> {
     if (this.#inbox !== undefined) this.#inbox.length = 0
+    return this.#enter("end")
   }
 
-  /** The work of a frame with the session's failures handled: a close by the gateway ends it. */
-  #settle(work: Effect.Effect<void, Closed>): Effect.Effect<void> {
+  /**
+   * The work of a frame with the session's failures handled: a close by the gateway ends it; a
+   * defect or an invalid transition is logged, and the session closes with 1011 and ends.
+   */
+  #settle(work: Effect.Effect<void, Failure>): Effect.Effect<void> {
     return work.pipe(
       Effect.catchTag("Closed", () => this.#ending()),
       Effect.catchCause((cause) =>
@@ -559,7 +576,8 @@ class GatewaySession implements Session, Endpoint {
             Effect.logError("gateway session failed", cause),
             Effect.andThen(this.#close(1011, "internal error"), this.#ending())
           )
-      )
+      ),
+      logInvalid
     )
   }
 
@@ -576,7 +594,7 @@ class GatewaySession implements Session, Endpoint {
   }
 
   /** Runs the work of a frame (or of the watchdog); the session is busy until it is done. */
-  #run(work: Effect.Effect<void, Closed>): void {
+  #run(work: Effect.Effect<void, Failure>): void {
     const fiber = this.node.runFork(this.#settle(work))
     if (fiber.pollUnsafe() !== undefined) return
     this.#inFlight++
@@ -584,7 +602,7 @@ class GatewaySession implements Session, Endpoint {
       if (--this.#inFlight > 0) return
       if (this.#endWhenIdle) {
         this.#endWhenIdle = false
-        this.node.runFork(this.#ending())
+        this.node.runFork(logInvalid(this.#ending()))
       } else {
         this.#drain()
       }
@@ -593,21 +611,24 @@ class GatewaySession implements Session, Endpoint {
 
   /** The socket closed: work in progress (a registration, say) finishes first, then the session leaves the directory. */
   get closed(): Effect.Effect<void> {
-    return Effect.suspend(() => {
+    return logInvalid(Effect.suspend(() => {
       if (this.#inFlight === 0) return this.#ending()
-      this.#stop()
       this.#endWhenIdle = true
-      return Effect.void
-    })
+      return Effect.asVoid(Effect.fromResult(this.#stop()))
+    }))
   }
 
   end(code: number, reason: string): Effect.Effect<void> {
-    return Effect.andThen(this.#close(code, reason), this.closed)
+    return Effect.andThen(logInvalid(this.#close(code, reason)), this.closed)
   }
 
   #handle(frame: string | Uint8Array): void {
-    if (this.#ended || this.#closing) return
-    const work = this.did === undefined ? this.#handshakeFrame(frame) : this.#registeredFrame(frame)
+    const phase = this.#phase
+    const work = phase === "registered"
+      ? this.#registeredFrame(frame)
+      : phase === "awaitingRegister"
+      ? this.#handshakeFrame(frame)
+      : undefined
     if (work !== undefined) this.#run(work)
   }
 
@@ -635,7 +656,7 @@ class GatewaySession implements Session, Endpoint {
   }
 
   receive(frame: string | Uint8Array): void {
-    if (this.#ended) return
+    if (this.#phase === "ended") return
     const inbox = this.#inbox
     if (this.#inFlight === 0 && (inbox === undefined || inbox.length === 0) && this.#handledInTurn < FRAMES_PER_TURN) {
       return this.#handleInTurn(frame)
@@ -651,8 +672,8 @@ class GatewaySession implements Session, Endpoint {
 
   /** Closes the session with TIMEOUT (handshake) or 4004 once nothing was accepted for its timeout. */
   expire(now: number): void {
-    if (this.#ended || this.#closing) return
-    const registered = this.did !== undefined
+    if (!SessionState.isOpen(this.#phase)) return
+    const registered = this.#phase === "registered"
     const { config } = this.node
     if (now - this.#lastActivity < (registered ? config.sessionTimeoutMs : config.handshakeTimeoutMs)) return
     if (registered) return this.#run(this.#closeAndEnd(CloseCode.timeout, "session timeout"))

@@ -13,14 +13,12 @@ import { type IncomingMessage, type Server, STATUS_CODES } from "node:http"
 import type { Duplex } from "node:stream"
 import { Effect } from "effect"
 import { type WebSocket, WebSocketServer } from "ws"
+import { CloseCode, SUBPROTOCOL } from "../protocol/GatewaySocket.ts"
 import type * as Identity from "../protocol/Identity.ts"
 import * as Admission from "./Admission.ts"
 import type { GatewayConfig } from "./GatewayConfig.ts"
 import * as GatewayMetrics from "./GatewayMetrics.ts"
 import * as Session from "./Session.ts"
-
-/** The WebSocket subprotocol of IoAP v1. */
-export const SUBPROTOCOL = "ioap.v1"
 
 /** The path agents dial. */
 export const PATH = "/ws"
@@ -164,7 +162,7 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
       server.off("upgrade", onUpgrade)
       const open = [...sessions]
       sessions.clear()
-      for (const session of open) yield* session.end(Session.CloseCode.goingAway, "gateway shutting down")
+      for (const session of open) yield* session.end(CloseCode.goingAway, "gateway shutting down")
       wss.close()
     })
   )

@@ -219,8 +219,11 @@ export type Payload<T extends Type> = (typeof Payloads)[T]["Type"]
 /** Types sent without `to`: CHALLENGE always, ERROR when the offender's DID is unknown. */
 export const typesWithoutTo: ReadonlySet<Type> = new Set<Type>(["CHALLENGE", "ERROR"])
 
+/** The types a gateway relays between agents (signaling). */
+export type RelayedType = "OFFER" | "ANSWER" | "ICE_CANDIDATE" | "BYE"
+
 /** Types a gateway relays between agents. */
-export const relayedTypes: ReadonlySet<Type> = new Set<Type>(["OFFER", "ANSWER", "ICE_CANDIDATE", "BYE"])
+export const relayedTypes: ReadonlySet<Type> = new Set<RelayedType>(["OFFER", "ANSWER", "ICE_CANDIDATE", "BYE"])
 
 // ---------------------------------------------------------------------------
 // Envelopes
@@ -266,8 +269,8 @@ export const isHeader = (object: { readonly [key: string]: unknown }): object is
     isSignature(object.signature)
 }
 
-/** A signed envelope of one type. */
-export interface Envelope<T extends Type = Type> {
+/** A signed envelope whose `type` is `T` (one type). */
+interface EnvelopeOf<T extends Type> {
   readonly version: "1.0"
   readonly id: string
   readonly correlation_id?: string
@@ -279,8 +282,17 @@ export interface Envelope<T extends Type = Type> {
   readonly signature: string
 }
 
+/**
+ * A signed envelope of one of the types `T` (any type by default): a union discriminated by
+ * `type`, so checking `envelope.type` narrows `envelope.payload`.
+ */
+export type Envelope<T extends Type = Type> = { readonly [K in T]: EnvelopeOf<K> }[T]
+
 /** An envelope before it is signed. */
-export type Unsigned<T extends Type = Type> = Omit<Envelope<T>, "signature">
+export type Unsigned<T extends Type = Type> = { readonly [K in T]: Omit<EnvelopeOf<K>, "signature"> }[T]
+
+/** Whether an envelope is of a type the gateway relays between agents (narrows it to those). */
+export const isRelayed = (envelope: Envelope): envelope is Envelope<RelayedType> => relayedTypes.has(envelope.type)
 
 /** The Schema of a whole envelope of one type, unknown members rejected when decoded strictly. */
 export const schemaFor = <T extends Type>(type: T) =>
@@ -392,4 +404,4 @@ export const make = <T extends Type>(
   })
 
 /** The wire text of an envelope (one UTF-8 text frame). */
-export const encode = (envelope: Envelope): string => JSON.stringify(envelope)
+export const encode = <T extends Type>(envelope: Envelope<T>): string => JSON.stringify(envelope)

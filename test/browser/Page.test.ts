@@ -71,6 +71,6 @@ describe("the browser page of aiconexus gateway --web", () => {
       const folder = tempDir("no-page")
       const { code, output } = yield* runCli(["gateway", "--port", "0", "--data-dir", join(folder, "gateway"), "--web-dir", join(folder, "missing")])
       assert.strictEqual(code, 1)
-      assert.include(output, `error: no browser page in ${join(folder, "missing")} (build it with npm run build:web)`)
+      assert.include(output, `error: invalid gateway configuration: no browser page in ${join(folder, "missing")} (build it with npm run build:web)`)
     }), { timeout: 30_000 })
 })

@@ -12,7 +12,7 @@ describe("which subcommand modules a command line loads", () => {
 
   it("none for a bare --version; all when none is named (root help, completions, a mistake)", () => {
     assert.deepStrictEqual(names(["--version"]), [])
-    const all = ["gateway", "demo", "keygen", "discover", "agent"]
+    const all = ["gateway", "demo", "keygen", "discover", "agent", "mcp"]
     assert.deepStrictEqual(names(["--help"]), all)
     assert.deepStrictEqual(names([]), all)
     assert.deepStrictEqual(names(["gatewya"]), all)

@@ -122,7 +122,7 @@ export const make = (
         }
         const { envelope } = result.success
         if (envelope.type === "PING") {
-          const { sequence } = (envelope as Envelope.Envelope<"PING">).payload
+          const { sequence } = envelope.payload
           yield* Effect.ignore(send({ type: "PONG", correlation_id: envelope.id, payload: sequence === undefined ? {} : { sequence } }))
         } else if (envelope.type !== "PONG") {
           yield* Queue.offer(envelopes, result.success)
