@@ -34,6 +34,7 @@ export const browserSafeTests = [
  *   WebSocket does not tell a page why it failed (by design), so there is nothing to assert there.
  */
 export const clientSuites = [
+  "test/client/ClientState.test.ts",
   "test/client/GatewayClient.test.ts",
   "test/client/Signaling.test.ts",
   "test/client/Resilience.test.ts"
