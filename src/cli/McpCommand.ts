@@ -16,6 +16,7 @@ import { HttpRouter, HttpServer } from "effect/http"
 import * as McpBridge from "../mcp/McpBridge.ts"
 import * as Did from "../protocol/Did.ts"
 import { shared, withAgent } from "./AgentCommands.ts"
+import { portFlag } from "./Ports.ts"
 
 /** The DIDs of a trust file: one a line; blank lines and `#` comments are skipped. */
 const readTrustFile = (path: string) =>
@@ -44,7 +45,7 @@ export const command = Command.make(
   "mcp",
   {
     ...shared,
-    http: Flag.Int("http").pipe(
+    http: portFlag("http").pipe(
       Flag.withDescription("Serve streamable HTTP at http://127.0.0.1:PORT/mcp instead of stdio (0 picks a free port)"),
       Flag.optional
     ),
