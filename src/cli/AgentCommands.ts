@@ -13,7 +13,7 @@
  */
 import { dirname, join } from "node:path"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Cause, Config, Console, Context, Effect, Layer, References, Schema, Stream, SubscriptionRef } from "effect"
+import { Cause, Config, Console, Context, Effect, Layer, References, Schema, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { FetchHttpClient } from "effect/http"
 import { Agent, type AgentConfig, type PeerSession, type Served } from "../agent/Agent.ts"
@@ -148,7 +148,7 @@ export const withAgent = <A, E>(
     if (!oneShot) {
       // Each change of the connection, as it happens; a final stop ends the command with its reason.
       const status = statusLines()
-      yield* SubscriptionRef.changes(client.state).pipe(
+      yield* client.changes.pipe(
         Stream.runForEach((state) => {
           const line = status(state)
           return line === undefined ? Effect.void : Console.log(line)
@@ -162,7 +162,7 @@ export const withAgent = <A, E>(
     return yield* Effect.raceFirst(
       use(Context.get(context, Agent), client, context),
       // The client stopped for good (SESSION_REPLACED, a gateway identity mismatch): end with its reason.
-      SubscriptionRef.changes(client.state).pipe(
+      client.changes.pipe(
         Stream.filter((state) => state._tag === "Closed"),
         Stream.runHead,
         Effect.flatMap((closed) => closed._tag === "Some" && closed.value._tag === "Closed" ? Effect.fail(closed.value.error) : Effect.never)

@@ -208,7 +208,10 @@ export type RelayedType = Envelope.RelayedType
 /** The agent side of a gateway session. */
 export class GatewayClient extends Context.Service<GatewayClient, {
   readonly did: Did
-  readonly state: SubscriptionRef.SubscriptionRef<ClientState>
+  /** The lifecycle's current state (read-only: only the client moves its machine). */
+  readonly state: Effect.Effect<ClientState>
+  /** The current state, then each change. */
+  readonly changes: Stream.Stream<ClientState>
   /** The current session, waiting for registration if needed. */
   readonly session: Effect.Effect<SessionInfo, FatalError>
   /** Relays a frame to another agent; completes when it is written, with the envelope's id. */
@@ -628,7 +631,8 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
 
   return GatewayClient.of({
     did: identity.did,
-    state,
+    state: SubscriptionRef.get(state),
+    changes: SubscriptionRef.changes(state),
     session,
     send: (to, type, payload, correlationId) =>
       Effect.gen(function*() {

@@ -1,5 +1,5 @@
 import { assert, layer } from "@effect/vitest"
-import { Effect, Fiber, Option, Stream, SubscriptionRef } from "effect"
+import { Effect, Fiber, Option, Stream } from "effect"
 import * as Identity from "../../src/protocol/Identity.ts"
 import { SDP } from "../fixtures/samples.ts"
 import { client } from "./fixtures.ts"
@@ -15,7 +15,7 @@ layer(CurrentGateway.layer, { excludeTestServices: true })("GatewayClient agains
       assert.strictEqual(session.url, gateway.url)
       assert.strictEqual(session.heartbeatIntervalMs, 20_000)
       assert.deepStrictEqual(session.iceServers, [])
-      const state = yield* SubscriptionRef.get(agent.state)
+      const state = yield* agent.state
       assert.strictEqual(state._tag, "Registered")
     }))
 
@@ -72,13 +72,13 @@ layer(CurrentGateway.layer, { excludeTestServices: true })("GatewayClient agains
       yield* first.session
       const second = yield* client({ urls: [gateway.url], identity })
       yield* second.session
-      const closed = yield* SubscriptionRef.changes(first.state).pipe(Stream.filter((s) => s._tag === "Closed"), Stream.runHead)
+      const closed = yield* first.changes.pipe(Stream.filter((s) => s._tag === "Closed"), Stream.runHead)
       const state = Option.getOrThrow(closed)
       assert.strictEqual(state._tag === "Closed" && state.error._tag, "SessionReplaced")
       const error = yield* Effect.flip(first.send(second.did, "BYE", { connection_id: crypto.randomUUID() }))
       assert.strictEqual(error._tag, "SessionReplaced")
       // The second stays registered.
-      assert.strictEqual((yield* SubscriptionRef.get(second.state))._tag, "Registered")
+      assert.strictEqual((yield* second.state)._tag, "Registered")
     }))
 
   it.effect("refuses a gateway whose DID differs from the configured one", () =>
@@ -113,7 +113,7 @@ layer(CurrentGateway.layer, { excludeTestServices: true })("GatewayClient agains
       const observer = yield* client({ urls: [gateway.url] })
       assert.strictEqual((yield* observer.discover({ capability: "leaving-cap" })).agents.length, 1)
       yield* leaving.close
-      assert.strictEqual((yield* SubscriptionRef.get(leaving.state))._tag, "Closed")
+      assert.strictEqual((yield* leaving.state)._tag, "Closed")
       yield* Effect.sleep("50 millis")
       assert.strictEqual((yield* observer.discover({ capability: "leaving-cap" })).agents.length, 0)
     }))

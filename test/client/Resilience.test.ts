@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Context, Effect, Exit, Fiber, Layer, Option, Schedule, Scope, Stream, SubscriptionRef } from "effect"
+import { Clock, Context, Effect, Exit, Fiber, Layer, Option, Schedule, Scope, Stream } from "effect"
 import type { GatewayClient } from "../../src/client/GatewayClient.ts"
 import { KnownGateways } from "../../src/client/KnownGateways.ts"
 import * as Envelope from "../../src/protocol/Envelope.ts"
@@ -10,10 +10,10 @@ import { client } from "./fixtures.ts"
 import * as Gateways from "./gateways.ts"
 
 const registeredAgain = (agent: GatewayClient["Service"]) =>
-  SubscriptionRef.changes(agent.state).pipe(Stream.filter((s) => s._tag === "Registered"), Stream.runHead, Effect.map(Option.getOrThrow))
+  agent.changes.pipe(Stream.filter((s) => s._tag === "Registered"), Stream.runHead, Effect.map(Option.getOrThrow))
 
 const untilState = (agent: GatewayClient["Service"], tag: string) =>
-  SubscriptionRef.changes(agent.state).pipe(Stream.filter((s) => s._tag === tag), Stream.runHead, Effect.map(Option.getOrThrow))
+  agent.changes.pipe(Stream.filter((s) => s._tag === tag), Stream.runHead, Effect.map(Option.getOrThrow))
 
 describe("GatewayClient resilience", () => {
   it.live("reconnects and re-registers after the gateway process is killed and restarted; queued frames are delivered", () =>
@@ -96,7 +96,7 @@ describe("GatewayClient resilience", () => {
       yield* up
       // A second at a time (with a moment of real time for the sockets): bob first, then alice.
       for (const agent of [bob, alice]) {
-        for (let i = 0; i < 50 && (yield* SubscriptionRef.get(agent.state))._tag !== "Registered"; i++) {
+        for (let i = 0; i < 50 && (yield* agent.state)._tag !== "Registered"; i++) {
           yield* gateways.adjust("1 second")
           yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
         }
@@ -115,7 +115,7 @@ describe("GatewayClient resilience", () => {
       yield* agent.session
       yield* Scope.close(gatewayScope, Exit.void)
       // Several failed attempts (every 20 ms) later it is still reconnecting, not closed.
-      const states = yield* SubscriptionRef.changes(agent.state).pipe(
+      const states = yield* agent.changes.pipe(
         Stream.filter((state) => state._tag === "Reconnecting" || state._tag === "Closed"),
         Stream.take(5),
         Stream.runCollect

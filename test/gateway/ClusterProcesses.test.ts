@@ -8,7 +8,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Redacted, Stream, SubscriptionRef } from "effect"
+import { Context, Effect, Layer, Redacted, Stream } from "effect"
 import * as Gateway from "../../src/gateway/Gateway.ts"
 import { agentOnGateway, connectPair, exchange, realTransports } from "../webrtc/fixtures.ts"
 import { CLI, runNode } from "../processes.ts"
@@ -53,7 +53,7 @@ describe("gateway cluster, nodes as processes", () => {
       first.child.kill("SIGKILL")
       yield* first.exited
       // Alice's client reconnects to the other node; until then, her entry expires with the session timeout.
-      const registeredAtSecond = SubscriptionRef.changes(alice.gatewayClient.state).pipe(
+      const registeredAtSecond = alice.gatewayClient.changes.pipe(
         Stream.filter((state) => state._tag === "Registered" && state.session.url === second.url),
         Stream.runHead
       )

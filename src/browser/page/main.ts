@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Scope, Stream, SubscriptionRef } from "effect"
+import { Context, Effect, Layer, Scope, Stream } from "effect"
 import type { PeerSession } from "../../agent/Agent.ts"
 import type { PeerEntry } from "../../protocol/Envelope.ts"
 import { Agent, BrowserAgent, GatewayClient } from "../index.ts"
@@ -196,7 +196,7 @@ const program = Effect.gen(function*() {
   }
   element("refresh").onclick = () => void Effect.runFork(discover)
 
-  yield* Effect.forkIn(Stream.runForEach(SubscriptionRef.changes(client.state), (state) =>
+  yield* Effect.forkIn(Stream.runForEach(client.changes, (state) =>
     Effect.sync(() => text("gateway-state", state._tag.toLowerCase()))), scope)
   yield* Effect.forkIn(Stream.runForEach(agent.sessions, (session) =>
     Effect.andThen(Effect.sync(() => log(`session opened by ${short(session.remote)}`)), follow(session))), scope)
