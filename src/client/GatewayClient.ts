@@ -31,6 +31,7 @@ import { boundedMemo } from "../util/BoundedMemo.ts"
 import * as Envelope from "../protocol/Envelope.ts"
 import type * as Identity from "../protocol/Identity.ts"
 import * as ReplayGuard from "../protocol/ReplayGuard.ts"
+import * as Backoff from "./Backoff.ts"
 import { KnownGateways } from "./KnownGateways.ts"
 
 // ---------------------------------------------------------------------------
@@ -134,7 +135,7 @@ export interface GatewayClientConfig {
   readonly gatewayDid?: string
   /** Allow `ws://` to hosts that are not loopback. */
   readonly allowInsecure?: boolean
-  /** Delays between reconnection attempts (default: exponential from 250 ms, capped at 30 s, jittered, forever). */
+  /** Delays between reconnection attempts (default: exponential from 250 ms, capped at 5 s, 50–100 % at random, forever). */
   readonly reconnect?: Schedule.Schedule<unknown, unknown>
   readonly openTimeoutMs?: number
   readonly handshakeTimeoutMs?: number
@@ -217,11 +218,8 @@ export const isLoopbackUrl = (url: string): boolean => {
   return host === "localhost" || host === "[::1]" || host === "::1" || host.startsWith("127.")
 }
 
-/** The default reconnection delays: 250 ms doubling, at most 30 s, jittered, forever. */
-export const defaultReconnect: Schedule.Schedule<unknown, unknown> = Schedule.min([
-  Schedule.exponential("250 millis", 2),
-  Schedule.spaced("30 seconds")
-]).pipe(Schedule.jittered)
+/** The default reconnection delays: at most 5 s apart, randomized (see `Backoff`). */
+export const defaultReconnect: Schedule.Schedule<unknown, unknown> = Backoff.defaultReconnect
 
 interface Outgoing {
   readonly draft: Envelope.Draft<Envelope.Type>

@@ -36,8 +36,12 @@ export interface GatewayConfig {
   readonly sessionRate: Rate
   readonly destinationRate: Rate
   readonly discoverRate: Rate
-  /** Open connections from one client IP. */
+  /** Open WebSocket sessions (and upgrades in progress) from one client IP. */
   readonly maxConnectionsPerIp: number
+  /** Open TCP connections from one address before any HTTP work (trusted proxies are exempt); more are dropped at once. */
+  readonly maxTcpConnectionsPerIp: number
+  /** A connection must finish its request headers (and not sit idle before its upgrade) within this. */
+  readonly headerTimeoutMs: number
   /** New connections (handshakes) from one client IP. */
   readonly handshakeRatePerIp: Rate
   /** Peers whose X-Forwarded-For header is believed. */
@@ -86,6 +90,8 @@ export const defaults: GatewayConfig = {
   destinationRate: { perSecond: 100, burst: 400 },
   discoverRate: { perSecond: 1, burst: 5 },
   maxConnectionsPerIp: 256,
+  maxTcpConnectionsPerIp: 300,
+  headerTimeoutMs: 5_000,
   handshakeRatePerIp: { perSecond: 20, burst: 100 },
   trustedProxies: [],
   maxRejectedFrames: 20,
@@ -135,6 +141,8 @@ export const fromEnv: Config.Config<GatewayConfig> = Config.all({
   destinationRate: rate("AICONEXUS_DESTINATION_RATE", defaults.destinationRate),
   discoverRate: rate("AICONEXUS_DISCOVER_RATE", defaults.discoverRate),
   maxConnectionsPerIp: int("AICONEXUS_MAX_CONNECTIONS_PER_IP", defaults.maxConnectionsPerIp),
+  maxTcpConnectionsPerIp: int("AICONEXUS_MAX_TCP_CONNECTIONS_PER_IP", defaults.maxTcpConnectionsPerIp),
+  headerTimeoutMs: int("AICONEXUS_HEADER_TIMEOUT_MS", defaults.headerTimeoutMs),
   handshakeRatePerIp: rate("AICONEXUS_HANDSHAKE_RATE_PER_IP", defaults.handshakeRatePerIp),
   trustedProxies: list("AICONEXUS_TRUSTED_PROXIES"),
   maxRejectedFrames: int("AICONEXUS_MAX_REJECTED_FRAMES", defaults.maxRejectedFrames),

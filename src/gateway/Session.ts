@@ -24,6 +24,7 @@ import type { ErrorCode } from "../protocol/ErrorCode.ts"
 import type * as Identity from "../protocol/Identity.ts"
 import * as ReplayGuard from "../protocol/ReplayGuard.ts"
 import { AgentRegistry } from "./AgentRegistry.ts"
+import * as DialledUrl from "./DialledUrl.ts"
 import type { GatewayConfig } from "./GatewayConfig.ts"
 import * as GatewayMetrics from "./GatewayMetrics.ts"
 import * as IceServers from "./IceServers.ts"
@@ -41,6 +42,10 @@ export interface Connection {
   /** Stops reading frames while the session works through those it holds. */
   readonly pause: () => void
   readonly resume: () => void
+  /** Drops the connection at once, without a closing handshake (for a client that does not read). */
+  readonly abort: () => void
+  /** The host the client dialled (REGISTER's `endpoint` is checked against it). */
+  readonly dialled: DialledUrl.Dialled
 }
 
 /** What a session needs from the gateway around it. */
@@ -270,12 +275,29 @@ class GatewaySession implements Session, Endpoint {
     return Effect.andThen(this.#close(code, reason), Effect.fail(new Closed({ code })))
   }
 
-  /** A signed envelope from the gateway to this session's agent. */
+  /**
+   * A signed envelope from the gateway to this session's agent. Replies respect the outbound
+   * buffer cap as relayed frames do: a client whose queue is over it does not read what it asks
+   * for, and is dropped (4003, no closing handshake it would not read either).
+   */
   #sendSigned<T extends Envelope.Type>(draft: Envelope.Draft<T>): Effect.Effect<void> {
+    if (this.#connection.bufferedBytes() > this.node.config.maxOutboundBufferBytes) return this.#abortUnread()
     return Envelope.make(this.node.identity, draft).pipe(
       Effect.flatMap((envelope) => Effect.sync(() => this.#connection.send(Envelope.encode(envelope)))),
       Effect.catchCause((cause) => Effect.logError("gateway could not sign an envelope", cause))
     )
+  }
+
+  /** Drops a session that does not read its replies; the socket's close ends it. */
+  #abortUnread(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.#closing) return Effect.void
+      this.#closing = true
+      this.#stop()
+      GatewayMetrics.closed(CloseCode.rateLimited).updateUnsafe(1, this.node.metrics)
+      this.#connection.abort()
+      return Effect.void
+    })
   }
 
   #sendError(code: ErrorCode, message: string, correlationId?: string, details?: Envelope.Payload<"ERROR">["details"]) {
@@ -320,10 +342,8 @@ class GatewaySession implements Session, Endpoint {
       if (register.payload.nonce !== session.#nonce) {
         return yield* session.#failHandshake("UNAUTHORIZED", "the nonce is not this session's challenge", register.id)
       }
-      const { publicUrls } = session.node.config
-      if (publicUrls.length > 0 && !publicUrls.includes(register.payload.endpoint)) {
-        return yield* session.#failHandshake("UNAUTHORIZED", "the endpoint is not a URL of this gateway", register.id)
-      }
+      const wrongEndpoint = DialledUrl.refusal(register.payload.endpoint, session.node.config.publicUrls, session.#connection.dialled)
+      if (wrongEndpoint !== undefined) return yield* session.#failHandshake("UNAUTHORIZED", wrongEndpoint, register.id)
       yield* session.#registerAgent(register)
     })
   }
