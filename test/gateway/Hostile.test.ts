@@ -97,3 +97,94 @@ describe("gateway against clients that never read", () => {
     }), 90_000)
 })
 
+
+/** A raw TCP connection to the gateway of `url` from the loopback address `from`; resolves once connected. */
+const tcp = (url: string, from: string) =>
+  Effect.acquireRelease(
+    Effect.callback<{ readonly socket: Socket; readonly closed: Deferred.Deferred<void> }>((resume) => {
+      const { hostname, port } = new URL(url)
+      const closed = Deferred.makeUnsafe<void>()
+      const socket = tcpConnect({ host: hostname, port: Number(port), localAddress: from })
+      socket.on("error", () => undefined)
+      socket.on("close", () => Deferred.doneUnsafe(closed, Effect.void))
+      socket.on("connect", () => resume(Effect.succeed({ socket, closed })))
+    }),
+    ({ socket }) => Effect.sync(() => socket.destroy())
+  )
+
+const PRE_UPGRADE = testConfig({ maxTcpConnectionsPerIp: 8, headerTimeoutMs: 600 })
+
+layer(Gateway.layerMemory(PRE_UPGRADE), { excludeTestServices: true })("gateway before the WebSocket upgrade", (it) => {
+  it.effect("drops TCP connections over the per-IP limit at once, and only from that IP", () =>
+    Effect.gen(function*() {
+      const gateway = yield* Gateway.Gateway
+      const held = yield* Effect.forEach(Array.from({ length: 8 }), () => tcp(gateway.url, "127.0.0.2"))
+      const over = yield* tcp(gateway.url, "127.0.0.2")
+      yield* Deferred.await(over.closed).pipe(Effect.timeout("5 seconds"))
+      // Dropped for the limit, not reaped by the header timeout.
+      assert.strictEqual(yield* counter(gateway.httpUrl, "aiconexus_gateway_connections_dropped_total", `reason="per_ip"`), 1)
+      for (const connection of held) assert.isFalse(yield* Deferred.isDone(connection.closed))
+      // Another address still gets in and registers.
+      const client = yield* RawClient.connect(gateway.url)
+      assert.strictEqual((yield* RawClient.register(client, yield* Identity.generate, gateway.did, gateway.url)).answer.type, "REGISTERED")
+    }))
+
+  it.effect("drops idle and trickling connections after the header timeout, not upgraded sessions", () =>
+    Effect.gen(function*() {
+      const gateway = yield* Gateway.Gateway
+      const idle = yield* tcp(gateway.url, "127.0.0.3")
+      // A slow handshake: one header byte every 100 ms, never finished.
+      const slow = yield* tcp(gateway.url, "127.0.0.3")
+      slow.socket.write("GET /ws HTTP/1.1\r\nHost: x\r\n")
+      const trickle = yield* Effect.forkChild(Effect.forever(Effect.andThen(
+        Effect.sync(() => slow.socket.write("X")),
+        Effect.sleep("100 millis")
+      )))
+      const client = yield* RawClient.connect(gateway.url)
+      const agent = yield* Identity.generate
+      assert.strictEqual((yield* RawClient.register(client, agent, gateway.did, gateway.url)).answer.type, "REGISTERED")
+      // Bounded waits: without the header timeout both would stay open for a minute.
+      yield* Deferred.await(idle.closed).pipe(Effect.timeout("5 seconds"))
+      yield* Deferred.await(slow.closed).pipe(Effect.timeout("5 seconds"))
+      yield* Fiber.interrupt(trickle)
+      // The registered session, silent all that time, is still served.
+      const ping = yield* Envelope.make(agent, { type: "PING", to: gateway.did as never, payload: {} })
+      yield* client.send(Envelope.encode(ping))
+      assert.strictEqual((yield* client.nextOfType("PONG")).correlation_id, ping.id)
+    }))
+})
+
+layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("gateway REGISTER endpoint, by default", (it) => {
+  it.effect("refuses a REGISTER whose endpoint is not the host the client dialled", () =>
+    Effect.gen(function*() {
+      const gateway = yield* Gateway.Gateway
+      const client = yield* RawClient.connect(gateway.url)
+      const refused = yield* RawClient.register(client, yield* Identity.generate, gateway.did, "wss://other-gateway.example/ws")
+      assert.strictEqual(refused.answer.type, "ERROR")
+      assert.strictEqual((refused.answer as Envelope.Envelope<"ERROR">).payload.code, "UNAUTHORIZED")
+      assert.strictEqual((yield* client.closed).code, 4002)
+    }))
+
+  it.effect("does not believe X-Forwarded-Host from a peer that is not a trusted proxy", () =>
+    Effect.gen(function*() {
+      const gateway = yield* Gateway.Gateway
+      const client = yield* RawClient.connect(gateway.url, { headers: { "X-Forwarded-Host": "gw.example.com" } })
+      const refused = yield* RawClient.register(client, yield* Identity.generate, gateway.did, "wss://gw.example.com/ws")
+      assert.strictEqual(refused.answer.type, "ERROR")
+      assert.strictEqual((yield* client.closed).code, 4002)
+    }))
+})
+
+layer(Gateway.layerMemory(testConfig({ trustedProxies: ["127.0.0.1"] })), { excludeTestServices: true })("gateway REGISTER endpoint behind a trusted proxy", (it) => {
+  it.effect("checks the endpoint against the host the proxy says the client dialled", () =>
+    Effect.gen(function*() {
+      const gateway = yield* Gateway.Gateway
+      const headers = { "X-Forwarded-Host": "gw.example.com", "X-Forwarded-For": "203.0.113.7" }
+      const good = yield* RawClient.connect(gateway.url, { headers })
+      assert.strictEqual((yield* RawClient.register(good, yield* Identity.generate, gateway.did, "wss://gw.example.com/ws")).answer.type, "REGISTERED")
+      const bad = yield* RawClient.connect(gateway.url, { headers })
+      const refused = yield* RawClient.register(bad, yield* Identity.generate, gateway.did, gateway.url)
+      assert.strictEqual(refused.answer.type, "ERROR")
+      assert.strictEqual((yield* bad.closed).code, 4002)
+    }))
+})
