@@ -72,7 +72,7 @@ export interface DataChannel {
 }
 
 /** Bytes of received messages a channel holds unread before it closes with "inbox_full". */
-export const INBOX_MAX_BYTES = 16 * 1024 * 1024
+export const INBOX_MAX_BYTES = 64 * 1024 * 1024
 
 /** Send buffer levels: `send` waits above the high mark until the stack drains to the low mark. */
 export const BUFFER_HIGH_WATER = 1024 * 1024

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Option, Stream } from "effect"
+import { Effect, Fiber, Option, Stream, SubscriptionRef } from "effect"
 import { INBOX_MAX_BYTES } from "../../../src/webrtc/peer/DataChannel.ts"
 import { connectedPair, realTransports } from "../fixtures.ts"
 
@@ -27,8 +27,8 @@ describe("data channel receive inbox", () => {
         while (theirs.closeReason?.() === undefined) yield* Effect.sleep("20 millis")
       }).pipe(Effect.timeout("30 seconds"))
       assert.strictEqual(theirs.closeReason?.(), "inbox_full")
-      const sendAfter = yield* flood.send(new Uint8Array(1)).pipe(Effect.flip, Effect.timeout("15 seconds"))
-      assert.strictEqual(sendAfter._tag, "ChannelClosed")
+      yield* SubscriptionRef.changes(flood.state).pipe(Stream.filter((state) => state === "closed"), Stream.runHead, Effect.timeout("15 seconds"))
+      assert.strictEqual((yield* flood.send(new Uint8Array(1)).pipe(Effect.flip))._tag, "ChannelClosed")
       yield* Fiber.join(sending)
       // What the inbox held arrives in order, then the stream ends: within the bound, nothing invented.
       const held = yield* Stream.runCollect(theirs.messages).pipe(Effect.timeout("10 seconds"))
