@@ -20,6 +20,7 @@ import type * as CandidatePolicy from "../webrtc/peer/CandidatePolicy.ts"
 import { type ConnectError, Connector, type PeerLink } from "../webrtc/link/Connector.ts"
 import * as ControlChannel from "../webrtc/link/ControlChannel.ts"
 import * as PeerMetrics from "../webrtc/peer/PeerMetrics.ts"
+import * as PeerLimits from "./PeerLimits.ts"
 import type * as Recovery from "../webrtc/link/Recovery.ts"
 import type { Transport } from "../webrtc/peer/Transport.ts"
 
@@ -34,6 +35,20 @@ export class RequestFailed extends Schema.TaggedError<RequestFailed>()("RequestF
 }) {
   override get message() {
     return `${this.capability} failed (${this.code}): ${this.reason}`
+  }
+}
+
+/**
+ * A session was closed because the peer sent more than the application took: `limit` says
+ * which inbox (`intents`), `max` its size. The `intents` Stream fails with it.
+ */
+export class SessionOverloaded extends Schema.TaggedError<SessionOverloaded>()("SessionOverloaded", {
+  remote: Schema.String,
+  limit: Schema.String,
+  max: Schema.Number
+}) {
+  override get message() {
+    return `session with ${this.remote} closed: more than ${this.max} ${this.limit} waiting unread`
   }
 }
 
@@ -55,8 +70,11 @@ export type Served =
 export interface PeerSession {
   readonly remote: Did
   readonly link: PeerLink
-  /** INTENTs the peer sent. */
-  readonly intents: Stream.Stream<Envelope.Payload<"INTENT">>
+  /**
+   * INTENTs the peer sent. At most `limits.maxPendingIntents` wait unread: one more closes the
+   * session and the Stream fails with `SessionOverloaded` (after those it held).
+   */
+  readonly intents: Stream.Stream<Envelope.Payload<"INTENT">, SessionOverloaded>
   readonly intent: (payload: Envelope.Payload<"INTENT">) => Effect.Effect<void, RequestFailed>
   /**
    * Calls a capability of the peer; fails typed on an `error` answer or after `timeoutMs`. A
@@ -98,6 +116,8 @@ export interface AgentConfig extends Omit<GatewayClientConfig, "capabilities"> {
   readonly recovery?: Recovery.RecoveryOptions | boolean
   /** Whether `remote` may call `capability` (checked per request, apart from the accept policy). Default: yes. */
   readonly authorize?: (remote: Did, capability: string) => Effect.Effect<boolean>
+  /** What peers are granted: sessions, waiting sessions, concurrent requests, unread INTENTs (`PeerLimits.defaults`). */
+  readonly limits?: Partial<PeerLimits.PeerLimits>
 }
 
 /** An agent. */
@@ -111,22 +131,32 @@ export class Agent extends Context.Service<Agent, {
 }>()("aiconexus/agent/Agent") {
   /** An agent with its gateway client, over `transport` (a Transport Layer). */
   static readonly layer = (config: AgentConfig): Layer.Layer<Agent | GatewayClient, never, Transport | AgentPlatform> =>
-    Agent.layerWithConnector(config).pipe(
-      Layer.provide(Connector.layerWithGateway({
-        ...(config.acceptPolicy === undefined ? {} : { acceptPolicy: config.acceptPolicy }),
-        ...(config.candidatePolicy === undefined ? {} : { candidatePolicy: config.candidatePolicy }),
-        ...(config.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: config.connectTimeoutMs }),
-        ...(config.recovery === undefined ? {} : { recovery: config.recovery })
-      }).pipe(Layer.provide(Signaling.layerGateway))),
-      Layer.provideMerge(GatewayClient.layer({ ...config, capabilities: (config.serve ?? []).map((s) => s.capability) }))
-    )
+    Layer.unwrap(Effect.sync(() => {
+      // The session limits are applied in the accept policy, before anything is created.
+      const admission = PeerLimits.make(config.limits)
+      const acceptPolicy = (remote: Did) => {
+        const refusal = admission.refuseSession(remote)
+        if (refusal === undefined) return config.acceptPolicy === undefined ? Effect.succeed(true) : config.acceptPolicy(remote)
+        return Effect.as(Metric.update(PeerMetrics.overloads(refusal.limit), 1), { code: refusal.code, reason: refusal.reason })
+      }
+      return Layer.effect(Agent, make(config, admission)).pipe(
+        Layer.provide(Connector.layerWithGateway({
+          acceptPolicy,
+          ...(config.candidatePolicy === undefined ? {} : { candidatePolicy: config.candidatePolicy }),
+          ...(config.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: config.connectTimeoutMs }),
+          ...(config.recovery === undefined ? {} : { recovery: config.recovery })
+        }).pipe(Layer.provide(Signaling.layerGateway))),
+        Layer.provideMerge(GatewayClient.layer({ ...config, capabilities: (config.serve ?? []).map((s) => s.capability) }))
+      )
+    }))
 
   /**
    * An agent over a Connector of your own (its signaling, transport and policies; the Connector
-   * options of `config` are not used) and the GatewayClient it is registered with.
+   * options of `config` are not used) and the GatewayClient it is registered with. The session
+   * limits then apply when a session arrives (one over them is closed), not in the accept policy.
    */
   static readonly layerWithConnector = (config: AgentConfig): Layer.Layer<Agent, never, GatewayClient | Connector> =>
-    Layer.effect(Agent, make(config))
+    Layer.effect(Agent, Effect.suspend(() => make(config, PeerLimits.make(config.limits))))
 }
 
 /**
@@ -156,7 +186,7 @@ const toServe = (served: Served): Serve =>
     ? (args, from) => served.handler(args, from)
     : (args, from, partial) => Effect.as(Stream.runForEach(served.stream(args, from), partial), undefined)
 
-const make = (config: AgentConfig) =>
+const make = (config: AgentConfig, admission: PeerLimits.PeerAdmission) =>
   Effect.gen(function*() {
     const client = yield* GatewayClient
     const connector = yield* Connector
@@ -167,7 +197,16 @@ const make = (config: AgentConfig) =>
     const session = (link: PeerLink): Effect.Effect<PeerSession, never, Scope.Scope> =>
       Effect.gen(function*() {
         const control = yield* ControlChannel.make(link, config.identity, config.liveness)
-        const intents = yield* Queue.unbounded<Envelope.Payload<"INTENT">>()
+        // Bounded: the INTENT past `maxPendingIntents` closes the session (typed), it is not dropped silently.
+        const maxIntents = admission.limits.maxPendingIntents
+        const intents = yield* Queue.dropping<Envelope.Payload<"INTENT">, SessionOverloaded | Cause.Done>(maxIntents)
+        let overloaded = false
+        const intentsOverflowed = Effect.gen(function*() {
+          overloaded = true
+          yield* Metric.update(PeerMetrics.overloads("intent_inbox"), 1)
+          Queue.failCauseUnsafe(intents, Cause.fail(new SessionOverloaded({ remote: link.remote, limit: "intents", max: maxIntents })))
+          yield* Effect.forkScoped(link.close)
+        })
         // Calls waiting for answers, by request id: each takes its responses as they come.
         const waiting = new Map<string, (response: Envelope.Payload<"EXEC_RESPONSE">) => void>()
         // Requests being served, by id, so EXEC_CANCEL can interrupt their handler.
@@ -220,13 +259,33 @@ const make = (config: AgentConfig) =>
                   : { status: "success", result: outcome.value, execution_time_ms: elapsed })
             }
           })
+        const refuseBusy = (envelope: Envelope.Envelope<"EXEC_REQUEST">) =>
+          Effect.andThen(
+            Metric.update(PeerMetrics.overloads("requests_per_peer"), 1),
+            Effect.ignore(control.send({
+              type: "EXEC_RESPONSE",
+              correlation_id: envelope.id,
+              payload: {
+                status: "error",
+                error: { code: "RATE_LIMITED", message: `more than ${admission.limits.maxConcurrentRequestsPerPeer} requests of this agent running` }
+              }
+            }))
+          )
         yield* control.envelopes.pipe(
           Stream.runForEach(({ envelope }) => {
             switch (envelope.type) {
               case "INTENT":
-                return Queue.offer(intents, (envelope as Envelope.Envelope<"INTENT">).payload)
-              case "EXEC_REQUEST":
-                return Effect.forkScoped(serve(envelope as Envelope.Envelope<"EXEC_REQUEST">))
+                return overloaded || Queue.offerUnsafe(intents, (envelope as Envelope.Envelope<"INTENT">).payload)
+                  ? Effect.void
+                  : intentsOverflowed
+              case "EXEC_REQUEST": {
+                // At most `maxConcurrentRequestsPerPeer` handlers per peer: the caller is told RATE_LIMITED.
+                if (!admission.requestStarted(link.remote)) return refuseBusy(envelope as Envelope.Envelope<"EXEC_REQUEST">)
+                return Effect.forkScoped(Effect.ensuring(
+                  serve(envelope as Envelope.Envelope<"EXEC_REQUEST">),
+                  Effect.sync(() => admission.requestEnded(link.remote))
+                ))
+              }
               case "EXEC_CANCEL": {
                 const request = envelope.correlation_id === undefined ? undefined : running.get(envelope.correlation_id)
                 return request === undefined ? Effect.void : Deferred.succeed(request, undefined)
@@ -345,8 +404,21 @@ const make = (config: AgentConfig) =>
         } satisfies PeerSession
       })
 
+    // Sessions peers opened: counted until their link ends; over a limit (which the accept
+    // policy applies first, when it is ours) the link is closed at once.
     yield* connector.incoming.pipe(
-      Stream.runForEach((link) => Effect.flatMap(session(link), (s) => Queue.offer(sessions, s))),
+      Stream.runForEach((link) =>
+        Effect.gen(function*() {
+          if (!admission.sessionOpened(link.remote)) {
+            const refusal = admission.refuseSession(link.remote)
+            if (refusal !== undefined) yield* Metric.update(PeerMetrics.overloads(refusal.limit), 1)
+            return yield* link.close
+          }
+          yield* Effect.forkScoped(Effect.andThen(link.ended, Effect.sync(() => admission.sessionEnded(link.remote))))
+          const peerSession = yield* session(link)
+          admission.sessionWaiting()
+          yield* Queue.offer(sessions, peerSession)
+        })),
       Effect.forkScoped
     )
 
@@ -354,6 +426,9 @@ const make = (config: AgentConfig) =>
       did: config.identity.did,
       discover: (query) => Effect.map(client.discover(query), (page) => page.agents),
       connect: (remote) => Effect.flatMap(connector.connect(remote), session),
-      sessions: Stream.fromQueue(sessions)
+      sessions: Stream.map(Stream.fromQueue(sessions), (taken) => {
+        admission.sessionTaken()
+        return taken
+      })
     })
   })

@@ -31,6 +31,7 @@ import {
 import { GatewayClient } from "../../client/GatewayClient.ts"
 import { type Signal, Signaling } from "../../client/Signaling.ts"
 import type { Did } from "../../protocol/Did.ts"
+import type { ErrorCode } from "../../protocol/ErrorCode.ts"
 import { boundedMemo } from "../../util/BoundedMemo.ts"
 import type { IceServer } from "../../protocol/Envelope.ts"
 import { normalizeCandidateLine } from "../../protocol/WebRtc.ts"
@@ -121,8 +122,11 @@ export interface PeerLink {
 export interface ConnectorConfig {
   /** ICE servers for new connections (with a gateway: the ones in REGISTERED). */
   readonly iceServers: Effect.Effect<ReadonlyArray<IceServer>>
-  /** Whether to answer an OFFER from this DID; applied before anything is created. Default: yes. */
-  readonly acceptPolicy?: (remote: Did) => Effect.Effect<boolean>
+  /**
+   * Whether to answer an OFFER from this DID; applied before anything is created. Default: yes.
+   * `false` refuses with CONNECTION_REFUSED; `{ code, reason }` refuses with that BYE.
+   */
+  readonly acceptPolicy?: (remote: Did) => Effect.Effect<boolean | { readonly code: ErrorCode; readonly reason: string }>
   readonly candidatePolicy?: CandidatePolicy.CandidatePolicy
   /** Connect deadline for both sides (default 15 s). */
   readonly connectTimeoutMs?: number
@@ -501,8 +505,10 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
     Effect.gen(function*() {
       const remote = offer.from
       const connectionId = offer.connectionId
-      if (config.acceptPolicy !== undefined && !(yield* config.acceptPolicy(remote))) {
-        yield* Effect.ignore(signaling.send(remote, "BYE", { connection_id: connectionId, code: "CONNECTION_REFUSED", reason: "not accepted" }))
+      const verdict = config.acceptPolicy === undefined ? true : yield* config.acceptPolicy(remote)
+      if (verdict !== true) {
+        const { code, reason } = verdict === false ? { code: "CONNECTION_REFUSED" as const, reason: "not accepted" } : verdict
+        yield* Effect.ignore(signaling.send(remote, "BYE", { connection_id: connectionId, code, reason }))
         return yield* Scope.close(linkScope, Exit.void)
       }
       const setup = Effect.gen(function*() {
