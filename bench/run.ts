@@ -2,13 +2,15 @@
  * `npm run bench [-- NAME...]`: runs the named benchmarks (all when none is named).
  */
 import * as Gateway from "./gateway.ts"
+import * as Hostile from "./hostile.ts"
 import * as Protocol from "./protocol.ts"
 import * as WebRtc from "./webrtc.ts"
 
 const benchmarks: Record<string, () => Promise<void>> = {
   protocol: Protocol.main,
   gateway: Gateway.main,
-  webrtc: WebRtc.main
+  webrtc: WebRtc.main,
+  hostile: Hostile.main
 }
 
 const names = process.argv.slice(2)

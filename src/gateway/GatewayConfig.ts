@@ -48,6 +48,8 @@ export interface GatewayConfig {
   readonly trustedProxies: ReadonlyArray<string>
   /** Rejected frames a session may send before it is closed with 4000. */
   readonly maxRejectedFrames: number
+  /** Bytes of frames refused as unreadable (not I-JSON, not an envelope) a session may send before it is closed with 4000. */
+  readonly maxRejectedBytes: number
   /** Rate-limited frames a session may send before it is closed with 4003. */
   readonly maxRateLimitStrikes: number
   /** Verify signatures of relayed frames (PROTOCOL.md 4.3 step 10: SHOULD). */
@@ -95,6 +97,7 @@ export const defaults: GatewayConfig = {
   handshakeRatePerIp: { perSecond: 20, burst: 100 },
   trustedProxies: [],
   maxRejectedFrames: 20,
+  maxRejectedBytes: 256 * 1024,
   maxRateLimitStrikes: 50,
   verifyRelaySignatures: true,
   agentsEndpoint: "auto",
@@ -146,6 +149,7 @@ export const fromEnv: Config.Config<GatewayConfig> = Config.all({
   handshakeRatePerIp: rate("AICONEXUS_HANDSHAKE_RATE_PER_IP", defaults.handshakeRatePerIp),
   trustedProxies: list("AICONEXUS_TRUSTED_PROXIES"),
   maxRejectedFrames: int("AICONEXUS_MAX_REJECTED_FRAMES", defaults.maxRejectedFrames),
+  maxRejectedBytes: int("AICONEXUS_MAX_REJECTED_BYTES", defaults.maxRejectedBytes),
   maxRateLimitStrikes: int("AICONEXUS_MAX_RATE_LIMIT_STRIKES", defaults.maxRateLimitStrikes),
   verifyRelaySignatures: Config.Boolean("AICONEXUS_VERIFY_RELAY_SIGNATURES").pipe(Config.withDefault(defaults.verifyRelaySignatures)),
   agentsEndpoint: Config.Literals(["auto", "on", "off"], "AICONEXUS_AGENTS_ENDPOINT").pipe(Config.withDefault(defaults.agentsEndpoint)),

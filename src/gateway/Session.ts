@@ -238,6 +238,7 @@ class GatewaySession implements Session, Endpoint {
   #discoverBucket: TokenBucket.TokenBucket | undefined = undefined
   #errorReplies: TokenBucket.TokenBucket | undefined = undefined
   #rejectedFrames = 0
+  #rejectedBytes = 0
   #rateLimitStrikes = 0
   #closing = false
   #ended = false
@@ -407,13 +408,15 @@ class GatewaySession implements Session, Endpoint {
   // Registered
   // -------------------------------------------------------------------------
 
-  #refuse(rejection: Accept.EnvelopeRejected): Effect.Effect<void, Closed> {
+  /** Refuses a frame; `bytes`: its size when parsing it was the cost (a session's rejected bytes are bounded too). */
+  #refuse(rejection: Accept.EnvelopeRejected, bytes = 0): Effect.Effect<void, Closed> {
     return Effect.andThen(
       this.#sendError(rejection.code as ErrorCode, rejection.reason, rejection.correlation_id, rejection.details),
       Effect.suspend(() => {
         if (rejection.code === "RATE_LIMITED") return this.#strike()
         this.#rejectedFrames++
-        if (this.#rejectedFrames > this.node.config.maxRejectedFrames) {
+        this.#rejectedBytes += bytes
+        if (this.#rejectedFrames > this.node.config.maxRejectedFrames || this.#rejectedBytes > this.node.config.maxRejectedBytes) {
           return this.#closeAndEnd(CloseCode.protocolError, "too many rejected frames")
         }
         return Effect.void
@@ -482,7 +485,7 @@ class GatewaySession implements Session, Endpoint {
     }
     const rules = this.#rules
     const read = Accept.read(frame, rules)
-    if (Result.isFailure(read)) return this.#refuse(read.failure)
+    if (Result.isFailure(read)) return this.#refuse(read.failure, typeof frame === "string" ? frame.length : frame.byteLength)
     const candidate = read.success
     if (Envelope.relayedTypes.has(candidate.type)) return this.#relayChecked(candidate, now, receivedAt, verifySync)
     const session = this

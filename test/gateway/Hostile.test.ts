@@ -154,6 +154,29 @@ layer(Gateway.layerMemory(PRE_UPGRADE), { excludeTestServices: true })("gateway 
     }))
 })
 
+layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("gateway against unreadable frames", (it) => {
+  it.effect("closes a session (4000) once its refused frames pass the byte budget, before the frame count would", () =>
+    Effect.gen(function*() {
+      const gateway = yield* Gateway.Gateway
+      const client = yield* RawClient.connect(gateway.url)
+      assert.strictEqual((yield* RawClient.register(client, yield* Identity.generate, gateway.did, gateway.url)).answer.type, "REGISTERED")
+      // ~60 KB that JSON.parse accepts, with a name written twice: each costs a full parse to refuse.
+      const members = Array.from({ length: 2200 }, (_, i) => `"k${i}":[1,"two",{"t":"x"}]`).join(",")
+      const frame = `{${members},"k0":0}`
+      for (let i = 0; i < 6; i++) yield* client.send(frame)
+      const errors: Array<string> = []
+      const closed = yield* client.closed.pipe(Effect.timeout("10 seconds"))
+      while (true) {
+        const next = yield* Effect.result(client.next(100))
+        if (next._tag === "Failure") break
+        errors.push((JSON.parse(next.success) as Envelope.Envelope<"ERROR">).payload.code)
+      }
+      assert.strictEqual(closed.code, 4000)
+      // 256 KiB of refused frames: the fifth passes the budget (the frame count allows 20).
+      assert.deepStrictEqual(errors, Array(5).fill("MALFORMED_MESSAGE"))
+    }))
+})
+
 layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("gateway REGISTER endpoint, by default", (it) => {
   it.effect("refuses a REGISTER whose endpoint is not the host the client dialled", () =>
     Effect.gen(function*() {

@@ -1,0 +1,2 @@
+export const run = async () => {}
+export const soak = async (_ms: number) => {}
