@@ -89,9 +89,17 @@ const GATEWAY_NODE_FLAGS = startNodeFlags()
 /** The script of every gateway process (the one that gets `GATEWAY_NODE_FLAGS`). */
 export const GATEWAY_SCRIPT = "server-gateway.ts"
 
-export const start = (name: string, script: string, args: ReadonlyArray<string>, execArgv: ReadonlyArray<string> = []): Child => {
+export const start = (
+  name: string,
+  script: string,
+  args: ReadonlyArray<string>,
+  execArgv: ReadonlyArray<string> = [],
+  /** A command that runs node (e.g. `ip netns exec NAME`). */
+  wrapper: ReadonlyArray<string> = []
+): Child => {
   const nodeFlags = script === GATEWAY_SCRIPT ? [...GATEWAY_NODE_FLAGS, ...execArgv] : execArgv
-  const child = spawn(process.execPath, [...nodeFlags, join(here, script), ...args], { stdio: ["pipe", "pipe", "inherit"] })
+  const command = [...wrapper, process.execPath, ...nodeFlags, join(here, script), ...args]
+  const child = spawn(command[0]!, command.slice(1), { stdio: ["pipe", "pipe", "inherit"] })
   if (child.pid === undefined) throw new Error(`could not start ${name}`)
   children.add(child)
   const events: Array<Event> = []

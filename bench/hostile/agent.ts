@@ -103,7 +103,8 @@ const honest = Effect.gen(function*() {
     yield* phase("attacked", job.phaseMs!)
     return
   }
-  // Faults: call until stopped; each second, what happened in it.
+  // Faults: call until stopped; each second, what happened in it; when the session ends.
+  yield* Effect.forkScoped(Effect.andThen(session.ended, Effect.sync(() => emit({ event: "ended", at: Date.now() }))))
   emit({ event: "ready", did: me.did })
   while (!stopped) {
     const samples: Array<number> = []
