@@ -282,23 +282,22 @@ class GatewaySession implements Session, Endpoint {
    * for, and is dropped (4003, no closing handshake it would not read either).
    */
   #sendSigned<T extends Envelope.Type>(draft: Envelope.Draft<T>): Effect.Effect<void> {
-    if (this.#connection.bufferedBytes() > this.node.config.maxOutboundBufferBytes) return this.#abortUnread()
-    return Envelope.make(this.node.identity, draft).pipe(
-      Effect.flatMap((envelope) => Effect.sync(() => this.#connection.send(Envelope.encode(envelope)))),
-      Effect.catchCause((cause) => Effect.logError("gateway could not sign an envelope", cause))
-    )
+    return Effect.suspend(() => {
+      if (this.#connection.bufferedBytes() > this.node.config.maxOutboundBufferBytes) return Effect.sync(() => this.#abortUnread())
+      return Envelope.make(this.node.identity, draft).pipe(
+        Effect.flatMap((envelope) => Effect.sync(() => this.#connection.send(Envelope.encode(envelope)))),
+        Effect.catchCause((cause) => Effect.logError("gateway could not sign an envelope", cause))
+      )
+    })
   }
 
   /** Drops a session that does not read its replies; the socket's close ends it. */
-  #abortUnread(): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      if (this.#closing) return Effect.void
-      this.#closing = true
-      this.#stop()
-      GatewayMetrics.closed(CloseCode.rateLimited).updateUnsafe(1, this.node.metrics)
-      this.#connection.abort()
-      return Effect.void
-    })
+  #abortUnread(): void {
+    if (this.#closing) return
+    this.#closing = true
+    this.#stop()
+    GatewayMetrics.closed(CloseCode.rateLimited).updateUnsafe(1, this.node.metrics)
+    this.#connection.abort()
   }
 
   #sendError(code: ErrorCode, message: string, correlationId?: string, details?: Envelope.Payload<"ERROR">["details"]) {
