@@ -24,7 +24,7 @@
  * network namespace (an ordered data channel delivers everything intact).
  *
  * Environment: HOSTILE_BENCH_PARTS (gateway,agent,fuzz,faults; add soak for the 10-minute soak),
- * HOSTILE_BENCH_ATTACK_SECONDS (6), HOSTILE_BENCH_ATTACKS (a comma list of attack names),
+ * HOSTILE_BENCH_ATTACK_SECONDS (8), HOSTILE_BENCH_ATTACKS (a comma list of attack names),
  * HOSTILE_BENCH_FUZZ (1050000), HOSTILE_BENCH_SOAK_SECONDS (600). The machine these numbers come
  * from is shared and small: read the ratios, not the absolute values.
  */
@@ -45,7 +45,7 @@ const env = (name: string, fallback: number) => {
   return Number.isFinite(value) && value > 0 ? value : fallback
 }
 const PARTS = new Set((process.env.HOSTILE_BENCH_PARTS ?? "gateway,agent,fuzz,faults").split(",").map((p) => p.trim()))
-const ATTACK_MS = env("HOSTILE_BENCH_ATTACK_SECONDS", 6) * 1000
+const ATTACK_MS = env("HOSTILE_BENCH_ATTACK_SECONDS", 8) * 1000
 const FUZZ_INPUTS = env("HOSTILE_BENCH_FUZZ", 1_050_000)
 const SOAK_MS = env("HOSTILE_BENCH_SOAK_SECONDS", 600) * 1000
 

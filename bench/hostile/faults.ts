@@ -16,6 +16,7 @@ import * as Identity from "../../src/protocol/Identity.ts"
 import * as NodeEd25519 from "../../src/protocol/NodeEd25519.ts"
 
 const AGENT_SCRIPT = "../hostile/agent.ts"
+const RECONNECT_AGENTS = Number(process.env.HOSTILE_BENCH_RECONNECT_AGENTS ?? 5000)
 const fixed = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "-")
 const generate = () => Effect.runSync(Effect.provide(Identity.generate, NodeEd25519.layer))
 
@@ -89,6 +90,67 @@ const gatewayKill = async (outageMs: number) => {
     console.log(
       `gateway SIGKILL, ${outageMs / 1000} s down | calls over the data channel during the outage: ${served} served, ${failed} failed | ` +
         `both agents registered again ${registeredAt === undefined ? "not within 60 s" : `${fixed((registeredAt - restartedAt) / 1000, 2)} s after the restart`}`
+    )
+  } finally {
+    for (const child of started.reverse()) await child.stop()
+  }
+}
+
+/** The gateway's count of successful registrations since it started. */
+const registrationsAt = async (httpUrl: string): Promise<number> => {
+  try {
+    const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(1000) })).text()
+    const line = text.split("\n").find((l) => l.startsWith("aiconexus_gateway_registrations_total"))
+    return line === undefined ? 0 : Number(line.split(" ").at(-1))
+  } catch {
+    return -1
+  }
+}
+
+/**
+ * `agents` clients registered when the gateway is SIGKILLed; it is down for `outageMs`, then
+ * restarts: when they are all back, and how their registrations spread over time (a herd would
+ * arrive in one burst, and the per-IP handshake limit would turn part of it away).
+ */
+const reconnectHerd = async (agents: number, outageMs: number) => {
+  const dataDir = mkdtempSync(join(tmpdir(), "aiconexus-bench-"))
+  dataDirs.push(dataDir)
+  const started: Array<Child> = []
+  try {
+    let gateway = start("gateway", GATEWAY_SCRIPT, gatewayArgs({ dataDir }))
+    started.push(gateway)
+    const { url } = await gateway.next("listening", 30_000)
+    const port = Number(new URL(url as string).port)
+    const httpUrl = (url as string).replace(/^ws/, "http").replace(/\/ws$/, "")
+    // 100 agents per address: within the default handshake burst of one address.
+    const sources = Array.from({ length: Math.ceil(agents / 100) }, (_, i) => `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`)
+    const herd = start("agents", "../hostile/reconnect.ts", [JSON.stringify({ url, agents, sources })])
+    started.push(herd)
+    const ready = await herd.next("ready", 15 * 60_000)
+    gateway.process.kill("SIGKILL")
+    await sleep(outageMs)
+    gateway = start("gateway (restarted)", GATEWAY_SCRIPT, gatewayArgs({ dataDir, port }))
+    started.push(gateway)
+    await gateway.next("listening", 30_000)
+    const restartedAt = performance.now()
+    const perHalfSecond: Array<number> = []
+    let last = 0
+    let allBackMs: number | undefined
+    while (performance.now() - restartedAt < 60_000) {
+      await sleep(500)
+      const now = await registrationsAt(httpUrl)
+      if (now < 0) continue
+      perHalfSecond.push(now - last)
+      last = now
+      if (now >= agents) {
+        allBackMs = performance.now() - restartedAt
+        break
+      }
+    }
+    console.log(
+      `${agents} agents, gateway SIGKILL, ${outageMs / 1000} s down (they registered in ${fixed((ready.ms as number) / 1000, 1)} s, client process ${ready.rssMiB} MiB) | ` +
+        `all registered again ${allBackMs === undefined ? `not within 60 s (${last} did)` : `${fixed(allBackMs / 1000, 2)} s after the restart`}; ` +
+        `registrations per 0.5 s after the restart: ${perHalfSecond.join(" ")}`
     )
   } finally {
     for (const child of started.reverse()) await child.stop()
@@ -259,6 +321,7 @@ export const run = async () => {
   for (const [name, fault] of [
     ["gateway kill (8 s)", () => gatewayKill(8000)],
     ["gateway kill (40 s)", () => gatewayKill(40_000)],
+    ["reconnect herd", () => reconnectHerd(RECONNECT_AGENTS, 20_000)],
     ["peer kill", peerKill],
     ["redis restart", () => redisRestart(3000)],
     ["netem", () => netem("5%", "20ms")]
