@@ -133,6 +133,7 @@ const reconnectHerd = async (agents: number, outageMs: number) => {
     started.push(gateway)
     await gateway.next("listening", 30_000)
     const restartedAt = performance.now()
+    const listeningSince = Date.now()
     const perHalfSecond: Array<number> = []
     let last = 0
     let allBackMs: number | undefined
@@ -147,10 +148,14 @@ const reconnectHerd = async (agents: number, outageMs: number) => {
         break
       }
     }
+    herd.send(`attempts ${listeningSince}`)
+    const dials = await herd.next("attempts", 30_000)
     console.log(
       `${agents} agents, gateway SIGKILL, ${outageMs / 1000} s down (they registered in ${fixed((ready.ms as number) / 1000, 1)} s, client process ${ready.rssMiB} MiB) | ` +
+        `first dial after the restart: ${dials.agents} agents, p50 ${fixed((dials.p50 as number) / 1000, 2)} s, last ${fixed((dials.max as number) / 1000, 2)} s; ` +
+        `dials per 0.5 s: ${(dials.perHalfSecond as Array<number>).join(" ")} | ` +
         `all registered again ${allBackMs === undefined ? `not within 60 s (${last} did)` : `${fixed(allBackMs / 1000, 2)} s after the restart`}; ` +
-        `registrations per 0.5 s after the restart: ${perHalfSecond.join(" ")}`
+        `registrations per 0.5 s: ${perHalfSecond.join(" ")}`
     )
   } finally {
     for (const child of started.reverse()) await child.stop()

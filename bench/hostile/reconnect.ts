@@ -14,11 +14,27 @@ import * as NodeEd25519 from "../../src/protocol/NodeEd25519.ts"
 import { commands, emit } from "../gateway/common.ts"
 
 const job = JSON.parse(process.argv[2] ?? "{}") as { url: string; agents: number; sources: ReadonlyArray<string> }
-commands(() => undefined)
 
-/** `ws` sockets bound to `localAddress`. */
-const fromAddress = (localAddress: string) =>
+// When each agent dialled (epoch ms), to see how attempts spread after the gateway returns.
+const attempts: Array<Array<number>> = Array.from({ length: job.agents }, () => [])
+
+// `attempts <epoch ms>`: when each agent first dialled after that instant, and all dials per 0.5 s.
+commands((line) => {
+  if (!line.startsWith("attempts ")) return
+  const since = Number(line.slice(9))
+  const first = attempts.map((times) => times.find((t) => t >= since)).filter((t): t is number => t !== undefined).map((t) => t - since)
+  first.sort((a, b) => a - b)
+  const perHalfSecond = Array.from({ length: 20 }, () => 0)
+  for (const times of attempts) {
+    for (const t of times) if (t >= since && t < since + 10_000) perHalfSecond[Math.floor((t - since) / 500)]!++
+  }
+  emit({ event: "attempts", agents: first.length, p50: first[Math.floor(first.length / 2)], max: first.at(-1), perHalfSecond })
+})
+
+/** `ws` sockets bound to `localAddress`, each dial recorded for agent `index`. */
+const fromAddress = (localAddress: string, index: number) =>
   Layer.succeed(Socket.WebSocketConstructor)((url, options) => {
+    attempts[index]!.push(Date.now())
     const protocols = options === undefined || typeof options === "string" || Array.isArray(options) ? options : options.protocols
     return new WebSocket(url, protocols, { localAddress }) as unknown as globalThis.WebSocket
   })
@@ -30,7 +46,7 @@ const program = Effect.gen(function*() {
       const identity = yield* Identity.generate
       const context = yield* Layer.build(
         GatewayClient.layer({ urls: [job.url], identity }).pipe(
-          Layer.provide(Layer.mergeAll(KnownGateways.layerMemory, fromAddress(job.sources[i % job.sources.length]!), NodeEd25519.layer))
+          Layer.provide(Layer.mergeAll(KnownGateways.layerMemory, fromAddress(job.sources[i % job.sources.length]!, i), NodeEd25519.layer))
         )
       )
       yield* Context.get(context, GatewayClient).session
