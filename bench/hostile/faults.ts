@@ -7,8 +7,11 @@ import { execFileSync } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { setPriority, tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect, Exit, Redacted, Scope } from "effect"
+import { Effect, Exit, Fiber, Option, Redacted, Scope, Stream } from "effect"
 import * as RedisServer from "../../test/gateway/redisServer.ts"
+import * as Fuzz from "../../test/protocol/fuzz.ts"
+import * as WebRtcFixtures from "../../test/webrtc/fixtures.ts"
+import * as UdpRelay from "../../test/webrtc/udpRelay.ts"
 import { type Child, dataDirs, GATEWAY_SCRIPT, gatewayArgs, rssKiB, sleep, start } from "../gateway.ts"
 import * as Clients from "../gateway/clients.ts"
 import { offerDraft, signSync } from "../gateway/common.ts"
@@ -278,6 +281,50 @@ const redisRestart = async (downMs: number) => {
   }
 }
 
+/**
+ * Loss and delay without netem: both peers' ICE through a user-space UDP relay that drops a share
+ * of the datagrams and holds the rest (test/webrtc/udpRelay.ts). An ordered, reliable channel must
+ * deliver every message intact and in order; an unordered one with `maxRetransmits: 0` loses some.
+ */
+const lossyPath = (loss: number, delayMs: number) =>
+  Effect.gen(function*() {
+    const COUNT = 1000
+    const relay = yield* UdpRelay.makeWith({ loss, delayMs, random: Fuzz.prng(loss * 1000 + delayMs) })
+    const signalingHub = yield* WebRtcFixtures.hub
+    const transport = WebRtcFixtures.realTransports[0]![1]
+    const alice = yield* WebRtcFixtures.agentOnHub(signalingHub, transport, { connectTimeoutMs: 30_000 }, UdpRelay.tap(relay))
+    const bob = yield* WebRtcFixtures.agentOnHub(signalingHub, transport, { connectTimeoutMs: 30_000 }, UdpRelay.tap(relay))
+    const t0 = performance.now()
+    const { offerer, answerer } = yield* WebRtcFixtures.connectPair(alice, bob)
+    const connectMs = performance.now() - t0
+    const channel = (label: string, options: { ordered: boolean; maxRetransmits?: number }) =>
+      Effect.gen(function*() {
+        const remote = yield* Effect.forkChild(answerer.peer.remoteChannels.pipe(Stream.filter((c) => c.label === label), Stream.runHead))
+        const mine = yield* offerer.peer.createDataChannel({ label, ...options })
+        yield* mine.opened
+        return { mine, theirs: Option.getOrThrow(yield* Fiber.join(remote)) }
+      })
+    const payload = (i: number) => `${i}:${"x".repeat(1000)}:${i}`
+    const ordered = yield* channel("ordered", { ordered: true })
+    const receiving = yield* Effect.forkChild(ordered.theirs.messages.pipe(Stream.take(COUNT), Stream.runCollect, Effect.timeout("120 seconds")))
+    const sendStart = performance.now()
+    for (let i = 0; i < COUNT; i++) yield* ordered.mine.send(payload(i))
+    const got = yield* Fiber.join(receiving)
+    const orderedMs = performance.now() - sendStart
+    const intact = got.length === COUNT && got.every((m, i) => m === payload(i))
+    const lossy = yield* channel("lossy", { ordered: false, maxRetransmits: 0 })
+    let arrived = 0
+    yield* Effect.forkChild(Stream.runForEach(lossy.theirs.messages, () => Effect.sync(() => void arrived++)))
+    for (let i = 0; i < COUNT; i++) yield* lossy.mine.send(payload(i))
+    yield* Effect.sleep("3 seconds")
+    const { forwarded, dropped } = relay.counts()
+    console.log(
+      `lossy path (relay drops ${loss * 100} %, delays ${delayMs} ms) | connected in ${fixed(connectMs / 1000, 2)} s; ordered reliable channel: ` +
+        `${got.length}/${COUNT} messages of 1 KB, ${intact ? "all intact and in order" : "NOT intact"}, in ${fixed(orderedMs / 1000, 2)} s; ` +
+        `unordered, maxRetransmits 0: ${arrived}/${COUNT} arrived; datagrams forwarded ${forwarded}, dropped ${dropped}`
+    )
+  }).pipe(Effect.scoped)
+
 /** The network namespace of the netem fault (this process's own). */
 const NETNS = `aiconexus-hostile-${process.pid}`
 
@@ -321,7 +368,7 @@ const netem = async (loss: string, delay: string) => {
 }
 
 export const run = async () => {
-  console.log("\nfaults (each in processes of its own)")
+  console.log("\nfaults (gateways, agents and Redis each in a process of its own; the lossy path in this one)")
   const only = process.env.HOSTILE_BENCH_FAULTS?.split(",").map((f) => f.trim())
   for (const [name, fault] of [
     ["gateway kill (8 s)", () => gatewayKill(8000)],
@@ -329,6 +376,7 @@ export const run = async () => {
     ["reconnect herd", () => reconnectHerd(RECONNECT_AGENTS, 20_000)],
     ["peer kill", peerKill],
     ["redis restart", () => redisRestart(3000)],
+    ["lossy path", () => Effect.runPromise(lossyPath(0.05, 20))],
     ["netem", () => netem("5%", "20ms")]
   ] as const) {
     if (only !== undefined && !only.some((o) => name.startsWith(o))) continue
