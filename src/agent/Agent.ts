@@ -191,6 +191,7 @@ const make = (config: AgentConfig, admission: PeerLimits.PeerAdmission) =>
     const client = yield* GatewayClient
     const connector = yield* Connector
     const handlers = new Map((config.serve ?? []).map((s) => [s.capability.id, toServe(s)]))
+    // Bounded by `admission`: past `maxWaitingSessions` waiting here, new sessions are refused (or closed on arrival).
     const sessions = yield* Queue.unbounded<PeerSession>()
 
     /** A session over an open link: its control channel, requests in flight and served. */
