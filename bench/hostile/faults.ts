@@ -402,7 +402,8 @@ export const soak = async (soakMs: number) => {
   console.log(`\nsoak: ${soakMs / 1000} s of mixed load on one gateway (default limits); RSS sampled every second`)
   const started: Array<Child> = []
   try {
-    const gateway = start("gateway", GATEWAY_SCRIPT, gatewayArgs({}))
+    // --expose-gc: after each turn the gateway collects garbage and reports what it still holds.
+    const gateway = start("gateway", GATEWAY_SCRIPT, gatewayArgs({}), ["--expose-gc"])
     started.push(gateway)
     const { url } = await gateway.next("listening", 30_000)
     const victim = start("victim", AGENT_SCRIPT, [JSON.stringify({ role: "victim", url })])
@@ -412,6 +413,7 @@ export const soak = async (soakMs: number) => {
     started.push(honest)
     await honest.next("ready", 60_000)
     const calls = collectCalls(honest)
+    const afterTurns: Array<{ mode: string; heapMiB: number; rssMiB: number }> = []
     const samples: Array<number> = []
     const sampler = setInterval(() => samples.push(rssKiB(gateway.pid) / 1024), 1000)
     const end = Date.now() + soakMs
@@ -423,6 +425,10 @@ export const soak = async (soakMs: number) => {
       setPriority(attacker.pid, 19)
       await attacker.next("attack-done", 90_000).catch(() => undefined)
       await attacker.stop()
+      gateway.send("gc")
+      const collected = await gateway.next("gc", 30_000).catch(() => undefined)
+      const memory = collected?.memory as { heapUsed: number; rss: number } | undefined
+      if (memory !== undefined) afterTurns.push({ mode: modes[turn % modes.length]!, heapMiB: memory.heapUsed / 2 ** 20, rssMiB: memory.rss / 2 ** 20 })
     }
     clearInterval(sampler)
     honest.send("stop")
@@ -436,6 +442,8 @@ export const soak = async (soakMs: number) => {
       `soak: gateway RSS median ${fixed(early, 0)} MiB in minute 2, ${fixed(late, 0)} MiB in the last minute (${fixed(((late - early) / early) * 100, 1)} %), ` +
         `peak ${fixed(Math.max(...samples), 0)} MiB; honest calls ${served} served, ${failed} failed`
     )
+    // The same point of each cycle of attacks: what the gateway holds after a full collection.
+    console.log(`soak: after each turn and a full GC, heap used / RSS MiB: ${afterTurns.map((t) => `${t.mode} ${fixed(t.heapMiB, 0)}/${fixed(t.rssMiB, 0)}`).join(", ")}`)
   } finally {
     for (const child of started.reverse()) await child.stop()
   }
