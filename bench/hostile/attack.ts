@@ -59,6 +59,17 @@ const registered = async (source: string, identity = generate(), capabilities?: 
   return { socket, identity }
 }
 
+/** A registration the attack needs before it starts (listed agents): tried again until admitted. */
+const setup = async (source: string, capabilities: Clients.ClientOptions["capabilities"]) => {
+  while (true) {
+    try {
+      return await registered(source, generate(), capabilities)
+    } catch {
+      await sleep(200)
+    }
+  }
+}
+
 /** Runs `session` again whenever it ends (the gateway closed it, or it could not connect), until the attack stops. */
 const forever = async (session: () => Promise<void>) => {
   while (!stopped) {
@@ -135,7 +146,7 @@ const unread = async () => {
   // Agents whose capabilities fill PEERS answers (the gateway caps one answer at max_message_bytes).
   for (let a = 0; a < 20; a++) {
     const capabilities = Array.from({ length: 30 }, (_, c) => ({ id: `capability-${a}-${c}`, description: "d".repeat(440) }))
-    await registered(source, generate(), capabilities)
+    await setup(source, capabilities)
   }
   emit({ event: "attacking" })
   await perSource(100, (from) =>
@@ -247,7 +258,7 @@ const churn = async () => {
 
 const scrape = async () => {
   const source = job.sources[0]!
-  for (let a = 0; a < 20; a++) await registered(source, generate(), [{ id: `listed-${a}` }])
+  for (let a = 0; a < 20; a++) await setup(source, [{ id: `listed-${a}` }])
   emit({ event: "attacking" })
   await perSource(16, (from) =>
     forever(async () => {
