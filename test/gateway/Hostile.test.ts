@@ -3,7 +3,7 @@
  * clients that never read, idle and trickling TCP before the upgrade, REGISTERs naming another
  * server.
  */
-import { mkdtempSync, readFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { connect as tcpConnect, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -57,7 +57,11 @@ describe("gateway against clients that never read", () => {
   it.live("drops sessions that ask for replies they never read, and its memory stays bounded", () =>
     Effect.gen(function*() {
       // Replies are PEERS of ~60 KB: the default outbound cap (1 MiB) is reached in seconds.
-      const gateway = yield* startProcess(mkdtempSync(join(tmpdir(), "aiconexus-hostile-")), 0, {
+      const dataDir = yield* Effect.acquireRelease(
+        Effect.sync(() => mkdtempSync(join(tmpdir(), "aiconexus-hostile-"))),
+        (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+      )
+      const gateway = yield* startProcess(dataDir, 0, {
         AICONEXUS_DISCOVER_RATE_PER_SECOND: "100",
         AICONEXUS_DISCOVER_RATE_BURST: "100",
         AICONEXUS_SESSION_RATE_PER_SECOND: "200",
