@@ -62,7 +62,7 @@ const HUGE = { perSecond: 1e9, burst: 1e9 }
 
 type Event = Record<string, unknown> & { readonly event: string }
 
-interface Child {
+export interface Child {
   readonly name: string
   readonly process: ChildProcess
   readonly pid: number
@@ -87,11 +87,19 @@ process.on("exit", killAll)
 const GATEWAY_NODE_FLAGS = startNodeFlags()
 
 /** The script of every gateway process (the one that gets `GATEWAY_NODE_FLAGS`). */
-const GATEWAY_SCRIPT = "server-gateway.ts"
+export const GATEWAY_SCRIPT = "server-gateway.ts"
 
-const start = (name: string, script: string, args: ReadonlyArray<string>, execArgv: ReadonlyArray<string> = []): Child => {
+export const start = (
+  name: string,
+  script: string,
+  args: ReadonlyArray<string>,
+  execArgv: ReadonlyArray<string> = [],
+  /** A command that runs node (e.g. `ip netns exec NAME`). */
+  wrapper: ReadonlyArray<string> = []
+): Child => {
   const nodeFlags = script === GATEWAY_SCRIPT ? [...GATEWAY_NODE_FLAGS, ...execArgv] : execArgv
-  const child = spawn(process.execPath, [...nodeFlags, join(here, script), ...args], { stdio: ["pipe", "pipe", "inherit"] })
+  const command = [...wrapper, process.execPath, ...nodeFlags, join(here, script), ...args]
+  const child = spawn(command[0]!, command.slice(1), { stdio: ["pipe", "pipe", "inherit"] })
   if (child.pid === undefined) throw new Error(`could not start ${name}`)
   children.add(child)
   const events: Array<Event> = []
@@ -165,22 +173,22 @@ const statCpuUs = (file: string): number => {
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS
 }
 /** CPU time of a process (all threads) in microseconds, from /proc. */
-const cpuUs = (pid: number): number => statCpuUs(`/proc/${pid}/stat`)
+export const cpuUs = (pid: number): number => statCpuUs(`/proc/${pid}/stat`)
 /** CPU time of a process's main thread (where all JavaScript runs; GC helpers and libuv are other threads). */
 const mainThreadCpuUs = (pid: number): number => statCpuUs(`/proc/${pid}/task/${pid}/stat`)
 const CLOCK_TICKS = 100
 
 /** Resident memory of a process in KiB, from /proc. */
-const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN)
+export const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN)
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 // ---------------------------------------------------------------------------
 // Servers
 // ---------------------------------------------------------------------------
 
-const dataDirs: Array<string> = []
-const gatewayArgs = (overrides: Record<string, unknown>) => {
+export const dataDirs: Array<string> = []
+export const gatewayArgs = (overrides: Record<string, unknown>) => {
   const dataDir = mkdtempSync(join(tmpdir(), "aiconexus-bench-"))
   dataDirs.push(dataDir)
   return [JSON.stringify({ dataDir, ...overrides })]
@@ -195,6 +203,7 @@ const unlimited = {
   maxSessions: 1e6,
   maxReplayRecords: 1e7,
   maxRejectedFrames: 1e6,
+  maxRejectedBytes: 1e12,
   maxOutboundBufferBytes: 64 * 1024 * 1024
 }
 

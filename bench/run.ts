@@ -5,6 +5,7 @@ import * as Browser from "./browser.ts"
 import * as Cli from "./cli.ts"
 import * as Gateway from "./gateway.ts"
 import * as Nat from "./nat.ts"
+import * as Hostile from "./hostile.ts"
 import * as Protocol from "./protocol.ts"
 import * as WebRtc from "./webrtc.ts"
 
@@ -14,7 +15,8 @@ const benchmarks: Record<string, () => Promise<void>> = {
   webrtc: WebRtc.main,
   browser: Browser.main,
   nat: Nat.main,
-  cli: Cli.main
+  cli: Cli.main,
+  hostile: Hostile.main
 }
 
 const names = process.argv.slice(2)

@@ -16,8 +16,19 @@ export class ConnectFailed extends Error {
   }
 }
 
-const open = (url: string, protocols: Array<string>): WebSocket =>
-  new WebSocket(url, protocols, { perMessageDeflate: false, skipUTF8Validation: true, maxPayload: 1024 * 1024 })
+/** Where a client connects from (a loopback address of its own, to stand for another host) and what it registers. */
+export interface ClientOptions {
+  readonly localAddress?: string
+  readonly capabilities?: ReadonlyArray<{ readonly id: string; readonly description?: string }>
+}
+
+const open = (url: string, protocols: Array<string>, localAddress?: string): WebSocket =>
+  new WebSocket(url, protocols, {
+    perMessageDeflate: false,
+    skipUTF8Validation: true,
+    maxPayload: 1024 * 1024,
+    ...(localAddress === undefined ? {} : { localAddress })
+  })
 
 /**
  * Opens `url`, lets `step` answer frames until it returns `true` (ready), and resolves with the
@@ -59,8 +70,8 @@ const handshake = (socket: WebSocket, onOpen: () => void, step: (frame: string) 
   })
 
 /** Connects to our gateway and registers `identity` (REGISTER signed with node:crypto). */
-export const gateway = (url: string, identity: Identity.Identity, timeoutMs = 30_000) => {
-  const socket = open(url, ["ioap.v1"])
+export const gateway = (url: string, identity: Identity.Identity, timeoutMs = 30_000, options: ClientOptions = {}) => {
+  const socket = open(url, ["ioap.v1"], options.localAddress)
   let challenged = false
   return handshake(socket, () => undefined, (frame) => {
     const envelope = JSON.parse(frame) as { type: string; from: string; payload: { nonce: string } }
@@ -70,7 +81,7 @@ export const gateway = (url: string, identity: Identity.Identity, timeoutMs = 30
       socket.send(signSync(identity, {
         type: "REGISTER",
         to: envelope.from as Identity.Identity["did"],
-        payload: { nonce: envelope.payload.nonce, endpoint: url, capabilities: [] }
+        payload: { nonce: envelope.payload.nonce, endpoint: url, capabilities: [...(options.capabilities ?? [])] }
       }))
       return false
     }
@@ -99,9 +110,9 @@ export const peer = (url: string, id: string, timeoutMs = 30_000) => {
 }
 
 /** Opens a socket to our gateway without registering (resolves once the upgrade succeeded). */
-export const unregistered = (url: string, timeoutMs = 30_000) =>
+export const unregistered = (url: string, timeoutMs = 30_000, localAddress?: string) =>
   new Promise<WebSocket>((resolve, reject) => {
-    const socket = open(url, ["ioap.v1"])
+    const socket = open(url, ["ioap.v1"], localAddress)
     const timer = setTimeout(() => {
       socket.terminate()
       reject(new ConnectFailed("open timeout"))

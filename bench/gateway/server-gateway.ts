@@ -4,10 +4,12 @@
  * argv[2]: JSON overrides of `GatewayConfig` (rates as `{ perSecond, burst }`; `redisUrl` as a
  * plain string makes it a cluster node). Prints
  * `{"event":"listening","url","did"}` once it listens. stdin commands: `gc` (runs the garbage
- * collector when started with --expose-gc, answers `{"event":"gc"}`), `heap <file>` (writes a
+ * collector when started with --expose-gc, answers `{"event":"gc"}`), `loop-reset` and `loop` (the
+ * event loop delay since the reset, answers `{"event":"loop","p50","p99","max"}` in ms), `heap <file>` (writes a
  * heap snapshot, answers `{"event":"heap"}`), `exit` (exits, which
  * also writes a --cpu-prof profile). Exits when stdin closes.
  */
+import { monitorEventLoopDelay } from "node:perf_hooks"
 import { writeHeapSnapshot } from "node:v8"
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Redacted } from "effect"
@@ -23,8 +25,17 @@ const config = GatewayConfig.make({
   redisUrl: redisUrl === undefined ? undefined : Redacted.make(redisUrl)
 })
 
+// The event loop's delay (how long a ready callback waits for the loop): what the gateway itself adds to every frame.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+loopDelay.enable()
+
 commands((line) => {
-  if (line === "gc") {
+  if (line === "loop-reset") {
+    loopDelay.reset()
+  } else if (line === "loop") {
+    const ms = (ns: number) => ns / 1e6
+    emit({ event: "loop", p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max) })
+  } else if (line === "gc") {
     emit({ event: "gc", memory: collect() })
   } else if (line.startsWith("heap ")) {
     emit({ event: "heap", file: writeHeapSnapshot(line.slice(5)) })

@@ -24,6 +24,7 @@ import * as PeerMetrics from "../webrtc/peer/PeerMetrics.ts"
 import type { RecoveryOptions } from "../webrtc/link/LinkRecovery.ts"
 import type { IceTransportPolicy, Transport } from "../webrtc/peer/Transport.ts"
 import { isCapabilityError } from "./CapabilityError.ts"
+import * as PeerLimits from "./PeerLimits.ts"
 
 /** The arguments of a capability call (a JSON object). */
 export type JsonArgs = (typeof Envelope.JsonObject)["Type"]
@@ -36,6 +37,20 @@ export class RequestFailed extends Schema.TaggedError<RequestFailed>()("RequestF
 }) {
   override get message() {
     return `${this.capability} failed (${this.code}): ${this.reason}`
+  }
+}
+
+/**
+ * A session was closed because the peer sent more than the application took: `limit` says
+ * which inbox (`intents`), `max` its size. The `intents` Stream fails with it.
+ */
+export class SessionOverloaded extends Schema.TaggedError<SessionOverloaded>()("SessionOverloaded", {
+  remote: Schema.String,
+  limit: Schema.String,
+  max: Schema.Number
+}) {
+  override get message() {
+    return `session with ${this.remote} closed: more than ${this.max} ${this.limit} waiting unread`
   }
 }
 
@@ -62,8 +77,11 @@ export type Served =
 export interface PeerSession {
   readonly remote: Did
   readonly link: PeerLink
-  /** INTENTs the peer sent. */
-  readonly intents: Stream.Stream<Envelope.Payload<"INTENT">>
+  /**
+   * INTENTs the peer sent. At most `limits.maxPendingIntents` wait unread: one more closes the
+   * session and the Stream fails with `SessionOverloaded` (after those it held).
+   */
+  readonly intents: Stream.Stream<Envelope.Payload<"INTENT">, SessionOverloaded>
   readonly intent: (payload: Envelope.Payload<"INTENT">) => Effect.Effect<void, RequestFailed>
   /**
    * Calls a capability of the peer; fails typed on an `error` answer or after `timeoutMs`. A
@@ -107,6 +125,8 @@ export interface AgentConfig extends Omit<GatewayClientConfig, "capabilities"> {
   readonly recovery?: RecoveryOptions | boolean
   /** Whether `remote` may call `capability` (checked per request, apart from the accept policy). Default: yes. */
   readonly authorize?: (remote: Did, capability: string) => Effect.Effect<boolean>
+  /** What peers are granted: sessions, waiting sessions, concurrent requests, unread INTENTs (`PeerLimits.defaults`). */
+  readonly limits?: Partial<PeerLimits.PeerLimits>
 }
 
 /** An agent. */
@@ -120,23 +140,33 @@ export class Agent extends Context.Service<Agent, {
 }>()("aiconexus/agent/Agent") {
   /** An agent with its gateway client, over `transport` (a Transport Layer). */
   static readonly layer = (config: AgentConfig): Layer.Layer<Agent | GatewayClient, never, Transport | AgentPlatform> =>
-    Agent.layerWithConnector(config).pipe(
-      Layer.provide(Connector.layerWithGateway({
-        ...(config.acceptPolicy === undefined ? {} : { acceptPolicy: config.acceptPolicy }),
-        ...(config.candidatePolicy === undefined ? {} : { candidatePolicy: config.candidatePolicy }),
-        ...(config.iceTransportPolicy === undefined ? {} : { iceTransportPolicy: config.iceTransportPolicy }),
-        ...(config.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: config.connectTimeoutMs }),
-        ...(config.recovery === undefined ? {} : { recovery: config.recovery })
-      }).pipe(Layer.provide(Signaling.layerGateway))),
-      Layer.provideMerge(GatewayClient.layer({ ...config, capabilities: servedBy(config).map((s) => s.capability) }))
-    )
+    Layer.unwrap(Effect.sync(() => {
+      // The session limits are applied in the accept policy, before anything is created.
+      const admission = PeerLimits.make(config.limits)
+      const acceptPolicy = (remote: Did) => {
+        const refusal = admission.refuseSession(remote)
+        if (refusal === undefined) return config.acceptPolicy === undefined ? Effect.succeed(true) : config.acceptPolicy(remote)
+        return Effect.as(Metric.update(PeerMetrics.overloads(refusal.limit), 1), { code: refusal.code, reason: refusal.reason })
+      }
+      return Layer.effect(Agent, make(config, admission)).pipe(
+        Layer.provide(Connector.layerWithGateway({
+          acceptPolicy,
+          ...(config.candidatePolicy === undefined ? {} : { candidatePolicy: config.candidatePolicy }),
+          ...(config.iceTransportPolicy === undefined ? {} : { iceTransportPolicy: config.iceTransportPolicy }),
+          ...(config.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: config.connectTimeoutMs }),
+          ...(config.recovery === undefined ? {} : { recovery: config.recovery })
+        }).pipe(Layer.provide(Signaling.layerGateway))),
+        Layer.provideMerge(GatewayClient.layer({ ...config, capabilities: servedBy(config).map((s) => s.capability) }))
+      )
+    }))
 
   /**
    * An agent over a Connector of your own (its signaling, transport and policies; the Connector
-   * options of `config` are not used) and the GatewayClient it is registered with.
+   * options of `config` are not used) and the GatewayClient it is registered with. The session
+   * limits then apply when a session arrives (one over them is closed), not in the accept policy.
    */
   static readonly layerWithConnector = (config: AgentConfig): Layer.Layer<Agent, never, GatewayClient | Connector> =>
-    Layer.effect(Agent, make(config))
+    Layer.effect(Agent, Effect.suspend(() => make(config, PeerLimits.make(config.limits))))
 }
 
 /**
@@ -175,12 +205,13 @@ const describing = (served: ReadonlyArray<Served>): Serve => {
   return (_args, _from, partial) => Effect.as(Effect.forEach(results, partial, { discard: true }), undefined)
 }
 
-const make = (config: AgentConfig) =>
+const make = (config: AgentConfig, admission: PeerLimits.PeerAdmission) =>
   Effect.gen(function*() {
     const client = yield* GatewayClient
     const connector = yield* Connector
     const served = servedBy(config)
     const handlers = new Map([...served.map((s) => [s.capability.id, toServe(s)] as const), [Describe.DESCRIBE, describing(served)] as const])
+    // Bounded by `admission`: past `maxWaitingSessions` waiting here, new sessions are refused (or closed on arrival).
     const sessions = yield* Queue.unbounded<PeerSession>()
 
     /** A session over an open link: its control channel, requests in flight and served. */
@@ -188,7 +219,16 @@ const make = (config: AgentConfig) =>
       Effect.gen(function*() {
         const control = yield* EnvelopeChannel.make(link, config.identity, config.liveness)
         yield* Metric.update(PeerMetrics.paths((yield* link.peer.stats).selectedPair), 1)
-        const intents = yield* Queue.unbounded<Envelope.Payload<"INTENT">>()
+        // Bounded: the INTENT past `maxPendingIntents` closes the session (typed), it is not dropped silently.
+        const maxIntents = admission.limits.maxPendingIntents
+        const intents = yield* Queue.dropping<Envelope.Payload<"INTENT">, SessionOverloaded | Cause.Done>(maxIntents)
+        let overloaded = false
+        const intentsOverflowed = Effect.gen(function*() {
+          overloaded = true
+          yield* Metric.update(PeerMetrics.overloads("intent_inbox"), 1)
+          Queue.failCauseUnsafe(intents, Cause.fail(new SessionOverloaded({ remote: link.remote, limit: "intents", max: maxIntents })))
+          yield* Effect.forkScoped(link.close)
+        })
         // Calls waiting for answers, by request id: each takes its responses as they come.
         const waiting = new Map<string, (response: Envelope.Payload<"EXEC_RESPONSE">) => void>()
         // Requests being served, by id, so EXEC_CANCEL can interrupt their handler.
@@ -243,13 +283,33 @@ const make = (config: AgentConfig) =>
                   : { status: "success", result: outcome.value, execution_time_ms: elapsed })
             }
           })
+        const refuseBusy = (envelope: Envelope.Envelope<"EXEC_REQUEST">) =>
+          Effect.andThen(
+            Metric.update(PeerMetrics.overloads("requests_per_peer"), 1),
+            Effect.ignore(control.send({
+              type: "EXEC_RESPONSE",
+              correlation_id: envelope.id,
+              payload: {
+                status: "error",
+                error: { code: "RATE_LIMITED", message: `more than ${admission.limits.maxConcurrentRequestsPerPeer} requests of this agent running` }
+              }
+            }))
+          )
         yield* control.envelopes.pipe(
           Stream.runForEach(({ envelope }) => {
             switch (envelope.type) {
               case "INTENT":
-                return Queue.offer(intents, envelope.payload)
-              case "EXEC_REQUEST":
-                return Effect.forkScoped(serve(envelope))
+                return overloaded || Queue.offerUnsafe(intents, envelope.payload)
+                  ? Effect.void
+                  : intentsOverflowed
+              case "EXEC_REQUEST": {
+                // At most `maxConcurrentRequestsPerPeer` handlers per peer: the caller is told RATE_LIMITED.
+                if (!admission.requestStarted(link.remote)) return refuseBusy(envelope)
+                return Effect.forkScoped(Effect.ensuring(
+                  serve(envelope),
+                  Effect.sync(() => admission.requestEnded(link.remote))
+                ))
+              }
               case "EXEC_CANCEL": {
                 const request = envelope.correlation_id === undefined ? undefined : running.get(envelope.correlation_id)
                 return request === undefined ? Effect.void : Deferred.succeed(request, undefined)
@@ -368,8 +428,21 @@ const make = (config: AgentConfig) =>
         } satisfies PeerSession
       })
 
+    // Sessions peers opened: counted until their link ends; over a limit (which the accept
+    // policy applies first, when it is ours) the link is closed at once.
     yield* connector.incoming.pipe(
-      Stream.runForEach((link) => Effect.flatMap(session(link), (s) => Queue.offer(sessions, s))),
+      Stream.runForEach((link) =>
+        Effect.gen(function*() {
+          if (!admission.sessionOpened(link.remote)) {
+            const refusal = admission.refuseSession(link.remote)
+            if (refusal !== undefined) yield* Metric.update(PeerMetrics.overloads(refusal.limit), 1)
+            return yield* link.close
+          }
+          yield* Effect.forkScoped(Effect.andThen(link.ended, Effect.sync(() => admission.sessionEnded(link.remote))))
+          const peerSession = yield* session(link)
+          admission.sessionWaiting()
+          yield* Queue.offer(sessions, peerSession)
+        })),
       Effect.forkScoped
     )
 
@@ -377,6 +450,9 @@ const make = (config: AgentConfig) =>
       did: config.identity.did,
       discover: (query) => Effect.map(client.discover(query), (page) => page.agents),
       connect: (remote) => Effect.flatMap(connector.connect(remote), session),
-      sessions: Stream.fromQueue(sessions)
+      sessions: Stream.map(Stream.fromQueue(sessions), (taken) => {
+        admission.sessionTaken()
+        return taken
+      })
     })
   })

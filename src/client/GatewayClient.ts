@@ -36,6 +36,7 @@ import type * as Identity from "../protocol/Identity.ts"
 import * as ReplayGuard from "../protocol/ReplayGuard.ts"
 import * as StateMachine from "../machine/StateMachine.ts"
 import * as ClientStates from "./ClientState.ts"
+import * as Backoff from "./Backoff.ts"
 import { KnownGateways } from "./KnownGateways.ts"
 
 // ---------------------------------------------------------------------------
@@ -161,7 +162,7 @@ export interface GatewayClientConfig {
    * Once registered, a lost connection is retried as usual. Default: false.
    */
   readonly failFast?: boolean
-  /** Delays between reconnection attempts (default: exponential from 250 ms, capped at 30 s, jittered, forever). */
+  /** Delays between reconnection attempts (default: exponential from 250 ms, capped at 5 s, 50–100 % at random, forever). */
   readonly reconnect?: Schedule.Schedule<unknown, unknown>
   readonly openTimeoutMs?: number
   readonly handshakeTimeoutMs?: number
@@ -240,11 +241,8 @@ export class GatewayClient extends Context.Service<GatewayClient, {
 
 const GATEWAY_TYPES: ReadonlySet<string> = new Set(["PONG", "PEERS", "ERROR"])
 
-/** The default reconnection delays: 250 ms doubling, at most 30 s, jittered, forever. */
-export const defaultReconnect: Schedule.Schedule<unknown, unknown> = Schedule.min([
-  Schedule.exponential("250 millis", 2),
-  Schedule.spaced("30 seconds")
-]).pipe(Schedule.jittered)
+/** The default reconnection delays: at most 5 s apart, randomized (see `Backoff`). */
+export const defaultReconnect: Schedule.Schedule<unknown, unknown> = Backoff.defaultReconnect
 
 interface Outgoing {
   readonly draft: Envelope.Draft<Envelope.Type>

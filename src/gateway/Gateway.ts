@@ -21,6 +21,7 @@ import type { Did } from "../protocol/Did.ts"
 import * as IdentityFile from "../protocol/IdentityFile.ts"
 import * as NodeEd25519 from "../protocol/NodeEd25519.ts"
 import * as Admission from "./Admission.ts"
+import * as ConnectionGuard from "./ConnectionGuard.ts"
 import { AgentRegistry } from "./AgentRegistry.ts"
 import { type GatewayConfig, GatewayConfigService } from "./GatewayConfig.ts"
 import * as GatewayMetrics from "./GatewayMetrics.ts"
@@ -132,7 +133,7 @@ const node = (config: GatewayConfig) =>
     yield* validate(config)
     const identity = yield* loadIdentity(config)
     const startedAt = yield* Clock.currentTimeMillis
-    const httpServer = createServer()
+    const httpServer = createServer(ConnectionGuard.serverOptions(config))
     const admission = Admission.make(config)
     const server = NodeHttpServer.layer(() => httpServer, {
       host: config.host,

@@ -37,14 +37,20 @@ export interface GatewayConfig {
   readonly sessionRate: Rate
   readonly destinationRate: Rate
   readonly discoverRate: Rate
-  /** Open connections from one client IP. */
+  /** Open WebSocket sessions (and upgrades in progress) from one client IP. */
   readonly maxConnectionsPerIp: number
+  /** Open TCP connections from one address before any HTTP work (trusted proxies are exempt); more are dropped at once. */
+  readonly maxTcpConnectionsPerIp: number
+  /** A connection must finish its request headers (and not sit idle before its upgrade) within this. */
+  readonly headerTimeoutMs: number
   /** New connections (handshakes) from one client IP. */
   readonly handshakeRatePerIp: Rate
   /** Peers whose X-Forwarded-For header is believed. */
   readonly trustedProxies: ReadonlyArray<string>
   /** Rejected frames a session may send before it is closed with 4000. */
   readonly maxRejectedFrames: number
+  /** Bytes of frames refused as unreadable (not I-JSON, not an envelope) a session may send before it is closed with 4000. */
+  readonly maxRejectedBytes: number
   /** Rate-limited frames a session may send before it is closed with 4003. */
   readonly maxRateLimitStrikes: number
   /** Verify signatures of relayed frames (PROTOCOL.md 4.3 step 10: SHOULD). */
@@ -89,9 +95,12 @@ export const defaults: GatewayConfig = {
   destinationRate: { perSecond: 100, burst: 400 },
   discoverRate: { perSecond: 1, burst: 5 },
   maxConnectionsPerIp: 256,
+  maxTcpConnectionsPerIp: 300,
+  headerTimeoutMs: 5_000,
   handshakeRatePerIp: { perSecond: 20, burst: 100 },
   trustedProxies: [],
   maxRejectedFrames: 20,
+  maxRejectedBytes: 256 * 1024,
   maxRateLimitStrikes: 50,
   verifyRelaySignatures: true,
   agentsEndpoint: "auto",
@@ -138,9 +147,12 @@ export const fromEnv: Config.Config<GatewayConfig> = Config.all({
   destinationRate: rate("AICONEXUS_DESTINATION_RATE", defaults.destinationRate),
   discoverRate: rate("AICONEXUS_DISCOVER_RATE", defaults.discoverRate),
   maxConnectionsPerIp: int("AICONEXUS_MAX_CONNECTIONS_PER_IP", defaults.maxConnectionsPerIp),
+  maxTcpConnectionsPerIp: int("AICONEXUS_MAX_TCP_CONNECTIONS_PER_IP", defaults.maxTcpConnectionsPerIp),
+  headerTimeoutMs: int("AICONEXUS_HEADER_TIMEOUT_MS", defaults.headerTimeoutMs),
   handshakeRatePerIp: rate("AICONEXUS_HANDSHAKE_RATE_PER_IP", defaults.handshakeRatePerIp),
   trustedProxies: list("AICONEXUS_TRUSTED_PROXIES"),
   maxRejectedFrames: int("AICONEXUS_MAX_REJECTED_FRAMES", defaults.maxRejectedFrames),
+  maxRejectedBytes: int("AICONEXUS_MAX_REJECTED_BYTES", defaults.maxRejectedBytes),
   maxRateLimitStrikes: int("AICONEXUS_MAX_RATE_LIMIT_STRIKES", defaults.maxRateLimitStrikes),
   verifyRelaySignatures: Config.Boolean("AICONEXUS_VERIFY_RELAY_SIGNATURES").pipe(Config.withDefault(defaults.verifyRelaySignatures)),
   agentsEndpoint: Config.Literals(["auto", "on", "off"], "AICONEXUS_AGENTS_ENDPOINT").pipe(Config.withDefault(defaults.agentsEndpoint)),

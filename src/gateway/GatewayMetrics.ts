@@ -53,6 +53,14 @@ export const refused = byLabel((status: number) =>
     attributes: { status: String(status) }
   }))
 
+/** TCP connections dropped before their upgrade, by reason (per_ip, header_timeout). */
+export const dropped = byLabel((reason: string) =>
+  Metric.counter("aiconexus_gateway_connections_dropped_total", {
+    description: "TCP connections dropped before a WebSocket upgrade, by reason",
+    incremental: true,
+    attributes: { reason }
+  }))
+
 /** Sessions closed by the gateway, by close code. */
 export const closed = byLabel((code: number) =>
   Metric.counter("aiconexus_gateway_sessions_closed_total", {

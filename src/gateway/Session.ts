@@ -26,6 +26,7 @@ import type * as Identity from "../protocol/Identity.ts"
 import * as ReplayGuard from "../protocol/ReplayGuard.ts"
 import * as StateMachine from "../machine/StateMachine.ts"
 import { AgentRegistry } from "./AgentRegistry.ts"
+import * as DialledUrl from "./DialledUrl.ts"
 import type { GatewayConfig } from "./GatewayConfig.ts"
 import * as GatewayMetrics from "./GatewayMetrics.ts"
 import * as IceServers from "./IceServers.ts"
@@ -44,6 +45,10 @@ export interface Connection {
   /** Stops reading frames while the session works through those it holds. */
   readonly pause: () => void
   readonly resume: () => void
+  /** Drops the connection at once, without a closing handshake (for a client that does not read). */
+  readonly abort: () => void
+  /** The host the client dialled (REGISTER's `endpoint` is checked against it). */
+  readonly dialled: DialledUrl.Dialled
 }
 
 /** What a session needs from the gateway around it. */
@@ -233,6 +238,7 @@ class GatewaySession implements Session, Endpoint {
   #discoverBucket: TokenBucket.TokenBucket | undefined = undefined
   #errorReplies: TokenBucket.TokenBucket | undefined = undefined
   #rejectedFrames = 0
+  #rejectedBytes = 0
   #rateLimitStrikes = 0
   #inbox: Array<string | Uint8Array> | undefined = undefined
   /** Work started and not finished (it waits for a service): frames wait until there is none. */
@@ -277,12 +283,28 @@ class GatewaySession implements Session, Endpoint {
     return Effect.andThen(this.#close(code, reason), Effect.fail(new Closed({ code })))
   }
 
-  /** A signed envelope from the gateway to this session's agent. */
+  /**
+   * A signed envelope from the gateway to this session's agent. Replies respect the outbound
+   * buffer cap as relayed frames do: a client whose queue is over it does not read what it asks
+   * for, and is dropped (4003, no closing handshake it would not read either).
+   */
   #sendSigned<T extends Envelope.Type>(draft: Envelope.Draft<T>): Effect.Effect<void> {
-    return Envelope.make(this.node.identity, draft).pipe(
-      Effect.flatMap((envelope) => Effect.sync(() => this.#connection.send(Envelope.encode(envelope)))),
-      Effect.catchCause((cause) => Effect.logError("gateway could not sign an envelope", cause))
-    )
+    return Effect.suspend(() => {
+      if (this.#connection.bufferedBytes() > this.node.config.maxOutboundBufferBytes) return Effect.sync(() => this.#abortUnread())
+      return Envelope.make(this.node.identity, draft).pipe(
+        Effect.flatMap((envelope) => Effect.sync(() => this.#connection.send(Envelope.encode(envelope)))),
+        Effect.catchCause((cause) => Effect.logError("gateway could not sign an envelope", cause))
+      )
+    })
+  }
+
+  /** Drops a session that does not read its replies; the socket's close ends it. */
+  #abortUnread(): void {
+    // Once, as `#close`: an open session's `close` is always allowed.
+    if (!SessionState.isOpen(this.#phase) || Result.isFailure(this.#enter("close"))) return
+    this.#stop()
+    GatewayMetrics.closed(CloseCode.rateLimited).updateUnsafe(1, this.node.metrics)
+    this.#connection.abort()
   }
 
   #sendError(code: ErrorCode, message: string, correlationId?: string, details?: Envelope.Payload<"ERROR">["details"]) {
@@ -328,10 +350,8 @@ class GatewaySession implements Session, Endpoint {
       if (register.type !== "REGISTER" || register.payload.nonce !== session.#nonce) {
         return yield* session.#failHandshake("UNAUTHORIZED", "the nonce is not this session's challenge", register.id)
       }
-      const { publicUrls } = session.node.config
-      if (publicUrls.length > 0 && !publicUrls.includes(register.payload.endpoint)) {
-        return yield* session.#failHandshake("UNAUTHORIZED", "the endpoint is not a URL of this gateway", register.id)
-      }
+      const wrongEndpoint = DialledUrl.refusal(register.payload.endpoint, session.node.config.publicUrls, session.#connection.dialled)
+      if (wrongEndpoint !== undefined) return yield* session.#failHandshake("UNAUTHORIZED", wrongEndpoint, register.id)
       yield* session.#registerAgent(register)
     })
   }
@@ -398,13 +418,15 @@ class GatewaySession implements Session, Endpoint {
   // Registered
   // -------------------------------------------------------------------------
 
-  #refuse(rejection: Accept.EnvelopeRejected): Effect.Effect<void, Failure> {
+  /** Refuses a frame; `bytes`: its size when parsing it was the cost (a session's rejected bytes are bounded too). */
+  #refuse(rejection: Accept.EnvelopeRejected, bytes = 0): Effect.Effect<void, Failure> {
     return Effect.andThen(
       this.#sendError(rejection.code as ErrorCode, rejection.reason, rejection.correlation_id, rejection.details),
       Effect.suspend(() => {
         if (rejection.code === "RATE_LIMITED") return this.#strike()
         this.#rejectedFrames++
-        if (this.#rejectedFrames > this.node.config.maxRejectedFrames) {
+        this.#rejectedBytes += bytes
+        if (this.#rejectedFrames > this.node.config.maxRejectedFrames || this.#rejectedBytes > this.node.config.maxRejectedBytes) {
           return this.#closeAndEnd(CloseCode.protocolError, "too many rejected frames")
         }
         return Effect.void
@@ -473,7 +495,7 @@ class GatewaySession implements Session, Endpoint {
     }
     const rules = this.#rules
     const read = Accept.read(frame, rules)
-    if (Result.isFailure(read)) return this.#refuse(read.failure)
+    if (Result.isFailure(read)) return this.#refuse(read.failure, typeof frame === "string" ? frame.length : frame.byteLength)
     const candidate = read.success
     if (Envelope.relayedTypes.has(candidate.type)) return this.#relayChecked(candidate, now, receivedAt, verifySync)
     const session = this

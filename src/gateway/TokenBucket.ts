@@ -41,18 +41,25 @@ export const isFull = (bucket: TokenBucket, now: number): boolean =>
 
 /**
  * Buckets keyed by a string (an IP address, a DID), at most `capacity` of them: full buckets are
- * forgotten first; when every bucket is in use the key is refused, which fails closed.
+ * forgotten first; when every bucket is in use the key is refused, which fails closed. Full
+ * buckets are also swept after as many new keys as the map held after the last sweep (at least
+ * 1,024), so the map follows the keys in use rather than growing to `capacity` (a sweep costs
+ * O(size), amortized O(1) per new key).
  */
 export const keyed = (rate: Rate, capacity: number) => {
   const buckets = new Map<string, TokenBucket>()
+  let newKeys = 0
+  let sweepAfter = 1024
   const sweep = (now: number) => {
     for (const [key, bucket] of buckets) if (isFull(bucket, now)) buckets.delete(key)
+    newKeys = 0
+    sweepAfter = Math.max(1024, buckets.size)
   }
   return {
     take: (key: string, now: number): boolean => {
       let bucket = buckets.get(key)
       if (bucket === undefined) {
-        if (buckets.size >= capacity) sweep(now)
+        if (buckets.size >= capacity || ++newKeys >= sweepAfter) sweep(now)
         if (buckets.size >= capacity) return false
         bucket = make(rate, now)
         buckets.set(key, bucket)

@@ -16,6 +16,8 @@ import { type WebSocket, WebSocketServer } from "ws"
 import { CloseCode, SUBPROTOCOL } from "../protocol/GatewaySocket.ts"
 import type * as Identity from "../protocol/Identity.ts"
 import * as Admission from "./Admission.ts"
+import * as ConnectionGuard from "./ConnectionGuard.ts"
+import * as DialledUrl from "./DialledUrl.ts"
 import type { GatewayConfig } from "./GatewayConfig.ts"
 import * as GatewayMetrics from "./GatewayMetrics.ts"
 import * as Session from "./Session.ts"
@@ -41,11 +43,13 @@ const ignore = () => undefined
 class WsConnection implements Session.Connection {
   readonly #ws: WebSocket
   readonly #socket: Duplex
+  readonly dialled: DialledUrl.Dialled
   #corked = false
 
-  constructor(ws: WebSocket, socket: Duplex) {
+  constructor(ws: WebSocket, socket: Duplex, dialled: DialledUrl.Dialled) {
     this.#ws = ws
     this.#socket = socket
+    this.dialled = dialled
   }
 
   /** Frames written in one turn of the event loop leave in one write (one system call). */
@@ -73,6 +77,10 @@ class WsConnection implements Session.Connection {
 
   pause(): void {
     this.#ws.pause()
+  }
+
+  abort(): void {
+    this.#ws.terminate()
   }
 
   resume(): void {
@@ -113,8 +121,8 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
     answer(socket, status, body)
   }
 
-  const start = (ws: WebSocket, socket: Duplex) => {
-    const session = Session.start(node, new WsConnection(ws, socket))
+  const start = (ws: WebSocket, socket: Duplex, dialled: DialledUrl.Dialled) => {
+    const session = Session.start(node, new WsConnection(ws, socket, dialled))
     sessions.add(session)
     ws.on("message", (data, isBinary) => session.receive(isBinary ? data as Buffer : data.toString()))
     ws.on("error", ignore)
@@ -122,6 +130,10 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
       if (sessions.delete(session)) runFork(session.closed)
     })
   }
+
+  const guard = ConnectionGuard.install(server, config, admission.trustedProxies, (reason) => {
+    GatewayMetrics.dropped(reason).updateUnsafe(1, node.metrics)
+  })
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", ignore)
@@ -131,6 +143,9 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
       return refuse(socket, 400, `offer the WebSocket subprotocol ${SUBPROTOCOL}`)
     }
     const forwarded = request.headers["x-forwarded-for"]
+    const fromProxy = admission.trustedProxies.has(Admission.normalizeIp(request.socket.remoteAddress ?? "unknown"))
+    const forwardedHost = request.headers["x-forwarded-host"]
+    const dialled = DialledUrl.dialled(request.headers.host, Array.isArray(forwardedHost) ? forwardedHost[0] : forwardedHost, fromProxy)
     const ip = Admission.clientIp(
       request.socket.remoteAddress,
       Array.isArray(forwarded) ? forwarded.join(",") : forwarded,
@@ -141,7 +156,8 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
     // The connection counts until it closes, whether or not the WebSocket handshake succeeds
     // (a socket closes once: `on` spares the wrapper `once` would keep for every session).
     socket.on("close", () => admission.release(ip))
-    wss.handleUpgrade(request, socket, head, (ws) => start(ws, socket))
+    guard.upgraded(request.socket)
+    wss.handleUpgrade(request, socket, head, (ws) => start(ws, socket, dialled))
   }
 
   // The routes' server registered its own upgrade handling; `/ws` is served here instead.
@@ -160,6 +176,7 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
   yield* Effect.addFinalizer(() =>
     Effect.gen(function*() {
       server.off("upgrade", onUpgrade)
+      guard.remove()
       const open = [...sessions]
       sessions.clear()
       for (const session of open) yield* session.end(CloseCode.goingAway, "gateway shutting down")

@@ -26,6 +26,18 @@ describe("TokenBucket", () => {
     assert.isTrue(keyed.take("c", 1000))
     assert.strictEqual(keyed.size(), 1)
   })
+
+  it("keyed buckets follow the keys in use: refilled ones are swept long before the capacity", () => {
+    // A registration churn: every second 2,000 new DIDs, each seen once.
+    const keyed = TokenBucket.keyed({ perSecond: 1, burst: 5 }, 100_000)
+    let largest = 0
+    for (let second = 0; second < 30; second++) {
+      for (let i = 0; i < 2000; i++) keyed.take(`did-${second}-${i}`, second * 1000)
+      largest = Math.max(largest, keyed.size())
+    }
+    // Buckets refill in one second: the map holds about the last few seconds' keys, not 60,000.
+    assert.isBelow(largest, 10_000)
+  })
 })
 
 describe("Admission", () => {

@@ -23,8 +23,22 @@ export interface UdpRelay {
 
 const HOST = "127.0.0.1"
 
+/** A lossy path: each datagram is dropped with probability `loss`, the others held `delayMs`. */
+export interface PathOptions {
+  readonly loss?: number
+  readonly delayMs?: number
+  /** The generator of the drops (default Math.random). */
+  readonly random?: () => number
+}
+
 /** A relay whose sockets close with the scope. */
-export const make = Effect.gen(function*() {
+export const make = Effect.suspend(() => makeWith({}))
+
+/** A relay over a lossy, slow path; its sockets close with the scope. */
+export const makeWith = (options: PathOptions) => Effect.gen(function*() {
+  const loss = options.loss ?? 0
+  const delayMs = options.delayMs ?? 0
+  const random = options.random ?? Math.random
   const proxies = new Map<number, Dgram.Socket>() // real port → its proxy socket
   const reals = new Map<number, number>() // proxy port → real port
   let paused = false
@@ -42,8 +56,21 @@ export const make = Effect.gen(function*() {
           dropped++
           return
         }
+        if (loss > 0 && random() < loss) {
+          dropped++
+          return
+        }
         forwarded++
-        via.send(message, target, HOST)
+        if (delayMs > 0) {
+          setTimeout(() => {
+            try {
+              via.send(message, target, HOST)
+            } catch {
+              // The relay closed meanwhile: the datagram is lost, as on a path that went away.
+            }
+          }, delayMs)
+        }
+        else via.send(message, target, HOST)
       })
       socket.bind(0, HOST, () => {
         proxies.set(real, socket)

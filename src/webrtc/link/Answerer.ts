@@ -9,6 +9,7 @@
 import { Clock, Effect, Exit, Scope } from "effect"
 import type { Signal, Signaling } from "../../client/Signaling.ts"
 import type { Did } from "../../protocol/Did.ts"
+import type { ErrorCode } from "../../protocol/ErrorCode.ts"
 import { boundedMemo } from "../../util/BoundedMemo.ts"
 import type { Links, PeerLink } from "./Link.ts"
 import type { LinkState } from "./LinkState.ts"
@@ -19,8 +20,11 @@ export interface AnswererConfig {
   readonly signaling: Signaling["Service"]
   readonly negotiation: Negotiation
   readonly links: Links
-  /** Whether to answer an OFFER from this DID. Default: yes. */
-  readonly acceptPolicy: ((remote: Did) => Effect.Effect<boolean>) | undefined
+  /**
+   * Whether to answer an OFFER from this DID (default: yes): `false` refuses with
+   * CONNECTION_REFUSED; `{ code, reason }` refuses with that BYE.
+   */
+  readonly acceptPolicy: ((remote: Did) => Effect.Effect<boolean | { readonly code: ErrorCode; readonly reason: string }>) | undefined
 }
 
 /** Answers `offer` on its registered connection `state`, whose scope is `linkScope`, and hands the open link to `deliver`; a failure is logged. */
@@ -50,8 +54,10 @@ export const make = (config: AnswererConfig): Answer => {
   const answer: Answer = (offer, state, linkScope, deliver) =>
     Effect.gen(function*() {
       const remote = offer.from
-      if (config.acceptPolicy !== undefined && !(yield* config.acceptPolicy(remote))) {
-        yield* Effect.ignore(signaling.send(remote, "BYE", { connection_id: offer.connectionId, code: "CONNECTION_REFUSED", reason: "not accepted" }))
+      const verdict = config.acceptPolicy === undefined ? true : yield* config.acceptPolicy(remote)
+      if (verdict !== true) {
+        const { code, reason } = verdict === false ? { code: "CONNECTION_REFUSED" as const, reason: "not accepted" } : verdict
+        yield* Effect.ignore(signaling.send(remote, "BYE", { connection_id: offer.connectionId, code, reason }))
         return yield* Scope.close(linkScope, Exit.void)
       }
       const setup = Effect.gen(function*() {

@@ -17,6 +17,7 @@ import { Context, Deferred, Effect, Layer, Queue, Scope, Stream } from "effect"
 import { GatewayClient } from "../../client/GatewayClient.ts"
 import { type Signal, Signaling } from "../../client/Signaling.ts"
 import type { Did } from "../../protocol/Did.ts"
+import type { ErrorCode } from "../../protocol/ErrorCode.ts"
 import type { IceServer } from "../../protocol/Envelope.ts"
 import * as CandidatePolicy from "../peer/CandidatePolicy.ts"
 import { type IceTransportPolicy, Transport } from "../peer/Transport.ts"
@@ -37,8 +38,11 @@ export type { PeerLink } from "./Link.ts"
 export interface ConnectorConfig {
   /** ICE servers for new connections (with a gateway: the ones in REGISTERED). */
   readonly iceServers: Effect.Effect<ReadonlyArray<IceServer>>
-  /** Whether to answer an OFFER from this DID; applied before anything is created. Default: yes. */
-  readonly acceptPolicy?: (remote: Did) => Effect.Effect<boolean>
+  /**
+   * Whether to answer an OFFER from this DID; applied before anything is created. Default: yes.
+   * `false` refuses with CONNECTION_REFUSED; `{ code, reason }` refuses with that BYE.
+   */
+  readonly acceptPolicy?: (remote: Did) => Effect.Effect<boolean | { readonly code: ErrorCode; readonly reason: string }>
   readonly candidatePolicy?: CandidatePolicy.CandidatePolicy
   /** Local candidates ICE may use: "relay" keeps host and srflx paths unused (default "all"). */
   readonly iceTransportPolicy?: IceTransportPolicy

@@ -13,9 +13,14 @@ import * as PeerMetrics from "./PeerMetrics.ts"
 /** A message: text, or binary as bytes. */
 export type Message = string | Uint8Array
 
-/** The channel is closed (or closing): nothing more can be sent on it. */
+/** Why this side closed a channel on its own: its receive inbox overflowed (the application did not read). */
+export const CloseReason = Schema.Literal("inbox_full")
+export type CloseReason = typeof CloseReason.Type
+
+/** The channel is closed (or closing): nothing more can be sent on it. `reason` says why, when this side closed it. */
 export class ChannelClosed extends Schema.TaggedError<ChannelClosed>()("ChannelClosed", {
-  label: Schema.String
+  label: Schema.String,
+  reason: Schema.optionalKey(CloseReason)
 }) {}
 
 /** A message larger than the channel can carry in one piece. */
@@ -49,13 +54,25 @@ export interface DataChannel {
   readonly bufferedAmount: () => number
   /** Completes when the channel is open; fails if it closes first. */
   readonly opened: Effect.Effect<void, ChannelClosed>
-  /** Messages as they arrive; ends when the channel closes. One consumer. */
+  /**
+   * Messages as they arrive; ends when the channel closes. One consumer. At most
+   * `INBOX_MAX_BYTES` (or the `wrap` option) wait unread: a message beyond that closes the
+   * channel (`closeReason` "inbox_full"); those already held are still delivered, then it ends.
+   */
   readonly messages: Stream.Stream<Message>
+  /**
+   * Why this side closed the channel (`undefined` while open, or when it was closed otherwise).
+   * Channels that stand for another (a link's control channel across rebuilds) may not say.
+   */
+  readonly closeReason?: () => CloseReason | undefined
   /** Sends one message, waiting while the stack's send buffer is above its high-water mark. */
   readonly send: (message: Message) => Effect.Effect<void, ChannelClosed | MessageTooLarge>
   readonly close: Effect.Effect<void>
   readonly stats: Effect.Effect<ChannelStats>
 }
+
+/** Bytes of received messages a channel holds unread before it closes with "inbox_full". */
+export const INBOX_MAX_BYTES = 64 * 1024 * 1024
 
 /** Send buffer levels: `send` waits above the high mark until the stack drains to the low mark. */
 export const BUFFER_HIGH_WATER = 1024 * 1024
@@ -98,12 +115,17 @@ const bytesReceivedMetric = PeerMetrics.bytes("received")
 export const wrap = (
   channel: RTCDataChannel,
   maxMessageSize: () => number,
-  early?: EarlyMessages
+  early?: EarlyMessages,
+  options: { readonly maxInboxBytes?: number } = {}
 ): Effect.Effect<DataChannel, never, Scope.Scope> =>
   Effect.gen(function*() {
     const label = channel.label
     const state = yield* SubscriptionRef.make<RTCDataChannelState>(channel.readyState)
-    const inbox = yield* Queue.unbounded<Message, Cause.Done>()
+    // Bounded by bytes: each message is held with its size until the consumer takes it.
+    const inbox = yield* Queue.unbounded<readonly [Message, number], Cause.Done>()
+    const maxInboxBytes = options.maxInboxBytes ?? INBOX_MAX_BYTES
+    let inboxBytes = 0
+    let closeReason: CloseReason | undefined = undefined
     const opened = yield* Deferred.make<void, ChannelClosed>()
     let drained = yield* Deferred.make<void>()
     let bytesSent = 0
@@ -126,7 +148,7 @@ export const wrap = (
     })
     channel.addEventListener("close", () => {
       setState("closed")
-      Deferred.doneUnsafe(opened, Effect.fail(new ChannelClosed({ label })))
+      Deferred.doneUnsafe(opened, Effect.fail(closedError()))
       Deferred.doneUnsafe(drained, Effect.void)
       Queue.endUnsafe(inbox)
     })
@@ -137,7 +159,17 @@ export const wrap = (
       messagesReceived++
       messagesReceivedMetric.updateUnsafe(1, context)
       bytesReceivedMetric.updateUnsafe(size, context)
-      Queue.offerUnsafe(inbox, message)
+      if (closeReason !== undefined) return
+      if (inboxBytes + size > maxInboxBytes) {
+        // The application does not keep up: the channel closes (typed), not a silent drop.
+        closeReason = "inbox_full"
+        PeerMetrics.overloads("channel_inbox").updateUnsafe(1, context)
+        Queue.endUnsafe(inbox)
+        channel.close()
+        return
+      }
+      inboxBytes += size
+      Queue.offerUnsafe(inbox, [message, size])
     }
     // Synchronously: stop holding, listen, then hand over what was held (nothing lost or doubled).
     early?.stop()
@@ -146,10 +178,13 @@ export const wrap = (
     channel.addEventListener("bufferedamountlow", () => Deferred.doneUnsafe(drained, Effect.void))
     if (channel.readyState === "open") Deferred.doneUnsafe(opened, Effect.void)
     if (channel.readyState === "closed") {
-      Deferred.doneUnsafe(opened, Effect.fail(new ChannelClosed({ label })))
+      Deferred.doneUnsafe(opened, Effect.fail(closedError()))
       Queue.endUnsafe(inbox)
     }
 
+    function closedError(): ChannelClosed {
+      return new ChannelClosed(closeReason === undefined ? { label } : { label, reason: closeReason })
+    }
     const isClosed = () => channel.readyState === "closed" || channel.readyState === "closing"
     const send = (message: Message): Effect.Effect<void, ChannelClosed | MessageTooLarge> =>
       Effect.gen(function*() {
@@ -161,11 +196,11 @@ export const wrap = (
           if (yield* Deferred.isDone(drained)) drained = yield* Deferred.make<void>()
           yield* Deferred.await(drained)
         }
-        if (isClosed()) return yield* new ChannelClosed({ label })
+        if (isClosed()) return yield* closedError()
         try {
           channel.send(message as string & Uint8Array<ArrayBuffer>)
         } catch {
-          return yield* new ChannelClosed({ label })
+          return yield* closedError()
         }
         bytesSent += size
         messagesSent++
@@ -186,7 +221,11 @@ export const wrap = (
       negotiated: channel.negotiated,
       state,
       opened: Deferred.await(opened),
-      messages: Stream.fromQueue(inbox),
+      messages: Stream.map(Stream.fromQueue(inbox), ([message, size]) => {
+        inboxBytes -= size
+        return message
+      }),
+      closeReason: () => closeReason,
       send,
       close: Effect.sync(() => channel.close()),
       stats: Effect.sync(() => ({ label, bytesSent, bytesReceived, messagesSent, messagesReceived }))

@@ -124,3 +124,15 @@ export const paths = (pair: SelectedPair | undefined) => {
   const { local, remote } = pathLabels(pair)
   return pathsByLabels(`${local} ${remote}`)
 }
+
+/**
+ * Limits a peer reached at this agent, by which: a data channel's receive inbox (the channel
+ * closed), a session's intent inbox (the session closed), sessions waiting to be taken, sessions
+ * per peer or in all (the session refused), concurrent requests per peer (the request refused).
+ */
+export const overloads = byLabel((limit: "channel_inbox" | "intent_inbox" | "sessions_waiting" | "sessions_per_peer" | "sessions_total" | "requests_per_peer") =>
+  Metric.counter("aiconexus_agent_peer_limits_reached_total", {
+    description: "Per-peer limits reached at this agent, by limit",
+    incremental: true,
+    attributes: { limit }
+  }))

@@ -1,0 +1,451 @@
+/**
+ * The faults of `npm run bench -- hostile`, and its soak: every process is a child of its own
+ * (gateway, agents, redis-server); network faults run inside a network namespace this benchmark
+ * creates and deletes.
+ */
+import { execFileSync } from "node:child_process"
+import { mkdtempSync } from "node:fs"
+import { setPriority, tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, Exit, Fiber, Option, Redacted, Scope, Stream } from "effect"
+import * as RedisServer from "../../test/gateway/redisServer.ts"
+import * as Fuzz from "../../test/protocol/fuzz.ts"
+import * as WebRtcFixtures from "../../test/webrtc/fixtures.ts"
+import * as UdpRelay from "../../test/webrtc/udpRelay.ts"
+import { type Child, dataDirs, GATEWAY_SCRIPT, gatewayArgs, rssKiB, sleep, start } from "../gateway.ts"
+import * as Clients from "../gateway/clients.ts"
+import { offerDraft, signSync } from "../gateway/common.ts"
+import * as Identity from "../../src/protocol/Identity.ts"
+import * as NodeEd25519 from "../../src/protocol/NodeEd25519.ts"
+
+const AGENT_SCRIPT = "../hostile/agent.ts"
+const RECONNECT_AGENTS = Number(process.env.HOSTILE_BENCH_RECONNECT_AGENTS ?? 5000)
+const fixed = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "-")
+const generate = () => Effect.runSync(Effect.provide(Identity.generate, NodeEd25519.layer))
+
+/** Agents registered at a gateway, from its /health. */
+const agentsAt = async (httpUrl: string): Promise<number> => {
+  try {
+    const body = (await (await fetch(`${httpUrl}/health`, { signal: AbortSignal.timeout(1000) })).json()) as { agents: number }
+    return body.agents
+  } catch {
+    return -1
+  }
+}
+
+/** Collects an honest agent's `calls` reports (one a second) and its `ended` event. */
+const collectCalls = (honest: Child) => {
+  const seconds: Array<{ at: number; count: number; failures: Record<string, number> }> = []
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      const report = await honest.next("calls", 500).catch(() => undefined)
+      if (report === undefined) continue
+      const latency = report.latency as { count: number }
+      seconds.push({ at: report.at as number, count: latency.count, failures: report.failures as Record<string, number> })
+    }
+  })()
+  return { seconds, stop: async () => ((running = false), await loop) }
+}
+
+// ---------------------------------------------------------------------------
+
+/** The gateway SIGKILLed under open sessions, down for `outageMs`, restarted on its port with its identity. */
+const gatewayKill = async (outageMs: number) => {
+  const dataDir = mkdtempSync(join(tmpdir(), "aiconexus-bench-"))
+  dataDirs.push(dataDir)
+  const started: Array<Child> = []
+  try {
+    let gateway = start("gateway", GATEWAY_SCRIPT, gatewayArgs({ dataDir }))
+    started.push(gateway)
+    const { url } = await gateway.next("listening", 30_000)
+    const port = Number(new URL(url as string).port)
+    const httpUrl = (url as string).replace(/^ws/, "http").replace(/\/ws$/, "")
+    const victim = start("victim", AGENT_SCRIPT, [JSON.stringify({ role: "victim", url })])
+    started.push(victim)
+    const { did } = await victim.next("ready", 60_000)
+    const honest = start("honest", AGENT_SCRIPT, [JSON.stringify({ role: "honest", url, victim: did, phaseMs: 0 })])
+    started.push(honest)
+    await honest.next("ready", 60_000)
+    const calls = collectCalls(honest)
+    await sleep(2000)
+    const killedAt = Date.now()
+    gateway.process.kill("SIGKILL")
+    await sleep(outageMs)
+    gateway = start("gateway (restarted)", GATEWAY_SCRIPT, gatewayArgs({ dataDir, port }))
+    started.push(gateway)
+    await gateway.next("listening", 30_000)
+    const restartedAt = Date.now()
+    let registeredAt: number | undefined
+    while (Date.now() - restartedAt < 60_000) {
+      if ((await agentsAt(httpUrl)) >= 2) {
+        registeredAt = Date.now()
+        break
+      }
+      await sleep(50)
+    }
+    await sleep(1500)
+    honest.send("stop")
+    await calls.stop()
+    const during = calls.seconds.filter((s) => s.at >= killedAt && s.at <= restartedAt + 1000)
+    const failed = during.reduce((n, s) => n + Object.values(s.failures).reduce((a, b) => a + b, 0), 0)
+    const served = during.reduce((n, s) => n + s.count, 0)
+    console.log(
+      `gateway SIGKILL, ${outageMs / 1000} s down | calls over the data channel during the outage: ${served} served, ${failed} failed | ` +
+        `both agents registered again ${registeredAt === undefined ? "not within 60 s" : `${fixed((registeredAt - restartedAt) / 1000, 2)} s after the restart`}`
+    )
+  } finally {
+    for (const child of started.reverse()) await child.stop()
+  }
+}
+
+/** The gateway's count of successful registrations since it started. */
+const registrationsAt = async (httpUrl: string): Promise<number> => {
+  try {
+    const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(1000) })).text()
+    const line = text.split("\n").find((l) => l.startsWith("aiconexus_gateway_registrations_total"))
+    return line === undefined ? 0 : Number(line.split(" ").at(-1))
+  } catch {
+    return -1
+  }
+}
+
+/**
+ * `agents` clients registered when the gateway is SIGKILLed; it is down for `outageMs`, then
+ * restarts: when they are all back, and how their registrations spread over time (a herd would
+ * arrive in one burst, and the per-IP handshake limit would turn part of it away).
+ */
+const reconnectHerd = async (agents: number, outageMs: number) => {
+  const dataDir = mkdtempSync(join(tmpdir(), "aiconexus-bench-"))
+  dataDirs.push(dataDir)
+  const started: Array<Child> = []
+  try {
+    let gateway = start("gateway", GATEWAY_SCRIPT, gatewayArgs({ dataDir }))
+    started.push(gateway)
+    const { url } = await gateway.next("listening", 30_000)
+    const port = Number(new URL(url as string).port)
+    const httpUrl = (url as string).replace(/^ws/, "http").replace(/\/ws$/, "")
+    // 100 agents per address: within the default handshake burst of one address.
+    const sources = Array.from({ length: Math.ceil(agents / 100) }, (_, i) => `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`)
+    const herd = start("agents", "../hostile/reconnect.ts", [JSON.stringify({ url, agents, sources })])
+    started.push(herd)
+    const ready = await herd.next("ready", 15 * 60_000)
+    gateway.process.kill("SIGKILL")
+    await sleep(outageMs)
+    gateway = start("gateway (restarted)", GATEWAY_SCRIPT, gatewayArgs({ dataDir, port }))
+    started.push(gateway)
+    await gateway.next("listening", 30_000)
+    const restartedAt = performance.now()
+    const listeningSince = Date.now()
+    const perHalfSecond: Array<number> = []
+    let last = 0
+    let allBackMs: number | undefined
+    while (performance.now() - restartedAt < 60_000) {
+      await sleep(500)
+      const now = await registrationsAt(httpUrl)
+      if (now < 0) continue
+      perHalfSecond.push(now - last)
+      last = now
+      if (now >= agents) {
+        allBackMs = performance.now() - restartedAt
+        break
+      }
+    }
+    herd.send(`attempts ${listeningSince}`)
+    const dials = await herd.next("attempts", 30_000)
+    console.log(
+      `${agents} agents, gateway SIGKILL, ${outageMs / 1000} s down (they registered in ${fixed((ready.ms as number) / 1000, 1)} s, client process ${ready.rssMiB} MiB) | ` +
+        `first dial after the restart: ${dials.agents} agents, p50 ${fixed((dials.p50 as number) / 1000, 2)} s, last ${fixed((dials.max as number) / 1000, 2)} s; ` +
+        `dials per 0.5 s: ${(dials.perHalfSecond as Array<number>).join(" ")} | ` +
+        `all registered again ${allBackMs === undefined ? `not within 60 s (${last} did)` : `${fixed(allBackMs / 1000, 2)} s after the restart`}; ` +
+        `registrations per 0.5 s: ${perHalfSecond.join(" ")}`
+    )
+  } finally {
+    for (const child of started.reverse()) await child.stop()
+  }
+}
+
+/** The victim SIGKILLed: how long until the honest side's session ends, and how its calls fail. */
+const peerKill = async () => {
+  const started: Array<Child> = []
+  try {
+    const gateway = start("gateway", GATEWAY_SCRIPT, gatewayArgs({}))
+    started.push(gateway)
+    const { url } = await gateway.next("listening", 30_000)
+    const victim = start("victim", AGENT_SCRIPT, [JSON.stringify({ role: "victim", url })])
+    started.push(victim)
+    const { did } = await victim.next("ready", 60_000)
+    const honest = start("honest", AGENT_SCRIPT, [JSON.stringify({ role: "honest", url, victim: did, phaseMs: 0 })])
+    started.push(honest)
+    await honest.next("ready", 60_000)
+    const calls = collectCalls(honest)
+    await sleep(2000)
+    const killedAt = Date.now()
+    victim.process.kill("SIGKILL")
+    const ended = await honest.next("ended", 60_000).catch(() => undefined)
+    await sleep(1500)
+    honest.send("stop")
+    await calls.stop()
+    const failures: Record<string, number> = {}
+    for (const second of calls.seconds.filter((s) => s.at >= killedAt)) {
+      for (const [code, n] of Object.entries(second.failures)) failures[code] = (failures[code] ?? 0) + n
+    }
+    console.log(
+      `peer SIGKILL | the session ended ${ended === undefined ? "not within 60 s" : `${fixed(((ended.at as number) - killedAt) / 1000, 2)} s after the kill`}; ` +
+        `calls after the kill failed with ${JSON.stringify(failures)}`
+    )
+  } finally {
+    for (const child of started.reverse()) await child.stop()
+  }
+}
+
+/** One OFFER from a fresh agent on node 1 to a fresh agent on node 2: whether it arrives within 500 ms. */
+const crossesNodes = async (url1: string, url2: string): Promise<boolean> => {
+  const alice = generate()
+  const bob = generate()
+  try {
+    const a = await Clients.gateway(url1, alice, 2000)
+    const b = await Clients.gateway(url2, bob, 2000).catch((e) => (a.terminate(), Promise.reject(e)))
+    try {
+      const arrived = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 500)
+        b.on("message", (data: Buffer) => {
+          if (data.includes("\"type\":\"OFFER\"")) (clearTimeout(timer), resolve(true))
+        })
+      })
+      a.send(signSync(alice, offerDraft(alice, bob.did)))
+      return await arrived
+    } finally {
+      a.terminate()
+      b.terminate()
+    }
+  } catch {
+    return false
+  }
+}
+
+/** Redis SIGKILLed under a two-node cluster and started again empty: how long until a frame crosses nodes again. */
+const redisRestart = async (downMs: number) => {
+  const scope = Effect.runSync(Scope.make())
+  const started: Array<Child> = []
+  try {
+    const redis = await Effect.runPromise(Scope.provide(RedisServer.start(), scope))
+    const dataDir = mkdtempSync(join(tmpdir(), "aiconexus-bench-"))
+    dataDirs.push(dataDir)
+    const nodeArgs = () => gatewayArgs({ redisUrl: Redacted.value(redis.url), keyFile: join(dataDir, "gateway-identity.json") })
+    const nodes = [start("node 1", GATEWAY_SCRIPT, nodeArgs()), start("node 2", GATEWAY_SCRIPT, nodeArgs())]
+    started.push(...nodes)
+    const [url1, url2] = await Promise.all(nodes.map(async (node) => (await node.next("listening", 30_000)).url as string))
+    // Agents registered before the outage (real clients: they reconnect when their session ends).
+    const alice = generate()
+    const bob = generate()
+    const a = await Clients.gateway(url1!, alice)
+    const b = await Clients.gateway(url2!, bob)
+    const closes: Array<number> = []
+    a.on("close", (code) => closes.push(code))
+    b.on("close", (code) => closes.push(code))
+    const before = await crossesNodes(url1!, url2!)
+    await Effect.runPromise(redis.kill)
+    await sleep(downMs)
+    await Effect.runPromise(redis.restart)
+    const restartedAt = Date.now()
+    let back: number | undefined
+    while (Date.now() - restartedAt < 60_000) {
+      if (await crossesNodes(url1!, url2!)) {
+        back = Date.now()
+        break
+      }
+      await sleep(100)
+    }
+    // The pair registered before the outage: does a frame between them cross once Redis is back?
+    let arrivedAt: number | undefined
+    b.on("message", (data: Buffer) => {
+      if (data.includes("\"type\":\"OFFER\"")) arrivedAt ??= Date.now()
+    })
+    while (arrivedAt === undefined && closes.length === 0 && Date.now() - restartedAt < 45_000) {
+      // Every 2.5 s: each UNKNOWN_AGENT counts as a refused frame, and 20 close the session.
+      a.send(signSync(alice, offerDraft(alice, bob.did)))
+      await sleep(2500)
+    }
+    const oldPair = arrivedAt === undefined ? "not within 45 s" : `${fixed((arrivedAt - restartedAt) / 1000, 2)} s after the restart`
+    a.terminate()
+    b.terminate()
+    console.log(
+      `Redis SIGKILL under 2 nodes, ${downMs / 1000} s down, restarted empty | a frame crossed nodes before: ${before}; ` +
+        `new agents' frames cross again ${back === undefined ? "not within 60 s" : `${fixed((back - restartedAt) / 1000, 2)} s after the restart`}; ` +
+        `between agents registered through the outage: ${oldPair}, their sessions closed ${JSON.stringify(closes)}`
+    )
+  } finally {
+    for (const child of started.reverse()) await child.stop()
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
+
+/**
+ * Loss and delay without netem: both peers' ICE through a user-space UDP relay that drops a share
+ * of the datagrams and holds the rest (test/webrtc/udpRelay.ts). An ordered, reliable channel must
+ * deliver every message intact and in order; an unordered one with `maxRetransmits: 0` loses some.
+ */
+const lossyPath = (loss: number, delayMs: number) =>
+  Effect.gen(function*() {
+    const COUNT = 1000
+    const relay = yield* UdpRelay.makeWith({ loss, delayMs, random: Fuzz.prng(loss * 1000 + delayMs) })
+    const signalingHub = yield* WebRtcFixtures.hub
+    const transport = WebRtcFixtures.realTransports[0]![1]
+    const alice = yield* WebRtcFixtures.agentOnHub(signalingHub, transport, { connectTimeoutMs: 30_000 }, UdpRelay.tap(relay))
+    const bob = yield* WebRtcFixtures.agentOnHub(signalingHub, transport, { connectTimeoutMs: 30_000 }, UdpRelay.tap(relay))
+    const t0 = performance.now()
+    const { offerer, answerer } = yield* WebRtcFixtures.connectPair(alice, bob)
+    const connectMs = performance.now() - t0
+    const channel = (label: string, options: { ordered: boolean; maxRetransmits?: number }) =>
+      Effect.gen(function*() {
+        const remote = yield* Effect.forkChild(answerer.peer.remoteChannels.pipe(Stream.filter((c) => c.label === label), Stream.runHead))
+        const mine = yield* offerer.peer.createDataChannel({ label, ...options })
+        yield* mine.opened
+        return { mine, theirs: Option.getOrThrow(yield* Fiber.join(remote)) }
+      })
+    const payload = (i: number) => `${i}:${"x".repeat(1000)}:${i}`
+    const ordered = yield* channel("ordered", { ordered: true })
+    const receiving = yield* Effect.forkChild(ordered.theirs.messages.pipe(Stream.take(COUNT), Stream.runCollect, Effect.timeout("120 seconds")))
+    const sendStart = performance.now()
+    for (let i = 0; i < COUNT; i++) yield* ordered.mine.send(payload(i))
+    const got = yield* Fiber.join(receiving)
+    const orderedMs = performance.now() - sendStart
+    const intact = got.length === COUNT && got.every((m, i) => m === payload(i))
+    const lossy = yield* channel("lossy", { ordered: false, maxRetransmits: 0 })
+    let arrived = 0
+    yield* Effect.forkChild(Stream.runForEach(lossy.theirs.messages, () => Effect.sync(() => void arrived++)))
+    for (let i = 0; i < COUNT; i++) yield* lossy.mine.send(payload(i))
+    yield* Effect.sleep("3 seconds")
+    const { forwarded, dropped } = relay.counts()
+    console.log(
+      `lossy path (relay drops ${loss * 100} %, delays ${delayMs} ms) | connected in ${fixed(connectMs / 1000, 2)} s; ordered reliable channel: ` +
+        `${got.length}/${COUNT} messages of 1 KB, ${intact ? "all intact and in order" : "NOT intact"}, in ${fixed(orderedMs / 1000, 2)} s; ` +
+        `unordered, maxRetransmits 0: ${arrived}/${COUNT} arrived; datagrams forwarded ${forwarded}, dropped ${dropped}`
+    )
+  }).pipe(Effect.scoped)
+
+/** The network namespace of the netem fault (this process's own). */
+const NETNS = `aiconexus-hostile-${process.pid}`
+
+/** Loss and delay on the loopback of a namespace of its own: the gateway and both agents inside it; echo calls must come back intact. */
+const netem = async (loss: string, delay: string) => {
+  try {
+    execFileSync("ip", ["netns", "add", NETNS])
+  } catch (cause) {
+    console.log(`netem: cannot create a network namespace (${cause instanceof Error ? cause.message.split("\n")[0] : String(cause)}); skipped`)
+    return
+  }
+  const started: Array<Child> = []
+  try {
+    execFileSync("ip", ["netns", "exec", NETNS, "ip", "link", "set", "lo", "up"])
+    try {
+      execFileSync("ip", ["netns", "exec", NETNS, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "loss", loss, "delay", delay], { stdio: "pipe" })
+    } catch (cause) {
+      const reason = cause instanceof Error && "stderr" in cause ? String(cause.stderr).trim() : String(cause)
+      console.log(`tc netem (loss ${loss}, delay ${delay}) | not run: tc cannot add netem here (${reason}; the kernel lacks sch_netem)`)
+      return
+    }
+    const inNs = (name: string, script: string, args: ReadonlyArray<string>) => start(name, script, args, [], ["ip", "netns", "exec", NETNS])
+    const gateway = inNs("gateway", GATEWAY_SCRIPT, gatewayArgs({}))
+    started.push(gateway)
+    const { url } = await gateway.next("listening", 60_000)
+    const victim = inNs("victim", AGENT_SCRIPT, [JSON.stringify({ role: "victim", url })])
+    started.push(victim)
+    const { did } = await victim.next("ready", 120_000)
+    const honest = inNs("honest", AGENT_SCRIPT, [JSON.stringify({ role: "honest", url, victim: did, phaseMs: 8000 })])
+    started.push(honest)
+    const quiet = await honest.next("phase", 120_000)
+    const latency = quiet.latency as { count: number; p50: number; p99: number }
+    console.log(
+      `tc netem on lo (loss ${loss}, delay ${delay}) | echo calls over an ordered, reliable channel: ${latency.count} came back intact, ` +
+        `failed ${JSON.stringify(quiet.failures)}; p50 ${fixed(latency.p50, 1)} ms, p99 ${fixed(latency.p99, 1)} ms`
+    )
+  } finally {
+    for (const child of started.reverse()) await child.stop()
+    execFileSync("ip", ["netns", "delete", NETNS])
+  }
+}
+
+export const run = async () => {
+  console.log("\nfaults (gateways, agents and Redis each in a process of its own; the lossy path in this one)")
+  const only = process.env.HOSTILE_BENCH_FAULTS?.split(",").map((f) => f.trim())
+  for (const [name, fault] of [
+    ["gateway kill (8 s)", () => gatewayKill(8000)],
+    ["gateway kill (40 s)", () => gatewayKill(40_000)],
+    ["reconnect herd", () => reconnectHerd(RECONNECT_AGENTS, 20_000)],
+    ["peer kill", peerKill],
+    ["redis restart", () => redisRestart(3000)],
+    ["lossy path", () => Effect.runPromise(lossyPath(0.05, 20))],
+    ["netem", () => netem("5%", "20ms")]
+  ] as const) {
+    if (only !== undefined && !only.some((o) => name.startsWith(o))) continue
+    try {
+      await fault()
+    } catch (cause) {
+      console.log(`${name}: failed to run: ${cause instanceof Error ? cause.message : String(cause)}`)
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Soak
+// ---------------------------------------------------------------------------
+
+/**
+ * `soakMs` of mixed load on one gateway process with its default limits: an honest agent pair
+ * calling over WebRTC, registrations churning, a frame flood, junk and DISCOVER scraping from
+ * other hosts, in turns. The gateway's RSS each second; flat means the last minute's median is
+ * within 10 % of the second minute's.
+ */
+export const soak = async (soakMs: number) => {
+  console.log(`\nsoak: ${soakMs / 1000} s of mixed load on one gateway (default limits); RSS sampled every second`)
+  const started: Array<Child> = []
+  try {
+    // --expose-gc: after each turn the gateway collects garbage and reports what it still holds.
+    const gateway = start("gateway", GATEWAY_SCRIPT, gatewayArgs({}), ["--expose-gc"])
+    started.push(gateway)
+    const { url } = await gateway.next("listening", 30_000)
+    const victim = start("victim", AGENT_SCRIPT, [JSON.stringify({ role: "victim", url })])
+    started.push(victim)
+    const { did } = await victim.next("ready", 60_000)
+    const honest = start("honest", AGENT_SCRIPT, [JSON.stringify({ role: "honest", url, victim: did, phaseMs: 0 })])
+    started.push(honest)
+    await honest.next("ready", 60_000)
+    const calls = collectCalls(honest)
+    const afterTurns: Array<{ mode: string; heapMiB: number; rssMiB: number }> = []
+    const samples: Array<number> = []
+    const sampler = setInterval(() => samples.push(rssKiB(gateway.pid) / 1024), 1000)
+    const end = Date.now() + soakMs
+    const modes = ["churn", "frames", "junk", "scrape", "unread"]
+    for (let turn = 0; Date.now() < end; turn++) {
+      const attacker = start("attacker", "../hostile/attack.ts", [
+        JSON.stringify({ mode: modes[turn % modes.length], url, sources: ["127.0.0.2", "127.0.0.3"], durationMs: 30_000 })
+      ])
+      setPriority(attacker.pid, 19)
+      await attacker.next("attack-done", 90_000).catch(() => undefined)
+      await attacker.stop()
+      gateway.send("gc")
+      const collected = await gateway.next("gc", 30_000).catch(() => undefined)
+      const memory = collected?.memory as { heapUsed: number; rss: number } | undefined
+      if (memory !== undefined) afterTurns.push({ mode: modes[turn % modes.length]!, heapMiB: memory.heapUsed / 2 ** 20, rssMiB: memory.rss / 2 ** 20 })
+    }
+    clearInterval(sampler)
+    honest.send("stop")
+    await calls.stop()
+    const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
+    const early = median(samples.slice(60, 120))
+    const late = median(samples.slice(-60))
+    const failed = calls.seconds.reduce((n, s) => n + Object.values(s.failures).reduce((a, b) => a + b, 0), 0)
+    const served = calls.seconds.reduce((n, s) => n + s.count, 0)
+    console.log(
+      `soak: gateway RSS median ${fixed(early, 0)} MiB in minute 2, ${fixed(late, 0)} MiB in the last minute (${fixed(((late - early) / early) * 100, 1)} %), ` +
+        `peak ${fixed(Math.max(...samples), 0)} MiB; honest calls ${served} served, ${failed} failed`
+    )
+    // The same point of each cycle of attacks: what the gateway holds after a full collection.
+    console.log(`soak: after each turn and a full GC, heap used / RSS MiB: ${afterTurns.map((t) => `${t.mode} ${fixed(t.heapMiB, 0)}/${fixed(t.rssMiB, 0)}`).join(", ")}`)
+  } finally {
+    for (const child of started.reverse()) await child.stop()
+  }
+}
+

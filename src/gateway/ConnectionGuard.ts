@@ -1,0 +1,85 @@
+/**
+ * TCP connections before any HTTP or WebSocket work: at most `maxTcpConnectionsPerIp` open from
+ * one address, and a connection that has not finished its request headers (or sits idle before
+ * its upgrade) within `headerTimeoutMs` is dropped. Idle TCP connections from a few addresses
+ * thus cannot use up the process's file descriptors.
+ *
+ * A trusted proxy is not limited here (every client behind it shares its address); the clients
+ * behind it are limited at the upgrade, by their forwarded address (`Admission`).
+ *
+ * @since 0.1.0
+ */
+import type { Server } from "node:http"
+import type { Socket } from "node:net"
+import { normalizeIp } from "./Admission.ts"
+import type { GatewayConfig } from "./GatewayConfig.ts"
+
+/** Why a connection was dropped before its upgrade. */
+export type Refusal = "per_ip" | "header_timeout"
+
+/** Options of `createServer` that bound a request's headers (Node checks them every `connectionsCheckingInterval`). */
+export const serverOptions = (config: GatewayConfig) => ({
+  headersTimeout: config.headerTimeoutMs,
+  requestTimeout: Math.max(config.headerTimeoutMs, 30_000),
+  connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headerTimeoutMs / 4)))
+})
+
+/** What a guarded server knows about its connections. */
+export interface ConnectionGuard {
+  /** Open TCP connections from `ip`. */
+  readonly open: (ip: string) => number
+  /** The connection was upgraded to a WebSocket: its session's own timeouts apply from now on. */
+  readonly upgraded: (socket: Socket) => void
+  readonly remove: () => void
+}
+
+/** Guards `server`'s connections; `onRefused` is told of each one dropped. */
+export const install = (
+  server: Server,
+  config: GatewayConfig,
+  trustedProxies: ReadonlySet<string>,
+  onRefused: (reason: Refusal) => void
+): ConnectionGuard => {
+  const open = new Map<string, number>()
+  const release = (ip: string) => {
+    const count = open.get(ip) ?? 0
+    if (count <= 1) open.delete(ip)
+    else open.set(ip, count - 1)
+  }
+  const idle = new WeakMap<Socket, () => void>()
+  const onConnection = (socket: Socket) => {
+    socket.on("error", ignore)
+    const ip = normalizeIp(socket.remoteAddress ?? "unknown")
+    if (!trustedProxies.has(ip)) {
+      const count = open.get(ip) ?? 0
+      if (count >= config.maxTcpConnectionsPerIp) {
+        onRefused("per_ip")
+        socket.destroy()
+        return
+      }
+      open.set(ip, count + 1)
+      socket.once("close", () => release(ip))
+    }
+    // Silent before its upgrade (no request, a request trickling in, an idle keep-alive): dropped.
+    const onIdle = () => {
+      onRefused("header_timeout")
+      socket.destroy()
+    }
+    idle.set(socket, onIdle)
+    socket.setTimeout(config.headerTimeoutMs, onIdle)
+  }
+  server.on("connection", onConnection)
+  return {
+    open: (ip) => open.get(ip) ?? 0,
+    upgraded: (socket) => {
+      const onIdle = idle.get(socket)
+      if (onIdle === undefined) return
+      socket.setTimeout(0)
+      socket.off("timeout", onIdle)
+      idle.delete(socket)
+    },
+    remove: () => void server.off("connection", onConnection)
+  }
+}
+
+const ignore = () => undefined
