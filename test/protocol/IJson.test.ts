@@ -79,26 +79,10 @@ describe("IJson.parse", () => {
     }
   })
 
-  it("refuses a large frame with a duplicate name for about what accepting that frame costs (no second, slower parser)", () => {
-    // ~60 KB: the size a hostile client sends to make a refusal expensive (issue 18).
+  it("refuses a large frame with a duplicate name, naming the name", () => {
+    // ~60 KB: the size a hostile client sends to make a refusal expensive (issue 18). What the
+    // refusal costs against an acceptance is measured by `npm run bench -- hostile`, not here.
     const members = Array.from({ length: 2500 }, (_, i) => `"k${i}":[1,"two",{"t":"x"}]`).join(",")
-    const valid = `{${members}}`
-    const duplicate = `{${members},"k2499":0}`
-    rejects(duplicate, "duplicate member name \"k2499\"")
-    // CPU time, the least of several rounds (the machine's load adds, never subtracts); a
-    // ratio, not a time. A second parser made the refusal ~14 times the acceptance.
-    const cpu = (text: string) => {
-      let least = Infinity
-      for (let round = 0; round < 7; round++) {
-        const start = process.cpuUsage()
-        for (let i = 0; i < 10; i++) IJson.parse(text)
-        const used = process.cpuUsage(start)
-        least = Math.min(least, used.user + used.system)
-      }
-      return least
-    }
-    cpu(valid)
-    cpu(duplicate)
-    assert.isBelow(cpu(duplicate) / cpu(valid), 4)
+    rejects(`{${members},"k2499":0}`, "duplicate member name \"k2499\"")
   })
 })
