@@ -156,8 +156,13 @@ export const make = <E, R>(
     /** The server stopped: the first to notice starts the restart. */
     const crashed = (reason: string) =>
       Effect.gen(function*() {
-        // Only from `running`: when several calls notice the crash, the others find it restarting.
-        if ((yield* Effect.result(machine.apply("crashed")))._tag === "Failure") return
+        // Only from `running` (an atomic test-and-set): when several calls notice the crash, the
+        // others find it `restarting` (or `failed`) already, which is no error of theirs.
+        const first = yield* machine.apply("crashed").pipe(
+          Effect.as(true),
+          Effect.catchTag("InvalidTransition", (error) => error.state === "restarting" || error.state === "failed" ? Effect.succeed(false) : Effect.die(error))
+        )
+        if (!first) return
         yield* Effect.logWarning(`the MCP server stopped (${reason}); restarting`)
         yield* Effect.forkIn(restart, outer)
       })
