@@ -20,8 +20,9 @@ const tamperingRelay = (target: string) =>
     Effect.callback<{ readonly server: WebSocketServer; readonly rewritten: { count: number } }>((resume) => {
       const rewritten = { count: 0 }
       const server = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: (protocols) => protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false })
-      server.on("connection", (page) => {
-        const upstream = new WebSocket(target, [SUBPROTOCOL])
+      server.on("connection", (page, request) => {
+        // A transparent relay: the gateway sees the Host the page dialled (its endpoint check holds).
+        const upstream = new WebSocket(target, [SUBPROTOCOL], { headers: { host: request.headers.host ?? "" } })
         const early: Array<string> = []
         upstream.on("open", () => early.splice(0).forEach((frame) => upstream.send(frame)))
         upstream.on("message", (data) => page.send(data.toString()))
