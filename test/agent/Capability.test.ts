@@ -2,30 +2,15 @@
  * Agent capabilities with input schemas: `ioap.describe` over a real data channel, `Capability.make`
  * from an effect Schema, and `CapabilityError` codes.
  */
-import { NodeSocket } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Schema } from "effect"
-import { Agent, type AgentConfig } from "../../src/agent/Agent.ts"
+import { Agent } from "../../src/agent/Agent.ts"
 import * as Capability from "../../src/agent/Capability.ts"
 import { CapabilityError } from "../../src/agent/CapabilityError.ts"
-import { KnownGateways } from "../../src/client/KnownGateways.ts"
 import * as Gateway from "../../src/gateway/Gateway.ts"
 import * as Describe from "../../src/protocol/Describe.ts"
-import * as Identity from "../../src/protocol/Identity.ts"
-import * as CandidatePolicy from "../../src/webrtc/peer/CandidatePolicy.ts"
 import { testConfig } from "../gateway/fixtures.ts"
-import { realTransports } from "../webrtc/fixtures.ts"
-
-const agent = (url: string, config: Omit<AgentConfig, "urls" | "identity"> = {}) =>
-  Effect.gen(function*() {
-    const identity = yield* Identity.generate
-    const context = yield* Layer.build(
-      Agent.layer({ urls: [url], identity, candidatePolicy: CandidatePolicy.allowAll, ...config }).pipe(
-        Layer.provide(Layer.mergeAll(realTransports[0]![1], KnownGateways.layerMemory, NodeSocket.layerWebSocketConstructor))
-      )
-    )
-    return Context.get(context, Agent)
-  })
+import { agent } from "./fixtures.ts"
 
 describe("capabilities with input schemas", () => {
   it.live("ioap.describe answers the schemas; Capability.make decodes args; CapabilityError codes reach the caller", () =>

@@ -1,24 +1,9 @@
-import { NodeSocket } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Fiber, Layer, Option, Stream } from "effect"
-import { Agent, type AgentConfig } from "../../src/agent/Agent.ts"
-import { KnownGateways } from "../../src/client/KnownGateways.ts"
+import { Agent } from "../../src/agent/Agent.ts"
 import * as Gateway from "../../src/gateway/Gateway.ts"
-import * as Identity from "../../src/protocol/Identity.ts"
-import * as CandidatePolicy from "../../src/webrtc/peer/CandidatePolicy.ts"
 import { testConfig } from "../gateway/fixtures.ts"
-import { realTransports } from "../webrtc/fixtures.ts"
-
-const agent = (url: string, config: Omit<AgentConfig, "urls" | "identity"> = {}) =>
-  Effect.gen(function*() {
-    const identity = yield* Identity.generate
-    const context = yield* Layer.build(
-      Agent.layer({ urls: [url], identity, candidatePolicy: CandidatePolicy.allowAll, ...config }).pipe(
-        Layer.provide(Layer.mergeAll(realTransports[0]![1], KnownGateways.layerMemory, NodeSocket.layerWebSocketConstructor))
-      )
-    )
-    return Context.get(context, Agent)
-  })
+import { agent } from "./fixtures.ts"
 
 const gatewayUrl = Effect.map(Layer.build(Gateway.layerMemory(testConfig())), (context) => Context.get(context, Gateway.Gateway).url)
 

@@ -7,33 +7,17 @@ import { spawn } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { NodeSocket } from "@effect/platform-node"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { Context, Effect, Layer, Schedule } from "effect"
-import { Agent, type AgentConfig } from "../../src/agent/Agent.ts"
-import { KnownGateways } from "../../src/client/KnownGateways.ts"
+import { Agent } from "../../src/agent/Agent.ts"
 import * as Gateway from "../../src/gateway/Gateway.ts"
-import * as Identity from "../../src/protocol/Identity.ts"
-import * as CandidatePolicy from "../../src/webrtc/peer/CandidatePolicy.ts"
 import { testConfig } from "../gateway/fixtures.ts"
 import { CLI, ROOT } from "../processes.ts"
-import { realTransports } from "../webrtc/fixtures.ts"
+export { agent } from "../agent/fixtures.ts"
 
 /** A gateway in this process; its WebSocket URL. */
 export const gateway = Effect.map(Layer.build(Gateway.layerMemory(testConfig())), (context) => Context.get(context, Gateway.Gateway).url)
-
-/** An agent in this process at `url`, over node-datachannel on loopback. */
-export const agent = (url: string, config: Omit<AgentConfig, "urls" | "identity"> = {}, identity?: Identity.Identity) =>
-  Effect.gen(function*() {
-    const id = identity ?? (yield* Identity.generate)
-    const context = yield* Layer.build(
-      Agent.layer({ urls: [url], identity: id, candidatePolicy: CandidatePolicy.allowAll, ...config }).pipe(
-        Layer.provide(Layer.mergeAll(realTransports[0]![1], KnownGateways.layerMemory, NodeSocket.layerWebSocketConstructor))
-      )
-    )
-    return Context.get(context, Agent)
-  })
 
 /** The command line of the SDK test MCP server (test/mcp/toolServer.ts). */
 export const TOOL_SERVER = `${process.execPath} ${join(ROOT, "test/mcp/toolServer.ts")}`
