@@ -33,6 +33,17 @@ const agentsAt = async (httpUrl: string): Promise<number> => {
   }
 }
 
+/** A victim agent and an honest one calling it, both registered at `url` and ready; both are added to `started`. */
+const victimAndHonest = async (url: unknown, started: Array<Child>) => {
+  const victim = start("victim", AGENT_SCRIPT, [JSON.stringify({ role: "victim", url })])
+  started.push(victim)
+  const { did } = await victim.next("ready", 60_000)
+  const honest = start("honest", AGENT_SCRIPT, [JSON.stringify({ role: "honest", url, victim: did, phaseMs: 0 })])
+  started.push(honest)
+  await honest.next("ready", 60_000)
+  return { victim, honest }
+}
+
 /** Collects an honest agent's `calls` reports (one a second) and its `ended` event. */
 const collectCalls = (honest: Child) => {
   const seconds: Array<{ at: number; count: number; failures: Record<string, number> }> = []
@@ -61,12 +72,7 @@ const gatewayKill = async (outageMs: number) => {
     const { url } = await gateway.next("listening", 30_000)
     const port = Number(new URL(url as string).port)
     const httpUrl = (url as string).replace(/^ws/, "http").replace(/\/ws$/, "")
-    const victim = start("victim", AGENT_SCRIPT, [JSON.stringify({ role: "victim", url })])
-    started.push(victim)
-    const { did } = await victim.next("ready", 60_000)
-    const honest = start("honest", AGENT_SCRIPT, [JSON.stringify({ role: "honest", url, victim: did, phaseMs: 0 })])
-    started.push(honest)
-    await honest.next("ready", 60_000)
+    const { honest } = await victimAndHonest(url, started)
     const calls = collectCalls(honest)
     await sleep(2000)
     const killedAt = Date.now()
@@ -172,12 +178,7 @@ const peerKill = async () => {
     const gateway = start("gateway", GATEWAY_SCRIPT, gatewayArgs({}))
     started.push(gateway)
     const { url } = await gateway.next("listening", 30_000)
-    const victim = start("victim", AGENT_SCRIPT, [JSON.stringify({ role: "victim", url })])
-    started.push(victim)
-    const { did } = await victim.next("ready", 60_000)
-    const honest = start("honest", AGENT_SCRIPT, [JSON.stringify({ role: "honest", url, victim: did, phaseMs: 0 })])
-    started.push(honest)
-    await honest.next("ready", 60_000)
+    const { victim, honest } = await victimAndHonest(url, started)
     const calls = collectCalls(honest)
     await sleep(2000)
     const killedAt = Date.now()
@@ -406,12 +407,7 @@ export const soak = async (soakMs: number) => {
     const gateway = start("gateway", GATEWAY_SCRIPT, gatewayArgs({}), ["--expose-gc"])
     started.push(gateway)
     const { url } = await gateway.next("listening", 30_000)
-    const victim = start("victim", AGENT_SCRIPT, [JSON.stringify({ role: "victim", url })])
-    started.push(victim)
-    const { did } = await victim.next("ready", 60_000)
-    const honest = start("honest", AGENT_SCRIPT, [JSON.stringify({ role: "honest", url, victim: did, phaseMs: 0 })])
-    started.push(honest)
-    await honest.next("ready", 60_000)
+    const { honest } = await victimAndHonest(url, started)
     const calls = collectCalls(honest)
     const afterTurns: Array<{ mode: string; heapMiB: number; rssMiB: number }> = []
     const samples: Array<number> = []
