@@ -8,17 +8,13 @@
  * - raw: Chromium's own RTCPeerConnection against node-datachannel's own API, no code of ours,
  *   signaling handed over in-process (page ↔ Node): the same setup and the same 32 MiB.
  */
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { Context, Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { RTCPeerConnection as NdcPeerConnection } from "node-datachannel/polyfill"
 import type { Page } from "playwright-core"
-import * as Gateway from "../src/gateway/Gateway.ts"
-import * as GatewayConfig from "../src/gateway/GatewayConfig.ts"
 import * as NodeDataChannelTransport from "../src/webrtc/stacks/NodeDataChannelTransport.ts"
 import { librarySize } from "../scripts/browserBundle.ts"
 import { call, harnessPage, launch, nodeAgent } from "../test/browser/chromium.ts"
+import { benchGateway } from "./webrtc.ts"
 
 const SETUPS = 20
 const TOTAL_BYTES = 32 * 1024 * 1024
@@ -71,14 +67,7 @@ const rawAnswerer = async (page: Page) => {
 }
 
 const run = Effect.gen(function*() {
-  const config = GatewayConfig.make({
-    host: "127.0.0.1",
-    port: 0,
-    dataDir: mkdtempSync(join(tmpdir(), "aiconexus-bench-")),
-    sessionRate: { perSecond: 10_000, burst: 10_000 },
-    destinationRate: { perSecond: 10_000, burst: 10_000 }
-  })
-  const gateway = Context.get(yield* Layer.build(Gateway.layerMemory(config)), Gateway.Gateway)
+  const gateway = yield* benchGateway
   const node = yield* nodeAgent(gateway.url, NodeDataChannelTransport.layer({ bindAddress: "127.0.0.1" }))
   const { page } = yield* harnessPage(yield* launch)
   const raw = yield* Effect.promise(() => rawAnswerer(page))

@@ -25,7 +25,7 @@ import * as NodeDataChannelTransport from "../src/webrtc/stacks/NodeDataChannelT
 import * as NodeWeriftTransport from "../src/webrtc/stacks/NodeWeriftTransport.ts"
 import * as FramedChannel from "../src/webrtc/framing/FramedChannel.ts"
 import type { Transport } from "../src/webrtc/peer/Transport.ts"
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
@@ -178,16 +178,28 @@ const ourPair = (a: Effect.Success<ReturnType<typeof agent>>, b: Effect.Success<
     return { offerer, answerer }
   })
 
+/**
+ * An in-memory gateway on loopback for the P2P benchmarks: rate limits far above their load, and a
+ * temporary data folder removed with the scope.
+ */
+export const benchGateway = Effect.gen(function*() {
+  const dataDir = yield* Effect.acquireRelease(
+    Effect.sync(() => mkdtempSync(join(tmpdir(), "aiconexus-bench-"))),
+    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+  )
+  const config = GatewayConfig.make({
+    host: "127.0.0.1",
+    port: 0,
+    dataDir,
+    sessionRate: { perSecond: 10_000, burst: 10_000 },
+    destinationRate: { perSecond: 10_000, burst: 10_000 }
+  })
+  return Context.get(yield* Layer.build(Gateway.layerMemory(config)), Gateway.Gateway)
+})
+
 const ours = (stack: Stack) =>
   Effect.gen(function*() {
-    const config = GatewayConfig.make({
-      host: "127.0.0.1",
-      port: 0,
-      dataDir: mkdtempSync(join(tmpdir(), "aiconexus-bench-")),
-      sessionRate: { perSecond: 10_000, burst: 10_000 },
-      destinationRate: { perSecond: 10_000, burst: 10_000 }
-    })
-    const gateway = Context.get(yield* Layer.build(Gateway.layerMemory(config)), Gateway.Gateway)
+    const gateway = yield* benchGateway
     const a = yield* agent(gateway.url, stack.layer)
     const b = yield* agent(gateway.url, stack.layer)
     const setup: Array<number> = []

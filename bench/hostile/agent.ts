@@ -83,7 +83,8 @@ const honest = Effect.gen(function*() {
     const result = yield* Effect.result(session.request("echo", { t: t0 }, { timeoutMs: 2000 }))
     return result._tag === "Success" ? performance.now() - t0 : result.failure.code
   })
-  const phase = (name: string, ms: number) =>
+  /** Calls every 25 ms for `ms`: the latencies of those answered, and the others by outcome. */
+  const callFor = (ms: number) =>
     Effect.gen(function*() {
       const samples: Array<number> = []
       const failures: Record<string, number> = {}
@@ -95,8 +96,10 @@ const honest = Effect.gen(function*() {
         else failures[outcome] = (failures[outcome] ?? 0) + 1
         yield* Effect.sleep(Math.max(0, t0 + 25 - performance.now()))
       }
-      emit({ event: "phase", name, latency: summarize(samples), failures })
+      return { latency: summarize(samples), failures }
     })
+  const phase = (name: string, ms: number) =>
+    Effect.map(callFor(ms), (result) => emit({ event: "phase", name, ...result }))
   if ((job.phaseMs ?? 0) > 0) {
     yield* phase("quiet", job.phaseMs!)
     yield* Effect.promise(waitGo)
@@ -107,17 +110,8 @@ const honest = Effect.gen(function*() {
   yield* Effect.forkScoped(Effect.andThen(session.ended, Effect.sync(() => emit({ event: "ended", at: Date.now() }))))
   emit({ event: "ready", did: me.did })
   while (!stopped) {
-    const samples: Array<number> = []
-    const failures: Record<string, number> = {}
-    const end = performance.now() + 1000
-    while (performance.now() < end) {
-      const t0 = performance.now()
-      const outcome = yield* call
-      if (typeof outcome === "number") samples.push(outcome)
-      else failures[outcome] = (failures[outcome] ?? 0) + 1
-      yield* Effect.sleep(Math.max(0, t0 + 25 - performance.now()))
-    }
-    emit({ event: "calls", at: Date.now(), latency: summarize(samples), failures })
+    const result = yield* callFor(1000)
+    emit({ event: "calls", at: Date.now(), ...result })
   }
 })
 

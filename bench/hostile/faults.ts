@@ -33,6 +33,21 @@ const agentsAt = async (httpUrl: string): Promise<number> => {
   }
 }
 
+/**
+ * A gateway process with a data folder of its own, so that it can be restarted with the same
+ * identity on the same port; it is added to `started`.
+ */
+const restartableGateway = async (started: Array<Child>) => {
+  const dataDir = mkdtempSync(join(tmpdir(), "aiconexus-bench-"))
+  dataDirs.push(dataDir)
+  const gateway = start("gateway", GATEWAY_SCRIPT, gatewayArgs({ dataDir }))
+  started.push(gateway)
+  const { url } = await gateway.next("listening", 30_000)
+  const port = Number(new URL(url as string).port)
+  const httpUrl = (url as string).replace(/^ws/, "http").replace(/\/ws$/, "")
+  return { gateway, dataDir, url, port, httpUrl }
+}
+
 /** A victim agent and an honest one calling it, both registered at `url` and ready; both are added to `started`. */
 const victimAndHonest = async (url: unknown, started: Array<Child>) => {
   const victim = start("victim", AGENT_SCRIPT, [JSON.stringify({ role: "victim", url })])
@@ -63,15 +78,11 @@ const collectCalls = (honest: Child) => {
 
 /** The gateway SIGKILLed under open sessions, down for `outageMs`, restarted on its port with its identity. */
 const gatewayKill = async (outageMs: number) => {
-  const dataDir = mkdtempSync(join(tmpdir(), "aiconexus-bench-"))
-  dataDirs.push(dataDir)
   const started: Array<Child> = []
   try {
-    let gateway = start("gateway", GATEWAY_SCRIPT, gatewayArgs({ dataDir }))
-    started.push(gateway)
-    const { url } = await gateway.next("listening", 30_000)
-    const port = Number(new URL(url as string).port)
-    const httpUrl = (url as string).replace(/^ws/, "http").replace(/\/ws$/, "")
+    const first = await restartableGateway(started)
+    const { dataDir, httpUrl, port, url } = first
+    let gateway = first.gateway
     const { honest } = await victimAndHonest(url, started)
     const calls = collectCalls(honest)
     await sleep(2000)
@@ -122,15 +133,11 @@ const registrationsAt = async (httpUrl: string): Promise<number> => {
  * arrive in one burst, and the per-IP handshake limit would turn part of it away).
  */
 const reconnectHerd = async (agents: number, outageMs: number) => {
-  const dataDir = mkdtempSync(join(tmpdir(), "aiconexus-bench-"))
-  dataDirs.push(dataDir)
   const started: Array<Child> = []
   try {
-    let gateway = start("gateway", GATEWAY_SCRIPT, gatewayArgs({ dataDir }))
-    started.push(gateway)
-    const { url } = await gateway.next("listening", 30_000)
-    const port = Number(new URL(url as string).port)
-    const httpUrl = (url as string).replace(/^ws/, "http").replace(/\/ws$/, "")
+    const first = await restartableGateway(started)
+    const { dataDir, httpUrl, port, url } = first
+    let gateway = first.gateway
     // 100 agents per address: within the default handshake burst of one address.
     const sources = Array.from({ length: Math.ceil(agents / 100) }, (_, i) => `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`)
     const herd = start("agents", "../hostile/reconnect.ts", [JSON.stringify({ url, agents, sources })])
