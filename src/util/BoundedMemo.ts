@@ -15,6 +15,7 @@ export const boundedMemo = <K, V>(capacity: number) => {
     set: (key: K, value: V): void => {
       if (entries.size >= capacity) entries.delete(entries.keys().next().value as K)
       entries.set(key, value)
-    }
+    },
+    delete: (key: K): boolean => entries.delete(key)
   }
 }

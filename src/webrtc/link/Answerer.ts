@@ -1,8 +1,8 @@
 /**
  * Answering a new OFFER as a link: the accept policy is applied before anything is created, then
  * the first generation is answered through `Negotiation` and the open link handed on. An OFFER
- * from a DID whose last answer failed a short while ago is a retry of that attempt, which some
- * stacks answer differently (`Transport.prepareRemoteOffer`).
+ * from a DID whose last answers failed a short while ago is a retry of those attempts, which some
+ * stacks answer differently (`Transport.prepareRemoteOffer` is told how many failed in a row).
  *
  * @since 0.1.0
  */
@@ -35,21 +35,24 @@ export type Answer = (
   deliver: (link: PeerLink) => Effect.Effect<unknown>
 ) => Effect.Effect<void>
 
-/** How long after a failed answer an OFFER from the same DID counts as a retry. */
+/**
+ * How long after a failed answer an OFFER from the same DID counts as a retry. A link answered for
+ * that DID clears its failures: one failure must not make every later connect a retry.
+ */
 const RETRY_WINDOW_MS = 30_000
 
 /** The answerer with `config`. */
 export const make = (config: AnswererConfig): Answer => {
   const { links, negotiation, signaling } = config
-  // When answering each DID last failed: an offer from it soon after is a retry of that attempt.
-  const lastFailure = boundedMemo<string, number>(4096)
-  const isRetry = (remote: string, now: number): boolean => {
-    const failed = lastFailure.get(remote)
-    return failed !== undefined && now - failed < RETRY_WINDOW_MS
+  // Each DID's answers that failed in a row, and when the last did.
+  const failures = boundedMemo<string, { readonly count: number; readonly at: number }>(4096)
+  const failedBefore = (remote: string, now: number): number => {
+    const failed = failures.get(remote)
+    return failed !== undefined && now - failed.at < RETRY_WINDOW_MS ? failed.count : 0
   }
   const answerFailed = (remote: string) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.sync(() => lastFailure.set(remote, now)))
+      Effect.sync(() => failures.set(remote, { count: failedBefore(remote, now) + 1, at: now })))
 
   const answer: Answer = (offer, state, linkScope, deliver) =>
     Effect.gen(function*() {
@@ -62,8 +65,9 @@ export const make = (config: AnswererConfig): Answer => {
       }
       const setup = Effect.gen(function*() {
         yield* links.byeOnClose(state)
-        const retry = isRetry(remote, yield* Clock.currentTimeMillis)
-        const first = yield* negotiation.answerGeneration(state, offer, 0, yield* Scope.fork(linkScope, "sequential"), retry)
+        const failedAttempts = failedBefore(remote, yield* Clock.currentTimeMillis)
+        const first = yield* negotiation.answerGeneration(state, offer, 0, yield* Scope.fork(linkScope, "sequential"), failedAttempts)
+        failures.delete(remote)
         return yield* links.open(state, first, linkScope)
       }).pipe(Scope.provide(linkScope))
       const link = yield* setup.pipe(Effect.onError(() => Scope.close(linkScope, Exit.void)))

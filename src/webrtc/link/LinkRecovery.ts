@@ -175,7 +175,7 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
     Effect.gen(function*() {
       const started = yield* Clock.currentTimeMillis
       const number = SubscriptionRef.getUnsafe(open.current).number + 1
-      const next = yield* answerGeneration(state, offer, number, scope, false).pipe(
+      const next = yield* answerGeneration(state, offer, number, scope, 0).pipe(
         Effect.onError(() => recovering.superseded() ? Effect.void : state.trickle.retarget(SubscriptionRef.getUnsafe(open.current).peer))
       )
       yield* replace(open, next)

@@ -48,7 +48,7 @@ export interface Negotiation {
     offer: Signal<"OFFER">,
     number: number,
     scope: Scope.Closeable,
-    retry: boolean
+    failedAttempts: number
   ) => Effect.Effect<LinkChannel.Generation, NegotiationError>
   /** The answer to our OFFER `offerId` (others are logged and dropped), unless the peer says BYE or a signal fails. */
   readonly answerTo: (state: LinkState, offerId: string) => Effect.Effect<Signal<"ANSWER">, ConnectionRefused | ConnectFailed | ConnectTimeout>
@@ -138,11 +138,11 @@ export const make = (config: NegotiationConfig): Negotiation => {
       }).pipe(Scope.provide(scope), Effect.onError(() => Scope.close(scope, Exit.void)))
     })
 
-  const answerGeneration = (state: LinkState, offer: Signal<"OFFER">, number: number, scope: Scope.Closeable, retry: boolean) =>
+  const answerGeneration = (state: LinkState, offer: Signal<"OFFER">, number: number, scope: Scope.Closeable, failedAttempts: number) =>
     Effect.gen(function*() {
       const described = yield* Deferred.make<void>()
       const peer = yield* createPeer(state, described)
-      yield* peer.acceptOffer(transport.prepareRemoteOffer(offer.payload.sdp, { retry }))
+      yield* peer.acceptOffer(transport.prepareRemoteOffer(offer.payload.sdp, { failedAttempts }))
       const sdp = yield* peer.createAnswer
       yield* signaling.send(state.remote, "ANSWER", { connection_id: offer.connectionId, sdp }, offer.id)
       yield* Deferred.succeed(described, undefined)

@@ -74,10 +74,10 @@ export class Transport extends Context.Service<Transport, {
   /**
    * The remote offer as this stack should apply it. The node-datachannel Layer takes the DTLS
    * server role here (`a=setup:actpass` → `active`): it avoids a start-up race in libdatachannel.
-   * The fingerprint is untouched, and the offer's signature was verified before. `retry` says the
-   * same peer offered moments ago (its earlier attempt failed): stacks then apply the offer as is.
+   * The fingerprint is untouched, and the offer's signature was verified before. `failedAttempts`
+   * says how many answers to the same peer failed in a row moments ago (0 on a first attempt).
    */
-  readonly prepareRemoteOffer: (sdp: string, context: { readonly retry: boolean }) => string
+  readonly prepareRemoteOffer: (sdp: string, context: { readonly failedAttempts: number }) => string
   /** Largest message one data channel carries (SCTP max-message-size). */
   readonly maxMessageSize: number
   /** Whether the stack can restart ICE on a live connection. */

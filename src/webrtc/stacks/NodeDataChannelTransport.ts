@@ -245,19 +245,25 @@ const fromLibdatachannel = (sdp: string): boolean => /^o=rtc /m.test(sdp)
 
 /**
  * The offer with `a=setup:actpass` turned into `active`, so the answer says `passive` and this
- * side (the answerer) is the DTLS server. libdatachannel 0.24's answerer, as DTLS client, may send
- * its ClientHello before the offerer's DTLS transport exists; the copy is lost and the handshake
- * waits for the 1 s retransmit (~10% of pairs). `passive` in an answer is legal for any offerer,
- * but werift 0.25 as offerer fails the handshake with it (measured: 10/10 failed), and the race is
- * libdatachannel's own: so only offers written by libdatachannel are changed.
+ * side (the answerer) is the DTLS server. libdatachannel 0.24's answerer, as DTLS client, sends
+ * its ClientHello as soon as its own ICE check succeeds, which (it knows the offerer's candidates
+ * from the offer) is before the offerer has the answer and a DTLS transport: the copy is lost and
+ * the handshake waits for OpenSSL's 1 s retransmit (measured: most pairs on an idle machine, the
+ * raw benchmark's case). `passive` in an answer is legal for any offerer, but werift 0.25 as offerer
+ * fails the handshake with it (measured: 10/10 failed), and the race is libdatachannel's own: so
+ * only offers written by libdatachannel are changed.
+ *
+ * As DTLS client the libdatachannel offerer has a narrower race of its own: applying the answer,
+ * libdatachannel hands the ICE credentials to libjuice before it stores the answer's fingerprint,
+ * and libjuice at once checks the pair our early checks created; if the offerer's thread is
+ * descheduled in between, the handshake reaches the server certificate first and fails
+ * ("certificate verify failed": 0 of 60 connects on an idle machine, 2–8 of 20 with both cores
+ * busy). The offerer then tries again with a new connection, answered the same way; from the
+ * second failure in a row on, the offer is applied as is (as DTLS client, this side waits out the
+ * 1 s retransmit but cannot fail that way).
  */
-const takeDtlsServerRole = (sdp: string, context: { readonly retry: boolean }): string =>
-  // On a retry the offer is applied as is: as DTLS client, a loaded offerer can start its handshake
-  // before libdatachannel stored the ANSWER's fingerprint and then fail to verify us ("certificate
-  // verify failed": 8 of 40 connects with both cores busy, none idle; the retry recovers). Holding
-  // the offerer's candidates until the answer is applied removes it (0 of 80), but werift 0.25
-  // answerers fail ICE at once when they start with no remote candidate, so that was not kept.
-  !context.retry && fromLibdatachannel(sdp) ? sdp.replace(/^a=setup:actpass\r?$/gm, (line) => line.replace("actpass", "active")) : sdp
+const takeDtlsServerRole = (sdp: string, context: { readonly failedAttempts: number }): string =>
+  context.failedAttempts < 2 && fromLibdatachannel(sdp) ? sdp.replace(/^a=setup:actpass\r?$/gm, (line) => line.replace("actpass", "active")) : sdp
 
 /** node-datachannel as the WebRTC stack (the service; `layer` provides it). */
 export const make = (local: NodeDataChannelOptions = {}): Transport["Service"] => Transport.of({
