@@ -35,14 +35,16 @@ export class FramingError extends Schema.TaggedError<FramingError>()("FramingErr
 const utf8 = new TextEncoder()
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true })
 
-/** The fragments of one message, each at most `maxFragmentBytes` long (header included). */
-export const fragment = (message: string | Uint8Array, messageNumber: number, maxFragmentBytes: number): Array<Uint8Array> => {
+/**
+ * The fragments of one message, each at most `maxFragmentBytes` long (header included), made one at
+ * a time as they are taken: a sender holds one fragment more than the message, not a second copy.
+ */
+export const fragments = function*(message: string | Uint8Array, messageNumber: number, maxFragmentBytes: number): Generator<Uint8Array> {
   const text = typeof message === "string"
   const bytes = text ? utf8.encode(message) : message
   const chunk = maxFragmentBytes - HEADER_BYTES
   if (chunk <= 0) throw new RangeError("max fragment size below the header size")
   const count = Math.max(1, Math.ceil(bytes.byteLength / chunk))
-  const fragments: Array<Uint8Array> = []
   for (let index = 0; index < count; index++) {
     const body = bytes.subarray(index * chunk, Math.min(bytes.byteLength, (index + 1) * chunk))
     const out = new Uint8Array(HEADER_BYTES + body.byteLength)
@@ -51,10 +53,13 @@ export const fragment = (message: string | Uint8Array, messageNumber: number, ma
     view.setUint32(4, messageNumber >>> 0)
     view.setUint32(8, index === 0 ? bytes.byteLength : index)
     out.set(body, HEADER_BYTES)
-    fragments.push(out)
+    yield out
   }
-  return fragments
 }
+
+/** All the fragments of one message at once (see `fragments`). */
+export const fragment = (message: string | Uint8Array, messageNumber: number, maxFragmentBytes: number): Array<Uint8Array> =>
+  Array.from(fragments(message, messageNumber, maxFragmentBytes))
 
 /** Limits of a receiver. */
 export interface ReassemblyLimits {
