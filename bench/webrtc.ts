@@ -51,7 +51,7 @@ interface Stack {
   readonly raw: () => RTCPeerConnection
 }
 
-const stacks: ReadonlyArray<Stack> = [
+export const stacks: ReadonlyArray<Stack> = [
   {
     name: "node-datachannel",
     layer: NodeDataChannelTransport.layer({ bindAddress: "127.0.0.1" }),
@@ -113,7 +113,7 @@ const rawSetup = async (stack: Stack) => {
 }
 
 /** `rounds` rounds of PINGS sequential ping-pongs after one untimed round; ms per ping-pong of each. */
-const rawRtt = async (stack: Stack, rounds = RTT_ROUNDS) => {
+export const rawRtt = async (stack: Stack, rounds = RTT_ROUNDS) => {
   const { channel, close, other } = await rawPair(stack)
   other.addEventListener("message", (e) => other.send((e as MessageEvent).data))
   const payload = "0123456789abcdef"
@@ -134,7 +134,7 @@ const rawRtt = async (stack: Stack, rounds = RTT_ROUNDS) => {
   return rtts
 }
 
-const rawThroughput = async (stack: Stack, total = TOTAL_BYTES, chunkBytes = stack.chunk) => {
+export const rawThroughput = async (stack: Stack, total = TOTAL_BYTES, chunkBytes = stack.chunk) => {
   const { channel, close, other } = await rawPair(stack)
   const chunk = new Uint8Array(chunkBytes)
   let received = 0
@@ -162,7 +162,7 @@ const rawThroughput = async (stack: Stack, total = TOTAL_BYTES, chunkBytes = sta
 // Our API, through a real gateway
 // ---------------------------------------------------------------------------
 
-const agent = (url: string, transport: Layer.Layer<Transport>) =>
+export const agent = (url: string, transport: Layer.Layer<Transport>) =>
   Effect.gen(function*() {
     const identity = yield* Identity.generate
     const client = Context.get(
@@ -180,7 +180,7 @@ const agent = (url: string, transport: Layer.Layer<Transport>) =>
     return { identity, connector: Context.get(context, Connector) }
   })
 
-const ourPair = (a: Effect.Success<ReturnType<typeof agent>>, b: Effect.Success<ReturnType<typeof agent>>) =>
+export const ourPair = (a: Effect.Success<ReturnType<typeof agent>>, b: Effect.Success<ReturnType<typeof agent>>) =>
   Effect.gen(function*() {
     const accepted = yield* b.connector.incoming.pipe(Stream.runHead, Effect.forkChild)
     const offerer = yield* a.connector.connect(b.identity.did)
@@ -232,7 +232,7 @@ const ours = (stack: Stack) =>
  * Sequential ping-pongs over the control channel: the answerer echoes, the offerer waits each reply.
  * One untimed round, then RTT_ROUNDS timed ones; ms per ping-pong of each.
  */
-const measureRtt = (offerer: PeerLink, answerer: PeerLink) =>
+export const measureRtt = (offerer: PeerLink, answerer: PeerLink) =>
   Effect.gen(function*() {
     yield* answerer.control.messages.pipe(Stream.runForEach((m) => Effect.ignore(answerer.control.send(m))), Effect.forkScoped)
     const replies = yield* Queue.unbounded<unknown>()
@@ -255,7 +255,7 @@ const measureRtt = (offerer: PeerLink, answerer: PeerLink) =>
 const BIG_MESSAGE = 16 * 1024 * 1024
 
 /** One 16 MiB message over a new framed channel `label`; MB/s. */
-const measureBigMessage = (offerer: PeerLink, answerer: PeerLink, label: string) =>
+export const measureBigMessage = (offerer: PeerLink, answerer: PeerLink, label: string) =>
   Effect.gen(function*() {
     const remote = yield* Effect.forkChild(answerer.peer.remoteChannels.pipe(Stream.filter((c) => c.label === label), Stream.runHead))
     const channel = yield* offerer.peer.createDataChannel(FramedChannel.config(label))

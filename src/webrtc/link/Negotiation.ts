@@ -13,7 +13,7 @@ import type { Signal, Signaling, SignalingError } from "../../client/Signaling.t
 import { normalizeCandidateLine } from "../../protocol/IceCandidate.ts"
 import type * as DataChannel from "../peer/DataChannel.ts"
 import * as PeerConnection from "../peer/PeerConnection.ts"
-import type { IceTransportPolicy, RelayUnavailable, Transport } from "../peer/Transport.ts"
+import { HOLD_CANDIDATES_MS, type IceTransportPolicy, type RelayUnavailable, type Transport } from "../peer/Transport.ts"
 import * as StateMachine from "../../machine/StateMachine.ts"
 import { ConnectFailed, type ConnectError, ConnectionRefused, ConnectTimeout } from "./ConnectErrors.ts"
 import type * as LinkChannel from "./LinkChannel.ts"
@@ -141,11 +141,20 @@ export const make = (config: NegotiationConfig): Negotiation => {
   const answerGeneration = (state: LinkState, offer: Signal<"OFFER">, number: number, scope: Scope.Closeable, failedAttempts: number) =>
     Effect.gen(function*() {
       const described = yield* Deferred.make<void>()
+      const prepared = transport.prepareRemoteOffer(offer.payload.sdp, { failedAttempts })
+      if (prepared.holdRemoteCandidates) yield* state.trickle.hold(described)
       const peer = yield* createPeer(state, described)
-      yield* peer.acceptOffer(transport.prepareRemoteOffer(offer.payload.sdp, { failedAttempts }))
+      yield* peer.acceptOffer(prepared.sdp)
       const sdp = yield* peer.createAnswer
       yield* signaling.send(state.remote, "ANSWER", { connection_id: offer.connectionId, sdp }, offer.id)
       yield* Deferred.succeed(described, undefined)
+      if (prepared.holdRemoteCandidates) {
+        yield* peer.ice.until((s) => s === "connected" || s === "completed" || s === "failed" || s === "closed").pipe(
+          Effect.timeoutOption(HOLD_CANDIDATES_MS),
+          Effect.andThen(state.trickle.release),
+          Effect.forkScoped
+        )
+      }
       const control = peer.remoteChannels.pipe(
         Stream.filter((channel) => channel.label === CONTROL_LABEL),
         Stream.runHead,

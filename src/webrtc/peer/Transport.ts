@@ -66,18 +66,30 @@ export interface TransportPeer {
   readonly startRestartedIce?: () => void
 }
 
+/** A remote offer as a stack applies it (see `Transport.prepareRemoteOffer`). */
+export interface RemoteOffer {
+  readonly sdp: string
+  readonly holdRemoteCandidates: boolean
+}
+
+/** Longest an answerer holds the offerer's candidates (`RemoteOffer.holdRemoteCandidates`): past it, ICE gets them (a NAT may need this side's checks). */
+export const HOLD_CANDIDATES_MS = 250
+
 /** A WebRTC implementation. */
 export class Transport extends Context.Service<Transport, {
   readonly name: string
   /** A new peer connection, closed when the scope closes. */
   readonly create: (options: PeerConnectionOptions) => Effect.Effect<TransportPeer, RelayUnavailable, Scope.Scope>
   /**
-   * The remote offer as this stack should apply it. The node-datachannel Layer takes the DTLS
-   * server role here (`a=setup:actpass` → `active`): it avoids a start-up race in libdatachannel.
-   * The fingerprint is untouched, and the offer's signature was verified before. `failedAttempts`
-   * says how many answers to the same peer failed in a row moments ago (0 on a first attempt).
+   * The remote offer as this stack should apply it, and whether the answerer holds the offerer's
+   * candidates (those in the offer are then removed) until its ICE connected or `HOLD_CANDIDATES_MS`
+   * passed. The node-datachannel Layer takes the DTLS server role here (`a=setup:actpass` →
+   * `active`) to avoid a start-up race in libdatachannel, and after failed attempts holds the
+   * candidates instead (see `NodeDataChannelTransport`). The fingerprint is untouched, and the
+   * offer's signature was verified before. `failedAttempts` says how many answers to the same peer
+   * failed in a row moments ago (0 on a first attempt).
    */
-  readonly prepareRemoteOffer: (sdp: string, context: { readonly failedAttempts: number }) => string
+  readonly prepareRemoteOffer: (sdp: string, context: { readonly failedAttempts: number }) => RemoteOffer
   /** Largest message one data channel carries (SCTP max-message-size). */
   readonly maxMessageSize: number
   /** Whether the stack can restart ICE on a live connection. */

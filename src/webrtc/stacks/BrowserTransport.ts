@@ -97,7 +97,7 @@ const create = (options: PeerConnectionOptions) =>
 export const layer: Layer.Layer<Transport> = Layer.succeed(Transport, Transport.of({
   name: "browser",
   create,
-  prepareRemoteOffer: (sdp) => sdp,
+  prepareRemoteOffer: (sdp) => ({ sdp, holdRemoteCandidates: false }),
   maxMessageSize: MAX_MESSAGE_SIZE,
   supportsIceRestart: true,
   supportsRollback: true,

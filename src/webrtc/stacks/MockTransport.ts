@@ -355,7 +355,7 @@ export const layer = (network: MockNetwork): Layer.Layer<Transport> =>
         }),
         ({ pc }) => Effect.sync(() => pc.close())
       ),
-    prepareRemoteOffer: (sdp) => sdp,
+    prepareRemoteOffer: (sdp) => ({ sdp, holdRemoteCandidates: false }),
     maxMessageSize: 256 * 1024,
     supportsIceRestart: false,
     supportsRollback: true,

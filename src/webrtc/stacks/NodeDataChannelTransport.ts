@@ -11,7 +11,7 @@ import { Effect, Layer } from "effect"
 import { PeerConnection } from "node-datachannel"
 import { RTCDataChannel as W3CDataChannel } from "node-datachannel/polyfill"
 import type { IceServer } from "../../protocol/Envelope.ts"
-import { type PeerConnectionOptions, Transport, type TransportPeer } from "../peer/Transport.ts"
+import { type PeerConnectionOptions, type RemoteOffer, Transport, type TransportPeer } from "../peer/Transport.ts"
 import * as TurnCheck from "./NodeTurnCheck.ts"
 
 type NativeIceServer = string | {
@@ -244,32 +244,37 @@ const createChecked = (options: PeerConnectionOptions, local: NodeDataChannelOpt
 const fromLibdatachannel = (sdp: string): boolean => /^o=rtc /m.test(sdp)
 
 /**
- * The offer with `a=setup:actpass` turned into `active`, so the answer says `passive` and this
- * side (the answerer) is the DTLS server. libdatachannel 0.24's answerer, as DTLS client, sends
- * its ClientHello as soon as its own ICE check succeeds, which (it knows the offerer's candidates
- * from the offer) is before the offerer has the answer and a DTLS transport: the copy is lost and
- * the handshake waits for OpenSSL's 1 s retransmit (measured: most pairs on an idle machine, the
- * raw benchmark's case). `passive` in an answer is legal for any offerer, but werift 0.25 as offerer
- * fails the handshake with it (measured: 10/10 failed), and the race is libdatachannel's own: so
- * only offers written by libdatachannel are changed.
+ * How this side answers an offer, against two start-up races of libdatachannel 0.24 (with libjuice,
+ * whose checks after the first are paced 50 ms apart):
  *
- * As DTLS client the libdatachannel offerer has a narrower race of its own: applying the answer,
- * libdatachannel hands the ICE credentials to libjuice before it stores the answer's fingerprint,
- * and libjuice at once checks the pair our early checks created; if the offerer's thread is
- * descheduled in between, the handshake reaches the server certificate first and fails
- * ("certificate verify failed": 0 of 60 connects on an idle machine, 2–8 of 20 with both cores
- * busy). The offerer then tries again with a new connection, answered the same way; from the
- * second failure in a row on, the offer is applied as is (as DTLS client, this side waits out the
- * 1 s retransmit but cannot fail that way).
+ * - An answerer in the DTLS client role (the default answer to `a=setup:actpass`) sends its
+ *   ClientHello as soon as its own ICE check succeeds, which (it knows the offerer's candidates from
+ *   the offer) is before the offerer has the answer and a DTLS transport: the copy is lost and the
+ *   handshake waits for OpenSSL's 1 s retransmit (the raw benchmark's case: most pairs on an idle
+ *   machine). So the offer's `actpass` becomes `active`: the answer says `passive`, this side is the
+ *   DTLS server. `passive` in an answer is legal for any offerer, but werift 0.25 as offerer fails
+ *   the handshake with it (measured: 10/10 failed): only offers written by libdatachannel are changed.
+ * - The libdatachannel offerer, then DTLS client, has a narrower race: applying the answer,
+ *   libdatachannel hands the ICE credentials to libjuice before it stores the answer's fingerprint,
+ *   and libjuice at once checks the pair our early checks created; if the offerer's thread is
+ *   descheduled in between, its handshake reaches our certificate first and fails ("certificate
+ *   verify failed": rare on an idle machine, 5–13 of 20 connects with both cores busy). The offerer
+ *   tries again with a new connection, which this side answers the slower, safe way: it holds the
+ *   offerer's candidates and keeps the DTLS client role. Without our early checks the offerer's ICE
+ *   connects only after its description is whole; ours connects on its paced check ~50 ms later,
+ *   when the offerer's DTLS transport is up (~65 ms a setup, measured 0 failures in 20).
  */
-const takeDtlsServerRole = (sdp: string, context: { readonly failedAttempts: number }): string =>
-  context.failedAttempts < 2 && fromLibdatachannel(sdp) ? sdp.replace(/^a=setup:actpass\r?$/gm, (line) => line.replace("actpass", "active")) : sdp
+const answerOffer = (sdp: string, context: { readonly failedAttempts: number }): RemoteOffer => {
+  if (!fromLibdatachannel(sdp)) return { sdp, holdRemoteCandidates: false }
+  if (context.failedAttempts >= 1) return { sdp: withoutCandidates(sdp).sdp, holdRemoteCandidates: true }
+  return { sdp: sdp.replace(/^a=setup:actpass\r?$/gm, (line) => line.replace("actpass", "active")), holdRemoteCandidates: false }
+}
 
 /** node-datachannel as the WebRTC stack (the service; `layer` provides it). */
 export const make = (local: NodeDataChannelOptions = {}): Transport["Service"] => Transport.of({
   name: "node-datachannel",
   create: (options) => create(options, local),
-  prepareRemoteOffer: takeDtlsServerRole,
+  prepareRemoteOffer: answerOffer,
   maxMessageSize: 256 * 1024,
   supportsIceRestart: false,
   supportsRollback: false,

@@ -145,7 +145,7 @@ export const make = (werift: WeriftOptions = {}): Transport["Service"] =>
   Transport.of({
     name: "werift",
     create: (options) => create(options, werift),
-    prepareRemoteOffer: (sdp) => sdp,
+    prepareRemoteOffer: (sdp) => ({ sdp, holdRemoteCandidates: false }),
     maxMessageSize: 64 * 1024,
     supportsIceRestart: true,
     supportsRollback: true,

@@ -45,7 +45,7 @@ const remoteAnswer = (offer: string) =>
   Effect.gen(function*() {
     const transport = yield* Transport
     const other = yield* PeerConnection.make(yield* transport.create({ iceServers: [] }), { maxMessageSize: transport.maxMessageSize })
-    yield* other.acceptOffer(transport.prepareRemoteOffer(offer, { failedAttempts: 0 }))
+    yield* other.acceptOffer(transport.prepareRemoteOffer(offer, { failedAttempts: 0 }).sdp)
     return yield* other.createAnswer
   })
 
