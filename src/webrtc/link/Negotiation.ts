@@ -63,27 +63,57 @@ export const make = (config: NegotiationConfig): Negotiation => {
 
   /**
    * Creates the stack's connection, and trickles its candidates to the peer (see `Trickle`): it
-   * takes the link's remote candidates, and sends its local ones once `described` completes.
+   * takes the link's remote candidates, and sends its local ones once `described` completes, but
+   * not those the description sent already carried (`sent`, set before `described` completes):
+   * stacks that gather before they describe (node-datachannel) put their candidates and
+   * end-of-candidates in it, and each trickled copy would be one more signed message through the
+   * gateway while the connection is set up. Once the connection was up (an ICE restart's candidates
+   * belong to a newer description), every candidate is sent.
    */
-  const createPeer = (state: LinkState, described: Deferred.Deferred<void>) =>
+  const createPeer = (state: LinkState, described: Deferred.Deferred<void>, sent: { sdp: string }) =>
     Effect.gen(function*() {
       const iceServers = yield* config.iceServers
       const native = yield* transport.create({ iceServers, iceTransportPolicy: config.iceTransportPolicy })
       const peer = yield* PeerConnection.make(native, { maxMessageSize: transport.maxMessageSize })
       yield* state.trickle.attach(peer, described)
+      const inSentDescription = (line: string) => {
+        const connection = peer.connection.stateUnsafe()
+        if (connection !== "new" && connection !== "connecting") return false
+        return sent.sdp.split(/\r?\n/).includes(line === "" ? "a=end-of-candidates" : `a=${line}`)
+      }
       yield* peer.localCandidates.pipe(
-        Stream.runForEach((candidate) =>
-          Effect.andThen(state.trickle.described, signaling.send(state.remote, "ICE_CANDIDATE", {
-            connection_id: state.connectionId,
-            candidate: candidate.candidate === "" ? "" : normalizeCandidateLine(candidate.candidate),
-            ...(candidate.sdpMid === undefined ? {} : { sdp_mid: candidate.sdpMid }),
-            ...(candidate.sdpMLineIndex === undefined ? {} : { sdp_mline_index: candidate.sdpMLineIndex }),
-            ...(candidate.sdpMid === undefined && candidate.sdpMLineIndex === undefined ? { sdp_mline_index: 0 } : {})
-          })).pipe(Effect.ignore({ log: "Warn" }))),
+        Stream.runForEach((candidate) => {
+          const line = candidate.candidate === "" ? "" : normalizeCandidateLine(candidate.candidate)
+          return Effect.andThen(
+            state.trickle.described,
+            Effect.suspend(() =>
+              inSentDescription(line) ? Effect.void : signaling.send(state.remote, "ICE_CANDIDATE", {
+                connection_id: state.connectionId,
+                candidate: line,
+                ...(candidate.sdpMid === undefined ? {} : { sdp_mid: candidate.sdpMid }),
+                ...(candidate.sdpMLineIndex === undefined ? {} : { sdp_mline_index: candidate.sdpMLineIndex }),
+                ...(candidate.sdpMid === undefined && candidate.sdpMLineIndex === undefined ? { sdp_mline_index: 0 } : {})
+              }))
+          ).pipe(Effect.ignore({ log: "Warn" }))
+        }),
         Effect.forkScoped
       )
       return peer
     })
+
+  /** An SDP without its candidate lines (and end-of-candidates), and those candidates. */
+  const splitCandidates = (sdp: string) => {
+    const candidates: Array<PeerConnection.IceCandidate> = []
+    let mid: string | undefined
+    const lines = sdp.split(/\r?\n/).filter((line) => {
+      if (line.startsWith("a=mid:")) mid = line.slice(6)
+      if (line === "a=end-of-candidates") return false
+      if (!line.startsWith("a=candidate:")) return true
+      candidates.push(mid === undefined ? { candidate: line.slice(2), sdpMLineIndex: 0 } : { candidate: line.slice(2), sdpMid: mid })
+      return false
+    })
+    return { sdp: lines.join("\r\n"), candidates }
+  }
 
   /** Fails with ConnectionRefused once the peer says BYE. */
   const refusedByBye = (state: LinkState) =>
@@ -126,10 +156,12 @@ export const make = (config: NegotiationConfig): Negotiation => {
       const scope = yield* Scope.fork(linkScope, "sequential")
       return yield* Effect.gen(function*() {
         const described = yield* Deferred.make<void>()
-        const peer = yield* createPeer(state, described)
+        const sent = { sdp: "" }
+        const peer = yield* createPeer(state, described, sent)
         const control = yield* peer.createDataChannel({ label: CONTROL_LABEL, protocol: CONTROL_PROTOCOL, ordered: true })
         const sdp = yield* peer.createOffer
         const offerId = yield* signaling.send(state.remote, "OFFER", { connection_id: state.connectionId, sdp })
+        sent.sdp = sdp
         yield* Deferred.succeed(described, undefined)
         const answer = yield* answerTo(state, offerId)
         yield* peer.acceptAnswer(answer.payload.sdp)
@@ -142,11 +174,20 @@ export const make = (config: NegotiationConfig): Negotiation => {
     Effect.gen(function*() {
       const described = yield* Deferred.make<void>()
       const prepared = transport.prepareRemoteOffer(offer.payload.sdp, { failedAttempts })
-      if (prepared.holdRemoteCandidates) yield* state.trickle.hold(described)
-      const peer = yield* createPeer(state, described)
-      yield* peer.acceptOffer(prepared.sdp)
+      let remoteSdp = prepared.sdp
+      if (prepared.holdRemoteCandidates) {
+        // The offer's candidates wait with the trickled ones (see `RemoteOffer`).
+        yield* state.trickle.hold(described)
+        const split = splitCandidates(prepared.sdp)
+        remoteSdp = split.sdp
+        yield* Effect.forEach(split.candidates, state.trickle.addRemote, { discard: true })
+      }
+      const sent = { sdp: "" }
+      const peer = yield* createPeer(state, described, sent)
+      yield* peer.acceptOffer(remoteSdp)
       const sdp = yield* peer.createAnswer
       yield* signaling.send(state.remote, "ANSWER", { connection_id: offer.connectionId, sdp }, offer.id)
+      sent.sdp = sdp
       yield* Deferred.succeed(described, undefined)
       if (prepared.holdRemoteCandidates) {
         yield* peer.ice.until((s) => s === "connected" || s === "completed" || s === "failed" || s === "closed").pipe(

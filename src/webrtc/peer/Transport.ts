@@ -82,8 +82,8 @@ export class Transport extends Context.Service<Transport, {
   readonly create: (options: PeerConnectionOptions) => Effect.Effect<TransportPeer, RelayUnavailable, Scope.Scope>
   /**
    * The remote offer as this stack should apply it, and whether the answerer holds the offerer's
-   * candidates (those in the offer are then removed) until its ICE connected or `HOLD_CANDIDATES_MS`
-   * passed. The node-datachannel Layer takes the DTLS server role here (`a=setup:actpass` →
+   * candidates (those in the offer too: they are taken out of it) until its ICE connected or
+   * `HOLD_CANDIDATES_MS` passed. The node-datachannel Layer takes the DTLS server role here (`a=setup:actpass` →
    * `active`) to avoid a start-up race in libdatachannel, and after failed attempts holds the
    * candidates instead (see `NodeDataChannelTransport`). The fingerprint is untouched, and the
    * offer's signature was verified before. `failedAttempts` says how many answers to the same peer

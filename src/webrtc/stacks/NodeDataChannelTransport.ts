@@ -266,7 +266,7 @@ const fromLibdatachannel = (sdp: string): boolean => /^o=rtc /m.test(sdp)
  */
 const answerOffer = (sdp: string, context: { readonly failedAttempts: number }): RemoteOffer => {
   if (!fromLibdatachannel(sdp)) return { sdp, holdRemoteCandidates: false }
-  if (context.failedAttempts >= 1) return { sdp: withoutCandidates(sdp).sdp, holdRemoteCandidates: true }
+  if (context.failedAttempts >= 1) return { sdp, holdRemoteCandidates: true }
   return { sdp: sdp.replace(/^a=setup:actpass\r?$/gm, (line) => line.replace("actpass", "active")), holdRemoteCandidates: false }
 }
 

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Stream } from "effect"
+import { Signaling } from "../../../src/client/Signaling.ts"
 import * as NodeDataChannelTransport from "../../../src/webrtc/stacks/NodeDataChannelTransport.ts"
 import { type RemoteOffer, Transport } from "../../../src/webrtc/peer/Transport.ts"
 import { agentOnHub, connectPair, exchange, hub } from "../fixtures.ts"
@@ -10,8 +11,43 @@ const native = NodeDataChannelTransport.make({ bindAddress: "127.0.0.1" })
 const spied = (prepare: (sdp: string, context: { readonly failedAttempts: number }) => RemoteOffer) =>
   Layer.succeed(Transport, Transport.of({ ...native, prepareRemoteOffer: prepare }))
 
-describe("node-datachannel answers to retried offers", () => {
-  it.live("an answerer holding the offerer's candidates (a retried offer) connects as DTLS client, with the offer's candidates removed", () =>
+/** Signaling that counts what it sends, by type. */
+const counting = (sent: Map<string, number>): Layer.Layer<Signaling, never, Signaling> =>
+  Layer.effect(
+    Signaling,
+    Effect.gen(function*() {
+      const inner = yield* Signaling
+      return Signaling.of({
+        ...inner,
+        send: (to, type, payload, correlationId) => {
+          sent.set(type, (sent.get(type) ?? 0) + 1)
+          return inner.send(to, type, payload, correlationId)
+        }
+      })
+    })
+  )
+
+describe("node-datachannel connection setup", () => {
+  it.live("candidates the offer and answer carry are not trickled again (each would be a signed message through the gateway)", () =>
+    Effect.gen(function*() {
+      const signalingHub = yield* hub
+      const transport = NodeDataChannelTransport.layer({ bindAddress: "127.0.0.1" })
+      const byAlice = new Map<string, number>()
+      const byBob = new Map<string, number>()
+      const alice = yield* agentOnHub(signalingHub, transport, {}, counting(byAlice))
+      const bob = yield* agentOnHub(signalingHub, transport, {}, counting(byBob))
+      const { answerer, offerer } = yield* connectPair(alice, bob)
+      yield* exchange(offerer, answerer)
+      assert.match(yield* answerer.peer.remoteSdp, /^a=candidate:/m)
+      assert.match(yield* offerer.peer.remoteSdp, /^a=candidate:/m)
+      // (A first attempt can fail on a busy machine, see NodeDataChannelTransport: then more OFFERs.)
+      assert.isAtLeast(byAlice.get("OFFER") ?? 0, 1)
+      assert.isAtLeast(byBob.get("ANSWER") ?? 0, 1)
+      assert.isUndefined(byAlice.get("ICE_CANDIDATE"))
+      assert.isUndefined(byBob.get("ICE_CANDIDATE"))
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("an answerer holding the offerer's candidates (a retried offer) connects as DTLS client", () =>
     Effect.gen(function*() {
       const prepared: Array<RemoteOffer> = []
       const transport = spied((sdp) => {
@@ -26,7 +62,6 @@ describe("node-datachannel answers to retried offers", () => {
       yield* exchange(offerer, answerer)
       assert.strictEqual(prepared.length, 1)
       assert.isTrue(prepared[0]!.holdRemoteCandidates)
-      assert.notMatch(prepared[0]!.sdp, /^a=candidate:/m)
       assert.match(prepared[0]!.sdp, /^a=setup:actpass/m)
       // The answer took the DTLS client role.
       assert.match(yield* offerer.peer.remoteSdp, /^a=setup:active/m)
