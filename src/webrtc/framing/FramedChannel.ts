@@ -70,7 +70,10 @@ export const make = (channel: DataChannel, options: FramedOptions): Effect.Effec
         const size = typeof message === "string" ? utf8ByteLength(message) : message.byteLength
         if (size > maxMessageBytes) return yield* new MessageTooLarge({ label: channel.label, size, max: maxMessageBytes })
         const fragmentBytes = yield* options.maxFragmentBytes
-        for (const fragment of Framing.fragments(message, nextNumber++, fragmentBytes)) yield* channel.send(fragment)
+        // Where the stack copies what it sends, one buffer serves every fragment of the message.
+        for (const fragment of Framing.fragments(message, nextNumber++, fragmentBytes, channel.sendCopies === true)) {
+          yield* channel.send(fragment)
+        }
       })
 
     return { channel, messages, send }

@@ -38,17 +38,25 @@ const utf8Decoder = new TextDecoder("utf-8", { fatal: true })
 /**
  * The fragments of one message, each at most `maxFragmentBytes` long (header included), made one at
  * a time as they are taken: a sender holds one fragment more than the message, not a second copy.
+ * With `reuse`, every fragment is written into the same buffer (each one is overwritten when the
+ * next is taken): for stacks that copy a message when it is sent, so no fragment is allocated.
  */
-export const fragments = function*(message: string | Uint8Array, messageNumber: number, maxFragmentBytes: number): Generator<Uint8Array> {
+export const fragments = function*(
+  message: string | Uint8Array,
+  messageNumber: number,
+  maxFragmentBytes: number,
+  reuse = false
+): Generator<Uint8Array> {
   const text = typeof message === "string"
   const bytes = text ? utf8.encode(message) : message
   const chunk = maxFragmentBytes - HEADER_BYTES
   if (chunk <= 0) throw new RangeError("max fragment size below the header size")
   const count = Math.max(1, Math.ceil(bytes.byteLength / chunk))
+  const shared = reuse ? new Uint8Array(HEADER_BYTES + Math.min(chunk, bytes.byteLength)) : undefined
   for (let index = 0; index < count; index++) {
     const body = bytes.subarray(index * chunk, Math.min(bytes.byteLength, (index + 1) * chunk))
-    const out = new Uint8Array(HEADER_BYTES + body.byteLength)
-    const view = new DataView(out.buffer)
+    const out = shared === undefined ? new Uint8Array(HEADER_BYTES + body.byteLength) : shared.subarray(0, HEADER_BYTES + body.byteLength)
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength)
     out[0] = (text ? TEXT : 0) | (index === 0 ? FIRST : 0) | (index === count - 1 ? LAST : 0)
     view.setUint32(4, messageNumber >>> 0)
     view.setUint32(8, index === 0 ? bytes.byteLength : index)

@@ -74,7 +74,7 @@ export const make = (config: NegotiationConfig): Negotiation => {
     Effect.gen(function*() {
       const iceServers = yield* config.iceServers
       const native = yield* transport.create({ iceServers, iceTransportPolicy: config.iceTransportPolicy })
-      const peer = yield* PeerConnection.make(native, { maxMessageSize: transport.maxMessageSize })
+      const peer = yield* PeerConnection.make(native, { maxMessageSize: transport.maxMessageSize, sendCopiesData: transport.sendCopiesData })
       yield* state.trickle.attach(peer, described)
       const inSentDescription = (line: string) => {
         const connection = peer.connection.stateUnsafe()

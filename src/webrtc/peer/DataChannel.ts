@@ -65,6 +65,11 @@ export interface DataChannel {
    * Channels that stand for another (a link's control channel across rebuilds) may not say.
    */
   readonly closeReason?: () => CloseReason | undefined
+  /**
+   * Whether the stack has copied a message's bytes once `send` completed, so the caller may reuse
+   * them (framed channels then build their fragments in one buffer). Absent: it may not have.
+   */
+  readonly sendCopies?: boolean
   /** Sends one message, waiting while the stack's send buffer is above its high-water mark. */
   readonly send: (message: Message) => Effect.Effect<void, ChannelClosed | MessageTooLarge>
   readonly close: Effect.Effect<void>
@@ -116,7 +121,11 @@ export const wrap = (
   channel: RTCDataChannel,
   maxMessageSize: () => number,
   early?: EarlyMessages,
-  options: { readonly maxInboxBytes?: number } = {}
+  options: {
+    readonly maxInboxBytes?: number
+    /** The stack copies the bytes of a message when `send` is called (see `DataChannel.sendCopies`). */
+    readonly sendCopies?: boolean
+  } = {}
 ): Effect.Effect<DataChannel, never, Scope.Scope> =>
   Effect.gen(function*() {
     const label = channel.label
@@ -237,6 +246,7 @@ export const wrap = (
         return message
       }),
       closeReason: () => closeReason,
+      sendCopies: options.sendCopies === true,
       send,
       close: Effect.sync(() => channel.close()),
       stats: Effect.sync(() => ({ label, bytesSent, bytesReceived, messagesSent, messagesReceived }))

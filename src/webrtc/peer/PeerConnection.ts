@@ -115,7 +115,11 @@ const rtc = <A>(operation: string, run: () => Promise<A> | A) =>
 /** A peer connection over a stack's connection; it closes with the scope. */
 export const make = (
   peer: TransportPeer,
-  options: { readonly maxMessageSize: number }
+  options: {
+    readonly maxMessageSize: number
+    /** The stack copies a message's bytes when `send` is called (`Transport.sendCopiesData`). */
+    readonly sendCopiesData?: boolean | undefined
+  }
 ): Effect.Effect<PeerConnection, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { pc } = peer
@@ -188,7 +192,7 @@ export const make = (
           return Effect.asVoid(Queue.offer(candidates, event.candidate))
         case "Channel":
           return Effect.gen(function*() {
-            const channel = yield* DataChannel.wrap(event.channel, maxMessageSize, event.early).pipe(Scope.provide(scope))
+            const channel = yield* DataChannel.wrap(event.channel, maxMessageSize, event.early, { sendCopies: options.sendCopiesData === true }).pipe(Scope.provide(scope))
             channels.push(channel)
             yield* Queue.offer(remoteChannels, channel)
           })
@@ -313,7 +317,7 @@ export const make = (
               ...(config.id === undefined ? {} : { id: config.id })
             }
             const native = yield* rtc("createDataChannel", () => pc.createDataChannel(config.label, init))
-            const channel = yield* DataChannel.wrap(native, maxMessageSize).pipe(Scope.provide(scope))
+            const channel = yield* DataChannel.wrap(native, maxMessageSize, undefined, { sendCopies: options.sendCopiesData === true }).pipe(Scope.provide(scope))
             channels.push(channel)
             return channel
           })

@@ -90,6 +90,11 @@ export class Transport extends Context.Service<Transport, {
    * failed in a row moments ago (0 on a first attempt).
    */
   readonly prepareRemoteOffer: (sdp: string, context: { readonly failedAttempts: number }) => RemoteOffer
+  /**
+   * Whether a data channel's `send` copies the message's bytes before it returns (node-datachannel
+   * does, into libdatachannel; werift keeps a reference). Absent: it may not.
+   */
+  readonly sendCopiesData?: boolean
   /** Largest message one data channel carries (SCTP max-message-size). */
   readonly maxMessageSize: number
   /** Whether the stack can restart ICE on a live connection. */

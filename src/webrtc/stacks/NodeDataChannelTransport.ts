@@ -276,6 +276,7 @@ export const make = (local: NodeDataChannelOptions = {}): Transport["Service"] =
   create: (options) => create(options, local),
   prepareRemoteOffer: answerOffer,
   maxMessageSize: 256 * 1024,
+  sendCopiesData: true,
   supportsIceRestart: false,
   supportsRollback: false,
   // libjuice asks the system resolver, which does not speak mDNS on a usual Linux host.

@@ -25,6 +25,29 @@ describe("ioap-frag.v1 framing", () => {
     ), { numRuns: 200 })
   })
 
+  it("built in one reused buffer, fragments carry the same bytes when each is taken before the next", () => {
+    fc.assert(fc.property(
+      fc.oneof(fc.uint8Array({ maxLength: 3000 }), fc.string({ maxLength: 1000, unit: "grapheme" })),
+      fc.integer({ min: Framing.HEADER_BYTES + 1, max: 400 }),
+      (message, size) => {
+        const reassembler = new Framing.Reassembler(limits)
+        const buffers = new Set<ArrayBufferLike>()
+        let last: unknown
+        const copies: Array<Uint8Array> = []
+        for (const fragment of Framing.fragments(message, 5, size, true)) {
+          buffers.add(fragment.buffer)
+          copies.push(fragment.slice())
+          const result = reassembler.push(fragment)
+          assert.isTrue(Result.isSuccess(result))
+          if (Result.isSuccess(result)) last = result.success
+        }
+        assert.strictEqual(buffers.size, 1)
+        assert.deepStrictEqual(copies, Framing.fragment(message, 5, size))
+        assert.deepStrictEqual(last, message)
+      }
+    ), { numRuns: 200 })
+  })
+
   it("reassembles interleaved messages by their numbers", () => {
     const big = Framing.fragment(new Uint8Array(1000).fill(1), 1, 100)
     const small = Framing.fragment("small", 2, 100)
@@ -102,6 +125,28 @@ describe.each(allTransports)("framed channels on %s", (_name, makeTransport) => 
       assert.isTrue(big.every((byte, i) => byte === binary[i]))
       assert.isTrue(received.includes(text))
       assert.deepStrictEqual(received.filter((m) => typeof m === "string" && m.startsWith("small")), small)
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("carry random bytes across fragment boundaries intact (node-datachannel copies what it sends: one buffer for all fragments)", () =>
+    Effect.gen(function*() {
+      const { answerer, offerer } = yield* connectedPair(makeTransport)
+      const theirs = yield* Effect.forkChild(answerer.peer.remoteChannels.pipe(Stream.filter((c) => c.label === "random"), Stream.runHead))
+      const mine = yield* offerer.peer.createDataChannel(FramedChannel.config("random"))
+      yield* mine.opened
+      assert.strictEqual(mine.sendCopies, _name === "node-datachannel")
+      const fragmentBytes = yield* offerer.peer.maxMessageSize
+      const sender = yield* FramedChannel.make(mine, { maxFragmentBytes: offerer.peer.maxMessageSize })
+      const receiver = yield* FramedChannel.make(Option.getOrThrow(yield* Fiber.join(theirs)), { maxFragmentBytes: answerer.peer.maxMessageSize })
+      const body = fragmentBytes - Framing.HEADER_BYTES
+      const sizes = [body - 1, body, body + 1, 5 * body + 7]
+      const messages = sizes.map((size) => {
+        const bytes = new Uint8Array(size)
+        for (let offset = 0; offset < size; offset += 65_536) globalThis.crypto.getRandomValues(bytes.subarray(offset, Math.min(size, offset + 65_536)))
+        return bytes
+      })
+      const arriving = yield* Effect.forkChild(receiver.messages.pipe(Stream.take(messages.length), Stream.runCollect))
+      yield* Effect.forEach(messages, sender.send, { discard: true })
+      assert.deepStrictEqual([...(yield* Fiber.join(arriving))], messages)
     }).pipe(Effect.scoped), { timeout: 60_000 })
 
   it.live("are refused on unordered or partially reliable channels", () =>
