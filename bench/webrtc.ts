@@ -11,7 +11,7 @@
  *   same bytes in chunks (it cannot send one 16 MiB message), the median of 3; both send bytes
  *   allocated before the clock starts.
  */
-import { Context, Effect, Fiber, Layer, Option, Queue, Stream } from "effect"
+import { Context, Effect, Fiber, Layer, Option, Stream } from "effect"
 import { NodeSocket } from "@effect/platform-node"
 import { RTCPeerConnection as NdcPeerConnection } from "node-datachannel/polyfill"
 import { RTCPeerConnection as WeriftPeerConnection } from "werift"
@@ -254,20 +254,20 @@ const ours = (stack: Stack) =>
   }).pipe(Effect.scoped)
 
 /**
- * Sequential ping-pongs over the control channel: the answerer echoes, the offerer waits each reply.
- * One untimed round, then RTT_ROUNDS timed ones; ms per ping-pong of each.
+ * Sequential ping-pongs over the control channel: the answerer echoes, the offerer reads each reply
+ * from its messages (pulled directly, as raw awaits its event: no queue and fiber of the harness in
+ * between). One untimed round, then RTT_ROUNDS timed ones; ms per ping-pong of each.
  */
 export const measureRtt = (offerer: PeerLink, answerer: PeerLink) =>
   Effect.gen(function*() {
     yield* answerer.control.messages.pipe(Stream.runForEach((m) => Effect.ignore(answerer.control.send(m))), Effect.forkScoped)
-    const replies = yield* Queue.unbounded<unknown>()
-    yield* offerer.control.messages.pipe(Stream.runForEach((m) => Queue.offer(replies, m)), Effect.forkScoped)
+    const reply = yield* Stream.toPull(offerer.control.messages)
     const payload = "0123456789abcdef"
     const round = Effect.gen(function*() {
       const start = performance.now()
       for (let i = 0; i < PINGS; i++) {
         yield* offerer.control.send(payload)
-        yield* Queue.take(replies)
+        yield* reply
       }
       return (performance.now() - start) / PINGS
     })
@@ -275,7 +275,7 @@ export const measureRtt = (offerer: PeerLink, answerer: PeerLink) =>
     const rtts: Array<number> = []
     for (let i = 0; i < RTT_ROUNDS; i++) rtts.push(yield* round)
     return rtts
-  }).pipe(Effect.scoped)
+  }).pipe(Effect.scoped, Effect.orDie)
 
 const BIG_MESSAGE = 16 * 1024 * 1024
 
