@@ -258,9 +258,9 @@ const fromLibdatachannel = (sdp: string): boolean => /^o=rtc /m.test(sdp)
  *   libdatachannel hands the ICE credentials to libjuice before it stores the answer's fingerprint,
  *   and libjuice at once checks the pair our early checks created; if the offerer's thread is
  *   descheduled in between, its handshake reaches our certificate first and fails ("certificate
- *   verify failed": rare on an idle machine, 5–13 of 20 connects with both cores busy). The offerer
- *   tries again with a new connection, which this side answers the slower, safe way: it holds the
- *   offerer's candidates and keeps the DTLS client role. Without our early checks the offerer's ICE
+ *   verify failed": none idle in an earlier session; 1–13 of 20 connects at load average 2–9 on 2
+ *   cores). The offerer tries again with a new connection, which this side answers the slower,
+ *   safe way: it holds the offerer's candidates and keeps the DTLS client role. Without our early checks the offerer's ICE
  *   connects only after its description is whole; ours connects on its paced check ~50 ms later,
  *   when the offerer's DTLS transport is up (~65 ms a setup, measured 0 failures in 20).
  */
