@@ -2,6 +2,8 @@
  * WebRTC benchmark: for each real stack, our API (Connector through a real gateway, DataChannel
  * Streams and Effects) beside the same library driven directly through its own API, in one run.
  *
+ * Raw and ours are measured in turn (a setup of each, a round of each…), so both see the same load.
+ *
  * - setup: time from `connect` to an open control channel (ours: through the gateway, signed and
  *   verified signaling; raw: the two peers hand each other SDP and candidates in-process), 20 times;
  * - RTT: sequential ping-pongs of a 16-byte message: after 5,000 untimed ones (both sides: the JIT
@@ -144,19 +146,8 @@ const rawPairOnce = async (stack: Stack) => {
   }
 }
 
-const rawSetup = async (stack: Stack) => {
-  const times: Array<number> = []
-  for (let i = 0; i < SETUPS; i++) {
-    const start = performance.now()
-    const pair = await rawPair(stack)
-    times.push(performance.now() - start)
-    pair.close()
-  }
-  return times
-}
-
-/** `rounds` rounds of PINGS sequential ping-pongs after RTT_WARMUP_ROUNDS untimed ones; ms per ping-pong of each. */
-export const rawRtt = async (stack: Stack, rounds = RTT_ROUNDS) => {
+/** A raw pair echoing on one side; `round` times PINGS sequential ping-pongs (ms per ping-pong). */
+const rawRttSession = async (stack: Stack) => {
   const { channel, close, other } = await rawPair(stack)
   other.addEventListener("message", (e) => other.send((e as MessageEvent).data))
   const payload = "0123456789abcdef"
@@ -170,11 +161,7 @@ export const rawRtt = async (stack: Stack, rounds = RTT_ROUNDS) => {
     }
     return (performance.now() - start) / PINGS
   }
-  for (let i = 0; i < RTT_WARMUP_ROUNDS; i++) await round()
-  const rtts: Array<number> = []
-  for (let i = 0; i < rounds; i++) rtts.push(await round())
-  close()
-  return rtts
+  return { round, close }
 }
 
 export const rawThroughput = async (stack: Stack, total = TOTAL_BYTES, chunkBytes = stack.chunk) => {
@@ -250,50 +237,70 @@ export const benchGateway = Effect.gen(function*() {
   return Context.get(yield* Layer.build(Gateway.layerMemory(config)), Gateway.Gateway)
 })
 
-const ours = (stack: Stack) =>
+/**
+ * Both sides of every measurement, interleaved (raw, ours, raw, ours…) so that both see the same
+ * load of the shared machine: a setup of each in turn; warm-up rounds of both, then RTT rounds in
+ * turn; throughput; 16 MiB rounds in turn.
+ */
+const sideBySide = (stack: Stack) =>
   Effect.gen(function*() {
     const gateway = yield* benchGateway
     const a = yield* agent(gateway.url, stack.layer)
     const b = yield* agent(gateway.url, stack.layer)
-    const setup: Array<number> = []
+    const raw = { setup: [] as Array<number>, rtt: [] as Array<number>, throughput: 0, bigMessage: [] as Array<number> }
+    const mine = { setup: [] as Array<number>, rtt: [] as Array<number>, throughput: 0, bigMessage: [] as Array<number> }
     for (let i = 0; i < SETUPS; i++) {
+      yield* Effect.promise(async () => {
+        const start = performance.now()
+        const pair = await rawPair(stack)
+        raw.setup.push(performance.now() - start)
+        pair.close()
+      })
       yield* Effect.scoped(Effect.gen(function*() {
         const start = performance.now()
         yield* ourPair(a, b)
-        setup.push(performance.now() - start)
+        mine.setup.push(performance.now() - start)
       }))
     }
     const { answerer, offerer } = yield* ourPair(a, b)
-    const rtt = yield* measureRtt(offerer, answerer)
-    const throughput = yield* measureThroughput(offerer, answerer, stack.chunk)
-    const bigMessage: Array<number> = []
-    for (let i = 0; i < BIG_ROUNDS; i++) bigMessage.push(yield* measureBigMessage(offerer, answerer, `big-${i}`))
-    return { setup, rtt, throughput, bigMessage }
+    const rawRtt = yield* Effect.acquireRelease(Effect.promise(() => rawRttSession(stack)), (session) => Effect.sync(session.close))
+    const ourRtt = yield* rttSession(offerer, answerer)
+    for (let i = 0; i < RTT_WARMUP_ROUNDS; i++) {
+      yield* Effect.promise(rawRtt.round)
+      yield* ourRtt
+    }
+    for (let i = 0; i < RTT_ROUNDS; i++) {
+      raw.rtt.push(yield* Effect.promise(rawRtt.round))
+      mine.rtt.push(yield* ourRtt)
+    }
+    raw.throughput = yield* Effect.promise(() => rawThroughput(stack))
+    mine.throughput = yield* measureThroughput(offerer, answerer, stack.chunk)
+    for (let i = 0; i < BIG_ROUNDS; i++) {
+      raw.bigMessage.push(yield* Effect.promise(() => rawThroughput(stack, BIG_MESSAGE)))
+      mine.bigMessage.push(yield* measureBigMessage(offerer, answerer, `big-${i}`))
+    }
+    return { raw, mine }
   }).pipe(Effect.scoped)
 
 /**
  * Sequential ping-pongs over the control channel: the answerer echoes, the offerer reads each reply
  * from its messages (pulled directly, as raw awaits its event: no queue and fiber of the harness in
- * between). RTT_WARMUP_ROUNDS untimed rounds, then RTT_ROUNDS timed ones; ms per ping-pong of each.
+ * between). A round of PINGS; ms per ping-pong. The echo lives in the caller's scope.
  */
-export const measureRtt = (offerer: PeerLink, answerer: PeerLink) =>
+export const rttSession = (offerer: PeerLink, answerer: PeerLink) =>
   Effect.gen(function*() {
     yield* answerer.control.messages.pipe(Stream.runForEach((m) => Effect.ignore(answerer.control.send(m))), Effect.forkScoped)
     const reply = yield* Stream.toPull(offerer.control.messages)
     const payload = "0123456789abcdef"
-    const round = Effect.gen(function*() {
+    return Effect.gen(function*() {
       const start = performance.now()
       for (let i = 0; i < PINGS; i++) {
         yield* offerer.control.send(payload)
         yield* reply
       }
       return (performance.now() - start) / PINGS
-    })
-    for (let i = 0; i < RTT_WARMUP_ROUNDS; i++) yield* round
-    const rtts: Array<number> = []
-    for (let i = 0; i < RTT_ROUNDS; i++) rtts.push(yield* round)
-    return rtts
-  }).pipe(Effect.scoped, Effect.orDie)
+    }).pipe(Effect.orDie)
+  })
 
 const BIG_MESSAGE = 16 * 1024 * 1024
 
@@ -339,14 +346,7 @@ const range = (values: ReadonlyArray<number>, digits: number) =>
 export const main = async () => {
   console.log(`webrtc: our API beside the library's own, same run, loopback; setup ×${SETUPS}, RTT median of ${RTT_ROUNDS} × ${PINGS} (after ${RTT_WARMUP_ROUNDS * PINGS} untimed), ${TOTAL_BYTES / 1024 / 1024} MiB one way, 16 MiB message median of ${BIG_ROUNDS}`)
   for (const stack of stacks) {
-    const raw = {
-      setup: await rawSetup(stack),
-      rtt: await rawRtt(stack),
-      throughput: await rawThroughput(stack),
-      bigMessage: [] as Array<number>
-    }
-    for (let i = 0; i < BIG_ROUNDS; i++) raw.bigMessage.push(await rawThroughput(stack, BIG_MESSAGE))
-    const mine = await Effect.runPromise(ours(stack))
+    const { mine, raw } = await Effect.runPromise(sideBySide(stack))
     const rtt = { ours: percentile(mine.rtt, 50), raw: percentile(raw.rtt, 50) }
     const big = { ours: percentile(mine.bigMessage, 50), raw: percentile(raw.bigMessage, 50) }
     console.log(`\n${stack.name}`)
