@@ -99,7 +99,14 @@ const make = Effect.fnUntraced(function*(config: ConnectorConfig) {
   const recoveryOptions = config.recovery === true ? {} : config.recovery === false ? undefined : config.recovery
 
   const registry = LinkState.makeRegistry()
-  const negotiation = Negotiation.make({ signaling, transport, iceServers: config.iceServers, iceTransportPolicy: config.iceTransportPolicy, connectTimeoutMs })
+  const negotiation = Negotiation.make({
+    signaling,
+    transport,
+    iceServers: config.iceServers,
+    iceTransportPolicy: config.iceTransportPolicy,
+    connectTimeoutMs,
+    acceptsCandidate: (line) => CandidatePolicy.accepts(policy, line)
+  })
   const attempts = recoveryOptions?.attempts ?? 3
   const attemptTimeoutMs = recoveryOptions?.attemptTimeoutMs ?? 10_000
   // Every link answers its offerer's recoveries; only with `recovery` on does an offerer start them.

@@ -63,7 +63,7 @@ export interface LinkRecovery {
 /** The offerer's supervision of a link, and the answerer's side of an OFFER on an existing connection. */
 export const make = (config: LinkRecoveryConfig): LinkRecovery => {
   const { attemptTimeoutMs, attempts, signaling, transport } = config
-  const { answerGeneration, answerTo, offerGeneration } = config.negotiation
+  const { acceptedCandidates, answerGeneration, answerTo, offerGeneration } = config.negotiation
 
   /** Publishes a link event and counts it. */
   const report = (open: OpenLink, event: RecoveryEvents.LinkEvent) =>
@@ -87,7 +87,7 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
         const offerId = yield* signaling.send(state.remote, "OFFER", { connection_id: state.connectionId, sdp })
         yield* Deferred.succeed(gate, undefined)
         const answer = yield* answerTo(state, offerId)
-        yield* peer.acceptAnswer(answer.payload.sdp)
+        yield* peer.acceptAnswer(acceptedCandidates(answer.payload.sdp))
         yield* peer.startRestartedIce
         yield* state.trickle.release
         yield* peer.connection.until((s) => s === "connected")
@@ -160,7 +160,7 @@ export const make = (config: LinkRecoveryConfig): LinkRecovery => {
       const started = yield* Clock.currentTimeMillis
       const peer = generation.peer
       yield* Effect.gen(function*() {
-        yield* peer.acceptRestartOffer(offer.payload.sdp)
+        yield* peer.acceptRestartOffer(acceptedCandidates(offer.payload.sdp))
         yield* state.trickle.release
         const sdp = yield* peer.createAnswer
         yield* peer.startRestartedIce

@@ -33,6 +33,8 @@ export interface NegotiationConfig {
   readonly iceTransportPolicy?: IceTransportPolicy | undefined
   /** Deadline for a connection to open. */
   readonly connectTimeoutMs: number
+  /** Whether a remote candidate line (`candidate:…`) may be used (the candidate policy); default all. */
+  readonly acceptsCandidate?: ((line: string) => boolean) | undefined
 }
 
 /** Negotiating the generations of links. */
@@ -50,6 +52,11 @@ export interface Negotiation {
     scope: Scope.Closeable,
     failedAttempts: number
   ) => Effect.Effect<LinkChannel.Generation, NegotiationError>
+  /**
+   * A remote description without the candidates the candidate policy refuses: those a peer puts
+   * in its SDP are held to the same policy as those it trickles.
+   */
+  readonly acceptedCandidates: (sdp: string) => string
   /** The answer to our OFFER `offerId` (others are logged and dropped), unless the peer says BYE or a signal fails. */
   readonly answerTo: (state: LinkState, offerId: string) => Effect.Effect<Signal<"ANSWER">, ConnectionRefused | ConnectFailed | ConnectTimeout>
 }
@@ -60,6 +67,12 @@ export type NegotiationError = ConnectError | SignalingError | PeerConnection.Rt
 /** Negotiation with `config`. */
 export const make = (config: NegotiationConfig): Negotiation => {
   const { connectTimeoutMs, signaling, transport } = config
+  const acceptsCandidate = config.acceptsCandidate
+
+  const acceptedCandidates = (sdp: string): string =>
+    acceptsCandidate === undefined
+      ? sdp
+      : sdp.split("\n").filter((line) => !line.startsWith("a=candidate:") || acceptsCandidate(line.slice(2).replace(/\r$/, ""))).join("\n")
 
   /**
    * Creates the stack's connection, and trickles its candidates to the peer (see `Trickle`): it
@@ -164,7 +177,7 @@ export const make = (config: NegotiationConfig): Negotiation => {
         sent.sdp = sdp
         yield* Deferred.succeed(described, undefined)
         const answer = yield* answerTo(state, offerId)
-        yield* peer.acceptAnswer(answer.payload.sdp)
+        yield* peer.acceptAnswer(acceptedCandidates(answer.payload.sdp))
         const channel = yield* awaitOpen(state, peer, Effect.succeed(control))
         return { number, peer, control: channel, scope } satisfies LinkChannel.Generation
       }).pipe(Scope.provide(scope), Effect.onError(() => Scope.close(scope, Exit.void)))
@@ -173,7 +186,7 @@ export const make = (config: NegotiationConfig): Negotiation => {
   const answerGeneration = (state: LinkState, offer: Signal<"OFFER">, number: number, scope: Scope.Closeable, failedAttempts: number) =>
     Effect.gen(function*() {
       const described = yield* Deferred.make<void>()
-      const prepared = transport.prepareRemoteOffer(offer.payload.sdp, { failedAttempts })
+      const prepared = transport.prepareRemoteOffer(acceptedCandidates(offer.payload.sdp), { failedAttempts })
       let remoteSdp = prepared.sdp
       if (prepared.holdRemoteCandidates) {
         // The offer's candidates wait with the trickled ones (see `RemoteOffer`).
@@ -205,5 +218,5 @@ export const make = (config: NegotiationConfig): Negotiation => {
       return { number, peer, control: channel, scope } satisfies LinkChannel.Generation
     }).pipe(Scope.provide(scope), Effect.onError(() => Scope.close(scope, Exit.void)))
 
-  return { offerGeneration, answerGeneration, answerTo }
+  return { offerGeneration, answerGeneration, acceptedCandidates, answerTo }
 }
