@@ -22,6 +22,7 @@ import { Ed25519, type Ed25519Shape } from "../protocol/Ed25519.ts"
 import * as Envelope from "../protocol/Envelope.ts"
 import type { ErrorCode } from "../protocol/ErrorCode.ts"
 import { CloseCode } from "../protocol/GatewaySocket.ts"
+import * as Heartbeat from "../protocol/Heartbeat.ts"
 import type * as Identity from "../protocol/Identity.ts"
 import * as ReplayGuard from "../protocol/ReplayGuard.ts"
 import * as StateMachine from "../machine/StateMachine.ts"
@@ -335,6 +336,10 @@ class GatewaySession implements Session, Endpoint {
   #handshakeFrame(frame: string | Uint8Array): Effect.Effect<void, Failure> {
     const session = this
     return Effect.gen(function*() {
+      // A heartbeat refreshes a registered session only: before REGISTER there is no DID it could keep alive.
+      if (typeof frame === "string" && Heartbeat.isShort(frame) && Result.isSuccess(Heartbeat.readHeartbeat(frame))) {
+        return yield* session.#failHandshake("UNAUTHORIZED", "a heartbeat before registration: send REGISTER first")
+      }
       const accepted = yield* Effect.result(Accept.accept(frame, session.#rules))
       if (accepted._tag === "Failure") {
         const rejection = accepted.failure
@@ -485,6 +490,27 @@ class GatewaySession implements Session, Endpoint {
     })
   }
 
+  /**
+   * A heartbeat (PROTOCOL.md 4.3): it refreshes the session's liveness and is answered at once
+   * with the constant HEARTBEAT_ACK, with no Effect, signature or replay record. It carries no
+   * authority: the socket's DID was bound at registration, and the session rate applied to it.
+   */
+  #heartbeat(frame: string, now: number): Work {
+    const heartbeat = Heartbeat.readHeartbeat(frame)
+    if (Result.isFailure(heartbeat)) {
+      return this.#refuse(new Accept.EnvelopeRejected({ code: "MALFORMED_MESSAGE", step: 2, reason: `not a heartbeat: ${heartbeat.failure.reason}` }), frame.length)
+    }
+    this.#lastActivity = now
+    // As every reply of the gateway's own: a client that does not read its answers is dropped.
+    if (this.#connection.bufferedBytes() > this.node.config.maxOutboundBufferBytes) {
+      this.#abortUnread()
+      return undefined
+    }
+    this.#connection.send(Heartbeat.ACK_FRAME)
+    GatewayMetrics.heartbeats.updateUnsafe(1, this.node.metrics)
+    return undefined
+  }
+
   /** A frame from a registered agent. */
   #registeredFrame(frame: string | Uint8Array): Work {
     const receivedAt = performance.now()
@@ -493,6 +519,7 @@ class GatewaySession implements Session, Endpoint {
     if (!rates.sending.take(this.did!, now)) {
       return Effect.andThen(this.#sendError("RATE_LIMITED", "too many frames from this session"), this.#strike())
     }
+    if (typeof frame === "string" && Heartbeat.isShort(frame)) return this.#heartbeat(frame, now)
     const rules = this.#rules
     const read = Accept.read(frame, rules)
     if (Result.isFailure(read)) return this.#refuse(read.failure, typeof frame === "string" ? frame.length : frame.byteLength)
