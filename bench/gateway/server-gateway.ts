@@ -15,7 +15,7 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Redacted } from "effect"
 import * as Gateway from "../../src/gateway/Gateway.ts"
 import * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
-import { collect, commands, emit } from "./common.ts"
+import { collect, commands, emit, profileCommand } from "./common.ts"
 
 const { redisUrl, ...overrides } = JSON.parse(process.argv[2] ?? "{}") as Partial<GatewayConfig.GatewayConfig> & { redisUrl?: string }
 const config = GatewayConfig.make({
@@ -30,6 +30,7 @@ const loopDelay = monitorEventLoopDelay({ resolution: 10 })
 loopDelay.enable()
 
 commands((line) => {
+  if (profileCommand(line)) return
   if (line === "loop-reset") {
     loopDelay.reset()
   } else if (line === "loop") {
