@@ -421,6 +421,11 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
         checkTo: (header) => Effect.succeed(header.to === identity.did),
         replay
       }
+      // The answer to the heartbeat in flight, completed by the read loop (PROTOCOL.md 4.3).
+      let heartbeatAnswer: Deferred.Deferred<void> | undefined
+      // A gateway from before the heartbeat frame refuses it (an uncorrelated MALFORMED_MESSAGE):
+      // this connection then keeps the session alive with signed PINGs.
+      let signedPings = false
       const dispatch = (accepted: Accept.Accepted) =>
         Effect.gen(function*() {
           const { envelope } = accepted
@@ -433,7 +438,14 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
             return
           }
           const correlated = envelope.correlation_id
-          if (correlated === undefined) return
+          if (correlated === undefined) {
+            if (envelope.type === "ERROR" && envelope.payload.code === "MALFORMED_MESSAGE" && heartbeatAnswer !== undefined && !signedPings) {
+              signedPings = true
+              // A signed answer all the same: the gateway is there.
+              yield* Deferred.succeed(heartbeatAnswer, undefined)
+            }
+            return
+          }
           const request = pending.get(correlated)
           if (request !== undefined) {
             pending.delete(correlated)
@@ -455,8 +467,6 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
             yield* Queue.offer(undelivered, { ...relayed, code: envelope.payload.code })
           }
         })
-      // The answer to the heartbeat in flight, completed by the read loop (PROTOCOL.md 4.3).
-      let heartbeatAnswer: Deferred.Deferred<void> | undefined
       /** A short frame, which is never an envelope: the gateway's answer to a heartbeat, or refused. */
       const heartbeatFrame = (frame: string): Result.Result<void, Accept.EnvelopeRejected> => {
         const ack = Heartbeat.readAck(frame)
@@ -516,6 +526,12 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
       const heartbeat = Effect.gen(function*() {
         while (true) {
           yield* Effect.sleep(session.heartbeatIntervalMs)
+          if (signedPings) {
+            const answered = yield* Effect.result(request({ type: "PING", payload: {} }, session.heartbeatIntervalMs))
+            if (answered._tag === "Success") continue
+            if (isFatal(answered.failure)) return yield* answered.failure
+            return yield* lostRegistered(`no PONG within ${session.heartbeatIntervalMs} ms`)
+          }
           const answer = yield* Deferred.make<void>()
           heartbeatAnswer = answer
           yield* write(Heartbeat.FRAME)

@@ -191,6 +191,26 @@ describe("GatewayClient against a misbehaving gateway", () => {
       assert.strictEqual(yield* agent.rejected, 0)
     }))
 
+  it.live("falls back to signed PINGs with a gateway from before the heartbeat frame (it refuses the frame as MALFORMED_MESSAGE)", () =>
+    Effect.gen(function*() {
+      const gateway = yield* FakeGateway.start({ heartbeatIntervalMs: 100 })
+      const agent = yield* client({ urls: [gateway.url], reconnect: Schedule.spaced("50 millis") })
+      const registered = yield* agent.session
+      const session = yield* gateway.nextSession
+      assert.strictEqual(yield* session.nextReceived, Heartbeat.FRAME)
+      // What an older gateway answers an unreadable frame: a signed ERROR without correlation_id.
+      const refusal = yield* gateway.sign({ type: "ERROR", to: session.agentDid as never, payload: { code: "MALFORMED_MESSAGE", message: "missing id" } })
+      yield* session.send(Envelope.encode(refusal))
+      for (let i = 0; i < 3; i++) {
+        const ping = JSON.parse(yield* session.nextReceived) as Envelope.Envelope<"PING">
+        assert.strictEqual(ping.type, "PING")
+        assert.strictEqual(ping.to, gateway.did)
+        yield* session.send(Envelope.encode(yield* gateway.sign({ type: "PONG", to: session.agentDid as never, correlation_id: ping.id, payload: {} })))
+      }
+      const state = yield* agent.state
+      assert.strictEqual(state._tag === "Registered" ? state.session.sessionId : state._tag, registered.sessionId)
+    }))
+
   it.live("refuses a malformed heartbeat answer (counted, not taken as an answer) and reconnects", () =>
     Effect.gen(function*() {
       const gateway = yield* FakeGateway.start({ heartbeatIntervalMs: 150 })
