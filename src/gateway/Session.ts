@@ -110,6 +110,8 @@ export interface Session {
   readonly receive: (frame: string | Uint8Array) => void
   /** Closes the session if nothing was accepted from it for its timeout, at `now` (the gateway's watchdog sweep). */
   readonly expire: (now: number) => void
+  /** Whether it still waits for REGISTER (the watchdog sweeps those more often). */
+  readonly handshaking: boolean
   /** Closes the socket with `code` (unless the session already closed it) and leaves the directory. */
   readonly end: (code: number, reason: string) => Effect.Effect<void>
   /** The socket closed: leaves the directory. */
@@ -496,8 +498,8 @@ class GatewaySession implements Session, Endpoint {
    * authority: the socket's DID was bound at registration, and the session rate applied to it.
    */
   #heartbeat(frame: string, now: number): Work {
-    const heartbeat = Heartbeat.readHeartbeat(frame)
-    if (Result.isFailure(heartbeat)) {
+    const heartbeat = frame === Heartbeat.FRAME ? undefined : Heartbeat.readHeartbeat(frame)
+    if (heartbeat !== undefined && Result.isFailure(heartbeat)) {
       return this.#refuse(new Accept.EnvelopeRejected({ code: "MALFORMED_MESSAGE", step: 2, reason: `not a heartbeat: ${heartbeat.failure.reason}` }), frame.length)
     }
     this.#lastActivity = now
@@ -717,6 +719,10 @@ class GatewaySession implements Session, Endpoint {
       this.#paused = true
       this.#connection.pause()
     }
+  }
+
+  get handshaking(): boolean {
+    return this.#phase === "awaitingRegister"
   }
 
   /** Closes the session with TIMEOUT (handshake) or 4004 once nothing was accepted for its timeout. */
