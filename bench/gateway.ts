@@ -640,6 +640,7 @@ interface IdleResult {
   readonly late: number
   readonly usPerHeartbeat: number
   readonly rssPerAgentKiB: number
+  readonly heapPerAgentKiB: number
   readonly rssMiB: number
 }
 
@@ -659,17 +660,18 @@ const idleRun = async (
   try {
     const { url } = await server.next("listening", 30_000)
     const load = start("idle", "load.ts", [JSON.stringify({ mode: "idle", kind, url, concurrency: 64, heartbeat, intervalMs: HEARTBEAT_MS })])
-    const rssAfterGc = async () => {
+    /** RSS and JS heap in KiB after a full GC. */
+    const afterGc = async () => {
       server.send("gc")
-      await server.next("gc", 60_000)
+      const gc = await server.next("gc", 60_000)
       await sleep(300)
-      return rssKiB(server.pid)
+      return { rss: rssKiB(server.pid), heap: (gc.memory as { heapUsed: number }).heapUsed / 1024 }
     }
     try {
       // 50 agents first: warm code paths and fixed costs are in the baseline, not per agent.
       load.send("to 50")
       const first = await load.next("stage", 60_000)
-      const rss0 = await rssAfterGc()
+      const before = await afterGc()
       load.send(`to ${agents}`)
       const stage = await load.next("stage", 900_000)
       const count = stage.count as number
@@ -698,7 +700,7 @@ const idleRun = async (
       }
       load.send("beats")
       const beats1 = await load.next("beats", 10_000)
-      const rss1 = await rssAfterGc()
+      const after = await afterGc()
       const heartbeats = (beats1.sent as number) - (beats0.sent as number)
       return {
         label,
@@ -709,8 +711,9 @@ const idleRun = async (
         heartbeats,
         late: beats1.late as number,
         usPerHeartbeat: heartbeats > 0 ? (cpu1 - cpu0) / heartbeats : Number.NaN,
-        rssPerAgentKiB: (rss1 - rss0) / (count - (first.count as number)),
-        rssMiB: rss1 / 1024
+        rssPerAgentKiB: (after.rss - before.rss) / (count - (first.count as number)),
+        heapPerAgentKiB: (after.heap - before.heap) / (count - (first.count as number)),
+        rssMiB: after.rss / 1024
       }
     } finally {
       await load.stop()
@@ -740,9 +743,9 @@ const idlePart = async () => {
       results.push(result)
       console.log(`  ran ${label}: ${result.agents} agents in ${fixed(result.registerSeconds)} s, CPU ${fixed(result.cpu * 100, 2)}%`)
     }
-    console.log(`${"server".padEnd(34)} ${pad("agents", 7)} ${pad("CPU %", 7)} ${pad("main %", 7)} ${pad("beats/s", 8)} ${pad("µs/beat", 8)} ${pad("late", 5)} ${pad("RSS MiB", 8)} ${pad("KiB/agent", 10)} ${pad("connect s", 10)}`)
+    console.log(`${"server".padEnd(34)} ${pad("agents", 7)} ${pad("CPU %", 7)} ${pad("main %", 7)} ${pad("beats/s", 8)} ${pad("µs/beat", 8)} ${pad("late", 5)} ${pad("RSS MiB", 8)} ${pad("KiB/agent", 10)} ${pad("heap KiB/agent", 15)} ${pad("connect s", 10)}`)
     for (const r of results) {
-      console.log(`${r.label.padEnd(34)} ${pad(String(r.agents), 7)} ${pad(fixed(r.cpu * 100, 2), 7)} ${pad(fixed(r.mainCpu * 100, 2), 7)} ${pad(fixed(r.heartbeats / (IDLE_WINDOW_MS / 1000), 0), 8)} ${pad(fixed(r.usPerHeartbeat), 8)} ${pad(String(r.late), 5)} ${pad(fixed(r.rssMiB), 8)} ${pad(fixed(r.rssPerAgentKiB), 10)} ${pad(fixed(r.registerSeconds), 10)}`)
+      console.log(`${r.label.padEnd(34)} ${pad(String(r.agents), 7)} ${pad(fixed(r.cpu * 100, 2), 7)} ${pad(fixed(r.mainCpu * 100, 2), 7)} ${pad(fixed(r.heartbeats / (IDLE_WINDOW_MS / 1000), 0), 8)} ${pad(fixed(r.usPerHeartbeat), 8)} ${pad(String(r.late), 5)} ${pad(fixed(r.rssMiB), 8)} ${pad(fixed(r.rssPerAgentKiB), 10)} ${pad(fixed(r.heapPerAgentKiB), 15)} ${pad(fixed(r.registerSeconds), 10)}`)
     }
     const find = (prefix: string) => results.find((r) => r.label.startsWith(prefix))
     const frame = find("(a) ")
