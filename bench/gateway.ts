@@ -15,8 +15,17 @@
  * GATEWAY_BENCH_CPU_PROF=<dir> (profile the server processes during their relay runs and the
  * flood with --cpu-prof; summarise with `npx node bench/gateway/profile.ts <dir>/<file>.cpuprofile`;
  * the pid of each is printed), GATEWAY_BENCH_PARTS (relay,memory,flood,cluster: which parts to run;
- * cluster needs `redis-server`), GATEWAY_BENCH_SERVER_FLAGS (extra node flags for the relay
+ * cluster needs `redis-server`; `idle` is not run unless named: idle agents that heartbeat, see
+ * below), GATEWAY_BENCH_SERVER_FLAGS (extra node flags for the relay
  * servers, e.g. "--trace-gc"), GATEWAY_BENCH_PACED_RATE (4000).
+ *
+ * The `idle` part (`GATEWAY_BENCH_PARTS=idle`): N registered agents that only heartbeat at the
+ * default interval, the gateway's CPU% over a window and RSS per agent, beside a raw `ws` server
+ * holding N connections that exchange the same tiny frame each interval. Environment:
+ * GATEWAY_BENCH_IDLE_AGENTS (10000; a comma-separated list runs each count), GATEWAY_BENCH_HEARTBEAT_MS
+ * (20000, the default `heartbeatIntervalMs`), GATEWAY_BENCH_IDLE_WINDOW (seconds, 40),
+ * GATEWAY_BENCH_IDLE_SERVERS (frame,ping,none,raw: which servers to run). Each process holds one file
+ * descriptor per agent: N must stay under `ulimit -n` (20,000 on the machine this was written on).
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -55,6 +64,10 @@ const PARTS = new Set((process.env.GATEWAY_BENCH_PARTS ?? "relay,memory,flood,cl
 // Milliseconds the largest idle stage of one server may take (estimated from the 1,000 stage) before it is cut down.
 const IDLE_BUDGET_MS = 50_000
 const HUGE = { perSecond: 1e9, burst: 1e9 }
+const IDLE_AGENTS = (process.env.GATEWAY_BENCH_IDLE_AGENTS ?? "10000").split(",").map(Number).filter((n) => n > 0)
+const HEARTBEAT_MS = env("GATEWAY_BENCH_HEARTBEAT_MS", 20_000)
+const IDLE_WINDOW_MS = env("GATEWAY_BENCH_IDLE_WINDOW", 40) * 1000
+const IDLE_SERVERS = new Set((process.env.GATEWAY_BENCH_IDLE_SERVERS ?? "frame,ping,none,raw").split(",").map((s) => s.trim()))
 
 // ---------------------------------------------------------------------------
 // Child processes
@@ -466,6 +479,7 @@ export const main = async () => {
     if (PARTS.has("memory")) await memoryPart()
     if (PARTS.has("flood")) await floodPart()
     if (PARTS.has("cluster")) await clusterPart()
+    if (PARTS.has("idle")) await idlePart()
   } finally {
     killAll()
     for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true })
@@ -608,4 +622,147 @@ const clusterPart = async () => {
   console.log("(µs/msg: CPU of both nodes and redis-server per relayed message)")
   console.log(`across / same node: saturated msgs/s ${fixed(crossNode.saturated.rate / sameNode.saturated.rate, 2)}×, p99 ${fixed(crossNode.saturated.p99 / sameNode.saturated.p99, 2)}×; at ${PACED_RATE}/s p99 ${fixed(crossNode.paced.p99 / sameNode.paced.p99, 2)}×, CPU per message ${fixed(crossNode.paced.cpuPerMsg / sameNode.paced.cpuPerMsg, 2)}×`)
   if (crossNode.errors + sameNode.errors > 0) console.log(`unmatched frames: same node ${sameNode.errors}, across ${crossNode.errors}`)
+}
+
+// ---------------------------------------------------------------------------
+// 7. Idle agents that heartbeat
+// ---------------------------------------------------------------------------
+
+interface IdleResult {
+  readonly label: string
+  readonly agents: number
+  readonly registerSeconds: number
+  /** Server CPU (all threads) over the window, as a share of one core. */
+  readonly cpu: number
+  /** The same, of its main thread alone (where the JavaScript runs; GC helpers and libuv are other threads). */
+  readonly mainCpu: number
+  readonly heartbeats: number
+  readonly late: number
+  readonly usPerHeartbeat: number
+  readonly rssPerAgentKiB: number
+  readonly heapPerAgentKiB: number
+  readonly rssMiB: number
+}
+
+const idleRun = async (
+  label: string,
+  kind: "gateway" | "raw",
+  heartbeat: "frame" | "ping" | "none",
+  agents: number
+): Promise<IdleResult> => {
+  // Without heartbeats the session timeout is out of the way (the agents stay registered, idle).
+  const sessionTimeoutMs = heartbeat === "none" ? 100 * HEARTBEAT_MS : 3 * HEARTBEAT_MS
+  const overrides = { ...unlimited, maxTcpConnectionsPerIp: 1e6, heartbeatIntervalMs: HEARTBEAT_MS, sessionTimeoutMs, handshakeTimeoutMs: 60_000 }
+  // The raw server runs with the gateway's node flags too: the same young generation on both sides.
+  const server = kind === "gateway"
+    ? start(label, GATEWAY_SCRIPT, gatewayArgs(overrides), ["--expose-gc"])
+    : start(label, "server-raw.ts", ["plain"], ["--expose-gc", ...GATEWAY_NODE_FLAGS])
+  try {
+    const { url } = await server.next("listening", 30_000)
+    const load = start("idle", "load.ts", [JSON.stringify({ mode: "idle", kind, url, concurrency: 64, heartbeat, intervalMs: HEARTBEAT_MS })])
+    /** RSS and JS heap in KiB after a full GC. */
+    const afterGc = async () => {
+      server.send("gc")
+      const gc = await server.next("gc", 60_000)
+      await sleep(300)
+      return { rss: rssKiB(server.pid), heap: (gc.memory as { heapUsed: number }).heapUsed / 1024 }
+    }
+    try {
+      // 50 agents first: warm code paths and fixed costs are in the baseline, not per agent.
+      load.send("to 50")
+      const first = await load.next("stage", 60_000)
+      const before = await afterGc()
+      load.send(`to ${agents}`)
+      const stage = await load.next("stage", 900_000)
+      const count = stage.count as number
+      load.send("beat")
+      // One interval (and a little): every agent has sent its first heartbeat, the pace is steady.
+      await sleep(HEARTBEAT_MS + 2000)
+      load.send("beats")
+      const beats0 = await load.next("beats", 10_000)
+      // With GATEWAY_BENCH_CPU_PROF, a profile of the window alone (the profiler's own cost is in the CPU then).
+      const profileFile = CPU_PROF_DIR === undefined ? undefined : join(CPU_PROF_DIR, `idle-${heartbeat}-${kind}-${agents}.cpuprofile`)
+      if (profileFile !== undefined) {
+        server.send("prof-start")
+        await server.next("prof", 10_000)
+      }
+      const cpu0 = cpuUs(server.pid)
+      const main0 = mainThreadCpuUs(server.pid)
+      const t0 = performance.now()
+      await sleep(IDLE_WINDOW_MS)
+      const cpu1 = cpuUs(server.pid)
+      const main1 = mainThreadCpuUs(server.pid)
+      const seconds = (performance.now() - t0) / 1000
+      if (profileFile !== undefined) {
+        server.send(`prof-stop ${profileFile}`)
+        await server.next("prof", 30_000)
+        console.log(`  profiled ${label}: ${profileFile}`)
+      }
+      load.send("beats")
+      const beats1 = await load.next("beats", 10_000)
+      const after = await afterGc()
+      const heartbeats = (beats1.sent as number) - (beats0.sent as number)
+      return {
+        label,
+        agents: count,
+        registerSeconds: (stage.ms as number) / 1000 + (first.ms as number) / 1000,
+        cpu: (cpu1 - cpu0) / 1e6 / seconds,
+        mainCpu: (main1 - main0) / 1e6 / seconds,
+        heartbeats,
+        late: beats1.late as number,
+        usPerHeartbeat: heartbeats > 0 ? (cpu1 - cpu0) / heartbeats : Number.NaN,
+        rssPerAgentKiB: (after.rss - before.rss) / (count - (first.count as number)),
+        heapPerAgentKiB: (after.heap - before.heap) / (count - (first.count as number)),
+        rssMiB: after.rss / 1024
+      }
+    } finally {
+      await load.stop()
+    }
+  } finally {
+    await server.stop()
+  }
+}
+
+const idlePart = async () => {
+  console.log(
+    `\nidle: N registered agents that only heartbeat, one per agent every ${HEARTBEAT_MS / 1000} s (spread evenly); server CPU over ${IDLE_WINDOW_MS / 1000} s ` +
+      `after one interval of warm-up; RSS per agent after a forced GC, growth from 50 agents (both servers with npm start's node flags)`
+  )
+  const runs: Array<[string, "gateway" | "raw", "frame" | "ping" | "none"]> = [
+    ["(a) gateway, HEARTBEAT frames", "gateway", "frame"],
+    ["(a') gateway, signed PINGs (old)", "gateway", "ping"],
+    ["(a0) gateway, no heartbeats", "gateway", "none"],
+    ["(c) raw ws, tiny frame each way", "raw", "frame"]
+  ]
+  const keys = ["frame", "ping", "none", "raw"]
+  for (const agents of IDLE_AGENTS) {
+    const results: Array<IdleResult> = []
+    for (const [i, [label, kind, heartbeat]] of runs.entries()) {
+      if (!IDLE_SERVERS.has(keys[i]!)) continue
+      const result = await idleRun(label, kind, heartbeat, agents)
+      results.push(result)
+      console.log(`  ran ${label}: ${result.agents} agents in ${fixed(result.registerSeconds)} s, CPU ${fixed(result.cpu * 100, 2)}%`)
+    }
+    console.log(`${"server".padEnd(34)} ${pad("agents", 7)} ${pad("CPU %", 7)} ${pad("main %", 7)} ${pad("beats/s", 8)} ${pad("µs/beat", 8)} ${pad("late", 5)} ${pad("RSS MiB", 8)} ${pad("KiB/agent", 10)} ${pad("heap KiB/agent", 15)} ${pad("connect s", 10)}`)
+    for (const r of results) {
+      console.log(`${r.label.padEnd(34)} ${pad(String(r.agents), 7)} ${pad(fixed(r.cpu * 100, 2), 7)} ${pad(fixed(r.mainCpu * 100, 2), 7)} ${pad(fixed(r.heartbeats / (IDLE_WINDOW_MS / 1000), 0), 8)} ${pad(fixed(r.usPerHeartbeat), 8)} ${pad(String(r.late), 5)} ${pad(fixed(r.rssMiB), 8)} ${pad(fixed(r.rssPerAgentKiB), 10)} ${pad(fixed(r.heapPerAgentKiB), 15)} ${pad(fixed(r.registerSeconds), 10)}`)
+    }
+    const find = (prefix: string) => results.find((r) => r.label.startsWith(prefix))
+    const frame = find("(a) ")
+    const raw = find("(c) ")
+    const ping = find("(a') ")
+    if (frame !== undefined && raw !== undefined) {
+      // 50,000 agents at the default 20 s send 2,500 heartbeats/s: the heartbeats' share (over the
+      // gateway without heartbeats, whose idle CPU did not grow from 10,000 to 18,000 agents) scales
+      // with the heartbeat rate, the idle share is kept as it is.
+      const rate = (r: IdleResult) => r.heartbeats / (IDLE_WINDOW_MS / 1000)
+      const idleShare = find("(a0) ")?.cpu ?? 0
+      const at50k = idleShare + ((frame.cpu - idleShare) * 2500) / rate(frame)
+      const raw50k = (raw.cpu * 2500) / rate(raw)
+      console.log(`(a) / (c): CPU ${fixed(frame.cpu / raw.cpu, 2)}×, µs per heartbeat ${fixed(frame.usPerHeartbeat / raw.usPerHeartbeat, 2)}×, RSS per agent ${fixed(frame.rssPerAgentKiB / raw.rssPerAgentKiB, 2)}× (goal ≤ 2×: ${frame.rssPerAgentKiB <= 2 * raw.rssPerAgentKiB ? "MET" : "NOT MET"})`)
+      console.log(`scaled to 50,000 agents at a 20 s heartbeat (2,500/s${find("(a0) ") === undefined ? "; run (a0) too for the idle share" : ""}): (a) ${fixed(at50k * 100, 2)}% of a core (goal ≤ 5%: ${at50k <= 0.05 ? "MET" : "NOT MET"}), (c) ${fixed(raw50k * 100, 2)}% (an estimate: the 50k bench measures it)`)
+    }
+    if (frame !== undefined && ping !== undefined) console.log(`signed PING / HEARTBEAT frame at the gateway: CPU ${fixed(ping.cpu / frame.cpu, 2)}×, µs per heartbeat ${fixed(ping.usPerHeartbeat / frame.usPerHeartbeat, 2)}×`)
+    console.log("(CPU %: the server process, all threads, as a share of one core; main %: its main thread alone; µs/beat: that CPU over the heartbeats sent in the window, idle costs included; late: heartbeats unanswered within an interval; the machine is shared)")
+  }
 }

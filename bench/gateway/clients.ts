@@ -20,6 +20,8 @@ export class ConnectFailed extends Error {
 export interface ClientOptions {
   readonly localAddress?: string
   readonly capabilities?: ReadonlyArray<{ readonly id: string; readonly description?: string }>
+  /** Told the gateway's DID once registered. */
+  readonly onRegistered?: (gatewayDid: string) => void
 }
 
 const open = (url: string, protocols: Array<string>, localAddress?: string): WebSocket =>
@@ -73,11 +75,13 @@ const handshake = (socket: WebSocket, onOpen: () => void, step: (frame: string) 
 export const gateway = (url: string, identity: Identity.Identity, timeoutMs = 30_000, options: ClientOptions = {}) => {
   const socket = open(url, ["ioap.v1"], options.localAddress)
   let challenged = false
+  let gatewayDid = ""
   return handshake(socket, () => undefined, (frame) => {
     const envelope = JSON.parse(frame) as { type: string; from: string; payload: { nonce: string } }
     if (!challenged) {
       if (envelope.type !== "CHALLENGE") throw new Error(`expected CHALLENGE, got ${envelope.type}`)
       challenged = true
+      gatewayDid = envelope.from
       socket.send(signSync(identity, {
         type: "REGISTER",
         to: envelope.from as Identity.Identity["did"],
@@ -86,6 +90,7 @@ export const gateway = (url: string, identity: Identity.Identity, timeoutMs = 30
       return false
     }
     if (envelope.type !== "REGISTERED") throw new Error(`expected REGISTERED, got ${frame.slice(0, 300)}`)
+    options.onRegistered?.(gatewayDid)
     return true
   }, timeoutMs)
 }

@@ -2,6 +2,8 @@
  * Shared pieces of the gateway benchmark's processes: the line protocol between the parent and
  * its children (JSON lines on stdout, commands on stdin), frame shapes and small statistics.
  */
+import { Session } from "node:inspector"
+import { writeFileSync } from "node:fs"
 import { createInterface } from "node:readline"
 import { Effect } from "effect"
 import * as Envelope from "../../src/protocol/Envelope.ts"
@@ -32,6 +34,32 @@ export const collect = (): NodeJS.MemoryUsage => {
   gc?.()
   gc?.()
   return process.memoryUsage()
+}
+
+let profiler: Session | undefined
+
+/**
+ * The stdin commands `prof-start` and `prof-stop <file>`: a CPU profile of just the time between
+ * them (a whole-process --cpu-prof is mostly start-up and registration). Answers `{"event":"prof"}`.
+ */
+export const profileCommand = (line: string): boolean => {
+  if (line === "prof-start") {
+    profiler = new Session()
+    profiler.connect()
+    profiler.post("Profiler.enable", () => profiler!.post("Profiler.start", () => emit({ event: "prof" })))
+    return true
+  }
+  if (line.startsWith("prof-stop ")) {
+    const file = line.slice(10)
+    profiler?.post("Profiler.stop", (error, result) => {
+      if (error === null) writeFileSync(file, JSON.stringify(result.profile))
+      profiler?.disconnect()
+      profiler = undefined
+      emit({ event: "prof", file })
+    })
+    return true
+  }
+  return false
 }
 
 /** The SDP of an OFFER, padded so that the whole frame is about `FRAME_BYTES` long. */

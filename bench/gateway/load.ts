@@ -13,14 +13,20 @@
  *   a timer round-robin over the agents (not answered), below every server's capacity, so
  *   latency is the relay's own and CPU per message is compared at the same load; it emits
  *   `window-start` and `window-end` again with `phase: "paced"`.
- * - `{"mode":"idle","kind":"gateway"|"raw","url",concurrency}`: on each `to N` from stdin,
- *   connects (and registers) idle agents until N are open, then emits `stage`.
+ * - `{"mode":"idle","kind":"gateway"|"raw","url",concurrency,heartbeat?,intervalMs?}`: on each
+ *   `to N` from stdin, connects (and registers) idle agents until N are open, then emits `stage`.
+ *   On `beat` every agent starts its heartbeat, one per `intervalMs` each, spread evenly over the
+ *   interval: `heartbeat` "frame" (the gateway's unsigned HEARTBEAT frame, or the same tiny
+ *   message to the raw server), "ping" (a signed PING envelope, as clients before the heartbeat
+ *   frame sent) or "none". On `beats` it emits `beats` (sent, answered, late: no answer within
+ *   an interval).
  * - `{"mode":"pingpong","url",intervalMs,phaseMs}`: one registered pair exchanging one signed
  *   OFFER at a time (A → B, B answers → A: one round trip) every `intervalMs`; emits `phase`
  *   `quiet`, waits for `go`, then emits `phase` `flood`.
  */
 import { Effect } from "effect"
 import type WebSocket from "ws"
+import * as Heartbeat from "../../src/protocol/Heartbeat.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import * as NodeEd25519 from "../../src/protocol/NodeEd25519.ts"
 import * as Clients from "./clients.ts"
@@ -47,6 +53,8 @@ interface IdleJob {
   readonly kind: "gateway" | "raw"
   readonly url: string
   readonly concurrency: number
+  readonly heartbeat?: "frame" | "ping" | "none"
+  readonly intervalMs?: number
 }
 interface PingPongJob {
   readonly mode: "pingpong"
@@ -233,27 +241,79 @@ const relay = async (job: RelayJob) => {
 
 const idle = async (job: IdleJob) => {
   const sockets: Array<WebSocket> = []
+  const agents: Array<{ readonly identity: Identity.Identity; readonly gatewayDid: string }> = []
   let failed = 0
   let closed = 0
+  let beating: ReturnType<typeof setInterval> | undefined
+  const beats = { sent: 0, answered: 0, late: 0 }
+  const startBeating = () => {
+    const intervalMs = job.intervalMs ?? 20_000
+    const kind = job.heartbeat ?? "frame"
+    if (kind === "none" || beating !== undefined) return
+    // Per agent: when its last heartbeat left (0: answered).
+    const waiting = new Float64Array(sockets.length)
+    sockets.forEach((socket, i) => {
+      socket.on("message", (data: Buffer) => {
+        if (waiting[i] === 0) return
+        const text = data.toString()
+        if (kind === "frame" ? text === Heartbeat.ACK_FRAME : text.includes("\"type\":\"PONG\"")) {
+          waiting[i] = 0
+          beats.answered++
+        }
+      })
+    })
+    const started = performance.now()
+    let next = 0
+    // One timer for all agents: each tick sends the heartbeats that fell due (agent i at i/N of the interval).
+    beating = setInterval(() => {
+      const now = performance.now()
+      const due = Math.floor(((now - started) * sockets.length) / intervalMs)
+      for (; next < due; next++) {
+        const i = next % sockets.length
+        const socket = sockets[i]!
+        if (socket.readyState !== socket.OPEN) continue
+        if (waiting[i] !== 0 && now - waiting[i]! > intervalMs) beats.late++
+        waiting[i] = now
+        beats.sent++
+        if (kind === "frame") socket.send(Heartbeat.FRAME)
+        else {
+          const agent = agents[i]!
+          socket.send(signSync(agent.identity, { type: "PING", to: agent.gatewayDid as Identity.Identity["did"], payload: {} }))
+        }
+      }
+    }, 10)
+  }
   while (true) {
     const line = await command()
+    if (line === "beat") {
+      startBeating()
+      continue
+    }
+    if (line === "beats") {
+      emit({ event: "beats", ...beats })
+      continue
+    }
     if (!line.startsWith("to ")) break
     const target = Number(line.slice(3))
     const started = performance.now()
     const todo = Array.from({ length: Math.max(0, target - sockets.length) }, (_, k) => k)
     await pool(todo, job.concurrency, async () => {
       try {
+        const identity = generate()
+        let gatewayDid = ""
         const socket = job.kind === "gateway"
-          ? await Clients.gateway(job.url, generate())
+          ? await Clients.gateway(job.url, identity, 30_000, { onRegistered: (did) => void (gatewayDid = did) })
           : await Clients.raw(job.url, globalThis.crypto.randomUUID())
         socket.on("close", () => void closed++)
         sockets.push(socket)
+        agents.push({ identity, gatewayDid })
       } catch (cause) {
         if (failed++ < 3) console.error(`idle connect failed: ${cause instanceof Error ? cause.message : String(cause)}`)
       }
     })
     emit({ event: "stage", count: sockets.length - closed, failed, closed, ms: Math.round(performance.now() - started) })
   }
+  if (beating !== undefined) clearInterval(beating)
   for (const socket of sockets) socket.terminate()
 }
 

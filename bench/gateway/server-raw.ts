@@ -6,16 +6,21 @@
  * `{"hello":"ok"}`); every later frame is `JSON.parse`d to read `to` and forwarded as is to the
  * client that said hello with that id. `schema` also decodes the envelope header and the OFFER
  * payload with the Schemas `Accept.accept` uses, and drops frames that fail them.
+ * After the hello, the frame `{"type":"HEARTBEAT"}` is answered with `{"type":"HEARTBEAT_ACK"}` (the
+ * heartbeat baseline: an application-level frame each way, as browsers need).
  * Same stdin commands and `listening` line as server-gateway.ts.
  */
 import { Result, Schema } from "effect"
 import { WebSocketServer, type WebSocket } from "ws"
 import * as Envelope from "../../src/protocol/Envelope.ts"
-import { collect, commands, emit } from "./common.ts"
+import { collect, commands, emit, profileCommand } from "./common.ts"
 
 const mode = process.argv[2] === "schema" ? "schema" : "plain"
 const decodeHeader = Schema.decodeUnknownResult(Envelope.Header, { onExcessProperty: "error" })
 const decodeOffer = Schema.decodeUnknownResult(Envelope.Payloads.OFFER, { onExcessProperty: "error" })
+
+const HEARTBEAT = "{\"type\":\"HEARTBEAT\"}"
+const HEARTBEAT_ACK = "{\"type\":\"HEARTBEAT_ACK\"}"
 
 const clients = new Map<string, WebSocket>()
 let dropped = 0
@@ -30,6 +35,7 @@ server.on("connection", (socket) => {
   socket.on("message", (data, isBinary) => {
     if (isBinary) return
     const text = data.toString()
+    if (id !== undefined && text === HEARTBEAT) return void socket.send(HEARTBEAT_ACK)
     let message: { hello?: unknown; to?: unknown }
     try {
       message = JSON.parse(text)
@@ -64,6 +70,7 @@ server.on("listening", () => {
 })
 
 commands((line) => {
+  if (profileCommand(line)) return
   if (line === "gc") {
     emit({ event: "gc", memory: collect(), dropped })
   } else if (line === "exit") {

@@ -32,6 +32,7 @@ import { boundedMemo } from "../util/BoundedMemo.ts"
 import { isLoopbackUrl } from "../util/LoopbackUrl.ts"
 import * as Envelope from "../protocol/Envelope.ts"
 import { CloseCode, SUBPROTOCOL } from "../protocol/GatewaySocket.ts"
+import * as Heartbeat from "../protocol/Heartbeat.ts"
 import type * as Identity from "../protocol/Identity.ts"
 import * as ReplayGuard from "../protocol/ReplayGuard.ts"
 import * as StateMachine from "../machine/StateMachine.ts"
@@ -420,6 +421,11 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
         checkTo: (header) => Effect.succeed(header.to === identity.did),
         replay
       }
+      // The answer to the heartbeat in flight, completed by the read loop (PROTOCOL.md 4.3).
+      let heartbeatAnswer: Deferred.Deferred<void> | undefined
+      // A gateway from before the heartbeat frame refuses it (an uncorrelated MALFORMED_MESSAGE):
+      // this connection then keeps the session alive with signed PINGs.
+      let signedPings = false
       const dispatch = (accepted: Accept.Accepted) =>
         Effect.gen(function*() {
           const { envelope } = accepted
@@ -432,7 +438,14 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
             return
           }
           const correlated = envelope.correlation_id
-          if (correlated === undefined) return
+          if (correlated === undefined) {
+            if (envelope.type === "ERROR" && envelope.payload.code === "MALFORMED_MESSAGE" && heartbeatAnswer !== undefined && !signedPings) {
+              signedPings = true
+              // A signed answer all the same: the gateway is there.
+              yield* Deferred.succeed(heartbeatAnswer, undefined)
+            }
+            return
+          }
           const request = pending.get(correlated)
           if (request !== undefined) {
             pending.delete(correlated)
@@ -454,10 +467,21 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
             yield* Queue.offer(undelivered, { ...relayed, code: envelope.payload.code })
           }
         })
+      /** A short frame, which is never an envelope: the gateway's answer to a heartbeat, or refused. */
+      const heartbeatFrame = (frame: string): Result.Result<void, Accept.EnvelopeRejected> => {
+        const ack = Heartbeat.readAck(frame)
+        if (Result.isFailure(ack)) {
+          return Result.fail(new Accept.EnvelopeRejected({ code: "MALFORMED_MESSAGE", step: 2, reason: `not a heartbeat answer: ${ack.failure.reason}` }))
+        }
+        if (heartbeatAnswer !== undefined) Deferred.doneUnsafe(heartbeatAnswer, Effect.void)
+        return Result.void
+      }
       const readLoop = Effect.gen(function*() {
         while (true) {
           const frame = yield* nextFrame.pipe(Effect.mapError((error) => error instanceof ConnectionLost ? lostRegistered(error.reason) : error))
-          const accepted = yield* Effect.result(Accept.accept(frame, context))
+          const accepted = typeof frame === "string" && Heartbeat.isShort(frame)
+            ? heartbeatFrame(frame)
+            : yield* Effect.result(Accept.accept(frame, context))
           if (accepted._tag === "Failure") {
             yield* Ref.update(rejected, (n) => n + 1)
             yield* Queue.offer(rejections, accepted.failure)
@@ -466,7 +490,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
             )
             continue
           }
-          yield* dispatch(accepted.success)
+          if (accepted.success !== undefined) yield* dispatch(accepted.success)
         }
       })
       const writeLoop = Effect.gen(function*() {
@@ -497,15 +521,23 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
           yield* Deferred.succeed(outgoing.written, sent.id)
         }
       })
+      // The unsigned heartbeat frame, written at once (not behind queued envelopes); the gateway
+      // answers it with HEARTBEAT_ACK. No answer within an interval: the gateway is gone.
       const heartbeat = Effect.gen(function*() {
-        let sequence = 0
         while (true) {
           yield* Effect.sleep(session.heartbeatIntervalMs)
-          const answered = yield* Effect.result(request({ type: "PING", payload: { sequence: sequence++ } }, session.heartbeatIntervalMs))
-          if (answered._tag === "Failure") {
+          if (signedPings) {
+            const answered = yield* Effect.result(request({ type: "PING", payload: {} }, session.heartbeatIntervalMs))
+            if (answered._tag === "Success") continue
             if (isFatal(answered.failure)) return yield* answered.failure
             return yield* lostRegistered(`no PONG within ${session.heartbeatIntervalMs} ms`)
           }
+          const answer = yield* Deferred.make<void>()
+          heartbeatAnswer = answer
+          yield* write(Heartbeat.FRAME)
+          const answered = yield* Deferred.await(answer).pipe(Effect.timeoutOption(session.heartbeatIntervalMs))
+          heartbeatAnswer = undefined
+          if (Option.isNone(answered)) return yield* lostRegistered(`no heartbeat answer within ${session.heartbeatIntervalMs} ms`)
         }
       })
       // Whichever ends first (they only end by failing) ends the connection.

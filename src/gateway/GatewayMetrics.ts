@@ -21,6 +21,12 @@ export const registrations = Metric.counter("aiconexus_gateway_registrations_tot
   incremental: true
 })
 
+/** Heartbeat frames answered (PROTOCOL.md 4.3; signed PINGs are not counted here). */
+export const heartbeats = Metric.counter("aiconexus_gateway_heartbeats_total", {
+  description: "Heartbeat frames answered",
+  incremental: true
+})
+
 /** Frames relayed to another agent, by envelope type. */
 export const relayed = byLabel((type: string) =>
   Metric.counter("aiconexus_gateway_frames_relayed_total", {
@@ -105,6 +111,7 @@ export const initialize = (options: { readonly cluster: boolean }): Effect.Effec
     yield* Metric.value(sessions)
     yield* Metric.value(agents)
     yield* Metric.value(registrations)
+    yield* Metric.value(heartbeats)
     yield* Metric.value(relayLatency)
     for (const type of ["OFFER", "ANSWER", "ICE_CANDIDATE", "BYE"]) yield* Metric.value(relayed(type))
     for (const reason of ["unknown", "rate_limited", "congested"]) yield* Metric.value(undelivered(reason))

@@ -22,6 +22,7 @@ import { Ed25519, type Ed25519Shape } from "../protocol/Ed25519.ts"
 import * as Envelope from "../protocol/Envelope.ts"
 import type { ErrorCode } from "../protocol/ErrorCode.ts"
 import { CloseCode } from "../protocol/GatewaySocket.ts"
+import * as Heartbeat from "../protocol/Heartbeat.ts"
 import type * as Identity from "../protocol/Identity.ts"
 import * as ReplayGuard from "../protocol/ReplayGuard.ts"
 import * as StateMachine from "../machine/StateMachine.ts"
@@ -109,6 +110,8 @@ export interface Session {
   readonly receive: (frame: string | Uint8Array) => void
   /** Closes the session if nothing was accepted from it for its timeout, at `now` (the gateway's watchdog sweep). */
   readonly expire: (now: number) => void
+  /** Whether it still waits for REGISTER (the watchdog sweeps those more often). */
+  readonly handshaking: boolean
   /** Closes the socket with `code` (unless the session already closed it) and leaves the directory. */
   readonly end: (code: number, reason: string) => Effect.Effect<void>
   /** The socket closed: leaves the directory. */
@@ -335,6 +338,10 @@ class GatewaySession implements Session, Endpoint {
   #handshakeFrame(frame: string | Uint8Array): Effect.Effect<void, Failure> {
     const session = this
     return Effect.gen(function*() {
+      // A heartbeat refreshes a registered session only: before REGISTER there is no DID it could keep alive.
+      if (typeof frame === "string" && Heartbeat.isShort(frame) && Result.isSuccess(Heartbeat.readHeartbeat(frame))) {
+        return yield* session.#failHandshake("UNAUTHORIZED", "a heartbeat before registration: send REGISTER first")
+      }
       const accepted = yield* Effect.result(Accept.accept(frame, session.#rules))
       if (accepted._tag === "Failure") {
         const rejection = accepted.failure
@@ -485,6 +492,27 @@ class GatewaySession implements Session, Endpoint {
     })
   }
 
+  /**
+   * A heartbeat (PROTOCOL.md 4.3): it refreshes the session's liveness and is answered at once
+   * with the constant HEARTBEAT_ACK, with no Effect, signature or replay record. It carries no
+   * authority: the socket's DID was bound at registration, and the session rate applied to it.
+   */
+  #heartbeat(frame: string, now: number): Work {
+    const heartbeat = frame === Heartbeat.FRAME ? undefined : Heartbeat.readHeartbeat(frame)
+    if (heartbeat !== undefined && Result.isFailure(heartbeat)) {
+      return this.#refuse(new Accept.EnvelopeRejected({ code: "MALFORMED_MESSAGE", step: 2, reason: `not a heartbeat: ${heartbeat.failure.reason}` }), frame.length)
+    }
+    this.#lastActivity = now
+    // As every reply of the gateway's own: a client that does not read its answers is dropped.
+    if (this.#connection.bufferedBytes() > this.node.config.maxOutboundBufferBytes) {
+      this.#abortUnread()
+      return undefined
+    }
+    this.#connection.send(Heartbeat.ACK_FRAME)
+    GatewayMetrics.heartbeats.updateUnsafe(1, this.node.metrics)
+    return undefined
+  }
+
   /** A frame from a registered agent. */
   #registeredFrame(frame: string | Uint8Array): Work {
     const receivedAt = performance.now()
@@ -493,6 +521,7 @@ class GatewaySession implements Session, Endpoint {
     if (!rates.sending.take(this.did!, now)) {
       return Effect.andThen(this.#sendError("RATE_LIMITED", "too many frames from this session"), this.#strike())
     }
+    if (typeof frame === "string" && Heartbeat.isShort(frame)) return this.#heartbeat(frame, now)
     const rules = this.#rules
     const read = Accept.read(frame, rules)
     if (Result.isFailure(read)) return this.#refuse(read.failure, typeof frame === "string" ? frame.length : frame.byteLength)
@@ -690,6 +719,10 @@ class GatewaySession implements Session, Endpoint {
       this.#paused = true
       this.#connection.pause()
     }
+  }
+
+  get handshaking(): boolean {
+    return this.#phase === "awaitingRegister"
   }
 
   /** Closes the session with TIMEOUT (handshake) or 4004 once nothing was accepted for its timeout. */

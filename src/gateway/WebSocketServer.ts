@@ -4,8 +4,9 @@
  *
  * Before any WebSocket work an upgrade must offer the IoAP subprotocol (else 400) and pass
  * admission (429 per IP, 503 when the node is full). A session holds no fiber while it waits:
- * it is its socket's listeners and its state, and one watchdog sweep over all sessions closes
- * those that stay silent past their timeout. On shutdown every session is closed with 1001.
+ * it is its socket's listeners and its state, and one watchdog sweeps the sessions (handshakes
+ * often, registered sessions seldom) and closes those that stay silent past their timeout. On
+ * shutdown every session is closed with 1001.
  *
  * @since 0.1.0
  */
@@ -90,9 +91,19 @@ class WsConnection implements Session.Connection {
 
 const uncork = (connection: WsConnection) => connection.uncork()
 
-/** How often the watchdog looks for silent sessions: a tenth of the shorter timeout, within 10 ms – 1 s. */
+/** How often the watchdog looks at sessions still in their handshake: a tenth of the shorter timeout, within 10 ms – 1 s. */
 export const sweepPeriodMs = (config: GatewayConfig): number =>
   Math.min(1000, Math.max(10, Math.floor(Math.min(config.handshakeTimeoutMs, config.sessionTimeoutMs) / 10)))
+
+/**
+ * How many handshake sweeps pass between two sweeps of the registered sessions: those are swept
+ * every tenth of the session timeout, at most every 5 s. A sweep touches every session it covers
+ * (a cache miss each): registered sessions are the many, so they are not swept twice a second.
+ */
+export const registeredSweepEvery = (config: GatewayConfig): number => {
+  const fast = sweepPeriodMs(config)
+  return Math.max(1, Math.round(Math.min(5000, Math.max(fast, Math.floor(config.sessionTimeoutMs / 10))) / fast))
+}
 
 /**
  * Serves `/ws` on `server` until the scope closes: takes over the server's `upgrade` events
@@ -106,7 +117,9 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
   const { admission, config, identity } = options
   const node = yield* Session.makeNode({ config, identity, rates: Session.makeRates(config) })
   const { clock, runFork } = node
-  const sessions = new Set<Session.Session>()
+  // Every open session is in one of the two: the watchdog sweeps handshakes often, registered sessions seldom.
+  const handshaking = new Set<Session.Session>()
+  const registered = new Set<Session.Session>()
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.maxMessageBytes,
@@ -123,11 +136,11 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
 
   const start = (ws: WebSocket, socket: Duplex, dialled: DialledUrl.Dialled) => {
     const session = Session.start(node, new WsConnection(ws, socket, dialled))
-    sessions.add(session)
+    handshaking.add(session)
     ws.on("message", (data, isBinary) => session.receive(isBinary ? data as Buffer : data.toString()))
     ws.on("error", ignore)
     ws.on("close", () => {
-      if (sessions.delete(session)) runFork(session.closed)
+      if (handshaking.delete(session) || registered.delete(session)) runFork(session.closed)
     })
   }
 
@@ -164,12 +177,22 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
   server.removeAllListeners("upgrade")
   server.on("upgrade", onUpgrade)
 
-  // One watchdog for every session (each checks its own deadline).
+  // One watchdog for every session (each checks its own deadline): handshakes every sweep, the
+  // registered sessions every `registeredSweepEvery` sweeps; a session that registered moves over.
+  const every = registeredSweepEvery(config)
+  let sweeps = 0
   yield* Effect.forkScoped(Effect.forever(Effect.andThen(
     Effect.sleep(sweepPeriodMs(config)),
     Effect.sync(() => {
       const now = clock.currentTimeMillisUnsafe()
-      for (const session of sessions) session.expire(now)
+      for (const session of handshaking) {
+        if (session.handshaking) session.expire(now)
+        else {
+          handshaking.delete(session)
+          registered.add(session)
+        }
+      }
+      if (++sweeps % every === 0) for (const session of registered) session.expire(now)
     })
   )))
 
@@ -177,8 +200,9 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
     Effect.gen(function*() {
       server.off("upgrade", onUpgrade)
       guard.remove()
-      const open = [...sessions]
-      sessions.clear()
+      const open = [...handshaking, ...registered]
+      handshaking.clear()
+      registered.clear()
       for (const session of open) yield* session.end(CloseCode.goingAway, "gateway shutting down")
       wss.close()
     })

@@ -3,6 +3,7 @@ import { Clock, Context, Effect, Exit, Fiber, Layer, Option, Schedule, Scope, St
 import type { GatewayClient } from "../../src/client/GatewayClient.ts"
 import { KnownGateways } from "../../src/client/KnownGateways.ts"
 import * as Envelope from "../../src/protocol/Envelope.ts"
+import * as Heartbeat from "../../src/protocol/Heartbeat.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import { SDP } from "../fixtures/samples.ts"
 import * as FakeGateway from "./FakeGateway.ts"
@@ -159,20 +160,68 @@ describe("GatewayClient against a misbehaving gateway", () => {
       assert.strictEqual(error._tag, "RequestTimeout")
     }))
 
-  it.live("sends heartbeats at the negotiated interval and reconnects when no PONG comes back", () =>
+  it.live("sends the unsigned heartbeat frame at the negotiated interval and reconnects when no answer comes back", () =>
     Effect.gen(function*() {
       const gateway = yield* FakeGateway.start({ heartbeatIntervalMs: 150 })
       const agent = yield* client({ urls: [gateway.url], reconnect: Schedule.spaced("50 millis") })
       yield* agent.session
       const session = yield* gateway.nextSession
-      const ping = JSON.parse(yield* session.nextReceived) as Envelope.Envelope
-      assert.strictEqual(ping.type, "PING")
-      assert.strictEqual(ping.to, gateway.did)
+      assert.strictEqual(yield* session.nextReceived, Heartbeat.FRAME)
       const lost = yield* untilState(agent, "Reconnecting")
-      assert.include(lost._tag === "Reconnecting" ? lost.error.reason : "", "no PONG")
+      assert.include(lost._tag === "Reconnecting" ? lost.error.reason : "", "no heartbeat answer within 150 ms")
       // It comes back on its own.
       yield* gateway.nextSession
       yield* registeredAgain(agent)
+    }))
+
+  it.live("stays registered while every heartbeat is answered with HEARTBEAT_ACK", () =>
+    Effect.gen(function*() {
+      const gateway = yield* FakeGateway.start({ heartbeatIntervalMs: 100 })
+      const agent = yield* client({ urls: [gateway.url], reconnect: Schedule.spaced("50 millis") })
+      const registered = yield* agent.session
+      const session = yield* gateway.nextSession
+      // Five intervals, each heartbeat answered: the same session throughout, nothing refused.
+      for (let i = 0; i < 5; i++) {
+        assert.strictEqual(yield* session.nextReceived, Heartbeat.FRAME)
+        yield* session.send(Heartbeat.ACK_FRAME)
+      }
+      const state = yield* agent.state
+      assert.strictEqual(state._tag, "Registered")
+      assert.strictEqual(state._tag === "Registered" ? state.session.sessionId : "", registered.sessionId)
+      assert.strictEqual(yield* agent.rejected, 0)
+    }))
+
+  it.live("falls back to signed PINGs with a gateway from before the heartbeat frame (it refuses the frame as MALFORMED_MESSAGE)", () =>
+    Effect.gen(function*() {
+      const gateway = yield* FakeGateway.start({ heartbeatIntervalMs: 100 })
+      const agent = yield* client({ urls: [gateway.url], reconnect: Schedule.spaced("50 millis") })
+      const registered = yield* agent.session
+      const session = yield* gateway.nextSession
+      assert.strictEqual(yield* session.nextReceived, Heartbeat.FRAME)
+      // What an older gateway answers an unreadable frame: a signed ERROR without correlation_id.
+      const refusal = yield* gateway.sign({ type: "ERROR", to: session.agentDid as never, payload: { code: "MALFORMED_MESSAGE", message: "missing id" } })
+      yield* session.send(Envelope.encode(refusal))
+      for (let i = 0; i < 3; i++) {
+        const ping = JSON.parse(yield* session.nextReceived) as Envelope.Envelope<"PING">
+        assert.strictEqual(ping.type, "PING")
+        assert.strictEqual(ping.to, gateway.did)
+        yield* session.send(Envelope.encode(yield* gateway.sign({ type: "PONG", to: session.agentDid as never, correlation_id: ping.id, payload: {} })))
+      }
+      const state = yield* agent.state
+      assert.strictEqual(state._tag === "Registered" ? state.session.sessionId : state._tag, registered.sessionId)
+    }))
+
+  it.live("refuses a malformed heartbeat answer (counted, not taken as an answer) and reconnects", () =>
+    Effect.gen(function*() {
+      const gateway = yield* FakeGateway.start({ heartbeatIntervalMs: 150 })
+      const agent = yield* client({ urls: [gateway.url], reconnect: Schedule.spaced("50 millis") })
+      yield* agent.session
+      const session = yield* gateway.nextSession
+      assert.strictEqual(yield* session.nextReceived, Heartbeat.FRAME)
+      yield* session.send(`{"type":"HEARTBEAT_ACK","extra":1}`)
+      const lost = yield* untilState(agent, "Reconnecting")
+      assert.include(lost._tag === "Reconnecting" ? lost.error.reason : "", "no heartbeat answer")
+      assert.strictEqual(yield* agent.rejected, 1)
     }))
 
   it.live("pins the gateway DID on first use and refuses another gateway at the same address later", () =>

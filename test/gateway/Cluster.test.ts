@@ -12,6 +12,7 @@ import * as Gateway from "../../src/gateway/Gateway.ts"
 import * as RedisCluster from "../../src/gateway/RedisCluster.ts"
 import type * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
 import * as Envelope from "../../src/protocol/Envelope.ts"
+import * as Heartbeat from "../../src/protocol/Heartbeat.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import { eventually, testConfig } from "./fixtures.ts"
 import * as RawClient from "./RawClient.ts"
@@ -300,5 +301,28 @@ describe("gateway cluster on Redis", () => {
       const second = yield* discover(first.next_cursor)
       assert.deepStrictEqual(second.agents.map((agent) => agent.did), [rare.did])
       assert.isUndefined(second.next_cursor)
+    }).pipe(Effect.scoped))
+
+  it.live("an agent that only sends heartbeat frames stays in the cluster's directory past the presence TTL; a silent one leaves", () =>
+    Effect.gen(function*() {
+      // Presence TTL = session timeout = 1.5 s, re-claimed by each node every 0.5 s (not by heartbeats).
+      const { a, b } = yield* cluster({}, { sessionTimeoutMs: 1_500, heartbeatIntervalMs: 500 })
+      const alice = yield* Identity.generate
+      const carol = yield* Identity.generate
+      const aliceAtA = yield* agentAt(a, alice)
+      const carolAtA = yield* agentAt(a, carol)
+      // Four seconds of heartbeats every 400 ms: more than twice the TTL.
+      for (let i = 0; i < 10; i++) {
+        yield* Effect.sleep("400 millis")
+        yield* aliceAtA.send(Heartbeat.FRAME)
+        assert.strictEqual(yield* aliceAtA.next(), Heartbeat.ACK_FRAME)
+      }
+      assert.strictEqual((yield* carolAtA.closed).code, 4004)
+      // Bob, registering at the other node now, reaches Alice; Carol is gone from the cluster.
+      const bob = yield* Identity.generate
+      const atB = yield* agentAt(b, bob)
+      yield* relays(bob, atB, alice, aliceAtA)
+      yield* atB.send(yield* offer(bob, carol))
+      assert.strictEqual((yield* atB.nextOfType("ERROR")).payload.code, "UNKNOWN_AGENT")
     }).pipe(Effect.scoped))
 })

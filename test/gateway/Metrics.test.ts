@@ -23,6 +23,7 @@ layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("gateway
         "aiconexus_gateway_sessions",
         "aiconexus_gateway_agents",
         "aiconexus_gateway_registrations_total",
+        "aiconexus_gateway_heartbeats_total",
         "aiconexus_gateway_relay_latency_seconds_count",
         `aiconexus_gateway_frames_relayed_total{type="OFFER"}`,
         `aiconexus_gateway_relay_undelivered_total{reason="unknown"}`

@@ -4,6 +4,7 @@ import * as Admission from "../../src/gateway/Admission.ts"
 import * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
 import * as IceServers from "../../src/gateway/IceServers.ts"
 import * as TokenBucket from "../../src/gateway/TokenBucket.ts"
+import * as WebSocketServer from "../../src/gateway/WebSocketServer.ts"
 
 describe("TokenBucket", () => {
   it("allows a burst, then refills at its rate", () => {
@@ -117,4 +118,19 @@ describe("GatewayConfig.fromEnv", () => {
       const bad = yield* Effect.flip(GatewayConfig.fromEnv.parse(ConfigProvider.fromEnv({ env: { AICONEXUS_PORT: "eighty" } })))
       assert.include(String(bad), "AICONEXUS_PORT")
     }))
+})
+
+describe("the watchdog's periods", () => {
+  it("sweeps handshakes every tenth of the shorter timeout and registered sessions every tenth of the session timeout, at most every 5 s", () => {
+    const at = (overrides: Partial<GatewayConfig.GatewayConfig>) => {
+      const config = GatewayConfig.make(overrides)
+      return { fast: WebSocketServer.sweepPeriodMs(config), registered: WebSocketServer.sweepPeriodMs(config) * WebSocketServer.registeredSweepEvery(config) }
+    }
+    // Defaults: 5 s handshake, 60 s session.
+    assert.deepStrictEqual(at({}), { fast: 500, registered: 5000 })
+    assert.deepStrictEqual(at({ sessionTimeoutMs: 20_000, heartbeatIntervalMs: 5_000 }), { fast: 500, registered: 2000 })
+    // A session timeout shorter than the handshake's: both every tenth of it.
+    assert.deepStrictEqual(at({ sessionTimeoutMs: 3_000, heartbeatIntervalMs: 1_000 }), { fast: 300, registered: 300 })
+    assert.deepStrictEqual(at({ handshakeTimeoutMs: 60_000, sessionTimeoutMs: 600_000 }), { fast: 1000, registered: 5000 })
+  })
 })
