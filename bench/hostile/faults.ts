@@ -5,14 +5,14 @@
  */
 import { execFileSync } from "node:child_process"
 import { mkdtempSync } from "node:fs"
-import { setPriority, tmpdir } from "node:os"
+import { loadavg, setPriority, tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Fiber, Option, Redacted, Scope, Stream } from "effect"
 import * as RedisServer from "../../test/gateway/redisServer.ts"
 import * as Fuzz from "../../test/protocol/fuzz.ts"
 import * as WebRtcFixtures from "../../test/webrtc/fixtures.ts"
 import * as UdpRelay from "../../test/webrtc/udpRelay.ts"
-import { type Child, dataDirs, GATEWAY_SCRIPT, gatewayArgs, rssKiB, sleep, start } from "../gateway.ts"
+import { type Child, cpuUs, dataDirs, GATEWAY_SCRIPT, gatewayArgs, rssKiB, sleep, start } from "../gateway.ts"
 import * as Clients from "../gateway/clients.ts"
 import { offerDraft, signSync } from "../gateway/common.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
@@ -20,6 +20,11 @@ import * as NodeEd25519 from "../../src/protocol/NodeEd25519.ts"
 
 const AGENT_SCRIPT = "../hostile/agent.ts"
 const RECONNECT_AGENTS = Number(process.env.HOSTILE_BENCH_RECONNECT_AGENTS ?? 5000)
+// Real GatewayClients cost the generator several times what the gateway spends on them: fewer of them.
+const CLIENT_HERD_AGENTS = Number(process.env.HOSTILE_BENCH_CLIENT_HERD_AGENTS ?? 1000)
+const HERD_PROCESSES = Number(process.env.HOSTILE_BENCH_HERD_PROCESSES ?? 2)
+// HOSTILE_BENCH_CPU_PROF=<dir>: the restarted gateway of the herd writes a --cpu-prof profile there.
+const CPU_PROF_DIR = process.env.HOSTILE_BENCH_CPU_PROF
 const fixed = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "-")
 const generate = () => Effect.runSync(Effect.provide(Identity.generate, NodeEd25519.layer))
 
@@ -129,10 +134,12 @@ const registrationsAt = async (httpUrl: string): Promise<number> => {
 
 /**
  * `agents` clients registered when the gateway is SIGKILLed; it is down for `outageMs`, then
- * restarts: when they are all back, and how their registrations spread over time (a herd would
- * arrive in one burst, and the per-IP handshake limit would turn part of it away).
+ * restarts: when they are all back, and how their dials and registrations spread over time (a
+ * herd would arrive in one burst, and the per-IP handshake limit would turn part of it away).
+ * `kind`: "lean" (bench/hostile/herd.ts: bare ws agents on the client's default schedule) or
+ * "client" (bench/hostile/reconnect.ts: real GatewayClients), in `processes` generator processes.
  */
-const reconnectHerd = async (agents: number, outageMs: number) => {
+const reconnectHerd = async (agents: number, outageMs: number, kind: "lean" | "client", processes: number) => {
   const started: Array<Child> = []
   try {
     const first = await restartableGateway(started)
@@ -140,16 +147,23 @@ const reconnectHerd = async (agents: number, outageMs: number) => {
     let gateway = first.gateway
     // 100 agents per address: within the default handshake burst of one address.
     const sources = Array.from({ length: Math.ceil(agents / 100) }, (_, i) => `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`)
-    const herd = start("agents", "../hostile/reconnect.ts", [JSON.stringify({ url, agents, sources })])
-    started.push(herd)
-    const ready = await herd.next("ready", 15 * 60_000)
+    const script = kind === "lean" ? "../hostile/herd.ts" : "../hostile/reconnect.ts"
+    const herds = Array.from({ length: processes }, (_, p) => {
+      const mine = sources.filter((_, i) => i % processes === p)
+      const count = Math.floor(agents / processes) + (p < agents % processes ? 1 : 0)
+      return start(`agents ${p}`, script, [JSON.stringify({ url, agents: count, sources: mine })])
+    })
+    started.push(...herds)
+    const ready = await Promise.all(herds.map((herd) => herd.next("ready", 15 * 60_000)))
     gateway.process.kill("SIGKILL")
     await sleep(outageMs)
-    gateway = start("gateway (restarted)", GATEWAY_SCRIPT, gatewayArgs({ dataDir, port }))
+    gateway = start("gateway (restarted)", GATEWAY_SCRIPT, gatewayArgs({ dataDir, port }), CPU_PROF_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`])
     started.push(gateway)
     await gateway.next("listening", 30_000)
     const restartedAt = performance.now()
     const listeningSince = Date.now()
+    const gatewayCpu0 = cpuUs(gateway.pid)
+    const herdCpu0 = herds.reduce((n, herd) => n + cpuUs(herd.pid), 0)
     const perHalfSecond: Array<number> = []
     let last = 0
     let allBackMs: number | undefined
@@ -164,15 +178,23 @@ const reconnectHerd = async (agents: number, outageMs: number) => {
         break
       }
     }
-    herd.send(`attempts ${listeningSince}`)
-    const dials = await herd.next("attempts", 30_000)
+    const seconds = (performance.now() - restartedAt) / 1000
+    const gatewayCpu = (cpuUs(gateway.pid) - gatewayCpu0) / 1e6
+    const herdCpu = herds.reduce((n, herd) => n + cpuUs(herd.pid), 0) / 1e6 - herdCpu0 / 1e6
+    for (const herd of herds) herd.send(`attempts ${listeningSince}`)
+    const dials = await Promise.all(herds.map((herd) => herd.next("attempts", 30_000)))
+    const firsts = dials.flatMap((d) => d.first as Array<number>).sort((a, b) => a - b)
+    const perHalf = Array.from({ length: 20 }, (_, i) => dials.reduce((n, d) => n + (d.perHalfSecond as Array<number>)[i]!, 0))
     console.log(
-      `${agents} agents, gateway SIGKILL, ${outageMs / 1000} s down (they registered in ${fixed((ready.ms as number) / 1000, 1)} s, client process ${ready.rssMiB} MiB) | ` +
-        `first dial after the restart: ${dials.agents} agents, p50 ${fixed((dials.p50 as number) / 1000, 2)} s, last ${fixed((dials.max as number) / 1000, 2)} s; ` +
-        `dials per 0.5 s: ${(dials.perHalfSecond as Array<number>).join(" ")} | ` +
+      `${agents} agents (${kind === "lean" ? "lean ws agents" : "GatewayClients"} in ${processes} processes), gateway SIGKILL, ${outageMs / 1000} s down ` +
+        `(they registered in ${ready.map((r) => fixed((r.ms as number) / 1000, 1)).join("/")} s, generator RSS ${ready.map((r) => r.rssMiB).join("/")} MiB) | ` +
+        `first dial after the restart: ${firsts.length} agents, p50 ${fixed(firsts[Math.floor(firsts.length / 2)]! / 1000, 2)} s, last ${fixed(firsts.at(-1)! / 1000, 2)} s; ` +
+        `dials per 0.5 s: ${perHalf.join(" ")} | ` +
         `all registered again ${allBackMs === undefined ? `not within 60 s (${last} did)` : `${fixed(allBackMs / 1000, 2)} s after the restart`}; ` +
-        `registrations per 0.5 s: ${perHalfSecond.join(" ")}`
+        `registrations per 0.5 s: ${perHalfSecond.join(" ")} | CPU over those ${fixed(seconds, 1)} s: gateway ${fixed(gatewayCpu, 2)} s ` +
+        `(${fixed((gatewayCpu * 1e6) / Math.max(1, last), 0)} µs per registration), generators ${fixed(herdCpu, 2)} s; load average ${loadavg()[0]!.toFixed(1)}`
     )
+    gateway.send("exit")
   } finally {
     for (const child of started.reverse()) await child.stop()
   }
@@ -381,7 +403,8 @@ export const run = async () => {
   for (const [name, fault] of [
     ["gateway kill (8 s)", () => gatewayKill(8000)],
     ["gateway kill (40 s)", () => gatewayKill(40_000)],
-    ["reconnect herd", () => reconnectHerd(RECONNECT_AGENTS, 20_000)],
+    ["reconnect herd", () => reconnectHerd(RECONNECT_AGENTS, 20_000, "lean", HERD_PROCESSES)],
+    ["reconnect herd of GatewayClients", () => reconnectHerd(CLIENT_HERD_AGENTS, 20_000, "client", HERD_PROCESSES)],
     ["peer kill", peerKill],
     ["redis restart", () => redisRestart(3000)],
     ["lossy path", () => Effect.runPromise(lossyPath(0.05, 20))],

@@ -28,7 +28,7 @@ commands((line) => {
   for (const times of attempts) {
     for (const t of times) if (t >= since && t < since + 10_000) perHalfSecond[Math.floor((t - since) / 500)]!++
   }
-  emit({ event: "attempts", agents: first.length, p50: first[Math.floor(first.length / 2)], max: first.at(-1), perHalfSecond })
+  emit({ event: "attempts", first, perHalfSecond })
 })
 
 /** `ws` sockets bound to `localAddress`, each dial recorded for agent `index`. */
