@@ -13,14 +13,17 @@
  *   Delivery stays at most once: see docs/deployment.md for where a frame can be lost.
  * - Redis unreachable: the node serves its own agents, reports "degraded", counts the errors, and
  *   once Redis answers again re-publishes its agents (a registration made meanwhile gets its epoch
- *   then) and clears its degraded state.
+ *   then) and clears its degraded state. When its connection to Redis is ready again after a loss
+ *   (`RedisRestored`: Redis may have restarted empty, even with no command failing meanwhile), the
+ *   node re-publishes its agents at once rather than at the next refresh.
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer, Metric, Option, Queue } from "effect"
+import { Clock, Context, Effect, Layer, Metric, Option, Queue, Stream } from "effect"
 import * as Redis from "effect/persistence/Redis"
 import { type AgentEntry, AgentRegistry, cursorAfter, discoverIn, isListedFor, paginate, parseCursor } from "./AgentRegistry.ts"
 import * as GatewayMetrics from "./GatewayMetrics.ts"
+import { RedisRestored } from "./RedisConnection.ts"
 import * as RedisDirectory from "./RedisDirectory.ts"
 import { makeLocal, Router } from "./Router.ts"
 
@@ -186,6 +189,17 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
   yield* Effect.forkScoped(follow(store.nodeChannel(nodeId), onFrame))
   yield* Effect.forkScoped(follow(store.registrationsChannel, onRegistration))
   yield* Effect.forkScoped(refreshForever)
+
+  // The connection came back: Redis may have restarted empty. Re-publish this node's agents now
+  // (announcements may have been missed too: forget the remote locations).
+  const restored = yield* Effect.serviceOption(RedisRestored)
+  if (Option.isSome(restored)) {
+    yield* Effect.forkScoped(Stream.runForEach(restored.value.restored, () =>
+      Effect.andThen(
+        Effect.sync(() => locations.clear()),
+        Effect.catch(refresh, (error) => storeFailed("refresh", error))
+      )))
+  }
 
   const registry = AgentRegistry.of({
     register: (entry) =>
