@@ -121,17 +121,6 @@ const gatewayKill = async (outageMs: number) => {
   }
 }
 
-/** The gateway's count of successful registrations since it started. */
-const registrationsAt = async (httpUrl: string): Promise<number> => {
-  try {
-    const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(1000) })).text()
-    const line = text.split("\n").find((l) => l.startsWith("aiconexus_gateway_registrations_total"))
-    return line === undefined ? 0 : Number(line.split(" ").at(-1))
-  } catch {
-    return -1
-  }
-}
-
 /**
  * `agents` clients registered when the gateway is SIGKILLed; it is down for `outageMs`, then
  * restarts: when they are all back, and how their dials and registrations spread over time (a
@@ -143,7 +132,7 @@ const reconnectHerd = async (agents: number, outageMs: number, kind: "lean" | "c
   const started: Array<Child> = []
   try {
     const first = await restartableGateway(started)
-    const { dataDir, httpUrl, port, url } = first
+    const { dataDir, port, url } = first
     let gateway = first.gateway
     // 100 agents per address: within the default handshake burst of one address.
     const sources = Array.from({ length: Math.ceil(agents / 100) }, (_, i) => `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`)
@@ -160,39 +149,36 @@ const reconnectHerd = async (agents: number, outageMs: number, kind: "lean" | "c
     gateway = start("gateway (restarted)", GATEWAY_SCRIPT, gatewayArgs({ dataDir, port }), CPU_PROF_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`])
     started.push(gateway)
     await gateway.next("listening", 30_000)
-    const restartedAt = performance.now()
     const listeningSince = Date.now()
     const gatewayCpu0 = cpuUs(gateway.pid)
     const herdCpu0 = herds.reduce((n, herd) => n + cpuUs(herd.pid), 0)
-    const perHalfSecond: Array<number> = []
-    let last = 0
-    let allBackMs: number | undefined
-    while (performance.now() - restartedAt < 60_000) {
+    // Counted by the agents themselves (the gateway's HTTP endpoints wait behind the herd's connections).
+    let back = 0
+    while (Date.now() - listeningSince < 60_000) {
       await sleep(500)
-      const now = await registrationsAt(httpUrl)
-      if (now < 0) continue
-      perHalfSecond.push(now - last)
-      last = now
-      if (now >= agents) {
-        allBackMs = performance.now() - restartedAt
-        break
-      }
+      for (const herd of herds) herd.send(`count ${listeningSince}`)
+      back = (await Promise.all(herds.map((herd) => herd.next("count", 10_000)))).reduce((n, c) => n + (c.registered as number), 0)
+      if (back >= agents) break
     }
-    const seconds = (performance.now() - restartedAt) / 1000
+    const seconds = (Date.now() - listeningSince) / 1000
     const gatewayCpu = (cpuUs(gateway.pid) - gatewayCpu0) / 1e6
-    const herdCpu = herds.reduce((n, herd) => n + cpuUs(herd.pid), 0) / 1e6 - herdCpu0 / 1e6
+    const herdCpu = (herds.reduce((n, herd) => n + cpuUs(herd.pid), 0) - herdCpu0) / 1e6
     for (const herd of herds) herd.send(`attempts ${listeningSince}`)
-    const dials = await Promise.all(herds.map((herd) => herd.next("attempts", 30_000)))
-    const firsts = dials.flatMap((d) => d.first as Array<number>).sort((a, b) => a - b)
-    const perHalf = Array.from({ length: 20 }, (_, i) => dials.reduce((n, d) => n + (d.perHalfSecond as Array<number>)[i]!, 0))
+    const reports = await Promise.all(herds.map((herd) => herd.next("attempts", 30_000)))
+    const merged = (key: string) => reports.flatMap((r) => r[key] as Array<number>).sort((a, b) => a - b)
+    const summed = (key: string) => Array.from({ length: 20 }, (_, i) => reports.reduce((n, r) => n + (r[key] as Array<number>)[i]!, 0))
+    const dials = merged("firstDial")
+    const registered = merged("firstRegistration")
+    const secondsOf = (ms: number | undefined) => (ms === undefined ? "-" : fixed(ms / 1000, 2))
+    const trim = (xs: Array<number>) => xs.slice(0, Math.max(1, xs.findLastIndex((x) => x > 0) + 1)).join(" ")
     console.log(
       `${agents} agents (${kind === "lean" ? "lean ws agents" : "GatewayClients"} in ${processes} processes), gateway SIGKILL, ${outageMs / 1000} s down ` +
         `(they registered in ${ready.map((r) => fixed((r.ms as number) / 1000, 1)).join("/")} s, generator RSS ${ready.map((r) => r.rssMiB).join("/")} MiB) | ` +
-        `first dial after the restart: ${firsts.length} agents, p50 ${fixed(firsts[Math.floor(firsts.length / 2)]! / 1000, 2)} s, last ${fixed(firsts.at(-1)! / 1000, 2)} s; ` +
-        `dials per 0.5 s: ${perHalf.join(" ")} | ` +
-        `all registered again ${allBackMs === undefined ? `not within 60 s (${last} did)` : `${fixed(allBackMs / 1000, 2)} s after the restart`}; ` +
-        `registrations per 0.5 s: ${perHalfSecond.join(" ")} | CPU over those ${fixed(seconds, 1)} s: gateway ${fixed(gatewayCpu, 2)} s ` +
-        `(${fixed((gatewayCpu * 1e6) / Math.max(1, last), 0)} µs per registration), generators ${fixed(herdCpu, 2)} s; load average ${loadavg()[0]!.toFixed(1)}`
+        `first dial after the restart: p50 ${secondsOf(dials[Math.floor(dials.length / 2)])} s, last ${secondsOf(dials.at(-1))} s; dials per 0.5 s: ${trim(summed("dialsPerHalfSecond"))} | ` +
+        `registered again: ${registered.length} of ${agents}, p50 ${secondsOf(registered[Math.floor(registered.length / 2)])} s, ` +
+        `${registered.length >= agents ? `all ${secondsOf(registered.at(-1))} s after the restart` : "not all within 60 s"}; ` +
+        `registrations per 0.5 s: ${trim(summed("registrationsPerHalfSecond"))} | CPU over those ${fixed(seconds, 1)} s: gateway ${fixed(gatewayCpu, 2)} s ` +
+        `(${fixed((gatewayCpu * 1e6) / Math.max(1, back), 0)} µs per registration), generators ${fixed(herdCpu, 2)} s; load average ${loadavg()[0]!.toFixed(1)}`
     )
     gateway.send("exit")
   } finally {

@@ -6,33 +6,21 @@
  * schedule whenever a registered session is lost, its first delay before the first dial). What
  * it leaves out is the client library's own CPU, so that the generator, which shares the
  * machine with the gateway, costs as little as it can; `reconnect.ts` runs real GatewayClients.
- * Emits `ready` once all registered; `attempts <epoch ms>` answers when each agent first
- * dialled after that instant and all dials per 0.5 s. Exits when stdin closes.
+ * Emits `ready` once all registered; answers `count` and `attempts` (herdRecord.ts). Exits when
+ * stdin closes.
  */
 import { Duration, Effect, Schedule } from "effect"
 import WebSocket from "ws"
 import { defaultReconnect } from "../../src/client/Backoff.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import * as NodeEd25519 from "../../src/protocol/NodeEd25519.ts"
-import { commands, emit, signSync } from "../gateway/common.ts"
+import { emit, signSync } from "../gateway/common.ts"
+import * as HerdRecord from "./herdRecord.ts"
 
 const job = JSON.parse(process.argv[2] ?? "{}") as { url: string; agents: number; sources: ReadonlyArray<string> }
 const identities = Array.from({ length: job.agents }, () => Effect.runSync(Effect.provide(Identity.generate, NodeEd25519.layer)))
 
-// When each agent dialled (epoch ms).
-const attempts: Array<Array<number>> = Array.from({ length: job.agents }, () => [])
-
-commands((line) => {
-  if (!line.startsWith("attempts ")) return
-  const since = Number(line.slice(9))
-  const first = attempts.map((times) => times.find((t) => t >= since)).filter((t): t is number => t !== undefined).map((t) => t - since)
-  first.sort((a, b) => a - b)
-  const perHalfSecond = Array.from({ length: 20 }, () => 0)
-  for (const times of attempts) {
-    for (const t of times) if (t >= since && t < since + 10_000) perHalfSecond[Math.floor((t - since) / 500)]!++
-  }
-  emit({ event: "attempts", first, perHalfSecond })
-})
+const recorded = HerdRecord.record(job.agents)
 
 type Step = (now: number, input: unknown) => Effect.Effect<[unknown, Duration.Duration], unknown>
 const freshSchedule = (): Step => Effect.runSync(Schedule.toStep(defaultReconnect)) as Step
@@ -45,8 +33,14 @@ const agent = (index: number, onFirstRegistration: () => void) => {
   let step = freshSchedule()
   let registeredOnce = false
   const dial = () => {
-    attempts[index]!.push(Date.now())
-    const socket = new WebSocket(job.url, ["ioap.v1"], { perMessageDeflate: false, skipUTF8Validation: true, localAddress })
+    recorded.dialled(index)
+    const socket = new WebSocket(job.url, ["ioap.v1"], {
+      perMessageDeflate: false,
+      skipUTF8Validation: true,
+      localAddress,
+      // As the client's default open timeout.
+      handshakeTimeout: 10_000
+    })
     let registered = false
     socket.on("error", () => undefined)
     socket.on("message", (data: Buffer) => {
@@ -57,6 +51,7 @@ const agent = (index: number, onFirstRegistration: () => void) => {
         socket.send(signSync(identity, { type: "REGISTER", to: challenge.from, payload: { nonce: challenge.payload.nonce, endpoint: job.url, capabilities: [] } }))
       } else if (frame.includes("\"type\":\"REGISTERED\"")) {
         registered = true
+        recorded.registered(index)
         step = freshSchedule()
         if (!registeredOnce) {
           registeredOnce = true
