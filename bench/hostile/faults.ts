@@ -25,6 +25,8 @@ const CLIENT_HERD_AGENTS = Number(process.env.HOSTILE_BENCH_CLIENT_HERD_AGENTS ?
 const HERD_PROCESSES = Number(process.env.HOSTILE_BENCH_HERD_PROCESSES ?? 2)
 // HOSTILE_BENCH_CPU_PROF=<dir>: the restarted gateway of the herd writes a --cpu-prof profile there.
 const CPU_PROF_DIR = process.env.HOSTILE_BENCH_CPU_PROF
+// HOSTILE_BENCH_SOAK_HEAP=<dir>: the soak's gateway writes a heap snapshot there after each cycle of attacks.
+const HEAP_DIR = process.env.HOSTILE_BENCH_SOAK_HEAP
 const fixed = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "-")
 const generate = () => Effect.runSync(Effect.provide(Identity.generate, NodeEd25519.layer))
 
@@ -405,6 +407,51 @@ export const run = async () => {
   }
 }
 
+/** The gateway's count of successful registrations since it started (from /metrics). */
+const registrationsAt = async (httpUrl: string): Promise<number> => {
+  try {
+    const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text()
+    const line = text.split("\n").find((l) => l.startsWith("aiconexus_gateway_registrations_total"))
+    return line === undefined ? 0 : Number(line.split(" ").at(-1))
+  } catch {
+    return -1
+  }
+}
+
+/**
+ * Fresh DIDs registering and leaving as fast as the handshake limits of 32 addresses allow, in
+ * turns of `turnMs`: the gateway's heap after a full GC against the distinct DIDs it has seen.
+ * Caches keyed by DID (decoded DIDs and their key checks, 16,384 each; node:crypto keys, 4,096)
+ * fill up to their caps, and the heap must stop growing once they are full.
+ */
+export const didChurn = async (turns: number, turnMs: number) => {
+  console.log(`\nDID churn: fresh DIDs registering and leaving from 32 addresses, ${turns} turns of ${turnMs / 1000} s; the gateway's heap after a full GC after each`)
+  const started: Array<Child> = []
+  try {
+    const gateway = start("gateway", GATEWAY_SCRIPT, gatewayArgs({}), ["--expose-gc"])
+    started.push(gateway)
+    const { url } = await gateway.next("listening", 30_000)
+    const httpUrl = (url as string).replace(/^ws/, "http").replace(/\/ws$/, "")
+    const sources = Array.from({ length: 32 }, (_, i) => `127.0.9.${i + 1}`)
+    const rows: Array<string> = []
+    gateway.send("gc")
+    const base = (await gateway.next("gc", 30_000)).memory as { heapUsed: number }
+    rows.push(`0 DIDs: ${fixed(base.heapUsed / 2 ** 20, 1)} MiB`)
+    for (let turn = 0; turn < turns; turn++) {
+      const attacker = start("churn", "../hostile/attack.ts", [JSON.stringify({ mode: "churn", url, sources, durationMs: turnMs })])
+      started.push(attacker)
+      await attacker.next("attack-done", turnMs + 60_000).catch(() => undefined)
+      await attacker.stop()
+      gateway.send("gc")
+      const memory = (await gateway.next("gc", 30_000)).memory as { heapUsed: number }
+      rows.push(`${await registrationsAt(httpUrl)} DIDs: ${fixed(memory.heapUsed / 2 ** 20, 1)} MiB`)
+    }
+    console.log(`DID churn: heap used after a full GC, by DIDs registered so far: ${rows.join(", ")}`)
+  } finally {
+    for (const child of started.reverse()) await child.stop()
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Soak
 // ---------------------------------------------------------------------------
@@ -441,6 +488,11 @@ export const soak = async (soakMs: number) => {
       const collected = await gateway.next("gc", 30_000).catch(() => undefined)
       const memory = collected?.memory as { heapUsed: number; rss: number } | undefined
       if (memory !== undefined) afterTurns.push({ mode: modes[turn % modes.length]!, heapMiB: memory.heapUsed / 2 ** 20, rssMiB: memory.rss / 2 ** 20 })
+      // At the end of every cycle of attacks (the same point of the mix): a heap snapshot to compare.
+      if (HEAP_DIR !== undefined && turn % modes.length === modes.length - 1) {
+        gateway.send(`heap ${join(HEAP_DIR, `gateway-turn${turn + 1}.heapsnapshot`)}`)
+        await gateway.next("heap", 120_000).catch(() => undefined)
+      }
     }
     clearInterval(sampler)
     honest.send("stop")
