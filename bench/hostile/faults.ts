@@ -146,6 +146,8 @@ const reconnectHerd = async (agents: number, outageMs: number, kind: "lean" | "c
     })
     started.push(...herds)
     const ready = await Promise.all(herds.map((herd) => herd.next("ready", 15 * 60_000)))
+    // Every registration from now on is a re-registration (one may come before the parent hears "listening").
+    const killedAt = Date.now()
     gateway.process.kill("SIGKILL")
     await sleep(outageMs)
     gateway = start("gateway (restarted)", GATEWAY_SCRIPT, gatewayArgs({ dataDir, port }), CPU_PROF_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`])
@@ -158,14 +160,14 @@ const reconnectHerd = async (agents: number, outageMs: number, kind: "lean" | "c
     let back = 0
     while (Date.now() - listeningSince < 60_000) {
       await sleep(500)
-      for (const herd of herds) herd.send(`count ${listeningSince}`)
+      for (const herd of herds) herd.send(`count ${killedAt}`)
       back = (await Promise.all(herds.map((herd) => herd.next("count", 10_000)))).reduce((n, c) => n + (c.registered as number), 0)
       if (back >= agents) break
     }
     const seconds = (Date.now() - listeningSince) / 1000
     const gatewayCpu = (cpuUs(gateway.pid) - gatewayCpu0) / 1e6
     const herdCpu = (herds.reduce((n, herd) => n + cpuUs(herd.pid), 0) - herdCpu0) / 1e6
-    for (const herd of herds) herd.send(`attempts ${listeningSince}`)
+    for (const herd of herds) herd.send(`attempts ${killedAt} ${listeningSince}`)
     const reports = await Promise.all(herds.map((herd) => herd.next("attempts", 30_000)))
     const merged = (key: string) => reports.flatMap((r) => r[key] as Array<number>).sort((a, b) => a - b)
     const summed = (key: string) => Array.from({ length: 20 }, (_, i) => reports.reduce((n, r) => n + (r[key] as Array<number>)[i]!, 0))
@@ -392,7 +394,7 @@ export const run = async () => {
     ["gateway kill (8 s)", () => gatewayKill(8000)],
     ["gateway kill (40 s)", () => gatewayKill(40_000)],
     ["reconnect herd", () => reconnectHerd(RECONNECT_AGENTS, 20_000, "lean", HERD_PROCESSES)],
-    ["reconnect herd of GatewayClients", () => reconnectHerd(CLIENT_HERD_AGENTS, 20_000, "client", HERD_PROCESSES)],
+    ["GatewayClient reconnect herd", () => reconnectHerd(CLIENT_HERD_AGENTS, 20_000, "client", HERD_PROCESSES)],
     ["peer kill", peerKill],
     ["redis restart", () => redisRestart(3000)],
     ["lossy path", () => Effect.runPromise(lossyPath(0.05, 20))],
