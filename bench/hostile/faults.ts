@@ -474,7 +474,7 @@ export const soak = async (soakMs: number) => {
     const { url } = await gateway.next("listening", 30_000)
     const { honest } = await victimAndHonest(url, started)
     const calls = collectCalls(honest)
-    const afterTurns: Array<{ mode: string; heapMiB: number; rssMiB: number; externalMiB: number }> = []
+    const afterTurns: Array<{ mode: string; heapMiB: number; heapTotalMiB: number; rssMiB: number; externalMiB: number }> = []
     const samples: Array<number> = []
     const sampler = setInterval(() => samples.push(rssKiB(gateway.pid) / 1024), 1000)
     const end = Date.now() + soakMs
@@ -488,9 +488,11 @@ export const soak = async (soakMs: number) => {
       await attacker.stop()
       gateway.send("gc")
       const collected = await gateway.next("gc", 30_000).catch(() => undefined)
-      const memory = collected?.memory as { heapUsed: number; rss: number; external: number } | undefined
+      const memory = collected?.memory as { heapUsed: number; heapTotal: number; rss: number; external: number } | undefined
       if (memory !== undefined) {
-        afterTurns.push({ mode: modes[turn % modes.length]!, heapMiB: memory.heapUsed / 2 ** 20, rssMiB: memory.rss / 2 ** 20, externalMiB: memory.external / 2 ** 20 })
+        const mib = (bytes: number) => bytes / 2 ** 20
+        const mode = modes[turn % modes.length]!
+        afterTurns.push({ mode, heapMiB: mib(memory.heapUsed), heapTotalMiB: mib(memory.heapTotal), rssMiB: mib(memory.rss), externalMiB: mib(memory.external) })
       }
       // At the end of every cycle of attacks (the same point of the mix): a heap snapshot to compare.
       if (HEAP_DIR !== undefined && turn % modes.length === modes.length - 1) {
@@ -512,8 +514,8 @@ export const soak = async (soakMs: number) => {
     )
     // The same point of each cycle of attacks: what the gateway holds after a full collection.
     console.log(
-      `soak: after each turn and a full GC, heap used / external / RSS MiB: ${
-        afterTurns.map((t) => `${t.mode} ${fixed(t.heapMiB, 0)}/${fixed(t.externalMiB, 0)}/${fixed(t.rssMiB, 0)}`).join(", ")
+      `soak: after each turn and a full GC, heap used / heap total / external / RSS MiB: ${
+        afterTurns.map((t) => `${t.mode} ${fixed(t.heapMiB, 0)}/${fixed(t.heapTotalMiB, 0)}/${fixed(t.externalMiB, 0)}/${fixed(t.rssMiB, 0)}`).join(", ")
       }`
     )
   } finally {
