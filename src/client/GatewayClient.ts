@@ -535,13 +535,11 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
   const connectionLoop = Effect.gen(function*() {
     // After a registered session is lost, the first reconnection waits the schedule's first delay
     // as well (the default draws it from 0–2 s): agents cut off together do not all dial at once.
-    let waitFirst = false
+    let lost = false
     while (true) {
-      const first = waitFirst
-      waitFirst = false
-      let pending = first
+      let waitFirst = lost
       const result = yield* Effect.suspend((): Effect.Effect<void, Attempted | typeof WAIT_FIRST, Socket.WebSocketConstructor> =>
-        pending ? ((pending = false), Effect.fail(WAIT_FIRST)) : attempt
+        waitFirst ? ((waitFirst = false), Effect.fail(WAIT_FIRST)) : attempt
       ).pipe(
         Effect.retry({
           schedule: config.reconnect ?? defaultReconnect,
@@ -550,9 +548,14 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
         }),
         Effect.result
       )
-      if (result._tag === "Success" || result.failure === WAIT_FIRST) continue
+      if (result._tag === "Success") continue
+      // A schedule that ends at its first step: dial without waiting.
+      if (result.failure === WAIT_FIRST) {
+        lost = false
+        continue
+      }
       if (isFatal(result.failure)) return result.failure
-      waitFirst = true
+      lost = true
     }
   })
 
