@@ -23,6 +23,7 @@ const RECONNECT_AGENTS = Number(process.env.HOSTILE_BENCH_RECONNECT_AGENTS ?? 50
 // Real GatewayClients cost the generator several times what the gateway spends on them: fewer of them.
 const CLIENT_HERD_AGENTS = Number(process.env.HOSTILE_BENCH_CLIENT_HERD_AGENTS ?? 1000)
 const HERD_PROCESSES = Number(process.env.HOSTILE_BENCH_HERD_PROCESSES ?? 2)
+const HERD_NICE = Number(process.env.HOSTILE_BENCH_HERD_NICE ?? 0)
 // HOSTILE_BENCH_CPU_PROF=<dir>: the restarted gateway of the herd writes a --cpu-prof profile there.
 const CPU_PROF_DIR = process.env.HOSTILE_BENCH_CPU_PROF
 // HOSTILE_BENCH_SOAK_HEAP=<dir>: the soak's gateway writes a heap snapshot there after each cycle of attacks.
@@ -146,6 +147,9 @@ const reconnectHerd = async (agents: number, outageMs: number, kind: "lean" | "c
     })
     started.push(...herds)
     const ready = await Promise.all(herds.map((herd) => herd.next("ready", 15 * 60_000)))
+    // Like the attacker of the gateway attacks, the generators stand for machines of their own:
+    // at a lower priority they take less of the CPU the gateway needs (HOSTILE_BENCH_HERD_NICE).
+    for (const herd of herds) setPriority(herd.pid, HERD_NICE)
     // Every registration from now on is a re-registration (one may come before the parent hears "listening").
     const killedAt = Date.now()
     gateway.process.kill("SIGKILL")
@@ -182,7 +186,7 @@ const reconnectHerd = async (agents: number, outageMs: number, kind: "lean" | "c
         `registered again: ${registered.length} of ${agents}, p50 ${secondsOf(registered[Math.floor(registered.length / 2)])} s, ` +
         `${registered.length >= agents ? `all ${secondsOf(registered.at(-1))} s after the restart` : "not all within 60 s"}; ` +
         `registrations per 0.5 s: ${trim(summed("registrationsPerHalfSecond"))} | CPU over those ${fixed(seconds, 1)} s: gateway ${fixed(gatewayCpu, 2)} s ` +
-        `(${fixed((gatewayCpu * 1e6) / Math.max(1, back), 0)} µs per registration), generators ${fixed(herdCpu, 2)} s; load average ${loadavg()[0]!.toFixed(1)}`
+        `(${fixed((gatewayCpu * 1e6) / Math.max(1, back), 0)} µs per registration), generators ${fixed(herdCpu, 2)} s (nice ${HERD_NICE}); load average ${loadavg()[0]!.toFixed(1)}`
     )
     gateway.send("exit")
   } finally {
