@@ -8,7 +8,9 @@
  * loopback addresses (each one host to the gateway's per-IP limits). Reported: the ratio of the
  * attack's p50/p99 to quiet (goal ≤ 2×), the honest frames lost (goal 0), the gateway's peak RSS
  * and CPU, new registrations from an honest address during the attack, /health, and what the
- * attacker saw. The baseline "not our code" is the same gateway unattacked (quiet).
+ * attacker saw; beside them the honest pair's own event-loop delay (what of its p99 is waiting for
+ * a CPU on this machine) and the attacker's CPU share. The baseline "not our code" is the same
+ * gateway unattacked (quiet).
  *
  * Agent attacks: a victim agent process (serves echo, never reads INTENTs) and an honest agent
  * calling echo every 25 ms; an attacking agent process floods INTENTs and requests, or opens
