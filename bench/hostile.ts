@@ -8,7 +8,9 @@
  * loopback addresses (each one host to the gateway's per-IP limits). Reported: the ratio of the
  * attack's p50/p99 to quiet (goal ≤ 2×), the honest frames lost (goal 0), the gateway's peak RSS
  * and CPU, new registrations from an honest address during the attack, /health, and what the
- * attacker saw. The baseline "not our code" is the same gateway unattacked (quiet).
+ * attacker saw; beside them the honest pair's own event-loop delay (what of its p99 is waiting for
+ * a CPU on this machine) and the attacker's CPU share. The baseline "not our code" is the same
+ * gateway unattacked (quiet).
  *
  * Agent attacks: a victim agent process (serves echo, never reads INTENTs) and an honest agent
  * calling echo every 25 ms; an attacking agent process floods INTENTs and requests, or opens
@@ -23,7 +25,11 @@
  * cluster (time until cross-node routing works again); packet loss and delay with tc netem in a
  * network namespace (an ordered data channel delivers everything intact).
  *
- * Environment: HOSTILE_BENCH_PARTS (gateway,agent,fuzz,faults; add soak for the 10-minute soak),
+ * DID churn (on request): fresh DIDs registering and leaving, the gateway's heap after a full GC
+ * against the DIDs seen (the caches keyed by DID fill to their caps, then the heap is flat).
+ *
+ * Environment: HOSTILE_BENCH_PARTS (gateway,agent,fuzz,faults; add soak for the 10-minute soak,
+ * did-churn for the DID churn), HOSTILE_BENCH_DID_CHURN_TURNS (8),
  * HOSTILE_BENCH_ATTACK_SECONDS (8), HOSTILE_BENCH_ATTACKS (a comma list of attack names),
  * HOSTILE_BENCH_FUZZ (1050000), HOSTILE_BENCH_SOAK_SECONDS (600). The machine these numbers come
  * from is shared and small: read the ratios, not the absolute values.
@@ -119,6 +125,9 @@ interface AttackResult {
   /** The gateway's event loop delay during the attack (what the gateway itself adds, apart from the machine). */
   readonly loop: { readonly p99: number; readonly max: number }
   readonly cpu: number
+  /** The honest pair's own process: its event loop delay p99 quiet and attacked (ms), and the attacker's CPU share. */
+  readonly honestLoop: { readonly quiet: number; readonly attacked: number }
+  readonly attackerCpu: number
   readonly probe: Awaited<ReturnType<typeof probeHonest>>
   readonly counts: Record<string, number>
 }
@@ -140,6 +149,7 @@ const runAttack = async (attack: Attack): Promise<AttackResult> => {
       await sleep(500)
       const rss = rssSampler(server.pid)
       const cpu0 = cpuUs(server.pid)
+      const attackerCpu0 = cpuUs(attacker.pid)
       const t0 = performance.now()
       server.send("loop-reset")
       honest.send("go")
@@ -148,6 +158,7 @@ const runAttack = async (attack: Attack): Promise<AttackResult> => {
       const attacked = await honest.next("phase", ATTACK_MS + 60_000)
       running = false
       const cpu = (cpuUs(server.pid) - cpu0) / 1e6 / ((performance.now() - t0) / 1000)
+      const attackerCpu = (cpuUs(attacker.pid) - attackerCpu0) / 1e6 / ((performance.now() - t0) / 1000)
       server.send("loop")
       const loop = await server.next("loop", 10_000)
       const probe = await probing
@@ -164,6 +175,8 @@ const runAttack = async (attack: Attack): Promise<AttackResult> => {
         peakRssMiB: rss.stop(),
         baseRssMiB,
         cpu,
+        honestLoop: { quiet: (quiet.loop as { p99: number }).p99, attacked: (attacked.loop as { p99: number }).p99 },
+        attackerCpu,
         probe,
         counts: done.counts as Record<string, number>
       }
@@ -180,7 +193,7 @@ const gatewayPart = async () => {
   const only = process.env.HOSTILE_BENCH_ATTACKS?.split(",").map((a) => a.trim())
   console.log(`\ngateway attacks: default limits; honest pair from 127.0.0.1, one OFFER round trip every 25 ms, ${ATTACK_MS / 1000} s quiet then ${ATTACK_MS / 1000} s attacked`)
   console.log(`machine load average at start: ${loadavg().map((l) => l.toFixed(1)).join(" ")} (2 cores, shared)`)
-  console.log("attack                  | quiet p50/p99 ms | attacked p50/p99 ms | ratio p50/p99 | lost | gateway loop delay p99/max ms | gateway RSS MiB (base→peak) | CPU | new REGISTER p50 ms (failed) | /health failed")
+  console.log("attack                  | quiet p50/p99 ms | attacked p50/p99 ms | ratio p50/p99 | lost | gateway loop delay p99/max ms | gateway RSS MiB (base→peak) | CPU | new REGISTER p50 ms (failed) | /health failed | honest process loop delay p99 ms quiet→attacked | attacker CPU")
   const results: Array<AttackResult> = []
   for (const attack of attacks) {
     if (only !== undefined && !only.includes(attack.name) && !only.includes(attack.mode)) continue
@@ -191,7 +204,8 @@ const gatewayPart = async () => {
         `${attack.name.padEnd(23)} | ${fixed(r.quiet.p50, 2)} / ${fixed(r.quiet.p99, 2)} | ${fixed(r.attacked.p50, 2)} / ${fixed(r.attacked.p99, 2)} | ` +
           `${fixed(r.attacked.p50 / r.quiet.p50, 2)}× / ${fixed(r.attacked.p99 / r.quiet.p99, 2)}× | ${r.lost}${r.closes.length > 0 ? ` (closed ${r.closes.join(",")})` : ""} | ` +
           `${fixed(r.loop.p99, 1)} / ${fixed(r.loop.max, 0)} | ` +
-          `${fixed(r.baseRssMiB, 0)}→${fixed(r.peakRssMiB, 0)} | ${fixed(r.cpu * 100, 0)}% | ${fixed(r.probe.registration.p50, 1)} (${r.probe.failures}) | ${r.probe.healthFailures}`
+          `${fixed(r.baseRssMiB, 0)}→${fixed(r.peakRssMiB, 0)} | ${fixed(r.cpu * 100, 0)}% | ${fixed(r.probe.registration.p50, 1)} (${r.probe.failures}) | ${r.probe.healthFailures} | ` +
+          `${fixed(r.honestLoop.quiet, 1)}→${fixed(r.honestLoop.attacked, 1)} | ${fixed(r.attackerCpu * 100, 0)}%`
       )
       console.log(`  ${attack.what}; attacker saw ${JSON.stringify(r.counts)}`)
     } catch (cause) {
@@ -228,6 +242,7 @@ export const main = async () => {
     if (PARTS.has("agent")) await AgentAttacks.run(ATTACK_MS)
     if (PARTS.has("fuzz")) fuzzPart()
     if (PARTS.has("faults")) await Faults.run()
+    if (PARTS.has("did-churn")) await Faults.didChurn(env("HOSTILE_BENCH_DID_CHURN_TURNS", 8), 15_000)
     if (PARTS.has("soak")) await Faults.soak(SOAK_MS)
   } finally {
     for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true })

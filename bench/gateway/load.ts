@@ -24,6 +24,7 @@
  *   OFFER at a time (A → B, B answers → A: one round trip) every `intervalMs`; emits `phase`
  *   `quiet`, waits for `go`, then emits `phase` `flood`.
  */
+import { monitorEventLoopDelay } from "node:perf_hooks"
 import { Effect } from "effect"
 import type WebSocket from "ws"
 import * as Heartbeat from "../../src/protocol/Heartbeat.ts"
@@ -346,9 +347,13 @@ const pingpong = async (job: PingPongJob) => {
   a.on("close", (code) => closes.push(code))
   b.on("close", (code) => closes.push(code))
 
+  // This process's own event-loop delay in each phase: the share of the round trips spent waiting here, not at the gateway.
+  const ownLoop = monitorEventLoopDelay({ resolution: 10 })
+  ownLoop.enable()
   const phase = async (name: string) => {
     const samples: Array<number> = []
     let lost = 0
+    ownLoop.reset()
     const end = performance.now() + job.phaseMs
     while (performance.now() < end) {
       const start = performance.now()
@@ -365,7 +370,8 @@ const pingpong = async (job: PingPongJob) => {
       answered = undefined
       await sleep(Math.max(0, start + job.intervalMs - performance.now()))
     }
-    emit({ event: "phase", name, lost, errors, closes, latency: summarize(samples) })
+    const loop = { p99: ownLoop.percentile(99) / 1e6, max: ownLoop.max / 1e6 }
+    emit({ event: "phase", name, lost, errors, closes, latency: summarize(samples), loop })
   }
   await phase("quiet")
   if ((await command()) !== "go") return

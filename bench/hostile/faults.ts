@@ -5,14 +5,14 @@
  */
 import { execFileSync } from "node:child_process"
 import { mkdtempSync } from "node:fs"
-import { setPriority, tmpdir } from "node:os"
+import { loadavg, setPriority, tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Fiber, Option, Redacted, Scope, Stream } from "effect"
 import * as RedisServer from "../../test/gateway/redisServer.ts"
 import * as Fuzz from "../../test/protocol/fuzz.ts"
 import * as WebRtcFixtures from "../../test/webrtc/fixtures.ts"
 import * as UdpRelay from "../../test/webrtc/udpRelay.ts"
-import { type Child, dataDirs, GATEWAY_SCRIPT, gatewayArgs, rssKiB, sleep, start } from "../gateway.ts"
+import { type Child, cpuUs, dataDirs, GATEWAY_SCRIPT, gatewayArgs, rssKiB, sleep, start } from "../gateway.ts"
 import * as Clients from "../gateway/clients.ts"
 import { offerDraft, signSync } from "../gateway/common.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
@@ -20,6 +20,14 @@ import * as NodeEd25519 from "../../src/protocol/NodeEd25519.ts"
 
 const AGENT_SCRIPT = "../hostile/agent.ts"
 const RECONNECT_AGENTS = Number(process.env.HOSTILE_BENCH_RECONNECT_AGENTS ?? 5000)
+// Real GatewayClients cost the generator several times what the gateway spends on them: fewer of them.
+const CLIENT_HERD_AGENTS = Number(process.env.HOSTILE_BENCH_CLIENT_HERD_AGENTS ?? 1000)
+const HERD_PROCESSES = Number(process.env.HOSTILE_BENCH_HERD_PROCESSES ?? 2)
+const HERD_NICE = Number(process.env.HOSTILE_BENCH_HERD_NICE ?? 0)
+// HOSTILE_BENCH_CPU_PROF=<dir>: the restarted gateway of the herd writes a --cpu-prof profile there.
+const CPU_PROF_DIR = process.env.HOSTILE_BENCH_CPU_PROF
+// HOSTILE_BENCH_SOAK_HEAP=<dir>: the soak's gateway writes a heap snapshot there after each cycle of attacks.
+const HEAP_DIR = process.env.HOSTILE_BENCH_SOAK_HEAP
 const fixed = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "-")
 const generate = () => Effect.runSync(Effect.provide(Identity.generate, NodeEd25519.layer))
 
@@ -116,63 +124,71 @@ const gatewayKill = async (outageMs: number) => {
   }
 }
 
-/** The gateway's count of successful registrations since it started. */
-const registrationsAt = async (httpUrl: string): Promise<number> => {
-  try {
-    const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(1000) })).text()
-    const line = text.split("\n").find((l) => l.startsWith("aiconexus_gateway_registrations_total"))
-    return line === undefined ? 0 : Number(line.split(" ").at(-1))
-  } catch {
-    return -1
-  }
-}
-
 /**
  * `agents` clients registered when the gateway is SIGKILLed; it is down for `outageMs`, then
- * restarts: when they are all back, and how their registrations spread over time (a herd would
- * arrive in one burst, and the per-IP handshake limit would turn part of it away).
+ * restarts: when they are all back, and how their dials and registrations spread over time (a
+ * herd would arrive in one burst, and the per-IP handshake limit would turn part of it away).
+ * `kind`: "lean" (bench/hostile/herd.ts: bare ws agents on the client's default schedule) or
+ * "client" (bench/hostile/reconnect.ts: real GatewayClients), in `processes` generator processes.
  */
-const reconnectHerd = async (agents: number, outageMs: number) => {
+const reconnectHerd = async (agents: number, outageMs: number, kind: "lean" | "client", processes: number) => {
   const started: Array<Child> = []
   try {
     const first = await restartableGateway(started)
-    const { dataDir, httpUrl, port, url } = first
+    const { dataDir, port, url } = first
     let gateway = first.gateway
     // 100 agents per address: within the default handshake burst of one address.
     const sources = Array.from({ length: Math.ceil(agents / 100) }, (_, i) => `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`)
-    const herd = start("agents", "../hostile/reconnect.ts", [JSON.stringify({ url, agents, sources })])
-    started.push(herd)
-    const ready = await herd.next("ready", 15 * 60_000)
+    const script = kind === "lean" ? "../hostile/herd.ts" : "../hostile/reconnect.ts"
+    const herds = Array.from({ length: processes }, (_, p) => {
+      const mine = sources.filter((_, i) => i % processes === p)
+      const count = Math.floor(agents / processes) + (p < agents % processes ? 1 : 0)
+      return start(`agents ${p}`, script, [JSON.stringify({ url, agents: count, sources: mine })])
+    })
+    started.push(...herds)
+    const ready = await Promise.all(herds.map((herd) => herd.next("ready", 15 * 60_000)))
+    // Like the attacker of the gateway attacks, the generators stand for machines of their own:
+    // at a lower priority they take less of the CPU the gateway needs (HOSTILE_BENCH_HERD_NICE).
+    for (const herd of herds) setPriority(herd.pid, HERD_NICE)
+    // Every registration from now on is a re-registration (one may come before the parent hears "listening").
+    const killedAt = Date.now()
     gateway.process.kill("SIGKILL")
     await sleep(outageMs)
-    gateway = start("gateway (restarted)", GATEWAY_SCRIPT, gatewayArgs({ dataDir, port }))
+    gateway = start("gateway (restarted)", GATEWAY_SCRIPT, gatewayArgs({ dataDir, port }), CPU_PROF_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`])
     started.push(gateway)
     await gateway.next("listening", 30_000)
-    const restartedAt = performance.now()
     const listeningSince = Date.now()
-    const perHalfSecond: Array<number> = []
-    let last = 0
-    let allBackMs: number | undefined
-    while (performance.now() - restartedAt < 60_000) {
+    const gatewayCpu0 = cpuUs(gateway.pid)
+    const herdCpu0 = herds.reduce((n, herd) => n + cpuUs(herd.pid), 0)
+    // Counted by the agents themselves (the gateway's HTTP endpoints wait behind the herd's connections).
+    let back = 0
+    while (Date.now() - listeningSince < 60_000) {
       await sleep(500)
-      const now = await registrationsAt(httpUrl)
-      if (now < 0) continue
-      perHalfSecond.push(now - last)
-      last = now
-      if (now >= agents) {
-        allBackMs = performance.now() - restartedAt
-        break
-      }
+      for (const herd of herds) herd.send(`count ${killedAt}`)
+      back = (await Promise.all(herds.map((herd) => herd.next("count", 10_000)))).reduce((n, c) => n + (c.registered as number), 0)
+      if (back >= agents) break
     }
-    herd.send(`attempts ${listeningSince}`)
-    const dials = await herd.next("attempts", 30_000)
+    const seconds = (Date.now() - listeningSince) / 1000
+    const gatewayCpu = (cpuUs(gateway.pid) - gatewayCpu0) / 1e6
+    const herdCpu = (herds.reduce((n, herd) => n + cpuUs(herd.pid), 0) - herdCpu0) / 1e6
+    for (const herd of herds) herd.send(`attempts ${killedAt} ${listeningSince}`)
+    const reports = await Promise.all(herds.map((herd) => herd.next("attempts", 30_000)))
+    const merged = (key: string) => reports.flatMap((r) => r[key] as Array<number>).sort((a, b) => a - b)
+    const summed = (key: string) => Array.from({ length: 20 }, (_, i) => reports.reduce((n, r) => n + (r[key] as Array<number>)[i]!, 0))
+    const dials = merged("firstDial")
+    const registered = merged("firstRegistration")
+    const secondsOf = (ms: number | undefined) => (ms === undefined ? "-" : fixed(ms / 1000, 2))
+    const trim = (xs: Array<number>) => xs.slice(0, Math.max(1, xs.findLastIndex((x) => x > 0) + 1)).join(" ")
     console.log(
-      `${agents} agents, gateway SIGKILL, ${outageMs / 1000} s down (they registered in ${fixed((ready.ms as number) / 1000, 1)} s, client process ${ready.rssMiB} MiB) | ` +
-        `first dial after the restart: ${dials.agents} agents, p50 ${fixed((dials.p50 as number) / 1000, 2)} s, last ${fixed((dials.max as number) / 1000, 2)} s; ` +
-        `dials per 0.5 s: ${(dials.perHalfSecond as Array<number>).join(" ")} | ` +
-        `all registered again ${allBackMs === undefined ? `not within 60 s (${last} did)` : `${fixed(allBackMs / 1000, 2)} s after the restart`}; ` +
-        `registrations per 0.5 s: ${perHalfSecond.join(" ")}`
+      `${agents} agents (${kind === "lean" ? "lean ws agents" : "GatewayClients"} in ${processes} processes), gateway SIGKILL, ${outageMs / 1000} s down ` +
+        `(they registered in ${ready.map((r) => fixed((r.ms as number) / 1000, 1)).join("/")} s, generator RSS ${ready.map((r) => r.rssMiB).join("/")} MiB) | ` +
+        `first dial after the restart: p50 ${secondsOf(dials[Math.floor(dials.length / 2)])} s, last ${secondsOf(dials.at(-1))} s; dials per 0.5 s: ${trim(summed("dialsPerHalfSecond"))} | ` +
+        `registered again: ${registered.length} of ${agents}, p50 ${secondsOf(registered[Math.floor(registered.length / 2)])} s, ` +
+        `${registered.length >= agents ? `all ${secondsOf(registered.at(-1))} s after the restart` : "not all within 60 s"}; ` +
+        `registrations per 0.5 s: ${trim(summed("registrationsPerHalfSecond"))} | CPU over those ${fixed(seconds, 1)} s: gateway ${fixed(gatewayCpu, 2)} s ` +
+        `(${fixed((gatewayCpu * 1e6) / Math.max(1, back), 0)} µs per registration), generators ${fixed(herdCpu, 2)} s (nice ${HERD_NICE}); load average ${loadavg()[0]!.toFixed(1)}`
     )
+    gateway.send("exit")
   } finally {
     for (const child of started.reverse()) await child.stop()
   }
@@ -381,7 +397,8 @@ export const run = async () => {
   for (const [name, fault] of [
     ["gateway kill (8 s)", () => gatewayKill(8000)],
     ["gateway kill (40 s)", () => gatewayKill(40_000)],
-    ["reconnect herd", () => reconnectHerd(RECONNECT_AGENTS, 20_000)],
+    ["reconnect herd", () => reconnectHerd(RECONNECT_AGENTS, 20_000, "lean", HERD_PROCESSES)],
+    ["GatewayClient reconnect herd", () => reconnectHerd(CLIENT_HERD_AGENTS, 20_000, "client", HERD_PROCESSES)],
     ["peer kill", peerKill],
     ["redis restart", () => redisRestart(3000)],
     ["lossy path", () => Effect.runPromise(lossyPath(0.05, 20))],
@@ -393,6 +410,51 @@ export const run = async () => {
     } catch (cause) {
       console.log(`${name}: failed to run: ${cause instanceof Error ? cause.message : String(cause)}`)
     }
+  }
+}
+
+/** The gateway's count of successful registrations since it started (from /metrics). */
+const registrationsAt = async (httpUrl: string): Promise<number> => {
+  try {
+    const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text()
+    const line = text.split("\n").find((l) => l.startsWith("aiconexus_gateway_registrations_total"))
+    return line === undefined ? 0 : Number(line.split(" ").at(-1))
+  } catch {
+    return -1
+  }
+}
+
+/**
+ * Fresh DIDs registering and leaving as fast as the handshake limits of 32 addresses allow, in
+ * turns of `turnMs`: the gateway's heap after a full GC against the distinct DIDs it has seen.
+ * Caches keyed by DID (decoded DIDs and their key checks, 16,384 each; node:crypto keys, 4,096)
+ * fill up to their caps, and the heap must stop growing once they are full.
+ */
+export const didChurn = async (turns: number, turnMs: number) => {
+  console.log(`\nDID churn: fresh DIDs registering and leaving from 32 addresses, ${turns} turns of ${turnMs / 1000} s; the gateway's heap after a full GC after each`)
+  const started: Array<Child> = []
+  try {
+    const gateway = start("gateway", GATEWAY_SCRIPT, gatewayArgs({}), ["--expose-gc"])
+    started.push(gateway)
+    const { url } = await gateway.next("listening", 30_000)
+    const httpUrl = (url as string).replace(/^ws/, "http").replace(/\/ws$/, "")
+    const sources = Array.from({ length: 32 }, (_, i) => `127.0.9.${i + 1}`)
+    const rows: Array<string> = []
+    gateway.send("gc")
+    const base = (await gateway.next("gc", 30_000)).memory as { heapUsed: number }
+    rows.push(`0 DIDs: ${fixed(base.heapUsed / 2 ** 20, 1)} MiB`)
+    for (let turn = 0; turn < turns; turn++) {
+      const attacker = start("churn", "../hostile/attack.ts", [JSON.stringify({ mode: "churn", url, sources, durationMs: turnMs })])
+      started.push(attacker)
+      await attacker.next("attack-done", turnMs + 60_000).catch(() => undefined)
+      await attacker.stop()
+      gateway.send("gc")
+      const memory = (await gateway.next("gc", 30_000)).memory as { heapUsed: number }
+      rows.push(`${await registrationsAt(httpUrl)} DIDs: ${fixed(memory.heapUsed / 2 ** 20, 1)} MiB`)
+    }
+    console.log(`DID churn: heap used after a full GC, by DIDs registered so far: ${rows.join(", ")}`)
+  } finally {
+    for (const child of started.reverse()) await child.stop()
   }
 }
 
@@ -416,7 +478,7 @@ export const soak = async (soakMs: number) => {
     const { url } = await gateway.next("listening", 30_000)
     const { honest } = await victimAndHonest(url, started)
     const calls = collectCalls(honest)
-    const afterTurns: Array<{ mode: string; heapMiB: number; rssMiB: number }> = []
+    const afterTurns: Array<{ mode: string; heapMiB: number; heapTotalMiB: number; rssMiB: number; externalMiB: number }> = []
     const samples: Array<number> = []
     const sampler = setInterval(() => samples.push(rssKiB(gateway.pid) / 1024), 1000)
     const end = Date.now() + soakMs
@@ -430,8 +492,17 @@ export const soak = async (soakMs: number) => {
       await attacker.stop()
       gateway.send("gc")
       const collected = await gateway.next("gc", 30_000).catch(() => undefined)
-      const memory = collected?.memory as { heapUsed: number; rss: number } | undefined
-      if (memory !== undefined) afterTurns.push({ mode: modes[turn % modes.length]!, heapMiB: memory.heapUsed / 2 ** 20, rssMiB: memory.rss / 2 ** 20 })
+      const memory = collected?.memory as { heapUsed: number; heapTotal: number; rss: number; external: number } | undefined
+      if (memory !== undefined) {
+        const mib = (bytes: number) => bytes / 2 ** 20
+        const mode = modes[turn % modes.length]!
+        afterTurns.push({ mode, heapMiB: mib(memory.heapUsed), heapTotalMiB: mib(memory.heapTotal), rssMiB: mib(memory.rss), externalMiB: mib(memory.external) })
+      }
+      // At the end of every cycle of attacks (the same point of the mix): a heap snapshot to compare.
+      if (HEAP_DIR !== undefined && turn % modes.length === modes.length - 1) {
+        gateway.send(`heap ${join(HEAP_DIR, `gateway-turn${turn + 1}.heapsnapshot`)}`)
+        await gateway.next("heap", 120_000).catch(() => undefined)
+      }
     }
     clearInterval(sampler)
     honest.send("stop")
@@ -446,7 +517,11 @@ export const soak = async (soakMs: number) => {
         `peak ${fixed(Math.max(...samples), 0)} MiB; honest calls ${served} served, ${failed} failed`
     )
     // The same point of each cycle of attacks: what the gateway holds after a full collection.
-    console.log(`soak: after each turn and a full GC, heap used / RSS MiB: ${afterTurns.map((t) => `${t.mode} ${fixed(t.heapMiB, 0)}/${fixed(t.rssMiB, 0)}`).join(", ")}`)
+    console.log(
+      `soak: after each turn and a full GC, heap used / heap total / external / RSS MiB: ${
+        afterTurns.map((t) => `${t.mode} ${fixed(t.heapMiB, 0)}/${fixed(t.heapTotalMiB, 0)}/${fixed(t.externalMiB, 0)}/${fixed(t.rssMiB, 0)}`).join(", ")
+      }`
+    )
   } finally {
     for (const child of started.reverse()) await child.stop()
   }

@@ -2,39 +2,27 @@
  * Many agents on one gateway, for the reconnection part of `npm run bench -- hostile`. argv[2]:
  * `{"url","agents","sources":[loopback addresses]}`: `agents` GatewayClients with the default
  * reconnection schedule, spread over the source addresses (each one host to the gateway's
- * per-IP limits). Emits `ready` once all registered; exits when stdin closes.
+ * per-IP limits). Emits `ready` once all registered; answers `count` and `attempts`
+ * (herdRecord.ts); exits when stdin closes.
  */
 import { WebSocket } from "@effect/platform-node-shared/NodeWS"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Stream } from "effect"
 import * as Socket from "effect/socket/Socket"
 import { GatewayClient } from "../../src/client/GatewayClient.ts"
 import { KnownGateways } from "../../src/client/KnownGateways.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import * as NodeEd25519 from "../../src/protocol/NodeEd25519.ts"
-import { commands, emit } from "../gateway/common.ts"
+import { emit } from "../gateway/common.ts"
+import * as HerdRecord from "./herdRecord.ts"
 
 const job = JSON.parse(process.argv[2] ?? "{}") as { url: string; agents: number; sources: ReadonlyArray<string> }
 
-// When each agent dialled (epoch ms), to see how attempts spread after the gateway returns.
-const attempts: Array<Array<number>> = Array.from({ length: job.agents }, () => [])
-
-// `attempts <epoch ms>`: when each agent first dialled after that instant, and all dials per 0.5 s.
-commands((line) => {
-  if (!line.startsWith("attempts ")) return
-  const since = Number(line.slice(9))
-  const first = attempts.map((times) => times.find((t) => t >= since)).filter((t): t is number => t !== undefined).map((t) => t - since)
-  first.sort((a, b) => a - b)
-  const perHalfSecond = Array.from({ length: 20 }, () => 0)
-  for (const times of attempts) {
-    for (const t of times) if (t >= since && t < since + 10_000) perHalfSecond[Math.floor((t - since) / 500)]!++
-  }
-  emit({ event: "attempts", agents: first.length, p50: first[Math.floor(first.length / 2)], max: first.at(-1), perHalfSecond })
-})
+const recorded = HerdRecord.record(job.agents)
 
 /** `ws` sockets bound to `localAddress`, each dial recorded for agent `index`. */
 const fromAddress = (localAddress: string, index: number) =>
   Layer.succeed(Socket.WebSocketConstructor)((url, options) => {
-    attempts[index]!.push(Date.now())
+    recorded.dialled(index)
     const protocols = options === undefined || typeof options === "string" || Array.isArray(options) ? options : options.protocols
     return new WebSocket(url, protocols, { localAddress }) as unknown as globalThis.WebSocket
   })
@@ -49,7 +37,11 @@ const program = Effect.gen(function*() {
           Layer.provide(Layer.mergeAll(KnownGateways.layerMemory, fromAddress(job.sources[i % job.sources.length]!, i), NodeEd25519.layer))
         )
       )
-      yield* Context.get(context, GatewayClient).session
+      const client = Context.get(context, GatewayClient)
+      yield* Effect.forkScoped(Stream.runForEach(client.changes, (state) => Effect.sync(() => {
+        if (state._tag === "Registered") recorded.registered(i)
+      })))
+      yield* client.session
     }), { concurrency: 50, discard: true })
   emit({ event: "ready", ms: Math.round(performance.now() - started), rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20) })
   return yield* Effect.never

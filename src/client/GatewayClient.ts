@@ -163,7 +163,7 @@ export interface GatewayClientConfig {
    * Once registered, a lost connection is retried as usual. Default: false.
    */
   readonly failFast?: boolean
-  /** Delays between reconnection attempts (default: exponential from 250 ms, capped at 5 s, 50–100 % at random, forever). */
+  /** Delays between reconnection attempts (default: the first uniform over 0–2 s, then from 1 s doubling, capped at 4 s, 50–100 % at random, forever; see `Backoff`). */
   readonly reconnect?: Schedule.Schedule<unknown, unknown>
   readonly openTimeoutMs?: number
   readonly handshakeTimeoutMs?: number
@@ -242,7 +242,7 @@ export class GatewayClient extends Context.Service<GatewayClient, {
 
 const GATEWAY_TYPES: ReadonlySet<string> = new Set(["PONG", "PEERS", "ERROR"])
 
-/** The default reconnection delays: at most 5 s apart, randomized (see `Backoff`). */
+/** The default reconnection delays: at most 4 s apart, randomized (see `Backoff`). */
 export const defaultReconnect: Schedule.Schedule<unknown, unknown> = Backoff.defaultReconnect
 
 interface Outgoing {
@@ -548,6 +548,10 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
   // Connection loop: reconnect on a schedule, fail over between URLs
   // -------------------------------------------------------------------------
 
+  /** Stands for "wait the schedule's first delay" at the start of a reconnection (never leaves the loop). */
+  const WAIT_FIRST = { _tag: "WaitFirst" } as const
+  type Attempted = Effect.Error<typeof attempt>
+
   const nextUrl = () => config.urls[urlIndex++ % config.urls.length]!
   // failFast: failed attempts before the first registration.
   let failedBeforeRegistering = 0
@@ -561,17 +565,29 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
     Effect.tapError((error) => isFatal(error) ? Effect.void : move("drop", { _tag: "Reconnecting", error }))
   )
   const connectionLoop = Effect.gen(function*() {
+    // After a registered session is lost, the first reconnection waits the schedule's first delay
+    // as well (the default draws it from 0–2 s): agents cut off together do not all dial at once.
+    let lost = false
     while (true) {
-      const result = yield* attempt.pipe(
+      let waitFirst = lost
+      const result = yield* Effect.suspend((): Effect.Effect<void, Attempted | typeof WAIT_FIRST, Socket.WebSocketConstructor> =>
+        waitFirst ? ((waitFirst = false), Effect.fail(WAIT_FIRST)) : attempt
+      ).pipe(
         Effect.retry({
           schedule: config.reconnect ?? defaultReconnect,
-          // A session that had registered starts a fresh schedule (first retry at once).
-          while: (error) => !isFatal(error) && !(error instanceof ConnectionLost && error.registered)
+          // A session that had registered starts a fresh schedule.
+          while: (error) => error === WAIT_FIRST || (!isFatal(error) && !(error instanceof ConnectionLost && error.registered))
         }),
         Effect.result
       )
       if (result._tag === "Success") continue
+      // A schedule that ends at its first step: dial without waiting.
+      if (result.failure === WAIT_FIRST) {
+        lost = false
+        continue
+      }
       if (isFatal(result.failure)) return result.failure
+      lost = true
     }
   })
 

@@ -127,6 +127,9 @@ const loadIdentity = (config: GatewayConfig) =>
     return yield* IdentityFile.loadOrCreate(file)
   })
 
+/** The listen backlog: connections waiting for the gateway to accept them. */
+const LISTEN_BACKLOG = 4096
+
 /** A gateway node on the current metrics registry; it needs a directory and a router. */
 const node = (config: GatewayConfig) =>
   Layer.unwrap(Effect.gen(function*() {
@@ -138,6 +141,11 @@ const node = (config: GatewayConfig) =>
     const server = NodeHttpServer.layer(() => httpServer, {
       host: config.host,
       port: config.port,
+      // Connections the kernel holds for the gateway to accept (Node's default is 511): a herd of
+      // agents reconnecting at once, while the event loop is busy registering the first of them,
+      // overflowed 511 and had its SYNs dropped (retried by the client's kernel 1 s, 3 s, 7 s later).
+      // The kernel caps it at net.core.somaxconn.
+      backlog: LISTEN_BACKLOG,
       // The default shutdown waits (up to 20 s) for open connections to end by themselves; the
       // gateway's own shutdown below ends its sessions at once instead.
       disablePreemptiveShutdown: true

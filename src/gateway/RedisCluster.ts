@@ -13,14 +13,18 @@
  *   Delivery stays at most once: see docs/deployment.md for where a frame can be lost.
  * - Redis unreachable: the node serves its own agents, reports "degraded", counts the errors, and
  *   once Redis answers again re-publishes its agents (a registration made meanwhile gets its epoch
- *   then) and clears its degraded state.
+ *   then) and clears its degraded state. When its connection to Redis is ready again after a loss
+ *   (`RedisRestored`: Redis may have restarted empty, even with no command failing meanwhile), the
+ *   node subscribes again at once and then re-publishes its agents, rather than at the next
+ *   refresh.
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer, Metric, Option, Queue } from "effect"
+import { Clock, Context, Deferred, Effect, Fiber, Layer, Metric, Option, Queue, Stream } from "effect"
 import * as Redis from "effect/persistence/Redis"
 import { type AgentEntry, AgentRegistry, cursorAfter, discoverIn, isListedFor, paginate, parseCursor } from "./AgentRegistry.ts"
 import * as GatewayMetrics from "./GatewayMetrics.ts"
+import { RedisRestored } from "./RedisConnection.ts"
 import * as RedisDirectory from "./RedisDirectory.ts"
 import { makeLocal, Router } from "./Router.ts"
 
@@ -46,6 +50,8 @@ const PAGE_BATCH = 256
 export const MAX_SCANNED_PER_DISCOVER = 8 * PAGE_BATCH
 /** How often a degraded node checks whether Redis answers again. */
 const RECOVERY_INTERVAL_MS = 1000
+/** How long a node whose Redis connection came back waits for its new subscriptions before re-publishing its agents. */
+const RESUBSCRIBE_WAIT_MS = 5000
 /** Re-claims in flight at once during a refresh. */
 const REFRESH_CONCURRENCY = 32
 
@@ -166,14 +172,18 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
       yield* Metric.update(GatewayMetrics.clusterFrames(delivery === "delivered" ? "delivered" : "dropped"), 1)
     })
 
-  /** Follows a channel for as long as the node runs, subscribing again after a failure. */
-  const follow = (channel: string, handle: (message: string) => Effect.Effect<void>) =>
+  /**
+   * Follows a channel for as long as the node runs, subscribing again after a failure;
+   * `subscribed` runs each time its subscription is in place.
+   */
+  const follow = (channel: string, handle: (message: string) => Effect.Effect<void>, subscribed: Effect.Effect<void>) =>
     Effect.gen(function*() {
       while (true) {
         yield* Effect.scoped(Effect.gen(function*() {
           const messages = yield* redis.subscribe(channel)
           // Announcements may have been missed while unsubscribed.
           locations.clear()
+          yield* subscribed
           while (true) {
             const { message } = yield* Queue.take(messages)
             yield* handle(message)
@@ -183,9 +193,34 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
       }
     })
 
-  yield* Effect.forkScoped(follow(store.nodeChannel(nodeId), onFrame))
-  yield* Effect.forkScoped(follow(store.registrationsChannel, onRegistration))
+  /** This node's frames and the cluster's announcements. */
+  const followBoth = (subscribed: Effect.Effect<void>) =>
+    Effect.all([
+      follow(store.nodeChannel(nodeId), onFrame, subscribed),
+      follow(store.registrationsChannel, onRegistration, subscribed)
+    ], { concurrency: 2, discard: true })
+
+  let followers = yield* Effect.forkScoped(followBoth(Effect.void))
   yield* Effect.forkScoped(refreshForever)
+
+  // The connection came back: Redis may have restarted empty. Subscribe again at once (the
+  // client's own subscriber connections come back on their reconnection backoff, up to a second
+  // later), then re-publish this node's agents, rather than at the next refresh.
+  const restored = yield* Effect.serviceOption(RedisRestored)
+  if (Option.isSome(restored)) {
+    const resubscribeAndRefresh = Effect.gen(function*() {
+      yield* Fiber.interrupt(followers)
+      const bothSubscribed = yield* Deferred.make<void>()
+      let waiting = 2
+      const subscribed = Effect.suspend(() => (--waiting === 0 ? Deferred.succeed(bothSubscribed, undefined) : Effect.void))
+      followers = yield* Effect.forkScoped(followBoth(subscribed))
+      // If Redis is gone again the subscriptions keep retrying on their own; the refresh goes ahead.
+      yield* Deferred.await(bothSubscribed).pipe(Effect.timeoutOption(RESUBSCRIBE_WAIT_MS))
+      locations.clear()
+      yield* Effect.catch(refresh, (error) => storeFailed("refresh", error))
+    })
+    yield* Effect.forkScoped(Stream.runForEach(restored.value.restored, () => resubscribeAndRefresh))
+  }
 
   const registry = AgentRegistry.of({
     register: (entry) =>

@@ -5,13 +5,15 @@
  * Commands fail at once while the connection is down (no offline queue), so a node notices an
  * outage and degrades instead of stalling its agents; the client reconnects with a capped backoff
  * for as long as the node runs. The first connection must succeed: a node does not start without
- * its cluster.
+ * its cluster. Each time the connection is ready again after a loss, `RedisRestored` says so:
+ * Redis may have restarted empty, and a cluster node re-publishes its agents at once instead of
+ * at its next presence refresh.
  *
  * @since 0.1.0
  */
 import { readFileSync } from "node:fs"
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
-import { Effect, Layer, Redacted, Schema } from "effect"
+import { Context, Effect, Layer, PubSub, Redacted, Schema, Stream } from "effect"
 import type * as Redis from "effect/persistence/Redis"
 import type { GatewayConfig } from "./GatewayConfig.ts"
 
@@ -38,11 +40,17 @@ export const withoutCredentials = (url: string): string => {
   }
 }
 
+/** The connection to Redis is ready again after it was lost (Redis may have restarted empty). */
+export class RedisRestored extends Context.Service<RedisRestored, {
+  /** One element each time the connection is ready again after a loss. */
+  readonly restored: Stream.Stream<void>
+}>()("aiconexus/gateway/RedisRestored") {}
+
 /** The longest pause between reconnection attempts. */
 const MAX_RECONNECT_DELAY_MS = 1000
 
 /** A Redis connection for a node configured with `redisUrl`. */
-export const layer = (config: GatewayConfig, redisUrl: Redacted.Redacted<string>): Layer.Layer<Redis.Redis, RedisUnavailable> =>
+export const layer = (config: GatewayConfig, redisUrl: Redacted.Redacted<string>): Layer.Layer<Redis.Redis | RedisRestored, RedisUnavailable> =>
   Layer.effectContext(Effect.gen(function*() {
     const url = Redacted.value(redisUrl)
     const unavailable = (reason: string) => new RedisUnavailable({ url: withoutCredentials(url), reason })
@@ -60,5 +68,11 @@ export const layer = (config: GatewayConfig, redisUrl: Redacted.Redacted<string>
       Effect.mapError((error) => unavailable(error.cause instanceof Error ? error.cause.message : String(error.cause)))
     )
     connected = true
-    return context
+    // Later `ready` events are reconnections; a sliding PubSub: a listener that is busy sees the latest one.
+    const restored = yield* PubSub.sliding<void>(1)
+    const client = Context.get(context, NodeRedis.NodeRedis).client
+    const onReady = () => void PubSub.publishUnsafe(restored, undefined)
+    client.on("ready", onReady)
+    yield* Effect.addFinalizer(() => Effect.sync(() => void client.off("ready", onReady)))
+    return Context.add(context, RedisRestored, RedisRestored.of({ restored: Stream.fromPubSub(restored) }))
   }))

@@ -13,7 +13,8 @@ export const boundedMemo = <K, V>(capacity: number) => {
   return {
     get: (key: K): V | undefined => entries.get(key),
     set: (key: K, value: V): void => {
-      if (entries.size >= capacity) entries.delete(entries.keys().next().value as K)
+      // A key it holds is replaced in place: nothing else needs to go.
+      if (entries.size >= capacity && !entries.has(key)) entries.delete(entries.keys().next().value as K)
       entries.set(key, value)
     },
     delete: (key: K): boolean => entries.delete(key)

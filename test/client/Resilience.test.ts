@@ -224,6 +224,26 @@ describe("GatewayClient against a misbehaving gateway", () => {
       assert.strictEqual(yield* agent.rejected, 1)
     }))
 
+  it.live("waits the schedule's first delay before its first reconnection after a lost session (a herd does not dial at once)", () =>
+    Effect.gen(function*() {
+      // The gateway stays up: only the session is lost (no heartbeat answer), so a client dialling at once would be back at once.
+      const gateway = yield* FakeGateway.start({ heartbeatIntervalMs: 150 })
+      const slow = yield* client({ urls: [gateway.url], reconnect: Schedule.spaced("30 seconds") })
+      yield* slow.session
+      yield* gateway.nextSession
+      yield* untilState(slow, "Reconnecting")
+      // Within 1.5 s of the loss: no second registration (its first delay is 30 s).
+      const early = yield* gateway.nextSession.pipe(Effect.timeoutOption("1500 millis"))
+      assert.isTrue(Option.isNone(early))
+      assert.strictEqual((yield* slow.state)._tag, "Reconnecting")
+      // A short first delay: it is back.
+      const quick = yield* client({ urls: [gateway.url], reconnect: Schedule.spaced("100 millis") })
+      yield* quick.session
+      yield* gateway.nextSession
+      yield* untilState(quick, "Reconnecting")
+      yield* registeredAgain(quick)
+    }))
+
   it.live("pins the gateway DID on first use and refuses another gateway at the same address later", () =>
     Effect.gen(function*() {
       const pinned = yield* FakeGateway.start()

@@ -192,6 +192,22 @@ describe("gateway cluster on Redis", () => {
       assert.deepStrictEqual(yield* bobAtA.nextOfType("BYE"), JSON.parse(back))
     }).pipe(Effect.scoped))
 
+  it.live("Redis restarted empty while no command failed: each node re-publishes its agents as soon as its connection is back, not at its next refresh", () =>
+    Effect.gen(function*() {
+      // A presence refresh only every 200 s: what comes back within the test comes from the reconnection.
+      const { a, b, redis } = yield* cluster({}, { sessionTimeoutMs: 600_000 })
+      const { alice, atA, atB, bob } = yield* pairAcross(a, b)
+      yield* relays(alice, atA, bob, atB)
+      assert.strictEqual((yield* health(a)).agents, 2)
+      yield* redis.kill
+      yield* redis.restart
+      // The directory holds both agents again (counted from Redis), and frames cross both ways.
+      yield* eventually(health(a), (h) => h.status === "ok" && h.agents === 2)
+      yield* eventually(health(b), (h) => h.status === "ok" && h.agents === 2)
+      yield* relays(alice, atA, bob, atB)
+      yield* relays(bob, atB, alice, atA)
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
   it.live("Redis with a password (AUTH) and over TLS with a private CA", () =>
     Effect.gen(function*() {
       for (const options of [{ password: "s3cret pass" }, { tls: true, password: "tls-pass" }]) {
