@@ -20,6 +20,8 @@ export class ConnectFailed extends Error {
 export interface ClientOptions {
   readonly localAddress?: string
   readonly capabilities?: ReadonlyArray<{ readonly id: string; readonly description?: string }>
+  /** Told the gateway's DID (the CHALLENGE's sender), e.g. to address heartbeats to it. */
+  readonly onGatewayDid?: (did: Identity.Identity["did"]) => void
 }
 
 const open = (url: string, protocols: Array<string>, localAddress?: string): WebSocket =>
@@ -78,6 +80,7 @@ export const gateway = (url: string, identity: Identity.Identity, timeoutMs = 30
     if (!challenged) {
       if (envelope.type !== "CHALLENGE") throw new Error(`expected CHALLENGE, got ${envelope.type}`)
       challenged = true
+      options.onGatewayDid?.(envelope.from as Identity.Identity["did"])
       socket.send(signSync(identity, {
         type: "REGISTER",
         to: envelope.from as Identity.Identity["did"],
@@ -90,9 +93,9 @@ export const gateway = (url: string, identity: Identity.Identity, timeoutMs = 30
   }, timeoutMs)
 }
 
-/** Connects to the raw relay and says hello as `id`. */
-export const raw = (url: string, id: string, timeoutMs = 30_000) => {
-  const socket = open(url, [])
+/** Connects to the raw relay and says hello as `id` (from `localAddress` when given). */
+export const raw = (url: string, id: string, timeoutMs = 30_000, localAddress?: string) => {
+  const socket = open(url, [], localAddress)
   return handshake(socket, () => socket.send(JSON.stringify({ hello: id })), (frame) => {
     if (frame !== "{\"hello\":\"ok\"}") throw new Error(`expected the hello answer, got ${frame.slice(0, 200)}`)
     return true
