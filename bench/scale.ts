@@ -164,6 +164,8 @@ interface Relayed {
 
 /** `RELAY_PAIRS` pairs relaying `PACED_RATE` signed OFFERs per second in all (agent i on `urls[i % n]`), CPU of `pids`. */
 const pacedRelay = async (urls: ReadonlyArray<string>, pids: ReadonlyArray<number>): Promise<Relayed> => {
+  // The idle CPU of the same processes right before (heartbeats of the other agents go on during the window).
+  const idleShare = await cpuShare(pids, 5000)
   const load = start("relay", "load.ts", [JSON.stringify({
     mode: "relay",
     kind: "gateway",
@@ -179,9 +181,6 @@ const pacedRelay = async (urls: ReadonlyArray<string>, pids: ReadonlyArray<numbe
     pacedDurationMs: RELAY_MS
   })])
   try {
-    await load.next("ready", 300_000)
-    // The idle CPU of the same processes right before (heartbeats of the other agents go on during the window).
-    const idleShare = await cpuShare(pids, 5000)
     await load.next("window-start", 60_000)
     const before = pids.reduce((total, pid) => total + cpuUs(pid), 0)
     const end = await load.next("window-end", RELAY_MS + 60_000)

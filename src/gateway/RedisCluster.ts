@@ -9,7 +9,8 @@
  *   (SESSION_REPLACED). A refresh that finds a newer epoch does the same, so a lost announcement
  *   only delays the replacement.
  * - Routing: a frame for an agent on another node is published, byte for byte, on that node's
- *   channel. A PUBLISH that reached no subscriber means nobody has the agent (UNKNOWN_AGENT).
+ *   channel (NodeChannel.ts); the frames for one node within one event-loop turn go out as one
+ *   PUBLISH. A PUBLISH that reached no subscriber means nobody has the agent (UNKNOWN_AGENT).
  *   Delivery stays at most once: see docs/deployment.md for where a frame can be lost.
  * - Redis unreachable: the node serves its own agents, reports "degraded", counts the errors, and
  *   once Redis answers again re-publishes its agents (a registration made meanwhile gets its epoch
@@ -21,8 +22,9 @@ import { Clock, Context, Effect, Layer, Metric, Option, Queue } from "effect"
 import * as Redis from "effect/persistence/Redis"
 import { type AgentEntry, AgentRegistry, cursorAfter, discoverIn, isListedFor, paginate, parseCursor } from "./AgentRegistry.ts"
 import * as GatewayMetrics from "./GatewayMetrics.ts"
+import * as NodeChannel from "./NodeChannel.ts"
 import * as RedisDirectory from "./RedisDirectory.ts"
-import { makeLocal, Router } from "./Router.ts"
+import { type Delivery, makeLocal, Router } from "./Router.ts"
 
 /** How a node takes part in a cluster. */
 export interface ClusterOptions {
@@ -48,6 +50,15 @@ export const MAX_SCANNED_PER_DISCOVER = 8 * PAGE_BATCH
 const RECOVERY_INTERVAL_MS = 1000
 /** Re-claims in flight at once during a refresh. */
 const REFRESH_CONCURRENCY = 32
+/** Characters of frames one PUBLISH carries at most (beyond, the batch goes out and a new one starts). */
+const MAX_BATCH_CHARS = 1024 * 1024
+
+/** Frames waiting for this turn's PUBLISH to one node, and how to tell each sender what became of its frame. */
+interface Batch {
+  readonly frames: Array<NodeChannel.Addressed>
+  readonly done: Array<(delivery: Delivery) => void>
+  chars: number
+}
 
 /** An agent whose session is on this node. */
 interface LocalAgent {
@@ -65,6 +76,8 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
   const endpoints = sessions.endpoints
   const locations = new Map<string, { readonly located: RedisDirectory.Located; readonly until: number }>()
   let degraded = false
+  const clock = yield* Clock.Clock
+  const runFork = Effect.runForkWith(yield* Effect.context<never>())
 
   const storeFailed = (operation: string, error: Redis.RedisError) =>
     Effect.gen(function*() {
@@ -142,12 +155,22 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
   // Routing
   // ---------------------------------------------------------------------------
 
+  /** Where `did` is, from the cache while it is fresh. */
+  const cachedLocation = (did: string): RedisDirectory.Located | undefined => {
+    const cached = locations.get(did)
+    return cached !== undefined && cached.until > clock.currentTimeMillisUnsafe() ? cached.located : undefined
+  }
+
   const locate = (did: string): Effect.Effect<Option.Option<RedisDirectory.Located>> =>
+    Effect.suspend(() => {
+      const cached = cachedLocation(did)
+      return cached === undefined ? lookupLocation(did) : Effect.succeed(Option.some(cached))
+    })
+
+  const lookupLocation = (did: string): Effect.Effect<Option.Option<RedisDirectory.Located>> =>
     Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const cached = locations.get(did)
-      if (cached !== undefined && cached.until > now) return Option.some(cached.located)
       const found = Option.flatten(yield* attempt("lookup", store.lookup(did)))
+      const now = clock.currentTimeMillisUnsafe()
       if (Option.isSome(found)) {
         if (locations.size >= LOCATIONS_MAX) locations.clear()
         locations.set(did, { located: found.value, until: now + LOCATION_TTL_MS })
@@ -157,17 +180,30 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
       return found
     })
 
-  /** Hands a frame published to this node to the local session it is for. */
-  const onFrame = (message: string) =>
-    Effect.gen(function*() {
-      const newline = message.indexOf("\n")
-      const endpoint = newline < 0 ? undefined : endpoints.get(message.slice(0, newline))
-      const delivery = endpoint === undefined ? "unknown" : endpoint.deliver(message.slice(newline + 1))
-      yield* Metric.update(GatewayMetrics.clusterFrames(delivery === "delivered" ? "delivered" : "dropped"), 1)
+  /** Hands the frames published to this node to the local sessions they are for; junk is dropped (and counted). */
+  const onFrames = (messages: ReadonlyArray<string>) =>
+    Effect.suspend(() => {
+      let delivered = 0
+      let dropped = 0
+      for (const message of messages) {
+        const frames = NodeChannel.decode(message)
+        if (frames === undefined) {
+          dropped++
+          continue
+        }
+        for (const { frame, to } of frames) {
+          if (endpoints.get(to)?.deliver(frame) === "delivered") delivered++
+          else dropped++
+        }
+      }
+      return Effect.andThen(
+        delivered === 0 ? Effect.void : Metric.update(GatewayMetrics.clusterFrames("delivered"), delivered),
+        dropped === 0 ? Effect.void : Metric.update(GatewayMetrics.clusterFrames("dropped"), dropped)
+      )
     })
 
-  /** Follows a channel for as long as the node runs, subscribing again after a failure. */
-  const follow = (channel: string, handle: (message: string) => Effect.Effect<void>) =>
+  /** Follows a channel for as long as the node runs, subscribing again after a failure; handles what arrived since the last turn at once. */
+  const follow = (channel: string, handle: (messages: ReadonlyArray<string>) => Effect.Effect<void>) =>
     Effect.gen(function*() {
       while (true) {
         yield* Effect.scoped(Effect.gen(function*() {
@@ -175,16 +211,64 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
           // Announcements may have been missed while unsubscribed.
           locations.clear()
           while (true) {
-            const { message } = yield* Queue.take(messages)
-            yield* handle(message)
+            const arrived = yield* Queue.takeAll(messages)
+            yield* handle(arrived.map((received) => received.message))
           }
         })).pipe(Effect.catch((error) => storeFailed("subscribe", error)))
         yield* Effect.sleep(RECOVERY_INTERVAL_MS)
       }
     })
 
-  yield* Effect.forkScoped(follow(store.nodeChannel(nodeId), onFrame))
-  yield* Effect.forkScoped(follow(store.registrationsChannel, onRegistration))
+  yield* Effect.forkScoped(follow(store.nodeChannel(nodeId), onFrames))
+  yield* Effect.forkScoped(follow(store.registrationsChannel, (messages) => Effect.forEach(messages, onRegistration, { discard: true })))
+
+  // ---------------------------------------------------------------------------
+  // Publishing frames to other nodes, one PUBLISH per node and event-loop turn
+  // ---------------------------------------------------------------------------
+
+  const outbox = new Map<string, Batch>()
+  let flushScheduled = false
+
+  /** Publishes one batch; every frame in it is delivered if the node's channel had a subscriber. */
+  const publishBatch = (node: string, batch: Batch) =>
+    runFork(Effect.gen(function*() {
+      const receivers = yield* attempt("publish", store.publish(store.nodeChannel(node), NodeChannel.encode(batch.frames)))
+      const reached = Option.isSome(receivers) && receivers.value > 0
+      // Nobody follows that node's channel: it is gone, and so are its agents.
+      if (!reached) for (const { to } of batch.frames) locations.delete(to)
+      else yield* Metric.update(GatewayMetrics.clusterFrames("sent"), batch.frames.length)
+      for (const done of batch.done) done(reached ? "delivered" : "unknown")
+    }))
+
+  const flush = () => {
+    flushScheduled = false
+    const batches = [...outbox]
+    outbox.clear()
+    for (const [node, batch] of batches) publishBatch(node, batch)
+  }
+
+  /**
+   * Queues a frame for `node`'s channel; it goes out with the others of this turn (in order: one
+   * connection carries every PUBLISH). The outbox holds at most one frame per session (a session
+   * waits for its frame's delivery before handling its next one).
+   */
+  const publishFrame = (node: string, to: string, frame: string): Effect.Effect<Delivery> =>
+    Effect.callback<Delivery>((resume) => {
+      let batch = outbox.get(node)
+      if (batch !== undefined && (batch.frames.length >= NodeChannel.MAX_BATCH || batch.chars + frame.length > MAX_BATCH_CHARS)) {
+        outbox.delete(node)
+        publishBatch(node, batch)
+        batch = undefined
+      }
+      if (batch === undefined) outbox.set(node, batch = { frames: [], done: [], chars: 0 })
+      batch.frames.push({ to, frame })
+      batch.chars += frame.length
+      batch.done.push((delivery) => resume(Effect.succeed(delivery)))
+      if (!flushScheduled) {
+        flushScheduled = true
+        setImmediate(flush)
+      }
+    })
   yield* Effect.forkScoped(refreshForever)
 
   const registry = AgentRegistry.of({
@@ -249,18 +333,10 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
     route: (to, frame) =>
       Effect.suspend(() => {
         if (endpoints.has(to)) return sessions.route(to, frame)
-        return Effect.gen(function*() {
-          const located = yield* locate(to)
-          if (Option.isNone(located) || located.value.node === nodeId) return "unknown" as const
-          const receivers = yield* attempt("publish", store.publish(store.nodeChannel(located.value.node), `${to}\n${frame}`))
-          if (Option.isNone(receivers) || receivers.value === 0) {
-            // Nobody follows that node's channel: it is gone, and so is the agent.
-            locations.delete(to)
-            return "unknown" as const
-          }
-          yield* Metric.update(GatewayMetrics.clusterFrames("sent"), 1)
-          return "delivered" as const
-        })
+        const cached = cachedLocation(to)
+        if (cached !== undefined) return cached.node === nodeId ? Effect.succeed("unknown" as const) : publishFrame(cached.node, to, frame)
+        return Effect.flatMap(locate(to), (located) =>
+          Option.isNone(located) || located.value.node === nodeId ? Effect.succeed("unknown" as const) : publishFrame(located.value.node, to, frame))
       }),
     evict: evictLocal
   })
