@@ -52,6 +52,14 @@ const RECOVERY_INTERVAL_MS = 1000
 const REFRESH_CONCURRENCY = 32
 /** Characters of frames one PUBLISH carries at most (beyond, the batch goes out and a new one starts). */
 const MAX_BATCH_CHARS = 1024 * 1024
+/** How long a node counts as listening after a PUBLISH reached it: frames for it meanwhile do not wait for their PUBLISH's answer. */
+const LIVE_NODE_TTL_MS = 1000
+const LIVE_NODES_MAX = 1000
+/**
+ * Frames published without waiting whose PUBLISH is not answered yet, at most (all nodes): past
+ * it, senders wait for their frame's PUBLISH again, which slows them to what Redis takes.
+ */
+const MAX_UNANSWERED_FRAMES = 4096
 
 /** Frames waiting for this turn's PUBLISH to one node, and how to tell each sender what became of its frame. */
 interface Batch {
@@ -228,15 +236,31 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
 
   const outbox = new Map<string, Batch>()
   let flushScheduled = false
+  /** Nodes whose channel had a subscriber at the last PUBLISH, until when they count as listening. */
+  const liveNodes = new Map<string, number>()
+  let unanswered = 0
 
-  /** Publishes one batch; every frame in it is delivered if the node's channel had a subscriber. */
+  /**
+   * Publishes one batch. If the node's channel had a subscriber every frame in it is delivered;
+   * if not, the node is gone with its agents: frames that waited get "unknown", those that did
+   * not are lost (at most once; counted).
+   */
   const publishBatch = (node: string, batch: Batch) =>
     runFork(Effect.gen(function*() {
       const receivers = yield* attempt("publish", store.publish(store.nodeChannel(node), NodeChannel.encode(batch.frames)))
       const reached = Option.isSome(receivers) && receivers.value > 0
-      // Nobody follows that node's channel: it is gone, and so are its agents.
-      if (!reached) for (const { to } of batch.frames) locations.delete(to)
-      else yield* Metric.update(GatewayMetrics.clusterFrames("sent"), batch.frames.length)
+      const unwaited = batch.frames.length - batch.done.length
+      unanswered -= unwaited
+      if (reached) {
+        // Node names are per start: forget the dead ones now and then.
+        if (liveNodes.size >= LIVE_NODES_MAX) liveNodes.clear()
+        liveNodes.set(node, clock.currentTimeMillisUnsafe() + LIVE_NODE_TTL_MS)
+        yield* Metric.update(GatewayMetrics.clusterFrames("sent"), batch.frames.length)
+      } else {
+        liveNodes.delete(node)
+        for (const [did, cached] of locations) if (cached.located.node === node) locations.delete(did)
+        if (unwaited > 0) yield* Metric.update(GatewayMetrics.clusterFrames("lost"), unwaited)
+      }
       for (const done of batch.done) done(reached ? "delivered" : "unknown")
     }))
 
@@ -247,28 +271,39 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
     for (const [node, batch] of batches) publishBatch(node, batch)
   }
 
+  /** Adds a frame to this turn's batch for `node` (in order: one connection carries every PUBLISH). */
+  const enqueue = (node: string, to: string, frame: string, done: ((delivery: Delivery) => void) | undefined) => {
+    let batch = outbox.get(node)
+    if (batch !== undefined && (batch.frames.length >= NodeChannel.MAX_BATCH || batch.chars + frame.length > MAX_BATCH_CHARS)) {
+      outbox.delete(node)
+      publishBatch(node, batch)
+      batch = undefined
+    }
+    if (batch === undefined) outbox.set(node, batch = { frames: [], done: [], chars: 0 })
+    batch.frames.push({ to, frame })
+    batch.chars += frame.length
+    if (done === undefined) unanswered++
+    else batch.done.push(done)
+    if (!flushScheduled) {
+      flushScheduled = true
+      setImmediate(flush)
+    }
+  }
+
   /**
-   * Queues a frame for `node`'s channel; it goes out with the others of this turn (in order: one
-   * connection carries every PUBLISH). The outbox holds at most one frame per session (a session
-   * waits for its frame's delivery before handling its next one).
+   * Publishes a frame for an agent on `node`. To a node that answered within LIVE_NODE_TTL_MS it is
+   * delivered at once (the PUBLISH goes out this turn); otherwise, or with too many frames
+   * unanswered, the sender waits for the PUBLISH's answer. The outbox and the unanswered frames
+   * are bounded: a waiting session handles no other frame meanwhile.
    */
-  const publishFrame = (node: string, to: string, frame: string): Effect.Effect<Delivery> =>
-    Effect.callback<Delivery>((resume) => {
-      let batch = outbox.get(node)
-      if (batch !== undefined && (batch.frames.length >= NodeChannel.MAX_BATCH || batch.chars + frame.length > MAX_BATCH_CHARS)) {
-        outbox.delete(node)
-        publishBatch(node, batch)
-        batch = undefined
-      }
-      if (batch === undefined) outbox.set(node, batch = { frames: [], done: [], chars: 0 })
-      batch.frames.push({ to, frame })
-      batch.chars += frame.length
-      batch.done.push((delivery) => resume(Effect.succeed(delivery)))
-      if (!flushScheduled) {
-        flushScheduled = true
-        setImmediate(flush)
-      }
-    })
+  const publishFrame = (node: string, to: string, frame: string): Effect.Effect<Delivery> => {
+    const live = liveNodes.get(node)
+    if (live !== undefined && live > clock.currentTimeMillisUnsafe() && unanswered < MAX_UNANSWERED_FRAMES) {
+      enqueue(node, to, frame, undefined)
+      return Effect.succeed("delivered")
+    }
+    return Effect.callback<Delivery>((resume) => enqueue(node, to, frame, (delivery) => resume(Effect.succeed(delivery))))
+  }
   yield* Effect.forkScoped(refreshForever)
 
   const registry = AgentRegistry.of({
