@@ -78,7 +78,11 @@ local held = redis.call('HMGET', KEYS[1], 'epoch', 'session')
 local heldEpoch = tonumber(held[1] or '0')
 if heldEpoch > epoch or (heldEpoch == epoch and held[2] ~= ARGV[3]) then return 0 end
 if heldEpoch == epoch then
+  -- Still held: the entry, the epoch counter (never below a held epoch) and the listing exist.
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  redis.call('PEXPIRE', KEYS[2], ARGV[7])
+  redis.call('ZADD', KEYS[4], ARGV[6], ARGV[1])
+  return 1
 else
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'node', ARGV[2], 'session', ARGV[3], 'entry', ARGV[4])
