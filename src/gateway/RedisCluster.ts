@@ -50,6 +50,8 @@ export const MAX_SCANNED_PER_DISCOVER = 8 * PAGE_BATCH
 const RECOVERY_INTERVAL_MS = 1000
 /** Re-claims in flight at once during a refresh. */
 const REFRESH_CONCURRENCY = 32
+/** Held agents a refresh re-claims per Redis round trip. */
+const CLAIM_BATCH = 256
 /** Characters of frames one PUBLISH carries at most (beyond, the batch goes out and a new one starts). */
 const MAX_BATCH_CHARS = 1024 * 1024
 /** How long a node counts as listening after a PUBLISH reached it: frames for it meanwhile do not wait for their PUBLISH's answer. */
@@ -140,10 +142,35 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
       )
     })
 
+  /**
+   * Re-claims held agents `CLAIM_BATCH` to a round trip; those the store lost (or has an older
+   * epoch of) are re-published one by one, those a newer registration holds are replaced.
+   */
+  const reclaimHeld = (agents: ReadonlyArray<LocalAgent & { epoch: number }>, now: number) =>
+    Effect.gen(function*() {
+      const claims = yield* store.claimHeld(agents.map((agent) => ({ did: agent.entry.did, sessionId: agent.entry.sessionId, epoch: agent.epoch })), presenceTtlMs, now)
+      const lost: Array<LocalAgent> = []
+      for (let i = 0; i < agents.length; i++) {
+        const agent = agents[i]!
+        if (claims[i] === "refreshed" || local.get(agent.entry.did) !== agent) continue
+        if (claims[i] === "replaced") yield* evictLocal(agent.entry.did, agent.entry.sessionId)
+        else lost.push(agent)
+      }
+      yield* Effect.forEach(lost, (agent) => reclaim(agent, now), { discard: true })
+    })
+
   /** Re-claims every local agent and sweeps expired ones; clears the degraded state on success. */
   const refresh = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
-    yield* Effect.forEach([...local.values()], (agent) => reclaim(agent, now), { concurrency: REFRESH_CONCURRENCY, discard: true })
+    const held: Array<LocalAgent & { epoch: number }> = []
+    const pending: Array<LocalAgent> = []
+    for (const agent of local.values()) {
+      if (agent.epoch === undefined) pending.push(agent)
+      else held.push(agent as LocalAgent & { epoch: number })
+    }
+    const batches = Array.from({ length: Math.ceil(held.length / CLAIM_BATCH) }, (_, i) => held.slice(i * CLAIM_BATCH, (i + 1) * CLAIM_BATCH))
+    yield* Effect.forEach(batches, (batch) => reclaimHeld(batch, now), { concurrency: 4, discard: true })
+    yield* Effect.forEach(pending, (agent) => reclaim(agent, now), { concurrency: REFRESH_CONCURRENCY, discard: true })
     yield* store.sweep(now)
     if (!degraded) return
     degraded = false
