@@ -161,16 +161,18 @@ interface Relayed {
   readonly p99: number
   /** Server CPU per message in µs, all of it. */
   readonly grossUs: number
-  /** Server CPU per message in µs, less the idle CPU measured just before. */
+  /** Server CPU per message in µs, less the idle CPU (heartbeats) measured before the relay runs. */
   readonly netUs: number
   readonly idleShare: number
   readonly errors: number
 }
 
-/** `RELAY_PAIRS` pairs relaying `PACED_RATE` signed OFFERs per second in all (agent i on `urls[i % n]`), CPU of `pids`. */
-const pacedRelay = async (urls: ReadonlyArray<string>, pids: ReadonlyArray<number>): Promise<Relayed> => {
-  // The idle CPU of the same processes right before (heartbeats of the other agents go on during the window).
-  const idleShare = await cpuShare(pids, 5000)
+/**
+ * `RELAY_PAIRS` pairs relaying `PACED_RATE` signed OFFERs per second in all (agent i on
+ * `urls[i % n]`), CPU of `pids`; `idleShare` is their CPU while only the idle agents heartbeat
+ * (measured before any relay: a backlog left by a starved relay run would inflate it).
+ */
+const pacedRelay = async (urls: ReadonlyArray<string>, pids: ReadonlyArray<number>, idleShare: number): Promise<Relayed> => {
   const load = start("relay", "load.ts", [JSON.stringify({
     mode: "relay",
     kind: "gateway",
@@ -299,7 +301,7 @@ const nodePart = async () => {
       await sleep(HEARTBEAT_MS)
       idleCpu.push(await cpuShare([gateway.pid], IDLE_WINDOW_MS))
       console.log(`  gateway: idle CPU at ${open} agents ${fixed(idleCpu.at(-1)! * 100)}%`)
-      relays.push({ agents: open, relay: await pacedRelay([url], [gateway.pid]) })
+      relays.push({ agents: open, relay: await pacedRelay([url], [gateway.pid], idleCpu.at(-1)!) })
     })
     gatewayResult = { ...run, idleCpu, relays }
 
@@ -360,7 +362,7 @@ const nodePart = async () => {
     console.log(`  ${m.agents} agents: gateway ${fixed(share * 100)}% (goal at 50,000 ≤ 5%), ${fixed((share * 1e6) / (m.agents / (HEARTBEAT_MS / 1000)), 0)} µs per heartbeat; raw ws ${fixed(rawResult.idleCpu[i]! * 100)}%`)
   })
 
-  console.log(`\nrelay: ${RELAY_PAIRS} pairs sending ${PACED_RATE} signed ~600-byte OFFERs per second in all while the rest idle (gross: all gateway CPU in the window / messages; net: less the idle CPU of the 5 s before)`)
+  console.log(`\nrelay: ${RELAY_PAIRS} pairs sending ${PACED_RATE} signed ~600-byte OFFERs per second in all while the rest idle (gross: all gateway CPU in the window / messages; net: less the idle CPU measured above)`)
   console.log(RELAY_HEADER)
   for (const { agents: count, relay } of gatewayResult.relays) console.log(relayLine(`gateway, ${count} agents`, relay))
   if (gatewayResult.relays.length > 1) {
@@ -424,8 +426,8 @@ const clusterPart = async () => {
       const opsPerSecond = deltas.reduce((sum, [, perSecond]) => sum + perSecond, 0)
 
       // --- relay: same node vs across nodes ---
-      const sameNode = await pacedRelay([urls[0]!], pids)
-      const crossNode = await pacedRelay([urls[0]!, urls[1]!], pids)
+      const sameNode = await pacedRelay([urls[0]!], pids, idleCpu)
+      const crossNode = await pacedRelay([urls[0]!, urls[1]!], pids, idleCpu)
 
       // --- node 3 killed: its agents reconnect to nodes 1 and 2 ---
       await gensOf[2]!.all(`reconnect ${JSON.stringify([urls[0], urls[1]])}`, "reconnect")
@@ -439,7 +441,7 @@ const clusterPart = async () => {
       console.log(`\nRedis while idle (${windowMs / 1000} s window, INFO commandstats; ${total} agents open at its start, ${totalEnd} at its end): ${fixed(opsPerSecond, 0)} commands/s for ${total} agents = ${fixed(opsPerSecond / total, 4)} per agent per second`)
       console.log(`  ${deltas.map(([name, perSecond]) => `${name} ${fixed(perSecond, 1)}/s`).join(", ")}`)
       console.log(`  CPU of the 3 nodes + redis-server while idle: ${fixed(idleCpu * 100)}% of one core`)
-      console.log(`\nrelay at ${PACED_RATE} msgs/s, ${RELAY_PAIRS} pairs (CPU of the 3 nodes + redis-server per message; net: less the idle CPU of the 5 s before)`)
+      console.log(`\nrelay at ${PACED_RATE} msgs/s, ${RELAY_PAIRS} pairs (CPU of the 3 nodes + redis-server per message; net: less their idle CPU measured above)`)
       console.log(RELAY_HEADER)
       console.log(relayLine("same node", sameNode))
       console.log(relayLine("across nodes", crossNode))
