@@ -7,6 +7,7 @@ import * as Gateway from "./gateway.ts"
 import * as Nat from "./nat.ts"
 import * as Hostile from "./hostile.ts"
 import * as Protocol from "./protocol.ts"
+import * as Scale from "./scale.ts"
 import * as WebRtc from "./webrtc.ts"
 
 const benchmarks: Record<string, () => Promise<void>> = {
@@ -16,7 +17,8 @@ const benchmarks: Record<string, () => Promise<void>> = {
   browser: Browser.main,
   nat: Nat.main,
   cli: Cli.main,
-  hostile: Hostile.main
+  hostile: Hostile.main,
+  scale: Scale.main
 }
 
 const names = process.argv.slice(2)

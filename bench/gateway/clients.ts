@@ -95,9 +95,9 @@ export const gateway = (url: string, identity: Identity.Identity, timeoutMs = 30
   }, timeoutMs)
 }
 
-/** Connects to the raw relay and says hello as `id`. */
-export const raw = (url: string, id: string, timeoutMs = 30_000) => {
-  const socket = open(url, [])
+/** Connects to the raw relay and says hello as `id` (from `localAddress` when given). */
+export const raw = (url: string, id: string, timeoutMs = 30_000, localAddress?: string) => {
+  const socket = open(url, [], localAddress)
   return handshake(socket, () => socket.send(JSON.stringify({ hello: id })), (frame) => {
     if (frame !== "{\"hello\":\"ok\"}") throw new Error(`expected the hello answer, got ${frame.slice(0, 200)}`)
     return true

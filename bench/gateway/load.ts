@@ -6,7 +6,8 @@
  *   pacedRate,pacedWarmupMs,pacedDurationMs}`:
  *   connects `pairs` pairs of agents (agent i to `urls[i % urls.length]` when given: with two
  *   cluster nodes, every pair spans both); each keeps `window` ~600-byte OFFERs in flight to its
- *   partner (a new one leaves when one from the partner arrives). For the gateway every
+ *   partner (a new one leaves when one from the partner arrives; `durationMs` 0 skips this
+ *   saturated phase). For the gateway every
  *   envelope is signed before the timed window (`presign` per agent; more are signed on the fly
  *   if they run out, and counted). Emits `ready`, `window-start`, `window-end` (msgs/s, latency).
  *   Then, with `pacedRate` > 0, a second phase: `pacedRate` messages per second in all, sent on
@@ -213,12 +214,15 @@ const relay = async (job: RelayJob) => {
     })
   }
 
-  for (let k = 0; k < job.window; k++) for (let i = 0; i < count; i++) send(i)
-  await sleep(job.warmupMs)
-  await measureWindow("window", job.durationMs)
-  phase = "drain"
-  for (let waited = 0; sentAt.size > 0 && waited < 5000; waited += 50) await sleep(50)
-  sentAt.clear()
+  // durationMs 0: no saturated phase (only the paced one).
+  if (job.durationMs > 0) {
+    for (let k = 0; k < job.window; k++) for (let i = 0; i < count; i++) send(i)
+    await sleep(job.warmupMs)
+    await measureWindow("window", job.durationMs)
+    phase = "drain"
+    for (let waited = 0; sentAt.size > 0 && waited < 5000; waited += 50) await sleep(50)
+    sentAt.clear()
+  }
 
   if (job.pacedRate > 0) {
     phase = "paced"

@@ -9,22 +9,18 @@
  * Emits `ready` once all registered; answers `count` and `attempts` (herdRecord.ts). Exits when
  * stdin closes.
  */
-import { Duration, Effect, Schedule } from "effect"
+import { Effect } from "effect"
 import WebSocket from "ws"
-import { defaultReconnect } from "../../src/client/Backoff.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import * as NodeEd25519 from "../../src/protocol/NodeEd25519.ts"
 import { emit, signSync } from "../gateway/common.ts"
+import { freshSchedule, nextDelay } from "../gateway/reconnectDelays.ts"
 import * as HerdRecord from "./herdRecord.ts"
 
 const job = JSON.parse(process.argv[2] ?? "{}") as { url: string; agents: number; sources: ReadonlyArray<string> }
 const identities = Array.from({ length: job.agents }, () => Effect.runSync(Effect.provide(Identity.generate, NodeEd25519.layer)))
 
 const recorded = HerdRecord.record(job.agents)
-
-type Step = (now: number, input: unknown) => Effect.Effect<[unknown, Duration.Duration], unknown>
-const freshSchedule = (): Step => Effect.runSync(Schedule.toStep(defaultReconnect)) as Step
-const nextDelay = (step: Step): number => Duration.toMillis(Effect.runSync(step(Date.now(), undefined))[1])
 
 /** One agent: dials, registers, and on losing its session dials again on the default schedule. */
 const agent = (index: number, onFirstRegistration: () => void) => {

@@ -89,7 +89,7 @@ export const clusterErrors = byLabel((operation: string) =>
     attributes: { operation }
   }))
 
-/** Frames crossing between cluster nodes, by outcome (sent, delivered, dropped). */
+/** Frames crossing between cluster nodes, by outcome (sent, delivered, dropped; lost: published without waiting to a node that had gone). */
 export const clusterFrames = byLabel((outcome: string) =>
   Metric.counter("aiconexus_gateway_cluster_frames_total", {
     description: "Frames relayed between cluster nodes, by outcome",

@@ -9,7 +9,8 @@
  *   (SESSION_REPLACED). A refresh that finds a newer epoch does the same, so a lost announcement
  *   only delays the replacement.
  * - Routing: a frame for an agent on another node is published, byte for byte, on that node's
- *   channel. A PUBLISH that reached no subscriber means nobody has the agent (UNKNOWN_AGENT).
+ *   channel (NodeChannel.ts); the frames for one node within one event-loop turn go out as one
+ *   PUBLISH. A PUBLISH that reached no subscriber means nobody has the agent (UNKNOWN_AGENT).
  *   Delivery stays at most once: see docs/deployment.md for where a frame can be lost.
  * - Redis unreachable: the node serves its own agents, reports "degraded", counts the errors, and
  *   once Redis answers again re-publishes its agents (a registration made meanwhile gets its epoch
@@ -25,8 +26,9 @@ import * as Redis from "effect/persistence/Redis"
 import { type AgentEntry, AgentRegistry, cursorAfter, discoverIn, isListedFor, paginate, parseCursor } from "./AgentRegistry.ts"
 import * as GatewayMetrics from "./GatewayMetrics.ts"
 import { RedisRestored } from "./RedisConnection.ts"
+import * as NodeChannel from "./NodeChannel.ts"
 import * as RedisDirectory from "./RedisDirectory.ts"
-import { makeLocal, Router } from "./Router.ts"
+import { type Delivery, makeLocal, Router } from "./Router.ts"
 
 /** How a node takes part in a cluster. */
 export interface ClusterOptions {
@@ -54,6 +56,25 @@ const RECOVERY_INTERVAL_MS = 1000
 const RESUBSCRIBE_WAIT_MS = 5000
 /** Re-claims in flight at once during a refresh. */
 const REFRESH_CONCURRENCY = 32
+/** Held agents a refresh re-claims per Redis round trip. */
+const CLAIM_BATCH = 256
+/** Characters of frames one PUBLISH carries at most (beyond, the batch goes out and a new one starts). */
+const MAX_BATCH_CHARS = 1024 * 1024
+/** How long a node counts as listening after a PUBLISH reached it: frames for it meanwhile do not wait for their PUBLISH's answer. */
+const LIVE_NODE_TTL_MS = 1000
+const LIVE_NODES_MAX = 1000
+/**
+ * Frames published without waiting whose PUBLISH is not answered yet, at most (all nodes): past
+ * it, senders wait for their frame's PUBLISH again, which slows them to what Redis takes.
+ */
+const MAX_UNANSWERED_FRAMES = 4096
+
+/** Frames waiting for this turn's PUBLISH to one node, and how to tell each sender what became of its frame. */
+interface Batch {
+  readonly frames: Array<NodeChannel.Addressed>
+  readonly done: Array<(delivery: Delivery) => void>
+  chars: number
+}
 
 /** An agent whose session is on this node. */
 interface LocalAgent {
@@ -71,6 +92,8 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
   const endpoints = sessions.endpoints
   const locations = new Map<string, { readonly located: RedisDirectory.Located; readonly until: number }>()
   let degraded = false
+  const clock = yield* Clock.Clock
+  const runFork = Effect.runForkWith(yield* Effect.context<never>())
 
   const storeFailed = (operation: string, error: Redis.RedisError) =>
     Effect.gen(function*() {
@@ -125,10 +148,35 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
       )
     })
 
+  /**
+   * Re-claims held agents `CLAIM_BATCH` to a round trip; those the store lost (or has an older
+   * epoch of) are re-published one by one, those a newer registration holds are replaced.
+   */
+  const reclaimHeld = (agents: ReadonlyArray<LocalAgent & { epoch: number }>, now: number) =>
+    Effect.gen(function*() {
+      const claims = yield* store.claimHeld(agents.map((agent) => ({ did: agent.entry.did, sessionId: agent.entry.sessionId, epoch: agent.epoch })), presenceTtlMs, now)
+      const lost: Array<LocalAgent> = []
+      for (let i = 0; i < agents.length; i++) {
+        const agent = agents[i]!
+        if (claims[i] === "refreshed" || local.get(agent.entry.did) !== agent) continue
+        if (claims[i] === "replaced") yield* evictLocal(agent.entry.did, agent.entry.sessionId)
+        else lost.push(agent)
+      }
+      yield* Effect.forEach(lost, (agent) => reclaim(agent, now), { discard: true })
+    })
+
   /** Re-claims every local agent and sweeps expired ones; clears the degraded state on success. */
   const refresh = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
-    yield* Effect.forEach([...local.values()], (agent) => reclaim(agent, now), { concurrency: REFRESH_CONCURRENCY, discard: true })
+    const held: Array<LocalAgent & { epoch: number }> = []
+    const pending: Array<LocalAgent> = []
+    for (const agent of local.values()) {
+      if (agent.epoch === undefined) pending.push(agent)
+      else held.push(agent as LocalAgent & { epoch: number })
+    }
+    const batches = Array.from({ length: Math.ceil(held.length / CLAIM_BATCH) }, (_, i) => held.slice(i * CLAIM_BATCH, (i + 1) * CLAIM_BATCH))
+    yield* Effect.forEach(batches, (batch) => reclaimHeld(batch, now), { concurrency: 4, discard: true })
+    yield* Effect.forEach(pending, (agent) => reclaim(agent, now), { concurrency: REFRESH_CONCURRENCY, discard: true })
     yield* store.sweep(now)
     if (!degraded) return
     degraded = false
@@ -148,12 +196,22 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
   // Routing
   // ---------------------------------------------------------------------------
 
+  /** Where `did` is, from the cache while it is fresh. */
+  const cachedLocation = (did: string): RedisDirectory.Located | undefined => {
+    const cached = locations.get(did)
+    return cached !== undefined && cached.until > clock.currentTimeMillisUnsafe() ? cached.located : undefined
+  }
+
   const locate = (did: string): Effect.Effect<Option.Option<RedisDirectory.Located>> =>
+    Effect.suspend(() => {
+      const cached = cachedLocation(did)
+      return cached === undefined ? lookupLocation(did) : Effect.succeed(Option.some(cached))
+    })
+
+  const lookupLocation = (did: string): Effect.Effect<Option.Option<RedisDirectory.Located>> =>
     Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const cached = locations.get(did)
-      if (cached !== undefined && cached.until > now) return Option.some(cached.located)
       const found = Option.flatten(yield* attempt("lookup", store.lookup(did)))
+      const now = clock.currentTimeMillisUnsafe()
       if (Option.isSome(found)) {
         if (locations.size >= LOCATIONS_MAX) locations.clear()
         locations.set(did, { located: found.value, until: now + LOCATION_TTL_MS })
@@ -163,20 +221,33 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
       return found
     })
 
-  /** Hands a frame published to this node to the local session it is for. */
-  const onFrame = (message: string) =>
-    Effect.gen(function*() {
-      const newline = message.indexOf("\n")
-      const endpoint = newline < 0 ? undefined : endpoints.get(message.slice(0, newline))
-      const delivery = endpoint === undefined ? "unknown" : endpoint.deliver(message.slice(newline + 1))
-      yield* Metric.update(GatewayMetrics.clusterFrames(delivery === "delivered" ? "delivered" : "dropped"), 1)
+  /** Hands the frames published to this node to the local sessions they are for; junk is dropped (and counted). */
+  const onFrames = (messages: ReadonlyArray<string>) =>
+    Effect.suspend(() => {
+      let delivered = 0
+      let dropped = 0
+      for (const message of messages) {
+        const frames = NodeChannel.decode(message)
+        if (frames === undefined) {
+          dropped++
+          continue
+        }
+        for (const { frame, to } of frames) {
+          if (endpoints.get(to)?.deliver(frame) === "delivered") delivered++
+          else dropped++
+        }
+      }
+      return Effect.andThen(
+        delivered === 0 ? Effect.void : Metric.update(GatewayMetrics.clusterFrames("delivered"), delivered),
+        dropped === 0 ? Effect.void : Metric.update(GatewayMetrics.clusterFrames("dropped"), dropped)
+      )
     })
 
   /**
-   * Follows a channel for as long as the node runs, subscribing again after a failure;
-   * `subscribed` runs each time its subscription is in place.
+   * Follows a channel for as long as the node runs, subscribing again after a failure; handles
+   * what arrived since the last turn at once. `subscribed` runs each time its subscription is in place.
    */
-  const follow = (channel: string, handle: (message: string) => Effect.Effect<void>, subscribed: Effect.Effect<void>) =>
+  const follow = (channel: string, handle: (messages: ReadonlyArray<string>) => Effect.Effect<void>, subscribed: Effect.Effect<void>) =>
     Effect.gen(function*() {
       while (true) {
         yield* Effect.scoped(Effect.gen(function*() {
@@ -185,8 +256,8 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
           locations.clear()
           yield* subscribed
           while (true) {
-            const { message } = yield* Queue.take(messages)
-            yield* handle(message)
+            const arrived = yield* Queue.takeAll(messages)
+            yield* handle(arrived.map((received) => received.message))
           }
         })).pipe(Effect.catch((error) => storeFailed("subscribe", error)))
         yield* Effect.sleep(RECOVERY_INTERVAL_MS)
@@ -196,11 +267,86 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
   /** This node's frames and the cluster's announcements. */
   const followBoth = (subscribed: Effect.Effect<void>) =>
     Effect.all([
-      follow(store.nodeChannel(nodeId), onFrame, subscribed),
-      follow(store.registrationsChannel, onRegistration, subscribed)
+      follow(store.nodeChannel(nodeId), onFrames, subscribed),
+      follow(store.registrationsChannel, (messages) => Effect.forEach(messages, onRegistration, { discard: true }), subscribed)
     ], { concurrency: 2, discard: true })
 
   let followers = yield* Effect.forkScoped(followBoth(Effect.void))
+
+  // ---------------------------------------------------------------------------
+  // Publishing frames to other nodes, one PUBLISH per node and event-loop turn
+  // ---------------------------------------------------------------------------
+
+  const outbox = new Map<string, Batch>()
+  let flushScheduled = false
+  /** Nodes whose channel had a subscriber at the last PUBLISH, until when they count as listening. */
+  const liveNodes = new Map<string, number>()
+  let unanswered = 0
+
+  /**
+   * Publishes one batch. If the node's channel had a subscriber every frame in it is delivered;
+   * if not, the node is gone with its agents: frames that waited get "unknown", those that did
+   * not are lost (at most once; counted).
+   */
+  const publishBatch = (node: string, batch: Batch) =>
+    runFork(Effect.gen(function*() {
+      const receivers = yield* attempt("publish", store.publish(store.nodeChannel(node), NodeChannel.encode(batch.frames)))
+      const reached = Option.isSome(receivers) && receivers.value > 0
+      const unwaited = batch.frames.length - batch.done.length
+      unanswered -= unwaited
+      if (reached) {
+        // Node names are per start: forget the dead ones now and then.
+        if (liveNodes.size >= LIVE_NODES_MAX) liveNodes.clear()
+        liveNodes.set(node, clock.currentTimeMillisUnsafe() + LIVE_NODE_TTL_MS)
+        yield* Metric.update(GatewayMetrics.clusterFrames("sent"), batch.frames.length)
+      } else {
+        liveNodes.delete(node)
+        for (const [did, cached] of locations) if (cached.located.node === node) locations.delete(did)
+        if (unwaited > 0) yield* Metric.update(GatewayMetrics.clusterFrames("lost"), unwaited)
+      }
+      for (const done of batch.done) done(reached ? "delivered" : "unknown")
+    }))
+
+  const flush = () => {
+    flushScheduled = false
+    const batches = [...outbox]
+    outbox.clear()
+    for (const [node, batch] of batches) publishBatch(node, batch)
+  }
+
+  /** Adds a frame to this turn's batch for `node` (in order: one connection carries every PUBLISH). */
+  const enqueue = (node: string, to: string, frame: string, done: ((delivery: Delivery) => void) | undefined) => {
+    let batch = outbox.get(node)
+    if (batch !== undefined && (batch.frames.length >= NodeChannel.MAX_BATCH || batch.chars + frame.length > MAX_BATCH_CHARS)) {
+      outbox.delete(node)
+      publishBatch(node, batch)
+      batch = undefined
+    }
+    if (batch === undefined) outbox.set(node, batch = { frames: [], done: [], chars: 0 })
+    batch.frames.push({ to, frame })
+    batch.chars += frame.length
+    if (done === undefined) unanswered++
+    else batch.done.push(done)
+    if (!flushScheduled) {
+      flushScheduled = true
+      setImmediate(flush)
+    }
+  }
+
+  /**
+   * Publishes a frame for an agent on `node`. To a node that answered within LIVE_NODE_TTL_MS it is
+   * delivered at once (the PUBLISH goes out this turn); otherwise, or with too many frames
+   * unanswered, the sender waits for the PUBLISH's answer. The outbox and the unanswered frames
+   * are bounded: a waiting session handles no other frame meanwhile.
+   */
+  const publishFrame = (node: string, to: string, frame: string): Effect.Effect<Delivery> => {
+    const live = liveNodes.get(node)
+    if (live !== undefined && live > clock.currentTimeMillisUnsafe() && unanswered < MAX_UNANSWERED_FRAMES) {
+      enqueue(node, to, frame, undefined)
+      return Effect.succeed("delivered")
+    }
+    return Effect.callback<Delivery>((resume) => enqueue(node, to, frame, (delivery) => resume(Effect.succeed(delivery))))
+  }
   yield* Effect.forkScoped(refreshForever)
 
   // The connection came back: Redis may have restarted empty. Subscribe again at once (the
@@ -284,18 +430,10 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
     route: (to, frame) =>
       Effect.suspend(() => {
         if (endpoints.has(to)) return sessions.route(to, frame)
-        return Effect.gen(function*() {
-          const located = yield* locate(to)
-          if (Option.isNone(located) || located.value.node === nodeId) return "unknown" as const
-          const receivers = yield* attempt("publish", store.publish(store.nodeChannel(located.value.node), `${to}\n${frame}`))
-          if (Option.isNone(receivers) || receivers.value === 0) {
-            // Nobody follows that node's channel: it is gone, and so is the agent.
-            locations.delete(to)
-            return "unknown" as const
-          }
-          yield* Metric.update(GatewayMetrics.clusterFrames("sent"), 1)
-          return "delivered" as const
-        })
+        const cached = cachedLocation(to)
+        if (cached !== undefined) return cached.node === nodeId ? Effect.succeed("unknown" as const) : publishFrame(cached.node, to, frame)
+        return Effect.flatMap(locate(to), (located) =>
+          Option.isNone(located) || located.value.node === nodeId ? Effect.succeed("unknown" as const) : publishFrame(located.value.node, to, frame))
       }),
     evict: evictLocal
   })

@@ -78,7 +78,11 @@ local held = redis.call('HMGET', KEYS[1], 'epoch', 'session')
 local heldEpoch = tonumber(held[1] or '0')
 if heldEpoch > epoch or (heldEpoch == epoch and held[2] ~= ARGV[3]) then return 0 end
 if heldEpoch == epoch then
+  -- Still held: the entry, the epoch counter (never below a held epoch) and the listing exist.
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  redis.call('PEXPIRE', KEYS[2], ARGV[7])
+  redis.call('ZADD', KEYS[4], ARGV[6], ARGV[1])
+  return 1
 else
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'node', ARGV[2], 'session', ARGV[3], 'entry', ARGV[4])
@@ -89,6 +93,33 @@ redis.call('PEXPIRE', KEYS[2], ARGV[7])
 redis.call('ZADD', KEYS[3], 0, ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[6], ARGV[1])
 return 1
+`
+
+/**
+ * Refreshes many held entries in one call: per DID 1 (refreshed), 0 (a newer registration holds
+ * it: replaced) or 2 (the store lost it or has an older epoch: re-publish it with CLAIM).
+ * KEYS: expiry, then per DID its agent and epoch keys; ARGV: ttl, expiry time, epoch ttl, then per
+ * DID: did, session, epoch.
+ */
+const CLAIM_HELD = `
+local results = {}
+for i = 0, (#ARGV - 3) / 3 - 1 do
+  local did, session, epoch = ARGV[4 + 3 * i], ARGV[5 + 3 * i], tonumber(ARGV[6 + 3 * i])
+  local agentKey, epochKey = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
+  local held = redis.call('HMGET', agentKey, 'epoch', 'session')
+  local heldEpoch = tonumber(held[1] or '0')
+  if heldEpoch > epoch or (heldEpoch == epoch and held[2] ~= session) then
+    results[i + 1] = 0
+  elseif heldEpoch == epoch then
+    redis.call('PEXPIRE', agentKey, ARGV[1])
+    redis.call('PEXPIRE', epochKey, ARGV[3])
+    redis.call('ZADD', KEYS[1], ARGV[2], did)
+    results[i + 1] = 1
+  else
+    results[i + 1] = 2
+  end
+end
+return results
 `
 
 /** Removes a DID's entry if it still belongs to the session. */
@@ -131,6 +162,16 @@ end
 return removed
 `
 
+/** A session's hold on its DID, as a refresh claims it. */
+export interface HeldEntry {
+  readonly did: string
+  readonly sessionId: string
+  readonly epoch: number
+}
+
+/** What a refresh of a held entry found: refreshed, replaced by a newer registration, or to be re-published. */
+export type HeldClaim = "refreshed" | "replaced" | "lost"
+
 /** What a registration replaced. */
 export interface Registered {
   readonly epoch: number
@@ -171,6 +212,20 @@ export const make = (redis: Redis.Redis["Service"], prefix: string) => {
       { lua: CLAIM, numberOfKeys: 4 }
     ).withReturnType<number>()
   )
+  const claimHeld = redis.eval(
+    Redis.script(
+      (held: ReadonlyArray<HeldEntry>, ttlMs: number, now: number) => {
+        const keys: Array<string> = [expiry]
+        const args: Array<string | number> = [ttlMs, now + ttlMs, EPOCH_TTL_MS]
+        for (const { did, epoch, sessionId } of held) {
+          keys.push(agentKey(did), epochKey(did))
+          args.push(did, sessionId, epoch)
+        }
+        return [...keys, ...args]
+      },
+      { lua: CLAIM_HELD, numberOfKeys: (held: ReadonlyArray<HeldEntry>) => 1 + 2 * held.length }
+    ).withReturnType<Array<number>>()
+  )
   const unregister = redis.eval(
     Redis.script((did: string, session: string) => [agentKey(did), directory, expiry, did, session], {
       lua: UNREGISTER,
@@ -195,6 +250,10 @@ export const make = (redis: Redis.Redis["Service"], prefix: string) => {
     /** Refreshes a session's entry; false when a newer registration holds the DID. */
     claim: (entry: AgentEntry, epoch: number, node: string, ttlMs: number, now: number): Effect.Effect<boolean, Redis.RedisError> =>
       Effect.map(claim(entry, epoch, node, ttlMs, now), (held) => Number(held) === 1),
+    /** Refreshes many held entries in one round trip (see CLAIM_HELD), in order. */
+    claimHeld: (held: ReadonlyArray<HeldEntry>, ttlMs: number, now: number): Effect.Effect<ReadonlyArray<HeldClaim>, Redis.RedisError> =>
+      Effect.map(claimHeld(held, ttlMs, now), (results) =>
+        results.map((result): HeldClaim => (Number(result) === 1 ? "refreshed" : Number(result) === 0 ? "replaced" : "lost"))),
     unregister: (did: string, session: string): Effect.Effect<boolean, Redis.RedisError> =>
       Effect.map(unregister(did, session), (removed) => Number(removed) === 1),
     lookup: (did: string): Effect.Effect<Option.Option<Located>, Redis.RedisError> =>

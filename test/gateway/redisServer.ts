@@ -3,7 +3,7 @@
  * test, stopped in its finalizer. It can be killed and started again on the same port (an outage).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Redacted, type Scope } from "effect"
@@ -67,11 +67,13 @@ export const start = (options: RedisServerOptions = {}): Effect.Effect<RedisServ
   Effect.gen(function*() {
     const port = yield* freePort
     const certificates = options.tls === true ? makeCertificates() : undefined
+    const dir = mkdtempSync(join(tmpdir(), "aiconexus-redis-"))
+    yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
     const args = [
       "--bind", "127.0.0.1",
       "--save", "",
       "--appendonly", "no",
-      "--dir", mkdtempSync(join(tmpdir(), "aiconexus-redis-")),
+      "--dir", dir,
       ...(options.password === undefined ? [] : ["--requirepass", options.password]),
       ...(certificates === undefined
         ? ["--port", String(port)]
