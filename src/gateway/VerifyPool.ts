@@ -1,0 +1,191 @@
+/**
+ * Ed25519 signature checks on worker threads, so a gateway node's relay uses more than one core.
+ *
+ * Verifications asked for in one turn of the event loop go out together: each thread gets at most
+ * one batch per turn (one `postMessage` each way, the items packed into one transferred buffer),
+ * and a batch is sent at once when it reaches `MAX_BATCH` items. An item goes to the thread with
+ * the fewest items outstanding. Results come back in batches, in the order each thread got them;
+ * every item's receiver is called exactly once, never synchronously from `verify`. Callers that
+ * need an order across threads (a session's frames) keep it themselves.
+ *
+ * What is queued is bounded by the callers: a session holds at most a fixed number of frames
+ * awaiting their check and stops reading its socket past it (`Session`), so the pool holds at
+ * most that many items per session.
+ *
+ * If a thread fails, its outstanding items are verified on the main thread and it is not used
+ * again. The threads end with the Layer's scope; they do not keep the process alive by themselves.
+ *
+ * Node-only (node:worker_threads, node:os).
+ *
+ * @since 0.1.0
+ */
+import { availableParallelism } from "node:os"
+import { Worker } from "node:worker_threads"
+import { Context, Effect, Layer } from "effect"
+import * as NodeEd25519 from "../protocol/NodeEd25519.ts"
+
+/** Whoever waits for the result of one verification. */
+export interface Verified {
+  readonly verified: (valid: boolean) => void
+}
+
+/** Items sent to one thread in one message, at most. */
+export const MAX_BATCH = 64
+
+/** Threads a pool has at most. */
+export const MAX_SIZE = 64
+
+/** The pool's size when the configuration does not say: one thread per core, none on a single core. */
+export const defaultSize = (): number => {
+  const cores = availableParallelism()
+  return cores <= 1 ? 0 : Math.min(cores, MAX_SIZE)
+}
+
+/** Ed25519 verifications on worker threads. */
+export class VerifyPool extends Context.Service<VerifyPool, {
+  /** Worker threads in the pool (0: every check runs on the main thread). */
+  readonly size: number
+  /** Threads still running (0 once the pool's scope closed). */
+  readonly running: () => number
+  /** Queues one verification; `receiver.verified` gets the result later. */
+  readonly verify: (publicKey: Uint8Array, signature: Uint8Array, data: Uint8Array, receiver: Verified) => void
+}>()("aiconexus/gateway/VerifyPool") {
+  /** A pool of `size` threads (`defaultSize()` when undefined) for the Layer's scope. */
+  static readonly layer = (size: number | undefined): Layer.Layer<VerifyPool> => Layer.effect(VerifyPool, make(size ?? defaultSize()))
+}
+
+interface Item {
+  readonly publicKey: Uint8Array
+  readonly signature: Uint8Array
+  readonly data: Uint8Array
+  readonly receiver: Verified
+}
+
+const workerUrl = new URL(import.meta.url.endsWith(".ts") ? "./VerifyWorker.ts" : "./VerifyWorker.js", import.meta.url)
+
+const pack = (items: ReadonlyArray<Item>): ArrayBuffer => {
+  let bytes = 0
+  for (const item of items) bytes += 100 + item.data.length
+  const buffer = new ArrayBuffer(bytes)
+  const view = new DataView(buffer)
+  const out = new Uint8Array(buffer)
+  let at = 0
+  for (const { data, publicKey, signature } of items) {
+    view.setUint32(at, data.length, true)
+    out.set(publicKey, at + 4)
+    out.set(signature, at + 36)
+    out.set(data, at + 100)
+    at += 100 + data.length
+  }
+  return buffer
+}
+
+/** One worker thread and what it was given. */
+class Thread {
+  readonly worker: Worker
+  /** Items not yet sent. */
+  queued: Array<Item> = []
+  /** Batches sent and not yet answered, oldest first. */
+  readonly sent: Array<Array<Item>> = []
+  outstanding = 0
+  alive = true
+
+  constructor(worker: Worker) {
+    this.worker = worker
+  }
+
+  send(): void {
+    const items = this.queued
+    if (items.length === 0) return
+    this.queued = []
+    this.sent.push(items)
+    const buffer = pack(items)
+    this.worker.postMessage({ buffer, count: items.length }, [buffer])
+  }
+
+  answered(results: Uint8Array): void {
+    const items = this.sent.shift()
+    if (items === undefined) return
+    this.outstanding -= items.length
+    for (let i = 0; i < items.length; i++) items[i]!.receiver.verified(results[i] === 1)
+  }
+}
+
+/** A pool of `size` threads until the scope closes (`size` 0: checks on the main thread, for callers that ask anyway). */
+export const make = Effect.fnUntraced(function*(size: number) {
+  const fallback = NodeEd25519.make().verifySync!
+  const inThread = (items: ReadonlyArray<Item>) => {
+    for (const { data, publicKey, receiver, signature } of items) receiver.verified(fallback(publicKey, signature, data))
+  }
+  const threads: Array<Thread> = []
+  let flushScheduled = false
+  let closed = false
+
+  const flush = () => {
+    flushScheduled = false
+    for (const thread of threads) if (thread.alive) thread.send()
+  }
+
+  /** A thread stopped without being asked: what it held is checked here, and it gets nothing more. */
+  const lost = (thread: Thread, cause: unknown) => {
+    if (!thread.alive) return
+    thread.alive = false
+    if (!closed) Effect.runFork(Effect.logError("gateway verify thread stopped; its checks run on the main thread", cause))
+    const items = [...thread.sent.flat(), ...thread.queued]
+    thread.sent.length = 0
+    thread.queued = []
+    thread.outstanding = 0
+    if (!closed) inThread(items)
+  }
+
+  const start = () => {
+    const worker = new Worker(workerUrl, { name: "aiconexus-verify" })
+    const thread = new Thread(worker)
+    worker.on("message", (results: Uint8Array) => thread.answered(results))
+    worker.on("error", (error) => lost(thread, error))
+    worker.on("exit", (code) => lost(thread, new Error(`exited with code ${code}`)))
+    // Sessions and the server keep a gateway's process alive, not its idle threads.
+    worker.unref()
+    threads.push(thread)
+  }
+
+  yield* Effect.acquireRelease(
+    Effect.sync(() => {
+      for (let i = 0; i < Math.min(size, MAX_SIZE); i++) start()
+    }),
+    () =>
+      Effect.promise(() => {
+        closed = true
+        return Promise.all(threads.map((thread) => {
+          thread.alive = false
+          return thread.worker.terminate()
+        }))
+      })
+  )
+
+  const verify = (publicKey: Uint8Array, signature: Uint8Array, data: Uint8Array, receiver: Verified): void => {
+    let best: Thread | undefined
+    for (const thread of threads) {
+      if (thread.alive && (best === undefined || thread.outstanding < best.outstanding)) best = thread
+    }
+    const item = { publicKey, signature, data, receiver }
+    if (best === undefined) {
+      // No thread (size 0, or all failed or stopped): on this thread, still never synchronously.
+      queueMicrotask(() => inThread([item]))
+      return
+    }
+    best.queued.push(item)
+    best.outstanding++
+    if (best.queued.length >= MAX_BATCH) best.send()
+    else if (!flushScheduled) {
+      flushScheduled = true
+      setImmediate(flush)
+    }
+  }
+
+  return VerifyPool.of({
+    size: threads.length,
+    running: () => threads.filter((thread) => thread.alive).length,
+    verify
+  })
+})
