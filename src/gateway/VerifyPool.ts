@@ -88,7 +88,10 @@ class Thread {
   /** Batches sent and not yet answered, oldest first. */
   readonly sent: Array<Array<Item>> = []
   outstanding = 0
+  /** Given work: not failed, not stopped. */
   alive = true
+  /** Its thread ended (the worker's `exit` event). */
+  exited = false
 
   constructor(worker: Worker) {
     this.worker = worker
@@ -143,7 +146,10 @@ export const make = Effect.fnUntraced(function*(size: number) {
     const thread = new Thread(worker)
     worker.on("message", (results: Uint8Array) => thread.answered(results))
     worker.on("error", (error) => lost(thread, error))
-    worker.on("exit", (code) => lost(thread, new Error(`exited with code ${code}`)))
+    worker.on("exit", (code) => {
+      thread.exited = true
+      lost(thread, new Error(`exited with code ${code}`))
+    })
     // Sessions and the server keep a gateway's process alive, not its idle threads.
     worker.unref()
     threads.push(thread)
@@ -185,7 +191,7 @@ export const make = Effect.fnUntraced(function*(size: number) {
 
   return VerifyPool.of({
     size: threads.length,
-    running: () => threads.filter((thread) => thread.alive).length,
+    running: () => threads.filter((thread) => !thread.exited).length,
     verify
   })
 })
