@@ -3,8 +3,9 @@
  *
  * Verifications asked for in one turn of the event loop go out together: each thread gets at most
  * one batch per turn (one `postMessage` each way, the items packed into one transferred buffer),
- * and a batch is sent at once when it reaches `MAX_BATCH` items. An item goes to the thread with
- * the fewest items outstanding. Results come back in batches, in the order each thread got them;
+ * and at most `IN_FLIGHT` batches not yet answered; what is asked meanwhile waits for the next
+ * batch, so batches grow with the load instead of the messages between threads. An item goes to
+ * the thread with the fewest items outstanding. Results come back in batches, in the order each thread got them;
  * every item's receiver is called exactly once, never synchronously from `verify`. Callers that
  * need an order across threads (a session's frames) keep it themselves.
  *
@@ -29,8 +30,8 @@ export interface Verified {
   readonly verified: (valid: boolean) => void
 }
 
-/** Items sent to one thread in one message, at most. */
-export const MAX_BATCH = 64
+/** Batches a thread holds unanswered, at most: one it works on, and the next, so it never waits for work. */
+export const IN_FLIGHT = 2
 
 /** Threads a pool has at most. */
 export const MAX_SIZE = 64
@@ -97,9 +98,10 @@ class Thread {
     this.worker = worker
   }
 
+  /** Sends what is queued, unless `IN_FLIGHT` batches are out (then it goes once one is answered). */
   send(): void {
     const items = this.queued
-    if (items.length === 0) return
+    if (items.length === 0 || this.sent.length >= IN_FLIGHT) return
     this.queued = []
     this.sent.push(items)
     const buffer = pack(items)
@@ -110,6 +112,7 @@ class Thread {
     const items = this.sent.shift()
     if (items === undefined) return
     this.outstanding -= items.length
+    this.send()
     for (let i = 0; i < items.length; i++) items[i]!.receiver.verified(results[i] === 1)
   }
 }
@@ -182,8 +185,7 @@ export const make = Effect.fnUntraced(function*(size: number) {
     }
     best.queued.push(item)
     best.outstanding++
-    if (best.queued.length >= MAX_BATCH) best.send()
-    else if (!flushScheduled) {
+    if (!flushScheduled) {
       flushScheduled = true
       setImmediate(flush)
     }
