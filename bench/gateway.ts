@@ -17,7 +17,8 @@
  * the pid of each is printed), GATEWAY_BENCH_PARTS (relay,memory,flood,cluster: which parts to run;
  * cluster needs `redis-server`), GATEWAY_BENCH_SERVER_FLAGS (extra node flags for the relay
  * servers, e.g. "--trace-gc"), GATEWAY_BENCH_PACED_RATE (4000), GATEWAY_BENCH_RELAY_ORDER (a,a0,b,c,d,e: which
- * relay servers run, in this order; (a) verifies on the default `VerifyPool`, (a0) on the main thread alone).
+ * relay servers run, in this order; (a) verifies with the default `VerifyPool` (threads once the main thread is
+ * busy), (a0) on the main thread alone, (a2, only when asked for) always on the threads).
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -55,9 +56,8 @@ const MEMORY_RUNS = env("GATEWAY_BENCH_MEMORY_RUNS", 5)
 const CPU_PROF_DIR = process.env.GATEWAY_BENCH_CPU_PROF
 const SERVER_FLAGS = (process.env.GATEWAY_BENCH_SERVER_FLAGS ?? "").split(" ").filter((flag) => flag !== "")
 // The relay servers, in the order they run (GATEWAY_BENCH_RELAY_ORDER, e.g. "a0,a,b,c,d,e" to start with another).
-const RELAY_ORDER = (process.env.GATEWAY_BENCH_RELAY_ORDER ?? "a,a0,b,c,d,e").split(",").map((key) => key.trim()) as Array<
-  "a" | "a0" | "b" | "c" | "d" | "e"
->
+type RelayKey = "a" | "a0" | "a2" | "b" | "c" | "d" | "e"
+const RELAY_ORDER = (process.env.GATEWAY_BENCH_RELAY_ORDER ?? "a,a0,b,c,d,e").split(",").map((key) => key.trim()) as Array<RelayKey>
 const PARTS = new Set((process.env.GATEWAY_BENCH_PARTS ?? "relay,memory,flood,cluster").split(",").map((part) => part.trim()))
 // Milliseconds the largest idle stage of one server may take (estimated from the 1,000 stage) before it is cut down.
 const IDLE_BUDGET_MS = 50_000
@@ -220,12 +220,18 @@ interface ServerSpec {
   readonly args: () => ReadonlyArray<string>
   readonly kind: "gateway" | "raw" | "peer"
 }
-const servers: Record<"a" | "a0" | "b" | "c" | "d" | "e", ServerSpec> = {
+const servers: Record<RelayKey, ServerSpec> = {
   a: { label: "(a) gateway, verify on", script: GATEWAY_SCRIPT, args: () => gatewayArgs(unlimited), kind: "gateway" },
   a0: {
     label: "(a0) verify on, no threads",
     script: GATEWAY_SCRIPT,
     args: () => gatewayArgs({ ...unlimited, verifyWorkers: 0 }),
+    kind: "gateway"
+  },
+  a2: {
+    label: "(a2) verify on, always threads",
+    script: GATEWAY_SCRIPT,
+    args: () => gatewayArgs({ ...unlimited, verifyOffload: "always" }),
     kind: "gateway"
   },
   b: {
@@ -497,7 +503,7 @@ const relayPart = async () => {
   }
 
   // --- relay runs ---
-  const keys = ["a", "a0", "b", "c", "d", "e"] as const
+  const keys = ["a", "a0", "a2", "b", "c", "d", "e"] as const
   const results: Partial<Record<keyof typeof servers, RelayResult>> = {}
   for (const key of RELAY_ORDER) {
     const r = await relayRun(servers[key], true)
@@ -509,7 +515,7 @@ const relayPart = async () => {
   const table = (title: string, pick: (r: RelayResult) => Measured) => {
     const floor = results.d === undefined ? Number.NaN : pick(results.d).cpuPerMsg
     const floorPlusVerify = floor + verifyUs
-    const ratio = (key: "a" | "a0" | "b" | "c" | "e", to: number) => (results[key] === undefined ? Number.NaN : pick(results[key]).cpuPerMsg / to)
+    const ratio = (key: RelayKey, to: number) => (results[key] === undefined ? Number.NaN : pick(results[key]).cpuPerMsg / to)
     console.log(`\n${title}`)
     const goalB = ratio("b", floor)
     const goalA = ratio("a", floorPlusVerify)
@@ -517,7 +523,7 @@ const relayPart = async () => {
     console.log(`${"server".padEnd(32)} ${pad("msgs/s", 8)} ${pad("p50 ms", 7)} ${pad("p99 ms", 7)} ${pad("srv CPU", 8)} ${pad("gen CPU", 8)} ${pad("µs/msg", 7)} ${pad("main", 6)} ${pad("×floor", 7)} ${pad("×(floor+verify)", 15)}  goal`)
     for (const key of ran) {
       const m = pick(results[key]!)
-      const plusVerify = key === "a" || key === "a0" ? fixed(m.cpuPerMsg / floorPlusVerify, 2) : ""
+      const plusVerify = key === "a" || key === "a0" || key === "a2" ? fixed(m.cpuPerMsg / floorPlusVerify, 2) : ""
       const goal = key === "a" ? `≤ 1.25× (floor+verify): ${verdict(goalA)}` : key === "b" ? `≤ 1.25× floor: ${verdict(goalB)}` : ""
       console.log(`${results[key]!.label.padEnd(32)} ${pad(fixed(m.rate, 0), 8)} ${pad(fixed(m.p50, 2), 7)} ${pad(fixed(m.p99, 2), 7)} ${pad(`${fixed(m.serverCpu * 100, 0)}%`, 8)} ${pad(`${fixed(m.generatorCpu * 100, 0)}%`, 8)} ${pad(fixed(m.cpuPerMsg), 7)} ${pad(fixed(m.mainPerMsg), 6)} ${pad(fixed(m.cpuPerMsg / floor, 2), 7)} ${pad(plusVerify, 15)}  ${goal}`)
     }

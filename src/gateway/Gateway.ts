@@ -173,7 +173,7 @@ const node = (config: GatewayConfig) =>
       Layer.provide(server),
       Layer.provide(Layer.succeed(GatewayConfigService, config)),
       // No threads when relayed frames are not verified.
-      Layer.provide(VerifyPool.VerifyPool.layer(config.verifyRelaySignatures ? config.verifyWorkers : 0)),
+      Layer.provide(VerifyPool.VerifyPool.layer(config.verifyRelaySignatures ? config.verifyWorkers : 0, config.verifyOffload)),
       Layer.provide(NodeEd25519.layer)
     )
   }).pipe(Effect.provide(NodeServices.layer)))

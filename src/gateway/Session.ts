@@ -534,7 +534,8 @@ class GatewaySession implements Session, Endpoint {
   #relayTo(entry: Option.Option<unknown>, candidate: Accept.Candidate, now: number, receivedAt: number): Work {
     if (Option.isNone(entry)) return this.#refuse(Accept.unknownRecipient(candidate))
     const { pool, verifySync } = this.node
-    if (pool === undefined) {
+    // In place while the pool does not offload, unless frames before this one are out for their checks (order).
+    if (pool === undefined || (!pool.offloading() && (this.#checking === undefined || this.#checking.length === 0))) {
       const accepted = Accept.complete(candidate, this.#rules, now, verifySync)
       if (Result.isFailure(accepted)) return this.#refuse(accepted.failure)
       this.#lastActivity = now

@@ -37,7 +37,8 @@ const withGateway = <A, E>(verifyWorkers: number, use: () => Effect.Effect<A, E,
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const context = yield* Layer.buildWithScope(
-      Gateway.layerMemory(testConfig({ verifyWorkers, sessionRate: unlimited, destinationRate: unlimited })),
+      // "always": every check goes to the threads, however light the load (by default only once the main thread is busy).
+      Gateway.layerMemory(testConfig({ verifyWorkers, verifyOffload: "always", sessionRate: unlimited, destinationRate: unlimited })),
       scope
     )
     const exit = yield* Effect.exit(Scope.provide(Effect.provide(use(), context), scope))
@@ -75,7 +76,7 @@ describe("VerifyPool", () => {
           return { data: i % 11 === 0 ? new TextEncoder().encode(`other ${i}`) : data, signature, valid: i % 7 !== 0 && i % 11 !== 0 }
         }))
       const scope = yield* Scope.make()
-      const pool = yield* Scope.provide(VerifyPoolModule.make(3), scope)
+      const pool = yield* Scope.provide(VerifyPoolModule.make(3, "always"), scope)
       assert.strictEqual(pool.size, 3)
       const answers: Array<[number, boolean]> = []
       const done = yield* Deferred.make<void>()
@@ -96,6 +97,25 @@ describe("VerifyPool", () => {
       yield* Scope.close(scope, Exit.void)
       assert.strictEqual(pool.running(), 0)
       assert.strictEqual(verifyThreads(), 0)
+    }))
+
+  it.live("by default offloads only while the main thread is busy", () =>
+    Effect.gen(function*() {
+      const pool = yield* VerifyPoolModule.make(2, "busy")
+      assert.isFalse(pool.offloading(), "an idle event loop verifies in place")
+      // Keep the event loop busy over a few samples: the pool starts offloading.
+      const until = Date.now() + 5 * VerifyPoolModule.SAMPLE_MS
+      while (Date.now() < until) {
+        const spin = Date.now() + 40
+        while (Date.now() < spin) {
+          // busy
+        }
+        yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
+      }
+      assert.isTrue(pool.offloading(), "a busy event loop offloads")
+      // Idle again for a few samples: back in place.
+      yield* Effect.sleep(`${4 * VerifyPoolModule.SAMPLE_MS} millis`)
+      assert.isFalse(pool.offloading(), "offloading stops once the main thread is quiet")
     }))
 })
 
