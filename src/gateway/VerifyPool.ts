@@ -1,11 +1,11 @@
 /**
  * Ed25519 signature checks on worker threads, so a gateway node's relay uses more than one core.
  *
- * Verifications asked for in one turn of the event loop go out together: each thread gets at most
- * one batch per turn (one `postMessage` each way, the items packed into one transferred buffer),
- * and at most `IN_FLIGHT` batches not yet answered; what is asked meanwhile waits for the next
- * batch, so batches grow with the load instead of the messages between threads. An item goes to
- * the thread with the fewest items outstanding. Results come back in batches, in the order each thread got them;
+ * Verifications wait in one queue and go out in batches (one `postMessage` each way, the items
+ * packed into one transferred buffer): at the end of each turn of the event loop, and whenever a
+ * thread answers, every thread with fewer than `IN_FLIGHT` batches out gets its share of the
+ * queue, at most `MAX_BATCH` items. Under load the batches fill up instead of the messages
+ * between threads multiplying, and no thread waits while another holds a long queue. Results come back in batches, in the order each thread got them;
  * every item's receiver is called exactly once, never synchronously from `verify`. Callers that
  * need an order across threads (a session's frames) keep it themselves.
  *
@@ -42,15 +42,18 @@ export interface Verified {
 /** Batches a thread holds unanswered, at most: one it works on, and the next, so it never waits for work. */
 export const IN_FLIGHT = 2
 
+/** Items in one batch, at most (about 1.4 ms of checks): the queue is shared out among the threads in batches this small. */
+export const MAX_BATCH = 16
+
 /** When checks go to the threads: once the main thread is busy, or always. */
 export type Offload = "busy" | "always"
 
 /** How often the pool looks at the event loop's utilization ("busy"), in ms. */
 export const SAMPLE_MS = 100
 /** Utilization of the event loop above which checks go to the threads. */
-export const BUSY = 0.75
+export const BUSY = 0.85
 /** Estimated utilization, with the threads' checks made on the main thread, below which they come back to it. */
-export const QUIET = 0.5
+export const QUIET = 0.7
 
 /** Threads a pool has at most. */
 export const MAX_SIZE = 64
@@ -114,14 +117,11 @@ const pack = (items: ReadonlyArray<Item>): ArrayBuffer => {
   return buffer
 }
 
-/** One worker thread and what it was given. */
+/** One worker thread and the batches it holds. */
 class Thread {
   readonly worker: Worker
-  /** Items not yet sent. */
-  queued: Array<Item> = []
   /** Batches sent and not yet answered, oldest first. */
   readonly sent: Array<Array<Item>> = []
-  outstanding = 0
   /** Given work: not failed, not stopped. */
   alive = true
   /** Its thread ended (the worker's `exit` event). */
@@ -131,11 +131,7 @@ class Thread {
     this.worker = worker
   }
 
-  /** Sends what is queued, unless `IN_FLIGHT` batches are out (then it goes once one is answered). */
-  send(): void {
-    const items = this.queued
-    if (items.length === 0 || this.sent.length >= IN_FLIGHT) return
-    this.queued = []
+  send(items: Array<Item>): void {
     // Held while it has work, so a process waiting for its answers does not exit.
     if (this.sent.length === 0) this.worker.ref()
     this.sent.push(items)
@@ -143,14 +139,11 @@ class Thread {
     this.worker.postMessage({ buffer, count: items.length }, [buffer])
   }
 
-  answered(results: Uint8Array): number {
+  /** The oldest batch's items, answered by `results`. */
+  answered(): Array<Item> | undefined {
     const items = this.sent.shift()
-    if (items === undefined) return 0
-    this.outstanding -= items.length
-    this.send()
     if (this.sent.length === 0) this.worker.unref()
-    for (let i = 0; i < items.length; i++) items[i]!.receiver.verified(results[i] === 1)
-    return items.length
+    return items
   }
 }
 
@@ -161,15 +154,35 @@ export const make = Effect.fnUntraced(function*(size: number, offload: Offload =
     for (const { data, publicKey, receiver, signature } of items) receiver.verified(fallback(publicKey, signature, data))
   }
   const threads: Array<Thread> = []
+  /** Items not yet sent to a thread, oldest first (from `head`). */
+  let queue: Array<Item> = []
+  let head = 0
   let flushScheduled = false
   let closed = false
   let offloading = offload === "always"
   /** Checks the threads answered since the last sample. */
   let answeredSince = 0
 
+  /** Hands queued items to the threads that have room, in batches that share the queue out among them. */
+  const dispatch = () => {
+    let waiting = queue.length - head
+    if (waiting === 0) return
+    const open = threads.filter((thread) => thread.alive && thread.sent.length < IN_FLIGHT)
+    for (let i = 0; i < open.length && waiting > 0; i++) {
+      const count = Math.min(MAX_BATCH, Math.ceil(waiting / (open.length - i)))
+      open[i]!.send(queue.slice(head, head + count))
+      head += count
+      waiting -= count
+    }
+    if (waiting === 0) {
+      queue = []
+      head = 0
+    }
+  }
+
   const flush = () => {
     flushScheduled = false
-    for (const thread of threads) if (thread.alive) thread.send()
+    dispatch()
   }
 
   /** A thread stopped without being asked: what it held is checked here, and it gets nothing more. */
@@ -177,11 +190,14 @@ export const make = Effect.fnUntraced(function*(size: number, offload: Offload =
     if (!thread.alive) return
     thread.alive = false
     if (!closed) Effect.runFork(Effect.logError("gateway verify thread stopped; its checks run on the main thread", cause))
-    const items = [...thread.sent.flat(), ...thread.queued]
+    const items = thread.sent.flat()
     thread.sent.length = 0
-    thread.queued = []
-    thread.outstanding = 0
-    if (!threads.some((other) => other.alive)) offloading = false
+    if (threads.every((other) => !other.alive)) {
+      offloading = false
+      items.push(...queue.slice(head))
+      queue = []
+      head = 0
+    }
     if (!closed) inThread(items)
   }
 
@@ -189,7 +205,12 @@ export const make = Effect.fnUntraced(function*(size: number, offload: Offload =
     const worker = new Worker(workerUrl, { name: "aiconexus-verify" })
     const thread = new Thread(worker)
     worker.on("message", (results: Uint8Array) => {
-      answeredSince += thread.answered(results)
+      const items = thread.answered()
+      if (items === undefined) return
+      answeredSince += items.length
+      // The thread gets its next batch before this one's receivers run.
+      dispatch()
+      for (let i = 0; i < items.length; i++) items[i]!.receiver.verified(results[i] === 1)
     })
     worker.on("error", (error) => lost(thread, error))
     worker.on("exit", (code) => {
@@ -208,15 +229,14 @@ export const make = Effect.fnUntraced(function*(size: number, offload: Offload =
       const now = performance.eventLoopUtilization()
       const { active, idle, utilization } = performance.eventLoopUtilization(now, last)
       last = now
-      const windowMs = active + idle
-      if (!threads.some((thread) => thread.alive)) offloading = false
+      if (threads.every((thread) => !thread.alive)) offloading = false
       else if (!offloading) offloading = utilization > BUSY
-      else offloading = utilization + (answeredSince * inPlaceUs) / 1000 / Math.max(windowMs, 1) >= QUIET
+      else offloading = utilization + (answeredSince * inPlaceUs) / 1000 / Math.max(active + idle, 1) >= QUIET
       answeredSince = 0
     }, SAMPLE_MS).unref()
   }
 
-  const timer = yield* Effect.acquireRelease(
+  yield* Effect.acquireRelease(
     Effect.sync(() => {
       for (let i = 0; i < Math.min(size, MAX_SIZE); i++) start()
       return threads.length > 0 && offload === "busy" ? sampler(inPlaceCostUs()) : undefined
@@ -233,18 +253,13 @@ export const make = Effect.fnUntraced(function*(size: number, offload: Offload =
   )
 
   const verify = (publicKey: Uint8Array, signature: Uint8Array, data: Uint8Array, receiver: Verified): void => {
-    let best: Thread | undefined
-    for (const thread of threads) {
-      if (thread.alive && (best === undefined || thread.outstanding < best.outstanding)) best = thread
-    }
     const item = { publicKey, signature, data, receiver }
-    if (best === undefined) {
+    if (closed || threads.every((thread) => !thread.alive)) {
       // No thread (size 0, or all failed or stopped): on this thread, still never synchronously.
       queueMicrotask(() => inThread([item]))
       return
     }
-    best.queued.push(item)
-    best.outstanding++
+    queue.push(item)
     if (!flushScheduled) {
       flushScheduled = true
       setImmediate(flush)
