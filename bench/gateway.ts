@@ -212,9 +212,11 @@ const unlimited = {
   maxRejectedFrames: 1e6,
   maxRejectedBytes: 1e12,
   maxOutboundBufferBytes: 64 * 1024 * 1024,
-  // The load generator signs every envelope before the run: on a loaded machine that can take
-  // longer than the default 60 s skew, and the gateway would refuse the envelopes as stale.
-  skewMs: 3_600_000
+  // The load generator registers its agents, then signs every envelope before the run: on a
+  // loaded machine that can take longer than the default 60 s skew and session timeout, and the
+  // gateway would refuse the envelopes as stale or close the silent sessions.
+  skewMs: 3_600_000,
+  sessionTimeoutMs: 3_600_000
 }
 
 interface ServerSpec {
