@@ -51,9 +51,9 @@ export type Offload = "busy" | "always"
 /** How often the pool looks at the event loop's utilization ("busy"), in ms. */
 export const SAMPLE_MS = 100
 /** Utilization of the event loop above which checks go to the threads. */
-export const BUSY = 0.85
+export const BUSY = 0.9
 /** Estimated utilization, with the threads' checks made on the main thread, below which they come back to it. */
-export const QUIET = 0.7
+export const QUIET = 0.8
 
 /** Threads a pool has at most. */
 export const MAX_SIZE = 64
