@@ -1,7 +1,8 @@
 /**
  * Gateway benchmark (`npm run bench -- gateway`): relay throughput, latency and server CPU per
  * message of our gateway beside a raw `ws` relay, the same relay decoding envelopes with our
- * Schemas (the floor for doing the checks at all) and PeerJS's server, all in one run; then
+ * Schemas (the floor for doing the checks at all) and PeerJS's server, all in one run (and the
+ * gateway with its signature checks kept on the main thread, (a0), against its `VerifyPool`); then
  * memory per idle agent, and the latency of an honest pair while others flood the gateway.
  *
  * Every server and every load generator runs in a child process of its own (on 127.0.0.1); the
