@@ -5,7 +5,9 @@
  * packed into one transferred buffer): at the end of each turn of the event loop, and whenever a
  * thread answers, every thread with fewer than `IN_FLIGHT` batches out gets its share of the
  * queue, at most `MAX_BATCH` items. Under load the batches fill up instead of the messages
- * between threads multiplying, and no thread waits while another holds a long queue. Results come back in batches, in the order each thread got them;
+ * between threads multiplying, and no thread waits while another holds a long queue. When every
+ * thread has all it can take, the main thread checks queued items itself at the end of a turn
+ * (for at most `IN_PLACE_MS` at a time), so it is never idle while checks wait. Results come back in batches, in the order each thread got them;
  * every item's receiver is called exactly once, never synchronously from `verify`. Callers that
  * need an order across threads (a session's frames) keep it themselves.
  *
@@ -55,6 +57,9 @@ export const BUSY = 0.9
 /** Estimated utilization, with the threads' checks made on the main thread, below which they come back to it. */
 export const QUIET = 0.8
 
+/** How long the main thread checks queued items itself at a turn's end, when every thread has all it can take (ms). */
+export const IN_PLACE_MS = 1
+
 /** Threads a pool has at most. */
 export const MAX_SIZE = 64
 
@@ -85,6 +90,8 @@ interface Item {
   readonly signature: Uint8Array
   readonly data: Uint8Array
   readonly receiver: Verified
+  /** Its result, when this thread checked it (`flush`). */
+  valid: boolean
 }
 
 /** What one check made in place costs on this machine, in µs (a few checks of a 512-byte message at start). */
@@ -183,6 +190,27 @@ export const make = Effect.fnUntraced(function*(size: number, offload: Offload =
   const flush = () => {
     flushScheduled = false
     dispatch()
+    if (queue.length === head) return
+    // Every thread has all it can take: this thread checks some of the rest itself, for at most
+    // `IN_PLACE_MS`, then lets I/O in. It only gets here when nothing else was waiting for it
+    // (a turn's end), so a busy main thread gives nothing up, and threads slowed by a loaded
+    // machine do not leave it idle.
+    const until = performance.now() + IN_PLACE_MS
+    const done: Array<Item> = []
+    while (head < queue.length && performance.now() < until) {
+      const item = queue[head]!
+      queue[head++] = undefined as never
+      done.push(item)
+      item.valid = fallback(item.publicKey, item.signature, item.data)
+    }
+    if (queue.length === head) {
+      queue = []
+      head = 0
+    } else {
+      flushScheduled = true
+      setImmediate(flush)
+    }
+    for (const item of done) item.receiver.verified(item.valid)
   }
 
   /** A thread stopped without being asked: what it held is checked here, and it gets nothing more. */
@@ -253,7 +281,7 @@ export const make = Effect.fnUntraced(function*(size: number, offload: Offload =
   )
 
   const verify = (publicKey: Uint8Array, signature: Uint8Array, data: Uint8Array, receiver: Verified): void => {
-    const item = { publicKey, signature, data, receiver }
+    const item: Item = { publicKey, signature, data, receiver, valid: false }
     if (closed || threads.every((thread) => !thread.alive)) {
       // No thread (size 0, or all failed or stopped): on this thread, still never synchronously.
       queueMicrotask(() => inThread([item]))
