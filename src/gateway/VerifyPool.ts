@@ -173,13 +173,15 @@ export const make = Effect.fnUntraced(function*(size: number, offload: Offload =
   /** Hands queued items to the threads that have room, in batches that share the queue out among them. */
   const dispatch = () => {
     let waiting = queue.length - head
-    if (waiting === 0) return
-    const open = threads.filter((thread) => thread.alive && thread.sent.length < IN_FLIGHT)
-    for (let i = 0; i < open.length && waiting > 0; i++) {
-      const count = Math.min(MAX_BATCH, Math.ceil(waiting / (open.length - i)))
-      open[i]!.send(queue.slice(head, head + count))
-      head += count
-      waiting -= count
+    while (waiting > 0) {
+      const open = threads.filter((thread) => thread.alive && thread.sent.length < IN_FLIGHT)
+      if (open.length === 0) break
+      for (let i = 0; i < open.length && waiting > 0; i++) {
+        const count = Math.min(MAX_BATCH, Math.ceil(waiting / (open.length - i)))
+        open[i]!.send(queue.slice(head, head + count))
+        head += count
+        waiting -= count
+      }
     }
     if (waiting === 0) {
       queue = []
