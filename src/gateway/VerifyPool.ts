@@ -16,8 +16,8 @@
  * most that many items per session.
  *
  * When to use the threads (`Offload`): a check handed to a thread costs more CPU in all than one
- * made in place (about 25 µs more for a batch of one, 5 µs in batches of 64; see `npm run bench --
- * gateway`), so by default ("busy") callers verify on the main thread until it is busy: the pool
+ * made in place (on a 2-core machine about 30 µs more for a check alone, 10–20 µs in batches; the
+ * "VerifyPool" lines of `npm run bench -- gateway`), so by default ("busy") callers verify on the main thread until it is busy: the pool
  * looks at the event loop's utilization every `SAMPLE_MS`, offloads once it is over `BUSY`, and
  * stops once the main thread would be under `QUIET` doing the threads' checks itself. "always"
  * sends every check to the threads.
