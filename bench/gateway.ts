@@ -1,7 +1,8 @@
 /**
  * Gateway benchmark (`npm run bench -- gateway`): relay throughput, latency and server CPU per
  * message of our gateway beside a raw `ws` relay, the same relay decoding envelopes with our
- * Schemas (the floor for doing the checks at all) and PeerJS's server, all in one run; then
+ * Schemas (the floor for doing the checks at all) and PeerJS's server, all in one run (and the
+ * gateway with its signature checks kept on the main thread, (a0), against its `VerifyPool`); then
  * memory per idle agent, and the latency of an honest pair while others flood the gateway.
  *
  * Every server and every load generator runs in a child process of its own (on 127.0.0.1); the
@@ -17,7 +18,9 @@
  * the pid of each is printed), GATEWAY_BENCH_PARTS (relay,memory,flood,cluster: which parts to run;
  * cluster needs `redis-server`; `idle` is not run unless named: idle agents that heartbeat, see
  * below), GATEWAY_BENCH_SERVER_FLAGS (extra node flags for the relay
- * servers, e.g. "--trace-gc"), GATEWAY_BENCH_PACED_RATE (4000).
+ * servers, e.g. "--trace-gc"), GATEWAY_BENCH_PACED_RATE (4000), GATEWAY_BENCH_RELAY_ORDER (a,a0,b,c,d,e: which
+ * relay servers run, in this order; (a) verifies with the default `VerifyPool` (threads once the main thread is
+ * busy), (a0) on the main thread alone, (a2, only when asked for) always on the threads).
  *
  * The `idle` part (`GATEWAY_BENCH_PARTS=idle`): N registered agents that only heartbeat at the
  * default interval, the gateway's CPU% over a window and RSS per agent, beside a raw `ws` server
@@ -36,6 +39,8 @@ import { fileURLToPath } from "node:url"
 import { Effect, Exit, Redacted, Scope } from "effect"
 import * as RedisServer from "../test/gateway/redisServer.ts"
 import { startNodeFlags } from "../test/processes.ts"
+import { availableParallelism } from "node:os"
+import * as VerifyPool from "../src/gateway/VerifyPool.ts"
 import * as Verify from "./gateway/verify.ts"
 
 const here = join(dirname(fileURLToPath(import.meta.url)), "gateway")
@@ -60,6 +65,9 @@ const MAX_AGENTS = env("GATEWAY_BENCH_AGENTS", 10_000)
 const MEMORY_RUNS = env("GATEWAY_BENCH_MEMORY_RUNS", 5)
 const CPU_PROF_DIR = process.env.GATEWAY_BENCH_CPU_PROF
 const SERVER_FLAGS = (process.env.GATEWAY_BENCH_SERVER_FLAGS ?? "").split(" ").filter((flag) => flag !== "")
+// The relay servers, in the order they run (GATEWAY_BENCH_RELAY_ORDER, e.g. "a0,a,b,c,d,e" to start with another).
+type RelayKey = "a" | "a0" | "a2" | "b" | "c" | "d" | "e"
+const RELAY_ORDER = (process.env.GATEWAY_BENCH_RELAY_ORDER ?? "a,a0,b,c,d,e").split(",").map((key) => key.trim()) as Array<RelayKey>
 const PARTS = new Set((process.env.GATEWAY_BENCH_PARTS ?? "relay,memory,flood,cluster").split(",").map((part) => part.trim()))
 // Milliseconds the largest idle stage of one server may take (estimated from the 1,000 stage) before it is cut down.
 const IDLE_BUDGET_MS = 50_000
@@ -217,7 +225,12 @@ const unlimited = {
   maxReplayRecords: 1e7,
   maxRejectedFrames: 1e6,
   maxRejectedBytes: 1e12,
-  maxOutboundBufferBytes: 64 * 1024 * 1024
+  maxOutboundBufferBytes: 64 * 1024 * 1024,
+  // The load generator registers its agents, then signs every envelope before the run: on a
+  // loaded machine that can take longer than the default 60 s skew and session timeout, and the
+  // gateway would refuse the envelopes as stale or close the silent sessions.
+  skewMs: 3_600_000,
+  sessionTimeoutMs: 3_600_000
 }
 
 interface ServerSpec {
@@ -226,8 +239,20 @@ interface ServerSpec {
   readonly args: () => ReadonlyArray<string>
   readonly kind: "gateway" | "raw" | "peer"
 }
-const servers: Record<"a" | "b" | "c" | "d" | "e", ServerSpec> = {
+const servers: Record<RelayKey, ServerSpec> = {
   a: { label: "(a) gateway, verify on", script: GATEWAY_SCRIPT, args: () => gatewayArgs(unlimited), kind: "gateway" },
+  a0: {
+    label: "(a0) verify on, no threads",
+    script: GATEWAY_SCRIPT,
+    args: () => gatewayArgs({ ...unlimited, verifyWorkers: 0 }),
+    kind: "gateway"
+  },
+  a2: {
+    label: "(a2) verify on, always threads",
+    script: GATEWAY_SCRIPT,
+    args: () => gatewayArgs({ ...unlimited, verifyOffload: "always" }),
+    kind: "gateway"
+  },
   b: {
     label: "(b) gateway, verify off",
     script: GATEWAY_SCRIPT,
@@ -498,25 +523,27 @@ const relayPart = async () => {
   }
 
   // --- relay runs ---
-  const keys = ["a", "b", "c", "d", "e"] as const
+  const keys = ["a", "a0", "a2", "b", "c", "d", "e"] as const
   const results: Partial<Record<keyof typeof servers, RelayResult>> = {}
-  for (const key of keys) {
+  for (const key of RELAY_ORDER) {
     const r = await relayRun(servers[key], true)
     results[key] = r
     console.log(`  ran ${r.label}: ${r.frameBytes}-byte frames, ${fixed(r.saturated.rate, 0)} msgs/s, ${fixed(r.saturated.cpuPerMsg)} µs/msg` +
       (r.errors > 0 ? `, ${r.errors} unmatched frames` : "") + (r.liveSigned > 0 ? `, ${r.liveSigned} envelopes signed during the run` : ""))
   }
+  const ran = keys.filter((key) => results[key] !== undefined)
   const table = (title: string, pick: (r: RelayResult) => Measured) => {
-    const floor = pick(results.d!).cpuPerMsg
+    const floor = results.d === undefined ? Number.NaN : pick(results.d).cpuPerMsg
     const floorPlusVerify = floor + verifyUs
+    const ratio = (key: RelayKey, to: number) => (results[key] === undefined ? Number.NaN : pick(results[key]).cpuPerMsg / to)
     console.log(`\n${title}`)
-    const goalB = pick(results.b!).cpuPerMsg / floor
-    const goalA = pick(results.a!).cpuPerMsg / floorPlusVerify
+    const goalB = ratio("b", floor)
+    const goalA = ratio("a", floorPlusVerify)
     const verdict = (ratio: number) => (ratio <= 1.25 ? "met" : "NOT met")
     console.log(`${"server".padEnd(32)} ${pad("msgs/s", 8)} ${pad("p50 ms", 7)} ${pad("p99 ms", 7)} ${pad("srv CPU", 8)} ${pad("gen CPU", 8)} ${pad("µs/msg", 7)} ${pad("main", 6)} ${pad("×floor", 7)} ${pad("×(floor+verify)", 15)}  goal`)
-    for (const key of keys) {
+    for (const key of ran) {
       const m = pick(results[key]!)
-      const plusVerify = key === "a" ? fixed(m.cpuPerMsg / floorPlusVerify, 2) : ""
+      const plusVerify = key === "a" || key === "a0" || key === "a2" ? fixed(m.cpuPerMsg / floorPlusVerify, 2) : ""
       const goal = key === "a" ? `≤ 1.25× (floor+verify): ${verdict(goalA)}` : key === "b" ? `≤ 1.25× floor: ${verdict(goalB)}` : ""
       console.log(`${results[key]!.label.padEnd(32)} ${pad(fixed(m.rate, 0), 8)} ${pad(fixed(m.p50, 2), 7)} ${pad(fixed(m.p99, 2), 7)} ${pad(`${fixed(m.serverCpu * 100, 0)}%`, 8)} ${pad(`${fixed(m.generatorCpu * 100, 0)}%`, 8)} ${pad(fixed(m.cpuPerMsg), 7)} ${pad(fixed(m.mainPerMsg), 6)} ${pad(fixed(m.cpuPerMsg / floor, 2), 7)} ${pad(plusVerify, 15)}  ${goal}`)
     }
@@ -524,13 +551,24 @@ const relayPart = async () => {
     console.log(`floor (d) = ${fixed(floor)} µs/msg; one node:crypto verify = ${fixed(verifyUs)} µs; floor + verify = ${fixed(floorPlusVerify)} µs/msg`)
     console.log(`goal (b) ≤ 1.25× floor:            ${fixed(goalB, 2)}× ${goalB <= 1.25 ? "MET" : "NOT MET"}`)
     console.log(`goal (a) ≤ 1.25× (floor + verify): ${fixed(goalA, 2)}× ${goalA <= 1.25 ? "MET" : "NOT MET"}`)
-    console.log(`(a) is ${fixed(pick(results.a!).cpuPerMsg / pick(results.c!).cpuPerMsg, 2)}× the raw relay (c) per message; PeerJS (e) is ${fixed(pick(results.e!).cpuPerMsg / pick(results.c!).cpuPerMsg, 2)}× it`)
+    if (results.c !== undefined) {
+      const raw = pick(results.c).cpuPerMsg
+      console.log(`(a) is ${fixed(ratio("a", raw), 2)}× the raw relay (c) per message; PeerJS (e) is ${fixed(ratio("e", raw), 2)}× it`)
+    }
   }
   table(
-    `relay of ~${results.a!.frameBytes}-byte OFFERs, saturated: ${WINDOW} in flight per agent; CPU = server process user+system in the window / messages relayed`,
+    `relay of ~${(results.a ?? results.a0 ?? results.b)?.frameBytes}-byte OFFERs, saturated: ${WINDOW} in flight per agent; CPU = server process user+system in the window / messages relayed`,
     (r) => r.saturated
   )
   table(`the same servers at a fixed ${PACED_RATE} msgs/s (below each one's capacity: per-message cost at equal load, latency without queueing)`, (r) => r.paced)
+  if (results.a !== undefined && results.a0 !== undefined) {
+    const [a, a0] = [results.a.saturated, results.a0.saturated]
+    const speedup = a.rate / a0.rate
+    const cost = a.cpuPerMsg / a0.cpuPerMsg
+    console.log(`\nverify threads: (a) ${VerifyPool.defaultSize()} verify worker threads (the default on this machine's ${availableParallelism()} cores) vs (a0) every check on the main thread; the load generator shares the same cores`)
+    console.log(`goal saturated msgs/s (a) / (a0) ≥ 1.7×: ${fixed(speedup, 2)}× ${speedup >= 1.7 ? "MET" : "NOT MET"}; CPU per message (a) / (a0) ≤ 1.10×: ${fixed(cost, 2)}× ${cost <= 1.1 ? "MET" : "NOT MET"}`)
+    console.log(`at ${PACED_RATE} msgs/s: CPU per message (a) / (a0) ${fixed(results.a.paced.cpuPerMsg / results.a0.paced.cpuPerMsg, 2)}×, p50 ${fixed(results.a.paced.p50, 2)} vs ${fixed(results.a0.paced.p50, 2)} ms`)
+  }
 }
 
 /** Median of numbers (the mean of the middle two for an even count). */

@@ -2,7 +2,11 @@
  * Summarises a V8 `.cpuprofile` (from `GATEWAY_BENCH_CPU_PROF=<dir> npm run bench -- gateway`):
  * self time by function and by where the code lives.
  *
- *   npx node bench/gateway/profile.ts <file.cpuprofile> [top=30]
+ *   npx node bench/gateway/profile.ts <file.cpuprofile> [top=30] [from:to]
+ *
+ * `from:to` (seconds since the profile started) keeps only the samples in that window, e.g. the
+ * paced phase of a relay run; without it a timeline of busy time per second is printed first, to
+ * find the phases in.
  */
 import { readFileSync } from "node:fs"
 
@@ -26,12 +30,33 @@ if (file === undefined) {
   process.exit(2)
 }
 const top = Number(process.argv[3] ?? 30)
+const window = process.argv[4]?.split(":").map(Number)
 const profile = JSON.parse(readFileSync(file, "utf8")) as Profile
+const byId = new Map(profile.nodes.map((node) => [node.id, node]))
+
+// When each sample was taken (seconds since the start); samples outside the window count as not taken.
+const at: Array<number> = []
+let clock = 0
+profile.samples.forEach((_, i) => {
+  clock += profile.timeDeltas[i] ?? 0
+  at.push(clock / 1e6)
+})
+const inWindow = (i: number) => window === undefined || (at[i]! >= window[0]! && at[i]! < window[1]!)
+if (window === undefined) {
+  const busy: Array<number> = []
+  profile.samples.forEach((id, i) => {
+    if (byId.get(id)?.callFrame.functionName === "(idle)") return
+    const second = Math.floor(at[i]!)
+    busy[second] = (busy[second] ?? 0) + (profile.timeDeltas[i + 1] ?? 0)
+  })
+  console.log(`busy per second: ${Array.from(busy, (us, s) => `${s}:${Math.round((us ?? 0) / 1e4)}%`).join(" ")}`)
+}
 
 // Self time of each node: the time deltas of the samples that landed in it.
 const selfUs = new Map<number, number>()
-profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0)))
-const byId = new Map(profile.nodes.map((node) => [node.id, node]))
+profile.samples.forEach((id, i) => {
+  if (inWindow(i)) selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0))
+})
 
 const where = (url: string): string => {
   if (url === "") return "(native / V8)"
@@ -77,6 +102,7 @@ const keyOf = (node: ProfileNode) => {
 }
 const inclusive = new Map<string, number>()
 profile.samples.forEach((leaf, i) => {
+  if (!inWindow(i)) return
   const us = profile.timeDeltas[i + 1] ?? 0
   if (byId.get(leaf)?.callFrame.functionName === "(idle)") return
   const seen = new Set<string>()

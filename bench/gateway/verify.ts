@@ -10,7 +10,8 @@ import * as NodeCrypto from "node:crypto"
 import { readFileSync } from "node:fs"
 import { ed25519 } from "@noble/curves/ed25519.js"
 import { base64urlnopad } from "@scure/base"
-import { Effect, Redacted, Result } from "effect"
+import { Effect, Exit, Redacted, Result, Scope } from "effect"
+import * as VerifyPool from "../../src/gateway/VerifyPool.ts"
 import * as Accept from "../../src/protocol/Accept.ts"
 import * as Did from "../../src/protocol/Did.ts"
 import * as Envelope from "../../src/protocol/Envelope.ts"
@@ -127,9 +128,57 @@ export const measure = async (ms = 1000) => {
     }, ms),
     timeSync("Envelope.verify on NodeEd25519 (project path)", effects(() => Envelope.verify(offer)), ms),
     timeSync("Accept.accept on NodeEd25519 (all 11 steps)", effects(() => Accept.accept(frame, acceptContext())), ms),
-    ...manySenders(run, receiver, ms)
+    ...manySenders(run, receiver, ms),
+    ...(await pooled(sender.publicKey, signature, data, ms))
   ]
   return { frameBytes: frame.length, signedBytes: data.length, costs }
+}
+
+/**
+ * The gateway's `VerifyPool` (its default size here), `perTurn` verifications asked per turn of the
+ * event loop, the next turn once all are answered: CPU of every thread per verification, and of
+ * the main thread alone (what relaying has left to do there).
+ */
+const pooled = async (publicKey: Uint8Array, signature: Uint8Array, data: Uint8Array, ms: number): Promise<Array<Cost>> => {
+  const scope = Effect.runSync(Scope.make())
+  try {
+    const pool = await Effect.runPromise(Scope.provide(VerifyPool.make(VerifyPool.defaultSize()), scope))
+    if (pool.size === 0) return []
+    const costs: Array<Cost> = []
+    for (const perTurn of [1, 8, 64]) {
+      const turn = () =>
+        new Promise<void>((resolve, reject) => {
+          let left = perTurn
+          const receiver = {
+            verified: (valid: boolean) => {
+              if (!valid) reject(new Error("the benchmark signature did not verify"))
+              else if (--left === 0) resolve()
+            }
+          }
+          for (let i = 0; i < perTurn; i++) pool.verify(publicKey, signature, data, receiver)
+        })
+      for (let i = 0; i < 20; i++) await turn()
+      let ops = 0
+      const cpu0 = process.cpuUsage()
+      const main0 = mainThreadUs()
+      const start = performance.now()
+      while (performance.now() - start < ms) {
+        await turn()
+        ops += perTurn
+      }
+      const wall = performance.now() - start
+      const cpu = process.cpuUsage(cpu0)
+      costs.push({
+        name: `VerifyPool (${pool.size} threads), ${perTurn} per turn`,
+        wallUs: (wall * 1000) / ops,
+        cpuUs: (cpu.user + cpu.system) / ops,
+        mainUs: (mainThreadUs() - main0) / ops
+      })
+    }
+    return costs
+  } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  }
 }
 
 /** More senders than the DID memos (16,384) and the key memo (4,096) hold, each seen in turn. */

@@ -56,6 +56,11 @@ export class AgentRegistry extends Context.Service<AgentRegistry, {
   /** Removes a DID's entry if it still belongs to `sessionId`. */
   readonly unregister: (did: Did, sessionId: string) => Effect.Effect<boolean>
   readonly lookup: (did: string) => Effect.Effect<Option.Option<AgentEntry>>
+  /**
+   * `lookup`'s answer without an Effect when it is at hand (in this process's memory), else
+   * `undefined` (ask `lookup`): the relay's hot path takes it when it can.
+   */
+  readonly lookupNow?: (did: string) => Option.Option<AgentEntry> | undefined
   /** Listed agents matching the query, ordered by DID, one page at a time. */
   readonly discover: (query: DiscoverQuery) => Effect.Effect<DiscoverPage, InvalidCursor>
   /** Agents in the directory (a cluster's whole directory, at its last sweep). */
@@ -140,6 +145,7 @@ const makeMemory = (): AgentRegistry["Service"] => {
         return entries.delete(did)
       }),
     lookup: (did) => Effect.sync(() => Option.fromUndefinedOr(entries.get(did))),
+    lookupNow: (did) => Option.fromUndefinedOr(entries.get(did)),
     discover: (query) => discoverIn(entries.values(), query),
     count: Effect.sync(() => entries.size),
     health: Effect.succeed("ok")

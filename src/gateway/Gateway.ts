@@ -28,6 +28,7 @@ import * as GatewayMetrics from "./GatewayMetrics.ts"
 import * as RedisCluster from "./RedisCluster.ts"
 import * as RedisConnection from "./RedisConnection.ts"
 import { Router } from "./Router.ts"
+import * as VerifyPool from "./VerifyPool.ts"
 import * as WebSocketServer from "./WebSocketServer.ts"
 
 /** The configuration cannot work (e.g. a session timeout not over twice the heartbeat). */
@@ -55,6 +56,11 @@ const isLoopback = (host: string): boolean =>
 const validate = (config: GatewayConfig) => {
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
     return Effect.fail(new InvalidGatewayConfig({ reason: `port (AICONEXUS_PORT, --port) must be 0-65535, not ${config.port}` }))
+  }
+  if (config.verifyWorkers !== undefined && (!Number.isInteger(config.verifyWorkers) || config.verifyWorkers < 0 || config.verifyWorkers > VerifyPool.MAX_SIZE)) {
+    return Effect.fail(new InvalidGatewayConfig({
+      reason: `verifyWorkers (AICONEXUS_VERIFY_WORKERS) must be 0-${VerifyPool.MAX_SIZE}, not ${config.verifyWorkers}`
+    }))
   }
   if (config.sessionTimeoutMs <= 2 * config.heartbeatIntervalMs) {
     return Effect.fail(new InvalidGatewayConfig({
@@ -174,6 +180,8 @@ const node = (config: GatewayConfig) =>
       Layer.provideMerge(dropLeftovers),
       Layer.provide(server),
       Layer.provide(Layer.succeed(GatewayConfigService, config)),
+      // No threads when relayed frames are not verified.
+      Layer.provide(VerifyPool.VerifyPool.layer(config.verifyRelaySignatures ? config.verifyWorkers : 0, config.verifyOffload)),
       Layer.provide(NodeEd25519.layer)
     )
   }).pipe(Effect.provide(NodeServices.layer)))

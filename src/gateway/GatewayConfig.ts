@@ -55,6 +55,17 @@ export interface GatewayConfig {
   readonly maxRateLimitStrikes: number
   /** Verify signatures of relayed frames (PROTOCOL.md 4.3 step 10: SHOULD). */
   readonly verifyRelaySignatures: boolean
+  /**
+   * Worker threads that verify relayed frames' signatures (`VerifyPool`), so relaying uses more
+   * than one core; 0 verifies on the main thread. Unset: one per core (`os.availableParallelism()`),
+   * none on a single core.
+   */
+  readonly verifyWorkers: number | undefined
+  /**
+   * When relayed frames' checks go to those threads: "busy" (the default) once the main thread is
+   * busy (a check on a thread costs more CPU in all than one in place), "always" every one.
+   */
+  readonly verifyOffload: "busy" | "always"
   /** Serve `/agents`: "auto" (only when bound to loopback), "on" or "off". */
   readonly agentsEndpoint: "auto" | "on" | "off"
   /** Bytes queued towards one agent beyond which frames for it are refused (a receiver that does not read). */
@@ -103,6 +114,8 @@ export const defaults: GatewayConfig = {
   maxRejectedBytes: 256 * 1024,
   maxRateLimitStrikes: 50,
   verifyRelaySignatures: true,
+  verifyWorkers: undefined,
+  verifyOffload: "busy",
   agentsEndpoint: "auto",
   maxOutboundBufferBytes: 1024 * 1024,
   maxReplayRecords: 8192,
@@ -155,6 +168,8 @@ export const fromEnv: Config.Config<GatewayConfig> = Config.all({
   maxRejectedBytes: int("AICONEXUS_MAX_REJECTED_BYTES", defaults.maxRejectedBytes),
   maxRateLimitStrikes: int("AICONEXUS_MAX_RATE_LIMIT_STRIKES", defaults.maxRateLimitStrikes),
   verifyRelaySignatures: Config.Boolean("AICONEXUS_VERIFY_RELAY_SIGNATURES").pipe(Config.withDefault(defaults.verifyRelaySignatures)),
+  verifyWorkers: Config.Int("AICONEXUS_VERIFY_WORKERS").pipe(Config.withDefault(undefined as number | undefined)),
+  verifyOffload: Config.Literals(["busy", "always"], "AICONEXUS_VERIFY_OFFLOAD").pipe(Config.withDefault(defaults.verifyOffload)),
   agentsEndpoint: Config.Literals(["auto", "on", "off"], "AICONEXUS_AGENTS_ENDPOINT").pipe(Config.withDefault(defaults.agentsEndpoint)),
   maxOutboundBufferBytes: int("AICONEXUS_MAX_OUTBOUND_BUFFER_BYTES", defaults.maxOutboundBufferBytes),
   maxReplayRecords: int("AICONEXUS_MAX_REPLAY_RECORDS", defaults.maxReplayRecords),

@@ -36,6 +36,8 @@ export class Router extends Context.Service<Router, {
   readonly detach: (did: string, sessionId: string) => Effect.Effect<void>
   /** Delivers one frame to the agent `to`. */
   readonly route: (to: string, frame: string) => Effect.Effect<Delivery>
+  /** `route` without an Effect when it can be done at once (a session of this node), else `undefined` (use `route`). */
+  readonly routeNow?: (to: string, frame: string) => Delivery | undefined
   /** Tells the session `sessionId` of `did` that it was replaced (it closes with 4001). */
   readonly evict: (did: string, sessionId: string) => Effect.Effect<void>
 }>()("aiconexus/gateway/Router") {
@@ -49,6 +51,10 @@ export class Router extends Context.Service<Router, {
 /** The sessions of this node by DID, and the Router operations on them alone (a cluster node adds the others). */
 export const makeLocal = () => {
   const endpoints = new Map<string, Endpoint>()
+  const routeNow = (to: string, frame: string): Delivery => {
+    const endpoint = endpoints.get(to)
+    return endpoint === undefined ? "unknown" : endpoint.deliver(frame)
+  }
   return {
     endpoints: endpoints as ReadonlyMap<string, Endpoint>,
     attach: (did: string, endpoint: Endpoint) => Effect.sync(() => void endpoints.set(did, endpoint)),
@@ -56,11 +62,8 @@ export const makeLocal = () => {
       Effect.sync(() => {
         if (endpoints.get(did)?.sessionId === sessionId) endpoints.delete(did)
       }),
-    route: (to: string, frame: string): Effect.Effect<Delivery> =>
-      Effect.sync(() => {
-        const endpoint = endpoints.get(to)
-        return endpoint === undefined ? "unknown" : endpoint.deliver(frame)
-      }),
+    route: (to: string, frame: string): Effect.Effect<Delivery> => Effect.sync(() => routeNow(to, frame)),
+    routeNow,
     evict: (did: string, sessionId: string) =>
       Effect.suspend(() => {
         const endpoint = endpoints.get(did)

@@ -34,6 +34,7 @@ import * as IceServers from "./IceServers.ts"
 import { type Delivery, type Endpoint, Router } from "./Router.ts"
 import * as SessionState from "./SessionState.ts"
 import * as TokenBucket from "./TokenBucket.ts"
+import { VerifyPool, type Verified } from "./VerifyPool.ts"
 
 /** The socket of one session, as the session uses it (a `ws` WebSocket at the gateway). */
 export interface Connection {
@@ -88,6 +89,13 @@ const verifyGatewayBound = (header: Envelope.Header): boolean => !Envelope.relay
 /** Frames a busy session holds before it stops reading its socket. */
 const INBOX_HIGH_WATER = 64
 
+/**
+ * Relayed frames of one session whose signatures are being checked on the pool's threads (they
+ * are delivered in arrival order as their checks come back); past this, the session's next frames
+ * wait in its inbox, and past `INBOX_HIGH_WATER` of those it stops reading its socket.
+ */
+const MAX_CHECKING = 64
+
 /** Frames one session handles in a row; its next ones wait a turn of the event loop, so a flood does not hold up the others. */
 const FRAMES_PER_TURN = 16
 
@@ -127,6 +135,8 @@ export interface Node extends SessionContext {
   readonly clock: Clock.Clock
   /** Relayed frames take a synchronous path: the gateway's Ed25519 (node:crypto) verifies synchronously. */
   readonly verifySync: NonNullable<Ed25519Shape["verifySync"]>
+  /** Threads that check relayed frames' signatures; `undefined`: they are checked with `verifySync`, in turn. */
+  readonly pool: VerifyPool["Service"] | undefined
 }
 
 /** The node's side of its sessions, for `start`. */
@@ -139,7 +149,10 @@ export const makeNode = Effect.fnUntraced(function*(context: SessionContext) {
     runFork: Effect.runForkWith(services),
     metrics: services as Context.Context<never>,
     clock: yield* Clock.Clock,
-    verifySync: (yield* Ed25519).verifySync ?? (yield* Effect.die(new Error("the gateway needs a synchronous Ed25519 (NodeEd25519.layer)")))
+    verifySync: (yield* Ed25519).verifySync ?? (yield* Effect.die(new Error("the gateway needs a synchronous Ed25519 (NodeEd25519.layer)"))),
+    pool: context.config.verifyRelaySignatures
+      ? Option.getOrUndefined(Option.filter(yield* Effect.serviceOption(VerifyPool), (pool) => pool.size > 0))
+      : undefined
   } satisfies Node
 })
 
@@ -213,6 +226,39 @@ const PEERS_OVERHEAD_BYTES = 1024
 
 const nextTurn = (session: GatewaySession) => session.nextTurn()
 
+/** A frame of a session that waits for the checks of relayed frames before it (`GatewaySession.#checking`). */
+interface InOrder {
+  /** Whether it may run once the frames before it have. */
+  readonly ready: boolean
+  readonly run: () => Work
+}
+
+/** A relayed frame whose signature is being checked on the pool: delivered (or refused) in its turn. */
+class Check implements InOrder, Verified {
+  readonly session: GatewaySession
+  readonly candidate: Accept.Candidate
+  readonly prepared: Accept.Prepared
+  readonly now: number
+  readonly receivedAt: number
+  ready = false
+  valid = false
+  constructor(session: GatewaySession, candidate: Accept.Candidate, prepared: Accept.Prepared, now: number, receivedAt: number) {
+    this.session = session
+    this.candidate = candidate
+    this.prepared = prepared
+    this.now = now
+    this.receivedAt = receivedAt
+  }
+  verified(valid: boolean): void {
+    this.ready = true
+    this.valid = valid
+    this.session.checked()
+  }
+  run(): Work {
+    return this.session.relayVerified(this)
+  }
+}
+
 /**
  * One session: its state in fields and its behaviour on the prototype, so an idle session costs
  * one object (and its socket) rather than a closure per step; it is also the router's `Endpoint`.
@@ -250,6 +296,8 @@ class GatewaySession implements Session, Endpoint {
   #endWhenIdle = false
   #handledInTurn = 0
   #turnScheduled = false
+  /** Relayed frames out for their signature check, and the frames after them, in arrival order (made on first use). */
+  #checking: Array<InOrder> | undefined = undefined
 
   constructor(node: Node, connection: Connection) {
     this.node = node
@@ -458,38 +506,98 @@ class GatewaySession implements Session, Endpoint {
   /** Hands an accepted frame to its destination's session. */
   #relay(accepted: Accept.Accepted, receivedAt: number): Work {
     const { envelope, text } = accepted
+    const { router } = this.node
+    const delivery = router.routeNow?.(envelope.to!, text)
+    if (delivery !== undefined) return this.#delivered(envelope, delivery, receivedAt)
+    return this.#after(router.route(envelope.to!, text), (delivery) => this.#delivered(envelope, delivery, receivedAt))
+  }
+
+  #delivered(envelope: Envelope.Envelope, delivery: Delivery, receivedAt: number): Work {
     const { metrics } = this.node
-    return this.#after(this.node.router.route(envelope.to!, text), (delivery) => {
-      if (delivery === "delivered") {
-        GatewayMetrics.relayed(envelope.type).updateUnsafe(1, metrics)
-        GatewayMetrics.relayLatency.updateUnsafe((performance.now() - receivedAt) / 1000, metrics)
-        return undefined
-      }
-      GatewayMetrics.undelivered(delivery).updateUnsafe(1, metrics)
-      if (delivery === "unknown") return this.#sendError("UNKNOWN_AGENT", "the destination is not registered", envelope.id)
-      return this.#sendError("RATE_LIMITED", "the destination receives no more frames for now", envelope.id, { destination: delivery })
-    })
+    if (delivery === "delivered") {
+      GatewayMetrics.relayed(envelope.type).updateUnsafe(1, metrics)
+      GatewayMetrics.relayLatency.updateUnsafe((performance.now() - receivedAt) / 1000, metrics)
+      return undefined
+    }
+    GatewayMetrics.undelivered(delivery).updateUnsafe(1, metrics)
+    if (delivery === "unknown") return this.#sendError("UNKNOWN_AGENT", "the destination is not registered", envelope.id)
+    return this.#sendError("RATE_LIMITED", "the destination receives no more frames for now", envelope.id, { destination: delivery })
   }
 
   /**
    * Steps 7 to 11 of a relayed frame without an Effect of its own: `to` must be another
-   * registered agent (the directory may answer later), then the rest with synchronous Ed25519.
+   * registered agent (the directory may answer later), then the rest with synchronous Ed25519,
+   * or with the signature checked on the pool and the frame delivered once its turn comes.
    */
-  #relayChecked(
-    candidate: Accept.Candidate,
-    now: number,
-    receivedAt: number,
-    verify: (publicKey: Uint8Array, signature: Uint8Array, data: Uint8Array) => boolean
-  ): Work {
+  #relayChecked(candidate: Accept.Candidate, now: number, receivedAt: number): Work {
     const to = candidate.header.to
     if (to === undefined || to === this.node.identity.did) return this.#refuse(Accept.unknownRecipient(candidate))
-    return this.#after(this.node.registry.lookup(to), (entry) => {
-      if (Option.isNone(entry)) return this.#refuse(Accept.unknownRecipient(candidate))
-      const accepted = Accept.complete(candidate, this.#rules, now, verify)
+    const { registry } = this.node
+    const entry = registry.lookupNow?.(to)
+    if (entry !== undefined) return this.#relayTo(entry, candidate, now, receivedAt)
+    return this.#after(registry.lookup(to), (entry) => this.#relayTo(entry, candidate, now, receivedAt))
+  }
+
+  #relayTo(entry: Option.Option<unknown>, candidate: Accept.Candidate, now: number, receivedAt: number): Work {
+    if (Option.isNone(entry)) return this.#refuse(Accept.unknownRecipient(candidate))
+    const { pool, verifySync } = this.node
+    // In place while the pool does not offload, unless frames before this one are out for their checks (order).
+    if (pool === undefined || (!pool.offloading() && (this.#checking === undefined || this.#checking.length === 0))) {
+      const accepted = Accept.complete(candidate, this.#rules, now, verifySync)
       if (Result.isFailure(accepted)) return this.#refuse(accepted.failure)
       this.#lastActivity = now
       return this.#relay(accepted.success, receivedAt)
-    })
+    }
+    const prepared = Accept.prepare(candidate, this.#rules, now)
+    if (Result.isFailure(prepared)) return this.#inOrder(this.#refuse(prepared.failure))
+    const check = new Check(this, candidate, prepared.success, now, receivedAt)
+    ;(this.#checking ??= []).push(check)
+    const signed = prepared.success.signed
+    // (Not reached while the pool is only used when relayed frames are verified.)
+    if (signed === undefined) queueMicrotask(() => check.verified(true))
+    else pool.verify(signed.publicKey, signed.signature, signed.bytes, check)
+    return undefined
+  }
+
+  /** A relayed frame whose check came back, in its turn. */
+  relayVerified(check: Check): Work {
+    const accepted = Accept.completeVerified(check.candidate, this.#rules, check.now, check.prepared, check.valid)
+    if (Result.isFailure(accepted)) return this.#refuse(accepted.failure)
+    this.#lastActivity = Math.max(this.#lastActivity, check.now)
+    return this.#relay(accepted.success, check.receivedAt)
+  }
+
+  /** `work` now, or in its turn after the relayed frames still out for their checks. */
+  #inOrder(work: Work): Work {
+    const checking = this.#checking
+    if (work === undefined || checking === undefined || checking.length === 0) return work
+    checking.push({ ready: true, run: () => work })
+    return undefined
+  }
+
+  /** A check came back: the frames whose turn it is now run, then held ones. */
+  checked(): void {
+    this.#runChecked()
+    this.#drain()
+  }
+
+  /** Runs the frames at the head of `#checking` that are ready, in order, until one is not or the session is busy. */
+  #runChecked(): void {
+    const checking = this.#checking
+    if (checking === undefined) return
+    while (checking.length > 0 && checking[0]!.ready && this.#inFlight === 0) {
+      if (this.#phase !== "registered") {
+        checking.length = 0
+        return
+      }
+      const work = checking.shift()!.run()
+      if (work !== undefined) this.#run(work)
+    }
+  }
+
+  /** Whether the session may take another relayed frame out for its check. */
+  #hasRoomToCheck(): boolean {
+    return this.#checking === undefined || this.#checking.length < MAX_CHECKING
   }
 
   /**
@@ -500,7 +608,8 @@ class GatewaySession implements Session, Endpoint {
   #heartbeat(frame: string, now: number): Work {
     const heartbeat = frame === Heartbeat.FRAME ? undefined : Heartbeat.readHeartbeat(frame)
     if (heartbeat !== undefined && Result.isFailure(heartbeat)) {
-      return this.#refuse(new Accept.EnvelopeRejected({ code: "MALFORMED_MESSAGE", step: 2, reason: `not a heartbeat: ${heartbeat.failure.reason}` }), frame.length)
+      // In order behind frames out for their check, as every refusal.
+      return this.#inOrder(this.#refuse(new Accept.EnvelopeRejected({ code: "MALFORMED_MESSAGE", step: 2, reason: `not a heartbeat: ${heartbeat.failure.reason}` }), frame.length))
     }
     this.#lastActivity = now
     // As every reply of the gateway's own: a client that does not read its answers is dropped.
@@ -516,19 +625,19 @@ class GatewaySession implements Session, Endpoint {
   /** A frame from a registered agent. */
   #registeredFrame(frame: string | Uint8Array): Work {
     const receivedAt = performance.now()
-    const { clock, rates, verifySync } = this.node
+    const { clock, rates } = this.node
     const now = clock.currentTimeMillisUnsafe()
     if (!rates.sending.take(this.did!, now)) {
-      return Effect.andThen(this.#sendError("RATE_LIMITED", "too many frames from this session"), this.#strike())
+      return this.#inOrder(Effect.andThen(this.#sendError("RATE_LIMITED", "too many frames from this session"), this.#strike()))
     }
     if (typeof frame === "string" && Heartbeat.isShort(frame)) return this.#heartbeat(frame, now)
     const rules = this.#rules
     const read = Accept.read(frame, rules)
-    if (Result.isFailure(read)) return this.#refuse(read.failure, typeof frame === "string" ? frame.length : frame.byteLength)
+    if (Result.isFailure(read)) return this.#inOrder(this.#refuse(read.failure, typeof frame === "string" ? frame.length : frame.byteLength))
     const candidate = read.success
-    if (Envelope.relayedTypes.has(candidate.type)) return this.#relayChecked(candidate, now, receivedAt, verifySync)
+    if (Envelope.relayedTypes.has(candidate.type)) return this.#inOrder(this.#relayChecked(candidate, now, receivedAt))
     const session = this
-    return Effect.gen(function*() {
+    return this.#inOrder(Effect.gen(function*() {
       const result = yield* Effect.result(Accept.completeEffect(candidate, rules))
       if (result._tag === "Failure") return yield* session.#refuse(result.failure)
       session.#lastActivity = now
@@ -549,7 +658,7 @@ class GatewaySession implements Session, Endpoint {
           yield* session.#unregister()
           return yield* session.#closeAndEnd(CloseCode.normal, "unregistered")
       }
-    })
+    }))
   }
 
   #discover(request: Envelope.Envelope<"DISCOVER">, now: number): Effect.Effect<void, Failure> {
@@ -610,6 +719,7 @@ class GatewaySession implements Session, Endpoint {
   /** No more frames are handled: held ones are dropped. */
   #stop(): Result.Result<SessionState.Phase, StateMachine.InvalidTransition> {
     if (this.#inbox !== undefined) this.#inbox.length = 0
+    if (this.#checking !== undefined) this.#checking.length = 0
     return this.#enter("end")
   }
 
@@ -695,8 +805,9 @@ class GatewaySession implements Session, Endpoint {
 
   /** Handles held frames until the session is busy again, holds none, or has had its turn. */
   #drain(): void {
+    this.#runChecked()
     const inbox = this.#inbox
-    while (this.#inFlight === 0 && inbox !== undefined && inbox.length > 0) {
+    while (this.#inFlight === 0 && this.#hasRoomToCheck() && inbox !== undefined && inbox.length > 0) {
       if (this.#handledInTurn >= FRAMES_PER_TURN) return this.#scheduleTurn()
       this.#handleInTurn(inbox.shift()!)
     }
@@ -709,7 +820,10 @@ class GatewaySession implements Session, Endpoint {
   receive(frame: string | Uint8Array): void {
     if (this.#phase === "ended") return
     const inbox = this.#inbox
-    if (this.#inFlight === 0 && (inbox === undefined || inbox.length === 0) && this.#handledInTurn < FRAMES_PER_TURN) {
+    if (
+      this.#inFlight === 0 && (inbox === undefined || inbox.length === 0) && this.#handledInTurn < FRAMES_PER_TURN &&
+      this.#hasRoomToCheck()
+    ) {
       return this.#handleInTurn(frame)
     }
     const held = inbox ?? (this.#inbox = [])

@@ -230,6 +230,43 @@ export const complete = (
   return finish(candidate, context, now, sentAt)
 }
 
+/** What step 10 checks: the key of `from`, the signature and the signed bytes (`Envelope.signedParts`). */
+export interface SignedParts {
+  readonly publicKey: Uint8Array
+  readonly signature: Uint8Array
+  readonly bytes: Uint8Array
+}
+
+/** A candidate past steps 8 and 9 whose signature is to be checked elsewhere (another thread). */
+export interface Prepared {
+  readonly sentAt: number
+  /** What to verify; `undefined` when the context does not verify this envelope. */
+  readonly signed: SignedParts | undefined
+}
+
+/**
+ * `complete` in two halves, for a receiver that verifies signatures off its thread: steps 8 and 9
+ * and the parts step 10 needs now, then `completeVerified` with the result of the check.
+ */
+export const prepare = (candidate: Candidate, context: AcceptContext, now: number): Result.Result<Prepared, EnvelopeRejected> => {
+  const sentAt = Envelope.timestampMillis(candidate.header.timestamp)
+  const stale = checkFresh(candidate, context, now, sentAt)
+  if (stale !== undefined) return Result.fail(stale)
+  if (!mustVerify(candidate, context)) return Result.succeed({ sentAt, signed: undefined })
+  const signed = Envelope.signedParts(candidate.header, context.publicKeyOf?.(candidate.header.from))
+  return signed === undefined ? Result.fail(invalidSignature(candidate)) : Result.succeed({ sentAt, signed })
+}
+
+/** The second half of `complete`: step 10's result (`valid`), step 11 and the record, at the `now` given to `prepare`. */
+export const completeVerified = (
+  candidate: Candidate,
+  context: AcceptContext,
+  now: number,
+  prepared: Prepared,
+  valid: boolean
+): Result.Result<Accepted, EnvelopeRejected> =>
+  valid ? finish(candidate, context, now, prepared.sentAt) : Result.fail(invalidSignature(candidate))
+
 /** Steps 7 to 11 and the record, with the context's `checkTo`, the `Clock` and the `Ed25519` service. */
 export const completeEffect = Effect.fnUntraced(function*(
   candidate: Candidate,

@@ -341,7 +341,7 @@ export const sign = <T extends Type>(
  * when one cannot be read. `publicKey` is the key of `from` when the caller holds it already
  * validated (decoding the DID checks its curve point, which costs more than the verification).
  */
-const signedParts = (envelope: { readonly from: string; readonly signature: string }, publicKey?: Uint8Array) => {
+export const signedParts = (envelope: { readonly from: string; readonly signature: string }, publicKey?: Uint8Array) => {
   let key = publicKey
   if (key === undefined) {
     const decoded = Did.decode(envelope.from)
