@@ -11,6 +11,26 @@ const native = NodeDataChannelTransport.make({ bindAddress: "127.0.0.1" })
 const spied = (prepare: (sdp: string, context: { readonly failedAttempts: number }) => RemoteOffer) =>
   Layer.succeed(Transport, Transport.of({ ...native, prepareRemoteOffer: prepare }))
 
+/**
+ * Two agents on node-datachannel, connected and exchanging over a real channel, whose answerer
+ * prepared each remote offer with the attempt context `attempt` gives; the prepared offers.
+ */
+const connectedPreparing = (attempt: (context: { readonly failedAttempts: number }) => { readonly failedAttempts: number }) =>
+  Effect.gen(function*() {
+    const prepared: Array<RemoteOffer> = []
+    const transport = spied((sdp, context) => {
+      const offer = native.prepareRemoteOffer(sdp, attempt(context))
+      prepared.push(offer)
+      return offer
+    })
+    const signalingHub = yield* hub
+    const alice = yield* agentOnHub(signalingHub, transport)
+    const bob = yield* agentOnHub(signalingHub, transport)
+    const { answerer, offerer } = yield* connectPair(alice, bob)
+    yield* exchange(offerer, answerer)
+    return { offerer, answerer, prepared }
+  })
+
 /** Signaling that counts what it sends, by type. */
 const counting = (sent: Map<string, number>): Layer.Layer<Signaling, never, Signaling> =>
   Layer.effect(
@@ -49,17 +69,7 @@ describe("node-datachannel connection setup", () => {
 
   it.live("an answerer holding the offerer's candidates (a retried offer) connects as DTLS client", () =>
     Effect.gen(function*() {
-      const prepared: Array<RemoteOffer> = []
-      const transport = spied((sdp) => {
-        const offer = native.prepareRemoteOffer(sdp, { failedAttempts: 1 })
-        prepared.push(offer)
-        return offer
-      })
-      const signalingHub = yield* hub
-      const alice = yield* agentOnHub(signalingHub, transport)
-      const bob = yield* agentOnHub(signalingHub, transport)
-      const { answerer, offerer } = yield* connectPair(alice, bob)
-      yield* exchange(offerer, answerer)
+      const { offerer, prepared } = yield* connectedPreparing(() => ({ failedAttempts: 1 }))
       assert.strictEqual(prepared.length, 1)
       assert.isTrue(prepared[0]!.holdRemoteCandidates)
       assert.match(prepared[0]!.sdp, /^a=setup:actpass/m)
@@ -69,17 +79,7 @@ describe("node-datachannel connection setup", () => {
 
   it.live("a first offer makes the answerer the DTLS server, and keeps the candidates", () =>
     Effect.gen(function*() {
-      const prepared: Array<RemoteOffer> = []
-      const transport = spied((sdp, context) => {
-        const offer = native.prepareRemoteOffer(sdp, context)
-        prepared.push(offer)
-        return offer
-      })
-      const signalingHub = yield* hub
-      const alice = yield* agentOnHub(signalingHub, transport)
-      const bob = yield* agentOnHub(signalingHub, transport)
-      const { answerer, offerer } = yield* connectPair(alice, bob)
-      yield* exchange(offerer, answerer)
+      const { offerer, prepared } = yield* connectedPreparing((context) => context)
       assert.isFalse(prepared[0]!.holdRemoteCandidates)
       assert.match(prepared[0]!.sdp, /^a=candidate:/m)
       assert.match(yield* offerer.peer.remoteSdp, /^a=setup:passive/m)
