@@ -9,7 +9,8 @@
  */
 import * as Dgram from "node:dgram"
 import { Effect, Layer } from "effect"
-import { Signaling } from "../../src/client/Signaling.ts"
+import type { Signaling } from "../../src/client/Signaling.ts"
+import { wrapSend } from "./signalingSend.ts"
 
 export interface UdpRelay {
   /** The proxy port standing for 127.0.0.1:`port` (opened on first use). */
@@ -128,25 +129,17 @@ const rewriteSdp = (relay: UdpRelay, sdp: string): Effect.Effect<string> =>
  * sender's own signaling: what it signs already carries the rewritten addresses.
  */
 export const tap = (relay: UdpRelay): Layer.Layer<Signaling, never, Signaling> =>
-  Layer.effect(
-    Signaling,
+  wrapSend((send) => (to, type, payload, correlationId) =>
     Effect.gen(function*() {
-      const inner = yield* Signaling
-      return Signaling.of({
-        ...inner,
-        send: (to, type, payload, correlationId) =>
-          Effect.gen(function*() {
-            const p = payload as Record<string, unknown>
-            let rewritten: Record<string, unknown> = p
-            if ((type === "OFFER" || type === "ANSWER") && typeof p["sdp"] === "string") {
-              rewritten = { ...p, sdp: yield* rewriteSdp(relay, p["sdp"]) }
-            } else if (type === "ICE_CANDIDATE" && typeof p["candidate"] === "string" && p["candidate"] !== "") {
-              const candidate = yield* rewriteLine(relay, p["candidate"])
-              if (candidate === undefined) return "not sent: not on the relay"
-              rewritten = { ...p, candidate }
-            }
-            return yield* inner.send(to, type, rewritten as typeof payload, correlationId)
-          })
-      })
+      const p = payload as Record<string, unknown>
+      let rewritten: Record<string, unknown> = p
+      if ((type === "OFFER" || type === "ANSWER") && typeof p["sdp"] === "string") {
+        rewritten = { ...p, sdp: yield* rewriteSdp(relay, p["sdp"]) }
+      } else if (type === "ICE_CANDIDATE" && typeof p["candidate"] === "string" && p["candidate"] !== "") {
+        const candidate = yield* rewriteLine(relay, p["candidate"])
+        if (candidate === undefined) return "not sent: not on the relay"
+        rewritten = { ...p, candidate }
+      }
+      return yield* send(to, type, rewritten as typeof payload, correlationId)
     })
   )

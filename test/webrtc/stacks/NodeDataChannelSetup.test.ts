@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Stream } from "effect"
-import { Signaling } from "../../../src/client/Signaling.ts"
+import type { Signaling } from "../../../src/client/Signaling.ts"
+import { wrapSend } from "../signalingSend.ts"
 import * as NodeDataChannelTransport from "../../../src/webrtc/stacks/NodeDataChannelTransport.ts"
 import { type RemoteOffer, Transport } from "../../../src/webrtc/peer/Transport.ts"
 import { agentOnHub, connectPair, exchange, hub } from "../fixtures.ts"
@@ -33,19 +34,10 @@ const connectedPreparing = (attempt: (context: { readonly failedAttempts: number
 
 /** Signaling that counts what it sends, by type. */
 const counting = (sent: Map<string, number>): Layer.Layer<Signaling, never, Signaling> =>
-  Layer.effect(
-    Signaling,
-    Effect.gen(function*() {
-      const inner = yield* Signaling
-      return Signaling.of({
-        ...inner,
-        send: (to, type, payload, correlationId) => {
-          sent.set(type, (sent.get(type) ?? 0) + 1)
-          return inner.send(to, type, payload, correlationId)
-        }
-      })
-    })
-  )
+  wrapSend((send) => (to, type, payload, correlationId) => {
+    sent.set(type, (sent.get(type) ?? 0) + 1)
+    return send(to, type, payload, correlationId)
+  })
 
 describe("node-datachannel connection setup", () => {
   it.live("candidates the offer and answer carry are not trickled again (each would be a signed message through the gateway)", () =>
