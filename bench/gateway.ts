@@ -26,7 +26,7 @@
  * default interval, the gateway's CPU% over a window and RSS per agent, beside a raw `ws` server
  * holding N connections that exchange the same tiny frame each interval. Environment:
  * GATEWAY_BENCH_IDLE_AGENTS (10000; a comma-separated list runs each count), GATEWAY_BENCH_HEARTBEAT_MS
- * (20000, the default `heartbeatIntervalMs`), GATEWAY_BENCH_IDLE_WINDOW (seconds, 40),
+ * (the default `heartbeatIntervalMs`, 45000), GATEWAY_BENCH_IDLE_WINDOW (seconds; 40 or one interval if longer),
  * GATEWAY_BENCH_IDLE_SERVERS (frame,ping,none,raw: which servers to run). Each process holds one file
  * descriptor per agent: N must stay under `ulimit -n` (20,000 on the machine this was written on).
  */
@@ -40,6 +40,7 @@ import { Effect, Exit, Redacted, Scope } from "effect"
 import * as RedisServer from "../test/gateway/redisServer.ts"
 import { startNodeFlags } from "../test/processes.ts"
 import { availableParallelism } from "node:os"
+import * as GatewayConfig from "../src/gateway/GatewayConfig.ts"
 import * as VerifyPool from "../src/gateway/VerifyPool.ts"
 import * as Verify from "./gateway/verify.ts"
 
@@ -73,8 +74,9 @@ const PARTS = new Set((process.env.GATEWAY_BENCH_PARTS ?? "relay,memory,flood,cl
 const IDLE_BUDGET_MS = 50_000
 const HUGE = { perSecond: 1e9, burst: 1e9 }
 const IDLE_AGENTS = (process.env.GATEWAY_BENCH_IDLE_AGENTS ?? "10000").split(",").map(Number).filter((n) => n > 0)
-const HEARTBEAT_MS = env("GATEWAY_BENCH_HEARTBEAT_MS", 20_000)
-const IDLE_WINDOW_MS = env("GATEWAY_BENCH_IDLE_WINDOW", 40) * 1000
+const HEARTBEAT_MS = env("GATEWAY_BENCH_HEARTBEAT_MS", GatewayConfig.defaults.heartbeatIntervalMs)
+// At least one interval, so every agent's heartbeat falls into the window.
+const IDLE_WINDOW_MS = env("GATEWAY_BENCH_IDLE_WINDOW", Math.max(40, HEARTBEAT_MS / 1000)) * 1000
 const IDLE_SERVERS = new Set((process.env.GATEWAY_BENCH_IDLE_SERVERS ?? "frame,ping,none,raw").split(",").map((s) => s.trim()))
 
 // ---------------------------------------------------------------------------

@@ -522,22 +522,23 @@ export const make = Effect.fnUntraced(function*(config: GatewayClientConfig) {
         }
       })
       // The unsigned heartbeat frame, written at once (not behind queued envelopes); the gateway
-      // answers it with HEARTBEAT_ACK. No answer within an interval: the gateway is gone.
+      // answers it with HEARTBEAT_ACK. No answer within an interval (at most 20 s): the gateway is gone.
+      const answerMs = Heartbeat.answerWithinMs(session.heartbeatIntervalMs)
       const heartbeat = Effect.gen(function*() {
         while (true) {
           yield* Effect.sleep(session.heartbeatIntervalMs)
           if (signedPings) {
-            const answered = yield* Effect.result(request({ type: "PING", payload: {} }, session.heartbeatIntervalMs))
+            const answered = yield* Effect.result(request({ type: "PING", payload: {} }, answerMs))
             if (answered._tag === "Success") continue
             if (isFatal(answered.failure)) return yield* answered.failure
-            return yield* lostRegistered(`no PONG within ${session.heartbeatIntervalMs} ms`)
+            return yield* lostRegistered(`no PONG within ${answerMs} ms`)
           }
           const answer = yield* Deferred.make<void>()
           heartbeatAnswer = answer
           yield* write(Heartbeat.FRAME)
-          const answered = yield* Deferred.await(answer).pipe(Effect.timeoutOption(session.heartbeatIntervalMs))
+          const answered = yield* Deferred.await(answer).pipe(Effect.timeoutOption(answerMs))
           heartbeatAnswer = undefined
-          if (Option.isNone(answered)) return yield* lostRegistered(`no heartbeat answer within ${session.heartbeatIntervalMs} ms`)
+          if (Option.isNone(answered)) return yield* lostRegistered(`no heartbeat answer within ${answerMs} ms`)
         }
       })
       // Whichever ends first (they only end by failing) ends the connection.

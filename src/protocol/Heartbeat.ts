@@ -40,6 +40,15 @@ export const MAX_CHARS = 64
 /** Whether a text frame is short enough to be a heartbeat or its answer (and too short to be an envelope). */
 export const isShort = (frame: string): boolean => frame.length <= MAX_CHARS
 
+/** The longest an agent waits for a heartbeat's answer (PROTOCOL.md 4.3). */
+export const MAX_ANSWER_MS = 20_000
+
+/**
+ * How long an agent waits for the answer to a heartbeat sent every `heartbeatIntervalMs`: one
+ * interval, at most 20 s, so a long interval does not also make a silent gateway slow to notice.
+ */
+export const answerWithinMs = (heartbeatIntervalMs: number): number => Math.min(heartbeatIntervalMs, MAX_ANSWER_MS)
+
 /** A short frame that is not the expected heartbeat frame. */
 export class MalformedHeartbeat extends Schema.TaggedError<MalformedHeartbeat>()("MalformedHeartbeat", {
   reason: Schema.String

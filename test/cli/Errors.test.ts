@@ -10,6 +10,7 @@ import { createServer as createTcpServer, type Server } from "node:net"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
 import { freePort, startProcess } from "../gateway/fixtures.ts"
 import { background, CLI, line, ROOT, runCli, runNode, temporaryFolder } from "../processes.ts"
 
@@ -135,7 +136,7 @@ describe("aiconexus gateway: what cannot start says why in one line", () => {
         [{ AICONEXUS_PORT: "abc" }, [], `error: invalid configuration: AICONEXUS_PORT="abc": expected a string representing a finite number`],
         [{ AICONEXUS_AGENTS_ENDPOINT: "maybe" }, [], `error: invalid configuration: AICONEXUS_AGENTS_ENDPOINT="maybe": expected "auto" | "on" | "off"`],
         [{ AICONEXUS_PORT: "99999" }, [], "error: invalid gateway configuration: port (AICONEXUS_PORT, --port) must be 0-65535, not 99999"],
-        [{ AICONEXUS_SESSION_TIMEOUT_MS: "100" }, [], "error: invalid gateway configuration: sessionTimeoutMs (AICONEXUS_SESSION_TIMEOUT_MS, 100) must exceed 2 × heartbeatIntervalMs (AICONEXUS_HEARTBEAT_INTERVAL_MS, 20000)"],
+        [{ AICONEXUS_SESSION_TIMEOUT_MS: "100" }, [], `error: invalid gateway configuration: sessionTimeoutMs (AICONEXUS_SESSION_TIMEOUT_MS, 100) must exceed 2 × heartbeatIntervalMs (AICONEXUS_HEARTBEAT_INTERVAL_MS, ${GatewayConfig.defaults.heartbeatIntervalMs})`],
         [{}, ["--port", "99999"], "error: Invalid value for flag --port: \"99999\". Expected: Schema validation failed: Expected a value between 0 and 65535\nsee aiconexus gateway --help"]
       ]
       for (const [env, args, expected] of cases) {

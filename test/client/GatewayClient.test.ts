@@ -1,5 +1,6 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect, Fiber, Option, Stream } from "effect"
+import * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import { SDP } from "../fixtures/samples.ts"
 import { client } from "./fixtures.ts"
@@ -13,7 +14,8 @@ layer(CurrentGateway.layer, { excludeTestServices: true })("GatewayClient agains
       const session = yield* agent.session
       assert.strictEqual(session.gatewayDid, gateway.did)
       assert.strictEqual(session.url, gateway.url)
-      assert.strictEqual(session.heartbeatIntervalMs, 20_000)
+      assert.strictEqual(session.heartbeatIntervalMs, GatewayConfig.defaults.heartbeatIntervalMs)
+      assert.strictEqual(session.sessionTimeoutMs, GatewayConfig.defaults.sessionTimeoutMs)
       assert.deepStrictEqual(session.iceServers, [])
       const state = yield* agent.state
       assert.strictEqual(state._tag, "Registered")

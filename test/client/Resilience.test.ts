@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Context, Effect, Exit, Fiber, Layer, Option, Schedule, Scope, Stream } from "effect"
+import { TestClock } from "effect/testing"
 import type { GatewayClient } from "../../src/client/GatewayClient.ts"
 import { KnownGateways } from "../../src/client/KnownGateways.ts"
 import * as Envelope from "../../src/protocol/Envelope.ts"
@@ -179,6 +180,24 @@ describe("GatewayClient against a misbehaving gateway", () => {
       // It comes back on its own.
       yield* gateway.nextSession
       yield* registeredAgain(agent)
+    }))
+
+  it.effect("waits at most 20 s for a heartbeat's answer, however long the interval (TestClock)", () =>
+    Effect.gen(function*() {
+      // Signed frames carry the clock's time: start it at the wall clock's.
+      yield* TestClock.setTime(Date.now())
+      const gateway = yield* FakeGateway.start({ heartbeatIntervalMs: 60_000 })
+      const agent = yield* client({ urls: [gateway.url], reconnect: Schedule.spaced("50 millis") })
+      yield* agent.session
+      const session = yield* gateway.nextSession
+      yield* TestClock.adjust(60_000)
+      assert.strictEqual(yield* session.nextReceived, Heartbeat.FRAME)
+      yield* TestClock.adjust(Heartbeat.MAX_ANSWER_MS - 1)
+      assert.strictEqual((yield* agent.state)._tag, "Registered")
+      const lost = yield* Effect.forkChild(untilState(agent, "Reconnecting"))
+      yield* TestClock.adjust(1)
+      const state = yield* Fiber.join(lost)
+      assert.include(state._tag === "Reconnecting" ? state.error.reason : "", `no heartbeat answer within ${Heartbeat.MAX_ANSWER_MS} ms`)
     }))
 
   it.live("stays registered while every heartbeat is answered with HEARTBEAT_ACK", () =>

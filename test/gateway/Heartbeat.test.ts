@@ -7,12 +7,14 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import * as Gateway from "../../src/gateway/Gateway.ts"
-import type * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
+import * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
 import * as Envelope from "../../src/protocol/Envelope.ts"
 import * as Heartbeat from "../../src/protocol/Heartbeat.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import { testConfig } from "./fixtures.ts"
 import * as RawClient from "./RawClient.ts"
+
+const { defaults } = GatewayConfig
 
 // Gateways built inside the test: with `it.effect` their timers run on the TestClock.
 const withGateway = <A, E, R>(effect: Effect.Effect<A, E, R | Gateway.Gateway>, overrides: Partial<GatewayConfig.GatewayConfig> = {}) =>
@@ -30,9 +32,10 @@ describe("gateway heartbeat", () => {
     withGateway(Effect.gen(function*() {
       const gateway = yield* Gateway.Gateway
       const { a: quietSocket, alice: quiet, b: beating, bob } = yield* RawClient.registeredPair(gateway.url, gateway.did)
-      // 80 s of heartbeats every 20 s (the session timeout is 60 s), in both spellings the Schema accepts.
+      // Four default intervals of heartbeats (longer than the session timeout), in both spellings the Schema accepts.
+      assert.isAbove(4 * defaults.heartbeatIntervalMs, defaults.sessionTimeoutMs)
       for (const frame of [Heartbeat.FRAME, `{ "type" : "HEARTBEAT" }`, Heartbeat.FRAME, Heartbeat.FRAME]) {
-        yield* TestClock.adjust("20 seconds")
+        yield* TestClock.adjust(defaults.heartbeatIntervalMs)
         yield* beating.send(frame)
         assert.strictEqual(yield* beating.next(), Heartbeat.ACK_FRAME)
       }
@@ -47,17 +50,18 @@ describe("gateway heartbeat", () => {
       assert.strictEqual(sample(yield* metrics(gateway), "aiconexus_gateway_heartbeats_total"), 4)
     })))
 
-  it.effect("a refused heartbeat is no activity: malformed ones every 15 s do not keep a session (TestClock)", () =>
+  it.effect("a refused heartbeat is no activity: malformed ones every quarter of the session timeout do not keep a session (TestClock)", () =>
     withGateway(Effect.gen(function*() {
       const gateway = yield* Gateway.Gateway
       const { a } = yield* RawClient.registeredPair(gateway.url, gateway.did)
+      const quarter = defaults.sessionTimeoutMs / 4
       for (let i = 0; i < 3; i++) {
-        yield* TestClock.adjust("15 seconds")
+        yield* TestClock.adjust(quarter)
         yield* a.send(`{"type":"HEARTBEAT","n":${i}}`)
         assert.strictEqual((yield* a.nextOfType("ERROR")).payload.code, "MALFORMED_MESSAGE")
       }
-      // 61 s after registration, nothing accepted since.
-      yield* TestClock.adjust("16 seconds")
+      // One second past the session timeout after registration, nothing accepted since.
+      yield* TestClock.adjust(quarter + 1000)
       yield* settle
       assert.strictEqual((yield* a.closed).code, 4004)
     })))

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import * as Gateway from "../../src/gateway/Gateway.ts"
+import * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
 import * as Envelope from "../../src/protocol/Envelope.ts"
 import { testConfig } from "./fixtures.ts"
 import * as RawClient from "./RawClient.ts"
@@ -31,9 +32,9 @@ describe("gateway timeouts (TestClock)", () => {
     withGateway(Effect.gen(function*() {
       const gateway = yield* Gateway.Gateway
       const { a: q, alice: quiet, b: c, bob: chatty } = yield* RawClient.registeredPair(gateway.url, gateway.did)
-      // The chatty agent pings every 20 s; the quiet one says nothing.
+      // The chatty agent pings every third of the session timeout; the quiet one says nothing.
       for (let i = 0; i < 3; i++) {
-        yield* TestClock.adjust("20 seconds")
+        yield* TestClock.adjust(GatewayConfig.defaults.sessionTimeoutMs / 3)
         yield* c.send(Envelope.encode(yield* Envelope.make(chatty, { type: "PING", to: gateway.did, payload: { sequence: i } })))
         assert.strictEqual((yield* c.nextOfType("PONG")).payload.sequence, i)
       }
