@@ -23,7 +23,8 @@
  * keep flowing; time until both agents are registered again); a peer SIGKILLed (time until the
  * other side's session ends, and the typed failure of a call); Redis restarted under a two-node
  * cluster (time until cross-node routing works again); packet loss and delay with tc netem in a
- * network namespace (an ordered data channel delivers everything intact).
+ * network namespace, and (for kernels without netem) random loss by iptables' statistic match
+ * there (echo calls over an ordered data channel are all answered).
  *
  * DID churn (on request): fresh DIDs registering and leaving, the gateway's heap after a full GC
  * against the DIDs seen (the caches keyed by DID fill to their caps, then the heap is flat).

@@ -349,25 +349,28 @@ const lossyPath = (loss: number, delayMs: number) =>
     )
   }).pipe(Effect.scoped)
 
-/** The network namespace of the netem fault (this process's own). */
+/** The network namespace of the netem and iptables faults (this process's own). */
 const NETNS = `aiconexus-hostile-${process.pid}`
 
-/** Loss and delay on the loopback of a namespace of its own: the gateway and both agents inside it; echo calls must come back intact. */
-const netem = async (loss: string, delay: string) => {
+/**
+ * Echo calls between two agents through a gateway, all three in a network namespace of their own
+ * whose loopback is impaired by `impair` (commands run inside it); every call must be answered.
+ */
+const impairedNamespace = async (label: string, impair: ReadonlyArray<ReadonlyArray<string>>) => {
   try {
     execFileSync("ip", ["netns", "add", NETNS])
   } catch (cause) {
-    console.log(`netem: cannot create a network namespace (${cause instanceof Error ? cause.message.split("\n")[0] : String(cause)}); skipped`)
+    console.log(`${label}: cannot create a network namespace (${cause instanceof Error ? cause.message.split("\n")[0] : String(cause)}); skipped`)
     return
   }
   const started: Array<Child> = []
   try {
     execFileSync("ip", ["netns", "exec", NETNS, "ip", "link", "set", "lo", "up"])
     try {
-      execFileSync("ip", ["netns", "exec", NETNS, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "loss", loss, "delay", delay], { stdio: "pipe" })
+      for (const command of impair) execFileSync("ip", ["netns", "exec", NETNS, ...command], { stdio: "pipe" })
     } catch (cause) {
       const reason = cause instanceof Error && "stderr" in cause ? String(cause.stderr).trim() : String(cause)
-      console.log(`tc netem (loss ${loss}, delay ${delay}) | not run: tc cannot add netem here (${reason}; the kernel lacks sch_netem)`)
+      console.log(`${label} | not run: ${reason}`)
       return
     }
     const inNs = (name: string, script: string, args: ReadonlyArray<string>) => start(name, script, args, [], ["ip", "netns", "exec", NETNS])
@@ -381,15 +384,31 @@ const netem = async (loss: string, delay: string) => {
     started.push(honest)
     const quiet = await honest.next("phase", 120_000)
     const latency = quiet.latency as { count: number; p50: number; p99: number }
+    const dropped = impair.some((command) => command[0] === "iptables")
+      ? `; packets dropped by the kernel: ${execFileSync("ip", ["netns", "exec", NETNS, "iptables", "-L", "INPUT", "-v", "-n", "-x"]).toString().split("\n").find((line) => line.includes("statistic"))?.trim().split(/\s+/)[0] ?? "?"}`
+      : ""
     console.log(
-      `tc netem on lo (loss ${loss}, delay ${delay}) | echo calls over an ordered, reliable channel: ${latency.count} came back intact, ` +
-        `failed ${JSON.stringify(quiet.failures)}; p50 ${fixed(latency.p50, 1)} ms, p99 ${fixed(latency.p99, 1)} ms`
+      `${label} | echo calls over an ordered, reliable channel: ${latency.count} answered, ` +
+        `failed ${JSON.stringify(quiet.failures)}; p50 ${fixed(latency.p50, 1)} ms, p99 ${fixed(latency.p99, 1)} ms${dropped}`
     )
   } finally {
     for (const child of started.reverse()) await child.stop()
     execFileSync("ip", ["netns", "delete", NETNS])
   }
 }
+
+/** Loss and delay by `tc netem` on the namespace's loopback (needs the kernel's sch_netem). */
+const netem = (loss: string, delay: string) =>
+  impairedNamespace(`tc netem on lo (loss ${loss}, delay ${delay})`, [["tc", "qdisc", "add", "dev", "lo", "root", "netem", "loss", loss, "delay", delay]])
+
+/**
+ * Loss in the kernel without netem: iptables' `statistic` match drops a random share of every
+ * packet the namespace's loopback delivers (TCP to the gateway and the peers' UDP alike).
+ */
+const kernelLoss = (probability: number) =>
+  impairedNamespace(`iptables random drop on lo (${probability * 100} % of packets, no added delay)`, [
+    ["iptables", "-A", "INPUT", "-m", "statistic", "--mode", "random", "--probability", String(probability), "-j", "DROP"]
+  ])
 
 export const run = async () => {
   console.log("\nfaults (gateways, agents and Redis each in a process of its own; the lossy path in this one)")
@@ -402,7 +421,8 @@ export const run = async () => {
     ["peer kill", peerKill],
     ["redis restart", () => redisRestart(3000)],
     ["lossy path", () => Effect.runPromise(lossyPath(0.05, 20))],
-    ["netem", () => netem("5%", "20ms")]
+    ["netem", () => netem("5%", "20ms")],
+    ["kernel loss", () => kernelLoss(0.05)]
   ] as const) {
     if (only !== undefined && !only.some((o) => name.startsWith(o))) continue
     try {
