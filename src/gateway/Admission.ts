@@ -4,8 +4,10 @@
  *
  * An address whose sessions the gateway keeps closing for abuse (`isAbuseClose`: too many refused
  * frames, over the rate limit, too large, not reading) is refused for a while: each such close
- * takes a token from the address's abuse bucket (`AICONEXUS_ABUSE_CLOSES_PER_IP_*`), and while it
- * is empty upgrades from that address get 429. Without it a host that gets its sessions closed
+ * takes a token from the address's abuse bucket (`AICONEXUS_ABUSE_CLOSES_PER_IP_*`); until it is
+ * full again every upgrade from that address takes a token too, and with none left gets 429. Sessions
+ * already open when the first abuse close came are not counted at the door, so they are closed in
+ * turn without new ones replacing them faster than the bucket's rate. Without it a host that gets its sessions closed
  * could open fresh ones at the handshake rate, each with fresh per-session budgets (a fresh DID
  * brings full rate buckets), so the work one address makes the gateway do per second would be the
  * handshake rate times a session's whole allowance.
@@ -58,7 +60,9 @@ export const make = (config: GatewayConfig) => {
       if (sessions >= config.maxSessions) return 503
       const open = connections.get(ip) ?? 0
       if (open >= config.maxConnectionsPerIp) return 429
-      if (!abuse.hasToken(ip, now)) return 429
+      // On probation (an abuse close not yet refilled): every new session costs a token, so an
+      // address that gets its sessions closed opens at most the bucket's rate of new ones.
+      if (!abuse.isFull(ip, now) && !abuse.take(ip, now)) return 429
       if (!handshakes.take(ip, now)) return 429
       connections.set(ip, open + 1)
       sessions++

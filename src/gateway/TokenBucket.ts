@@ -35,10 +35,6 @@ export const take = (bucket: TokenBucket, now: number): boolean => {
   return true
 }
 
-/** Whether `take` would succeed at `now`, without taking. */
-export const hasToken = (bucket: TokenBucket, now: number): boolean =>
-  Math.min(bucket.rate.burst, bucket.tokens + (Math.max(0, now - bucket.updatedAt) * bucket.rate.perSecond) / 1000) >= 1
-
 /** Whether a bucket would be full at `now` (it can be forgotten without changing behaviour). */
 export const isFull = (bucket: TokenBucket, now: number): boolean =>
   bucket.tokens + ((now - bucket.updatedAt) * bucket.rate.perSecond) / 1000 >= bucket.rate.burst
@@ -70,10 +66,10 @@ export const keyed = (rate: Rate, capacity: number) => {
       }
       return take(bucket, now)
     },
-    /** Whether `take(key, now)` would succeed, without taking (a key without a bucket has a full one). */
-    hasToken: (key: string, now: number): boolean => {
+    /** Whether the bucket of `key` is full at `now` (a key without a bucket has a full one). */
+    isFull: (key: string, now: number): boolean => {
       const bucket = buckets.get(key)
-      return bucket === undefined || hasToken(bucket, now)
+      return bucket === undefined || isFull(bucket, now)
     },
     size: () => buckets.size
   }
