@@ -117,7 +117,7 @@ export const defaults: GatewayConfig = {
   abuseClosesPerIp: { perSecond: 1, burst: 10 },
   trustedProxies: [],
   maxRejectedFrames: 20,
-  maxRejectedBytes: 256 * 1024,
+  maxRejectedBytes: 64 * 1024,
   maxRateLimitStrikes: 50,
   verifyRelaySignatures: true,
   verifyWorkers: undefined,
