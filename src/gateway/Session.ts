@@ -104,7 +104,7 @@ const FRAMES_PER_TURN = 16
  * turn costs about one large frame's parse whatever the frames' size, so a flood of 60 KB frames
  * holds the event loop no longer per turn than a flood of small ones.
  */
-export const BYTES_PER_TURN = 64 * 1024
+const BYTES_PER_TURN = 64 * 1024
 
 const frameSize = (frame: string | Uint8Array): number => typeof frame === "string" ? frame.length : frame.byteLength
 
