@@ -32,7 +32,8 @@
  * Environment: HOSTILE_BENCH_PARTS (gateway,agent,fuzz,faults; add soak for the 10-minute soak,
  * did-churn for the DID churn), HOSTILE_BENCH_DID_CHURN_TURNS (8),
  * HOSTILE_BENCH_ATTACK_SECONDS (8), HOSTILE_BENCH_ATTACKS (a comma list of attack names),
- * HOSTILE_BENCH_FUZZ (1050000), HOSTILE_BENCH_SOAK_SECONDS (600). The machine these numbers come
+ * HOSTILE_BENCH_FUZZ (1050000), HOSTILE_BENCH_SOAK_SECONDS (600), HOSTILE_BENCH_CPU_PROF (a folder: profile
+ * each attacked gateway with --cpu-prof). The machine these numbers come
  * from is shared and small: read the ratios, not the absolute values.
  */
 import { rmSync } from "node:fs"
@@ -55,6 +56,8 @@ const PARTS = new Set((process.env.HOSTILE_BENCH_PARTS ?? "gateway,agent,fuzz,fa
 const ATTACK_MS = env("HOSTILE_BENCH_ATTACK_SECONDS", 8) * 1000
 const FUZZ_INPUTS = env("HOSTILE_BENCH_FUZZ", 1_050_000)
 const SOAK_MS = env("HOSTILE_BENCH_SOAK_SECONDS", 600) * 1000
+/** HOSTILE_BENCH_CPU_PROF=<dir>: each attacked gateway process writes a V8 CPU profile there (bench/gateway/profile.ts summarises it). */
+const CPU_PROF_DIR = process.env.HOSTILE_BENCH_CPU_PROF
 
 interface Attack {
   readonly name: string
@@ -134,7 +137,7 @@ interface AttackResult {
 }
 
 const runAttack = async (attack: Attack): Promise<AttackResult> => {
-  const server = start(`gateway (${attack.name})`, GATEWAY_SCRIPT, gatewayArgs({}))
+  const server = start(`gateway (${attack.name})`, GATEWAY_SCRIPT, gatewayArgs({}), CPU_PROF_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`])
   try {
     const { url } = await server.next("listening", 30_000)
     const honest = start("pingpong", "load.ts", [JSON.stringify({ mode: "pingpong", url, intervalMs: 25, phaseMs: ATTACK_MS })])

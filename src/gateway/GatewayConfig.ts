@@ -45,6 +45,11 @@ export interface GatewayConfig {
   readonly headerTimeoutMs: number
   /** New connections (handshakes) from one client IP. */
   readonly handshakeRatePerIp: Rate
+  /**
+   * Sessions of one client IP the gateway may close for abuse (4000, 4003, 1009, or dropped for
+   * not reading); past it, upgrades from that IP get 429 until the bucket refills (`Admission`).
+   */
+  readonly abuseClosesPerIp: Rate
   /** Peers whose X-Forwarded-For header is believed. */
   readonly trustedProxies: ReadonlyArray<string>
   /** Rejected frames a session may send before it is closed with 4000. */
@@ -109,9 +114,10 @@ export const defaults: GatewayConfig = {
   maxTcpConnectionsPerIp: 300,
   headerTimeoutMs: 5_000,
   handshakeRatePerIp: { perSecond: 20, burst: 100 },
+  abuseClosesPerIp: { perSecond: 1, burst: 10 },
   trustedProxies: [],
   maxRejectedFrames: 20,
-  maxRejectedBytes: 256 * 1024,
+  maxRejectedBytes: 64 * 1024,
   maxRateLimitStrikes: 50,
   verifyRelaySignatures: true,
   verifyWorkers: undefined,
@@ -163,6 +169,7 @@ export const fromEnv: Config.Config<GatewayConfig> = Config.all({
   maxTcpConnectionsPerIp: int("AICONEXUS_MAX_TCP_CONNECTIONS_PER_IP", defaults.maxTcpConnectionsPerIp),
   headerTimeoutMs: int("AICONEXUS_HEADER_TIMEOUT_MS", defaults.headerTimeoutMs),
   handshakeRatePerIp: rate("AICONEXUS_HANDSHAKE_RATE_PER_IP", defaults.handshakeRatePerIp),
+  abuseClosesPerIp: rate("AICONEXUS_ABUSE_CLOSES_PER_IP", defaults.abuseClosesPerIp),
   trustedProxies: list("AICONEXUS_TRUSTED_PROXIES"),
   maxRejectedFrames: int("AICONEXUS_MAX_REJECTED_FRAMES", defaults.maxRejectedFrames),
   maxRejectedBytes: int("AICONEXUS_MAX_REJECTED_BYTES", defaults.maxRejectedBytes),

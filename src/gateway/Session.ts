@@ -99,6 +99,15 @@ const MAX_CHECKING = 64
 /** Frames one session handles in a row; its next ones wait a turn of the event loop, so a flood does not hold up the others. */
 const FRAMES_PER_TURN = 16
 
+/**
+ * Bytes of frames one session handles in a row (the first frame of a turn is always handled): a
+ * turn costs about one large frame's parse whatever the frames' size, so a flood of 60 KB frames
+ * holds the event loop no longer per turn than a flood of small ones.
+ */
+const BYTES_PER_TURN = 64 * 1024
+
+const frameSize = (frame: string | Uint8Array): number => typeof frame === "string" ? frame.length : frame.byteLength
+
 /** The session ended because the gateway closed it (the code is already sent). */
 class Closed extends Schema.TaggedError<Closed>()("Closed", { code: Schema.Number }) {}
 
@@ -295,6 +304,7 @@ class GatewaySession implements Session, Endpoint {
   #paused = false
   #endWhenIdle = false
   #handledInTurn = 0
+  #bytesInTurn = 0
   #turnScheduled = false
   /** Relayed frames out for their signature check, and the frames after them, in arrival order (made on first use). */
   #checking: Array<InOrder> | undefined = undefined
@@ -636,6 +646,10 @@ class GatewaySession implements Session, Endpoint {
     if (Result.isFailure(read)) return this.#inOrder(this.#refuse(read.failure, typeof frame === "string" ? frame.length : frame.byteLength))
     const candidate = read.success
     if (Envelope.relayedTypes.has(candidate.type)) return this.#inOrder(this.#relayChecked(candidate, now, receivedAt))
+    // DISCOVER's own rate before its signature is checked: a session over it buys no verification.
+    if (candidate.type === "DISCOVER" && !TokenBucket.take(this.#discoverBucket ??= TokenBucket.make(this.node.config.discoverRate, now), now)) {
+      return this.#inOrder(Effect.andThen(this.#sendError("RATE_LIMITED", "too many DISCOVER requests", candidate.header.id), this.#strike()))
+    }
     const session = this
     return this.#inOrder(Effect.gen(function*() {
       const result = yield* Effect.result(Accept.completeEffect(candidate, rules))
@@ -653,7 +667,7 @@ class GatewaySession implements Session, Endpoint {
           })
         }
         case "DISCOVER":
-          return yield* session.#discover(envelope, now)
+          return yield* session.#discover(envelope)
         case "UNREGISTER":
           yield* session.#unregister()
           return yield* session.#closeAndEnd(CloseCode.normal, "unregistered")
@@ -661,14 +675,11 @@ class GatewaySession implements Session, Endpoint {
     }))
   }
 
-  #discover(request: Envelope.Envelope<"DISCOVER">, now: number): Effect.Effect<void, Failure> {
+  #discover(request: Envelope.Envelope<"DISCOVER">): Effect.Effect<void, Failure> {
     const session = this
     const { config, registry } = this.node
     return Effect.gen(function*() {
-      if (!TokenBucket.take(session.#discoverBucket ??= TokenBucket.make(config.discoverRate, now), now)) {
-        yield* session.#sendError("RATE_LIMITED", "too many DISCOVER requests", request.id)
-        return yield* session.#strike()
-      }
+      // (Its rate was taken before the signature check, in `#registeredFrame`.)
       const page = yield* registry.discover({
         capability: request.payload.capability,
         tag: request.payload.tag,
@@ -745,6 +756,7 @@ class GatewaySession implements Session, Endpoint {
   nextTurn(): void {
     this.#turnScheduled = false
     this.#handledInTurn = 0
+    this.#bytesInTurn = 0
     this.#drain()
   }
 
@@ -798,9 +810,17 @@ class GatewaySession implements Session, Endpoint {
     if (this.#handledInTurn++ === 0) {
       queueMicrotask(() => {
         this.#handledInTurn = 0
+        this.#bytesInTurn = 0
       })
     }
+    this.#bytesInTurn += frameSize(frame)
     this.#handle(frame)
+  }
+
+  /** Whether `frame` may still be handled in this turn: within its frame count and byte budget. */
+  #fitsTurn(frame: string | Uint8Array): boolean {
+    return this.#handledInTurn === 0 ||
+      (this.#handledInTurn < FRAMES_PER_TURN && this.#bytesInTurn + frameSize(frame) <= BYTES_PER_TURN)
   }
 
   /** Handles held frames until the session is busy again, holds none, or has had its turn. */
@@ -808,7 +828,7 @@ class GatewaySession implements Session, Endpoint {
     this.#runChecked()
     const inbox = this.#inbox
     while (this.#inFlight === 0 && this.#hasRoomToCheck() && inbox !== undefined && inbox.length > 0) {
-      if (this.#handledInTurn >= FRAMES_PER_TURN) return this.#scheduleTurn()
+      if (!this.#fitsTurn(inbox[0]!)) return this.#scheduleTurn()
       this.#handleInTurn(inbox.shift()!)
     }
     if (this.#paused && this.#inFlight === 0 && (inbox === undefined || inbox.length === 0)) {
@@ -821,7 +841,7 @@ class GatewaySession implements Session, Endpoint {
     if (this.#phase === "ended") return
     const inbox = this.#inbox
     if (
-      this.#inFlight === 0 && (inbox === undefined || inbox.length === 0) && this.#handledInTurn < FRAMES_PER_TURN &&
+      this.#inFlight === 0 && (inbox === undefined || inbox.length === 0) && this.#fitsTurn(frame) &&
       this.#hasRoomToCheck()
     ) {
       return this.#handleInTurn(frame)

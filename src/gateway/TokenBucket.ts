@@ -66,6 +66,11 @@ export const keyed = (rate: Rate, capacity: number) => {
       }
       return take(bucket, now)
     },
+    /** Whether the bucket of `key` is full at `now` (a key without a bucket has a full one). */
+    isFull: (key: string, now: number): boolean => {
+      const bucket = buckets.get(key)
+      return bucket === undefined || isFull(bucket, now)
+    },
     size: () => buckets.size
   }
 }

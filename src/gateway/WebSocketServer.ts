@@ -45,12 +45,15 @@ class WsConnection implements Session.Connection {
   readonly #ws: WebSocket
   readonly #socket: Duplex
   readonly dialled: DialledUrl.Dialled
+  /** The gateway closed the session for abuse or dropped it: charged to the client's address (`Admission.penalize`). */
+  readonly #onAbuse: () => void
   #corked = false
 
-  constructor(ws: WebSocket, socket: Duplex, dialled: DialledUrl.Dialled) {
+  constructor(ws: WebSocket, socket: Duplex, dialled: DialledUrl.Dialled, onAbuse: () => void) {
     this.#ws = ws
     this.#socket = socket
     this.dialled = dialled
+    this.#onAbuse = onAbuse
   }
 
   /** Frames written in one turn of the event loop leave in one write (one system call). */
@@ -70,6 +73,14 @@ class WsConnection implements Session.Connection {
 
   close(code: number, reason: string): void {
     this.#ws.close(code, reason)
+    if (!Admission.isAbuseClose(code)) return
+    this.#onAbuse()
+    // Closed for what it sent: the rest of its input is read and dropped unparsed (no unmasking,
+    // no UTF-8 check of frames the session would ignore), and the gateway half-closes once the
+    // close frame is out, so the client's close arrives as the end of its stream (as `ws` does
+    // itself for a frame it cannot parse).
+    discardInput(this.#socket)
+    this.#socket.end()
   }
 
   bufferedBytes(): number {
@@ -81,12 +92,20 @@ class WsConnection implements Session.Connection {
   }
 
   abort(): void {
+    this.#onAbuse()
     this.#ws.terminate()
   }
 
   resume(): void {
     this.#ws.resume()
   }
+}
+
+/** Drops what arrives on `socket` from now on, unparsed: `ws`'s reader is detached. */
+const discardInput = (socket: Duplex): void => {
+  for (const listener of socket.listeners("data")) socket.removeListener("data", listener as (chunk: unknown) => void)
+  socket.on("data", ignore)
+  socket.resume()
 }
 
 const uncork = (connection: WsConnection) => connection.uncork()
@@ -135,11 +154,13 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
     answer(socket, status, body)
   }
 
-  const start = (ws: WebSocket, socket: Duplex, dialled: DialledUrl.Dialled) => {
-    const session = Session.start(node, new WsConnection(ws, socket, dialled))
+  const start = (ws: WebSocket, socket: Duplex, dialled: DialledUrl.Dialled, ip: string) => {
+    const penalize = () => admission.penalize(ip, clock.currentTimeMillisUnsafe())
+    const session = Session.start(node, new WsConnection(ws, socket, dialled, penalize))
     handshaking.add(session)
     ws.on("message", (data, isBinary) => session.receive(isBinary ? data as Buffer : data.toString()))
-    ws.on("error", ignore)
+    // A frame `ws` cannot read (too large: 1009, not UTF-8, bad framing): it closes the socket itself; charged as abuse.
+    ws.on("error", penalize)
     ws.on("close", () => {
       if (handshaking.delete(session) || registered.delete(session)) runFork(session.closed)
     })
@@ -173,7 +194,7 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
     guard.upgraded(request.socket)
     // The 101 response and the CHALLENGE leave in one write (one system call less per registration).
     socket.cork()
-    wss.handleUpgrade(request, socket, head, (ws) => start(ws, socket, dialled))
+    wss.handleUpgrade(request, socket, head, (ws) => start(ws, socket, dialled, ip))
     process.nextTick(uncorkSocket, socket)
   }
 

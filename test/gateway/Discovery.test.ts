@@ -111,4 +111,20 @@ layer(Gateway.layerMemory(testConfig({ discoverRate: { perSecond: 0.001, burst: 
       yield* caller.client.send(Envelope.encode(yield* Envelope.make(caller.identity, { type: "PING", to: gateway.did, payload: {} })))
       assert.strictEqual((yield* caller.client.nextEnvelope()).type, "PONG")
     }))
+
+  it.effect("refuses a DISCOVER over its rate before checking its signature (a scraper buys no verification)", () =>
+    Effect.gen(function*() {
+      const gateway = yield* Gateway.Gateway
+      const caller = yield* agent({})
+      assert.strictEqual((yield* discover(caller, {})).type, "PEERS")
+      assert.strictEqual((yield* discover(caller, {})).type, "PEERS")
+      // Over the rate and with a broken signature: the rate decides, the signature is never looked at.
+      const request = yield* Envelope.make(caller.identity, { type: "DISCOVER", to: gateway.did, payload: {} })
+      const forged = { ...request, signature: `${request.signature.slice(0, -4)}AAAA` }
+      yield* caller.client.send(Envelope.encode(forged as Envelope.Envelope))
+      const answer = (yield* caller.client.nextEnvelope()) as Envelope.Envelope<"ERROR">
+      assert.strictEqual(answer.type, "ERROR")
+      assert.strictEqual(answer.correlation_id, request.id)
+      assert.strictEqual(answer.payload.code, "RATE_LIMITED")
+    }))
 })

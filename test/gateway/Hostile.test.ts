@@ -176,8 +176,8 @@ layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("gateway
         errors.push((JSON.parse(next.success) as Envelope.Envelope<"ERROR">).payload.code)
       }
       assert.strictEqual(closed.code, 4000)
-      // 256 KiB of refused frames: the fifth passes the budget (the frame count allows 20).
-      assert.deepStrictEqual(errors, Array(5).fill("MALFORMED_MESSAGE"))
+      // 64 KiB of refused frames: the second passes the budget (the frame count allows 20).
+      assert.deepStrictEqual(errors, Array(2).fill("MALFORMED_MESSAGE"))
     }))
 })
 

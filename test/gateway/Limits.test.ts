@@ -150,6 +150,29 @@ layer(
     }))
 })
 
+layer(
+  Gateway.layerMemory(testConfig({ abuseClosesPerIp: { perSecond: 0.001, burst: 2 }, maxRejectedFrames: 0 })),
+  { excludeTestServices: true }
+)("gateway abuse closes per IP", (it) => {
+  it.effect("refuses upgrades (429) from an address whose sessions were closed for abuse past its allowance, not for normal closes", () =>
+    Effect.gen(function*() {
+      const gateway = yield* Gateway.Gateway
+      // Sessions that end normally cost the address nothing.
+      for (let i = 0; i < 3; i++) {
+        const { client } = yield* registered
+        yield* client.close
+        yield* client.closed
+      }
+      // Two sessions closed for a refused frame each (the allowance: 2); each still gets its close code.
+      for (let i = 0; i < 2; i++) {
+        const { client } = yield* registered
+        yield* client.send("junk")
+        assert.strictEqual((yield* client.closed).code, 4000)
+      }
+      assert.strictEqual((yield* Effect.flip(RawClient.connect(gateway.url))).status, 429)
+    }))
+})
+
 describe("gateway configuration", () => {
   it.effect("refuses a session timeout that is not over twice the heartbeat interval", () =>
     Effect.gen(function*() {

@@ -66,6 +66,21 @@ describe("Admission", () => {
     assert.strictEqual(admission.sessions(), 2)
     assert.strictEqual(admission.admit("c", 0), "admitted")
   })
+
+  it("an address on probation after an abuse close pays a token per new session; others are not affected", () => {
+    const admission = Admission.make(GatewayConfig.make({ abuseClosesPerIp: { perSecond: 1, burst: 2 } }))
+    // Without an abuse close, sessions cost the abuse bucket nothing.
+    for (let i = 0; i < 5; i++) assert.strictEqual(admission.admit("a", 0), "admitted")
+    admission.penalize("a", 0)
+    // One token left: one more session, then 429 until the bucket refills.
+    assert.strictEqual(admission.admit("a", 0), "admitted")
+    assert.strictEqual(admission.admit("a", 0), 429)
+    assert.strictEqual(admission.admit("a", 999), 429)
+    assert.strictEqual(admission.admit("a", 1000), "admitted")
+    assert.strictEqual(admission.admit("b", 0), "admitted")
+    assert.isTrue(Admission.isAbuseClose(4000) && Admission.isAbuseClose(4003) && Admission.isAbuseClose(1009))
+    assert.isFalse(Admission.isAbuseClose(1000) || Admission.isAbuseClose(4001) || Admission.isAbuseClose(4004))
+  })
 })
 
 describe("IceServers", () => {
