@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Schema, Stream } from "effect"
+import { Effect, Schema, Semaphore, Stream } from "effect"
 import { utf8ByteLength } from "../../protocol/Utf8.ts"
 import type { DataChannelConfig } from "../../protocol/DataChannelConfig.ts"
 import { type ChannelClosed, type DataChannel, type Message, MessageTooLarge } from "../peer/DataChannel.ts"
@@ -21,7 +21,13 @@ export class FramingRefused extends Schema.TaggedError<FramingRefused>()("Framin
 
 /** Limits of a framed channel. */
 export interface FramedOptions {
-  /** Largest message sent or accepted (default 64 MiB). */
+  /**
+   * Largest message sent or accepted (default 64 MiB); also the most bytes of messages in flight at
+   * once: the receiver reserves each message's length at its first fragment and refuses one that
+   * would take its reservations past this limit, so the sender keeps the messages it is sending at
+   * once within it (a message that would pass it waits for earlier ones to be sent). Both sides of
+   * a channel should use the same limit (the default).
+   */
   readonly maxMessageBytes?: number
   /** Messages reassembled at once (default 16). */
   readonly maxMessagesInFlight?: number
@@ -34,7 +40,10 @@ export interface FramedChannel {
   readonly channel: DataChannel
   /** Whole messages; fails with `FramingError` (and closes the channel) if the peer breaks the framing. */
   readonly messages: Stream.Stream<Message, Framing.FramingError>
-  /** Sends one message as fragments; messages sent from several fibers interleave. */
+  /**
+   * Sends one message as fragments; messages sent from several fibers interleave, as long as their
+   * lengths together stay within `maxMessageBytes` (else the later ones wait).
+   */
   readonly send: (message: Message) => Effect.Effect<void, ChannelClosed | MessageTooLarge>
 }
 
@@ -55,6 +64,8 @@ export const make = (channel: DataChannel, options: FramedOptions): Effect.Effec
     const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
     const reassembler = new Framing.Reassembler({ maxMessageBytes, maxMessagesInFlight: options.maxMessagesInFlight ?? 16 })
     let nextNumber = 0
+    // Bytes of the messages being sent, bounded as the receiver bounds its reservations.
+    const inFlight = yield* Semaphore.make(maxMessageBytes)
 
     const messages = channel.messages.pipe(
       Stream.mapEffect((fragment) => {
@@ -70,10 +81,12 @@ export const make = (channel: DataChannel, options: FramedOptions): Effect.Effec
         const size = typeof message === "string" ? utf8ByteLength(message) : message.byteLength
         if (size > maxMessageBytes) return yield* new MessageTooLarge({ label: channel.label, size, max: maxMessageBytes })
         const fragmentBytes = yield* options.maxFragmentBytes
-        // Where the stack copies what it sends, one buffer serves every fragment of the message.
-        for (const fragment of Framing.fragments(message, nextNumber++, fragmentBytes, channel.sendCopies === true)) {
-          yield* channel.send(fragment)
-        }
+        yield* Semaphore.withPermits(inFlight, size)(Effect.gen(function*() {
+          // Where the stack copies what it sends, one buffer serves every fragment of the message.
+          for (const fragment of Framing.fragments(message, nextNumber++, fragmentBytes, channel.sendCopies === true)) {
+            yield* channel.send(fragment)
+          }
+        }))
       })
 
     return { channel, messages, send }
