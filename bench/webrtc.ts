@@ -18,9 +18,11 @@
  *   `BUFFER_HIGH_WATER` until the buffered amount is down to `BUFFER_LOW_WATER`), median of 2;
  * - one 16 MiB message: ours over a framed channel (`ioap-frag.v1`) vs the raw library sending the
  *   same bytes in chunks (it cannot send one 16 MiB message), the median of 6; both send bytes
- *   allocated before the clock starts.
+ *   allocated and written before the clock starts (see `written`).
  *
- * `WEBRTC_BENCH_STACKS=node-datachannel` measures only the stacks named.
+ * `WEBRTC_BENCH_STACKS=node-datachannel` measures only the stacks named; `WEBRTC_BENCH_NO_GC=1`
+ * leaves garbage collection to V8 (the method before: compare the ratios). The bulk lines also say
+ * how long V8 collected garbage by itself inside each side's clocks.
  */
 import { Context, Effect, Fiber, Layer, Option, Stream } from "effect"
 import { NodeSocket } from "@effect/platform-node"
@@ -41,6 +43,7 @@ import type { Transport } from "../src/webrtc/peer/Transport.ts"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { constants, PerformanceObserver } from "node:perf_hooks"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { BUFFER_HIGH_WATER, BUFFER_LOW_WATER } from "../src/webrtc/peer/DataChannel.ts"
@@ -178,6 +181,13 @@ const rawRttSession = async (stack: Stack) => {
 }
 
 /**
+ * Bytes to send, written before the clock starts: a buffer allocated and never written is mapped to
+ * the kernel's zero page as it is first read, a page fault per 4 KiB (measured: 7–110 ms to read 16
+ * MiB so, 1–3 ms once written), which would be counted against whoever sends the larger buffer.
+ */
+const written = (bytes: number) => new Uint8Array(bytes).fill(0x5a)
+
+/**
  * Collects garbage before a clock starts, so that no case pays for the garbage of the one before it
  * (raw's 64 MiB of received buffers, say, collected during ours). The bench process is started
  * without flags: `--expose-gc` is set at run time and `gc` read from a new context.
@@ -185,8 +195,20 @@ const rawRttSession = async (stack: Stack) => {
 export const settle: () => void = (() => {
   setFlagsFromString("--expose-gc")
   const gc = runInNewContext("gc") as () => void
-  return () => gc()
+  return process.env.WEBRTC_BENCH_NO_GC === "1" ? () => void (gcSinceSettle = 0) : () => {
+    gc()
+    gcSinceSettle = 0
+  }
 })()
+
+/** Milliseconds of garbage collection V8 did by itself since the last `settle` (forced ones not counted). */
+let gcSinceSettle = 0
+const gcObserver = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const flags = (entry as { readonly detail?: { readonly flags?: number } }).detail?.flags ?? 0
+    if ((flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) === 0) gcSinceSettle += entry.duration
+  }
+})
 
 /**
  * A raw pair for bulk transfers. Each round opens a new channel on it (as ours opens a new channel
@@ -210,7 +232,7 @@ const rawBulkSession = async (stack: Stack) => {
     const channel = pair.a.createDataChannel(label, { ordered: true })
     const other = await within(RAW_PAIR_TIMEOUT_MS, remote)
     await within(RAW_PAIR_TIMEOUT_MS, Promise.all([opened(channel), opened(other)]))
-    const chunk = new Uint8Array(chunkBytes)
+    const chunk = written(chunkBytes)
     let received = 0
     const done = new Promise<void>((resolve) =>
       other.addEventListener("message", (e) => {
@@ -283,14 +305,16 @@ export const benchGateway = Effect.gen(function*() {
   return Context.get(yield* Layer.build(Gateway.layerMemory(config)), Gateway.Gateway)
 })
 
-/** The rounds of one measurement, raw's and ours, and which went first in each round. */
+/** The rounds of one measurement, raw's and ours, which went first in each round, and the GC time in each. */
 interface Paired {
   readonly raw: Array<number>
   readonly mine: Array<number>
   readonly rawFirst: Array<boolean>
+  readonly rawGcMs: Array<number>
+  readonly mineGcMs: Array<number>
 }
 
-const paired = (): Paired => ({ raw: [], mine: [], rawFirst: [] })
+const paired = (): Paired => ({ raw: [], mine: [], rawFirst: [], rawGcMs: [], mineGcMs: [] })
 
 /**
  * Round `round` of a measurement: raw then ours in even rounds, ours then raw in odd ones, so
@@ -300,12 +324,20 @@ const paired = (): Paired => ({ raw: [], mine: [], rawFirst: [] })
 const inTurn = <E, R>(into: Paired, round: number, raw: Effect.Effect<number>, mine: Effect.Effect<number, E, R>) =>
   Effect.gen(function*() {
     const rawFirst = round % 2 === 0
+    const runRaw = Effect.map(raw, (value) => {
+      into.raw.push(value)
+      into.rawGcMs.push(gcSinceSettle)
+    })
+    const runMine = Effect.map(mine, (value) => {
+      into.mine.push(value)
+      into.mineGcMs.push(gcSinceSettle)
+    })
     if (rawFirst) {
-      into.raw.push(yield* raw)
-      into.mine.push(yield* mine)
+      yield* runRaw
+      yield* runMine
     } else {
-      into.mine.push(yield* mine)
-      into.raw.push(yield* raw)
+      yield* runMine
+      yield* runRaw
     }
     into.rawFirst.push(rawFirst)
   })
@@ -402,7 +434,7 @@ export const measureBigMessage = (offerer: PeerLink, answerer: PeerLink, label: 
     const sender = yield* FramedChannel.make(channel, { maxFragmentBytes: fragmentBytes === undefined ? offerer.peer.maxMessageSize : Effect.succeed(fragmentBytes) })
     const receiver = yield* FramedChannel.make(Option.getOrThrow(yield* Fiber.join(remote)), { maxFragmentBytes: answerer.peer.maxMessageSize })
     const arriving = yield* Effect.forkChild(receiver.messages.pipe(Stream.runHead))
-    const message = new Uint8Array(BIG_MESSAGE)
+    const message = written(BIG_MESSAGE)
     settle()
     const start = performance.now()
     yield* sender.send(message)
@@ -423,7 +455,7 @@ export const measureThroughput = (offerer: PeerLink, answerer: PeerLink, chunkSi
       Stream.takeUntil((received) => received >= total),
       Stream.runDrain
     ))
-    const chunk = new Uint8Array(chunkSize)
+    const chunk = written(chunkSize)
     settle()
     const start = performance.now()
     for (let sent = 0; sent < total; sent += chunk.byteLength) yield* channel.send(chunk)
@@ -454,7 +486,11 @@ const selected = () => {
   return names === undefined || names.length === 0 ? stacks : stacks.filter((stack) => names.includes(stack.name))
 }
 
+/** "GC ours 12–40 ms, raw 0–9 ms a round": what V8 collected by itself inside the rounds' clocks (approximate: reported asynchronously). */
+const gcTimes = (rounds: Paired) => `GC in the timed rounds ours ${range(rounds.mineGcMs, 0)} ms, raw ${range(rounds.rawGcMs, 0)} ms`
+
 export const main = async () => {
+  gcObserver.observe({ entryTypes: ["gc"] })
   console.log(`webrtc: our API beside the library's own, same run, loopback; raw and ours in turn, the order alternating round by round, garbage collected before each clock; setup ×${SETUPS}, RTT median of ${RTT_ROUNDS} × ${PINGS} (after ${RTT_WARMUP_ROUNDS * PINGS} untimed), ${TOTAL_BYTES / 1024 / 1024} MiB one way median of ${THROUGHPUT_ROUNDS}, 16 MiB message median of ${BIG_ROUNDS}`)
   for (const stack of selected()) {
     const { bigMessage, rtt, setup, throughput } = await Effect.runPromise(sideBySide(stack))
@@ -467,7 +503,7 @@ export const main = async () => {
     if (refusals > 0) console.log(`  (raw: ${refusals} pairs refused by the library's own signaling or not open within ${RAW_PAIR_TIMEOUT_MS / 1000} s were made again)`)
     console.log(`  setup p95      ours ${percentile(setup.mine, 95).toFixed(1)} ms   raw ${percentile(setup.raw, 95).toFixed(1)} ms   max ours ${Math.max(...setup.mine).toFixed(1)} raw ${Math.max(...setup.raw).toFixed(1)} (goal: ours p95 <= 20 ms)`)
     console.log(`  RTT            ours ${rttMs.ours.toFixed(3)} ms   raw ${rttMs.raw.toFixed(3)} ms   ${ratios(rtt)} (goal <= 1.15x; rounds ours ${range(rtt.mine, 3)}, raw ${range(rtt.raw, 3)})`)
-    console.log(`  throughput     ours ${mbs.ours.toFixed(1)} MB/s   raw ${mbs.raw.toFixed(1)} MB/s   ${ratios(throughput)} (goal >= 0.9x; rounds ours ${range(throughput.mine, 1)}, raw ${range(throughput.raw, 1)})`)
-    console.log(`  16 MiB message ours ${big.ours.toFixed(1)} MB/s (framed)   raw ${big.raw.toFixed(1)} MB/s (same bytes in ${stack.chunk / 1024} KiB chunks)   ${ratios(bigMessage)} (goal >= 0.9x; rounds ours ${range(bigMessage.mine, 1)}, raw ${range(bigMessage.raw, 1)})`)
+    console.log(`  throughput     ours ${mbs.ours.toFixed(1)} MB/s   raw ${mbs.raw.toFixed(1)} MB/s   ${ratios(throughput)} (goal >= 0.9x; rounds ours ${range(throughput.mine, 1)}, raw ${range(throughput.raw, 1)}; ${gcTimes(throughput)})`)
+    console.log(`  16 MiB message ours ${big.ours.toFixed(1)} MB/s (framed)   raw ${big.raw.toFixed(1)} MB/s (same bytes in ${stack.chunk / 1024} KiB chunks)   ${ratios(bigMessage)} (goal >= 0.9x; rounds ours ${range(bigMessage.mine, 1)}, raw ${range(bigMessage.raw, 1)}; ${gcTimes(bigMessage)})`)
   }
 }
