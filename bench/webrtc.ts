@@ -4,8 +4,9 @@
  *
  * Method: raw and ours are measured in turn, round by round (a setup of each, an RTT round of each…),
  * so both see the same load of a shared machine; the order alternates (raw first in even rounds,
- * ours first in odd ones) and garbage is collected right before every clock starts, so neither side
- * pays for the garbage, closing channels or warm caches of the round before it. Ratios are printed
+ * ours first in odd ones) and garbage is collected before every clock starts (then 100 ms for the
+ * collector's helper threads to finish), so neither side pays for the garbage, closing channels or
+ * warm caches of the round before it. Ratios are printed
  * over all rounds and per order ("raw first", "ours first"): a ratio that moves with the order is an
  * artifact of the method, not a cost of either side. Bulk transfers reuse one connection on both
  * sides (ours its link, raw one pair), each round on a new channel.
@@ -174,7 +175,7 @@ const rawRttSession = async (stack: Stack) => {
   other.addEventListener("message", (e) => other.send((e as MessageEvent).data))
   const payload = "0123456789abcdef"
   const round = async () => {
-    settle()
+    await settle()
     const start = performance.now()
     for (let i = 0; i < PINGS; i++) {
       await new Promise<void>((resolve) => {
@@ -194,16 +195,25 @@ const rawRttSession = async (stack: Stack) => {
  */
 const written = (bytes: number) => new Uint8Array(bytes).fill(0x5a)
 
+/** How long `settle` waits after a forced collection before a clock starts. */
+const SETTLE_MS = 100
+
 /**
  * Collects garbage before a clock starts, so that no case pays for the garbage of the one before it
  * (raw's 64 MiB of received buffers, say, collected during ours). The bench process is started
  * without flags: `--expose-gc` is set at run time and `gc` read from a new context.
  */
-export const settle: () => void = (() => {
+export const settle: () => Promise<void> = (() => {
   setFlagsFromString("--expose-gc")
   const gc = runInNewContext("gc") as () => void
-  return process.env.WEBRTC_BENCH_NO_GC === "1" ? () => void (gcSinceSettle = 0) : () => {
+  if (process.env.WEBRTC_BENCH_NO_GC === "1") {
+    return async () => void (gcSinceSettle = 0)
+  }
+  return async () => {
     gc()
+    // A forced collection leaves sweeping to helper threads: on 2 cores they would run inside the
+    // next clock (measured: setup medians 27–95 ms right after a collection, 11 ms without).
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
     gcSinceSettle = 0
   }
 })()
@@ -247,7 +257,7 @@ const rawBulkSession = async (stack: Stack) => {
         if (received >= total) resolve()
       }))
     channel.bufferedAmountLowThreshold = BUFFER_LOW_WATER
-    settle()
+    await settle()
     const start = performance.now()
     for (let sent = 0; sent < total; sent += chunk.byteLength) {
       if (channel.bufferedAmount > BUFFER_HIGH_WATER) {
@@ -366,7 +376,7 @@ const sideBySide = (stack: Stack) =>
     const bigMessage = paired()
     for (let i = 0; i < SETUPS; i++) {
       const rawSetup = Effect.promise(async () => {
-        settle()
+        await settle()
         const start = performance.now()
         const pair = await rawPair(stack)
         const ms = performance.now() - start
@@ -374,7 +384,7 @@ const sideBySide = (stack: Stack) =>
         return ms
       })
       const ourSetup = Effect.scoped(Effect.gen(function*() {
-        settle()
+        yield* Effect.promise(settle)
         const start = performance.now()
         yield* ourPair(a, b)
         return performance.now() - start
@@ -420,7 +430,7 @@ export const rttSession = (offerer: PeerLink, answerer: PeerLink) =>
     const reply = yield* Stream.toPull(offerer.control.messages)
     const payload = "0123456789abcdef"
     return Effect.gen(function*() {
-      settle()
+      yield* Effect.promise(settle)
       const start = performance.now()
       for (let i = 0; i < PINGS; i++) {
         yield* offerer.control.send(payload)
@@ -442,7 +452,7 @@ export const measureBigMessage = (offerer: PeerLink, answerer: PeerLink, label: 
     const receiver = yield* FramedChannel.make(Option.getOrThrow(yield* Fiber.join(remote)), { maxFragmentBytes: answerer.peer.maxMessageSize })
     const arriving = yield* Effect.forkChild(receiver.messages.pipe(Stream.runHead))
     const message = written(BIG_MESSAGE)
-    settle()
+    yield* Effect.promise(settle)
     const start = performance.now()
     yield* sender.send(message)
     yield* Fiber.join(arriving)
@@ -463,7 +473,7 @@ export const measureThroughput = (offerer: PeerLink, answerer: PeerLink, chunkSi
       Stream.runDrain
     ))
     const chunk = written(chunkSize)
-    settle()
+    yield* Effect.promise(settle)
     const start = performance.now()
     for (let sent = 0; sent < total; sent += chunk.byteLength) yield* channel.send(chunk)
     yield* Fiber.join(receiving)
