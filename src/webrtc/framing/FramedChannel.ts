@@ -29,7 +29,7 @@ export interface FramedOptions {
    * a channel should use the same limit (the default).
    */
   readonly maxMessageBytes?: number
-  /** Messages reassembled at once (default 16). */
+  /** Messages reassembled at once (default 16); a sender keeps as many at most in flight. */
   readonly maxMessagesInFlight?: number
   /** The size of one fragment, at most the connection's max-message-size. */
   readonly maxFragmentBytes: Effect.Effect<number>
@@ -41,8 +41,9 @@ export interface FramedChannel {
   /** Whole messages; fails with `FramingError` (and closes the channel) if the peer breaks the framing. */
   readonly messages: Stream.Stream<Message, Framing.FramingError>
   /**
-   * Sends one message as fragments; messages sent from several fibers interleave, as long as their
-   * lengths together stay within `maxMessageBytes` (else the later ones wait).
+   * Sends one message as fragments; messages sent from several fibers interleave, as long as they
+   * stay within `maxMessagesInFlight` and their lengths together within `maxMessageBytes` (else the
+   * later ones wait).
    */
   readonly send: (message: Message) => Effect.Effect<void, ChannelClosed | MessageTooLarge>
 }
@@ -62,9 +63,11 @@ export const make = (channel: DataChannel, options: FramedOptions): Effect.Effec
       return yield* refuse("framing needs a reliable channel (no maxRetransmits or maxPacketLifeTime)")
     }
     const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
-    const reassembler = new Framing.Reassembler({ maxMessageBytes, maxMessagesInFlight: options.maxMessagesInFlight ?? 16 })
+    const maxMessagesInFlight = options.maxMessagesInFlight ?? 16
+    const reassembler = new Framing.Reassembler({ maxMessageBytes, maxMessagesInFlight })
     let nextNumber = 0
-    // Bytes of the messages being sent, bounded as the receiver bounds its reservations.
+    // The messages being sent and their bytes, bounded as the receiver bounds its reassembly.
+    const slots = yield* Semaphore.make(maxMessagesInFlight)
     const inFlight = yield* Semaphore.make(maxMessageBytes)
 
     const messages = channel.messages.pipe(
@@ -81,12 +84,13 @@ export const make = (channel: DataChannel, options: FramedOptions): Effect.Effec
         const size = typeof message === "string" ? utf8ByteLength(message) : message.byteLength
         if (size > maxMessageBytes) return yield* new MessageTooLarge({ label: channel.label, size, max: maxMessageBytes })
         const fragmentBytes = yield* options.maxFragmentBytes
-        yield* Semaphore.withPermits(inFlight, size)(Effect.gen(function*() {
+        const fragments = Effect.gen(function*() {
           // Where the stack copies what it sends, one buffer serves every fragment of the message.
           for (const fragment of Framing.fragments(message, nextNumber++, fragmentBytes, channel.sendCopies === true)) {
             yield* channel.send(fragment)
           }
-        }))
+        })
+        yield* Semaphore.withPermits(slots, 1)(Semaphore.withPermits(inFlight, size)(fragments))
       })
 
     return { channel, messages, send }

@@ -239,6 +239,25 @@ describe.each(allTransports.filter(([name]) => name !== "werift"))("framed sends
       assert.isTrue(received.every((m) => m.every((byte) => byte === m[0])))
     }).pipe(Effect.scoped), { timeout: 60_000 })
 
+
+  it.live("keep the messages sent at once within the receiver's count: five sent together arrive intact", () =>
+    Effect.gen(function*() {
+      const { answerer, offerer } = yield* connectedPair(makeTransport)
+      const theirs = yield* Effect.forkChild(answerer.peer.remoteChannels.pipe(Stream.filter((c) => c.label === "count"), Stream.runHead))
+      const mine = yield* offerer.peer.createDataChannel(FramedChannel.config("count"))
+      yield* mine.opened
+      // As above, each sender's fiber yields in the middle of its 2,400 fragments; the receiver
+      // reassembles 2 messages at once.
+      const options = { maxMessagesInFlight: 2, maxFragmentBytes: Effect.succeed(256) }
+      const sender = yield* FramedChannel.make(mine, options)
+      const receiver = yield* FramedChannel.make(Option.getOrThrow(yield* Fiber.join(theirs)), options)
+      const messages = [1, 2, 3, 4, 5].map((fill) => new Uint8Array(600 * 1024).fill(fill))
+      const arriving = yield* Effect.forkChild(receiver.messages.pipe(Stream.take(5), Stream.runCollect))
+      yield* Effect.forEach(messages, sender.send, { concurrency: "unbounded", discard: true })
+      const received = [...(yield* Fiber.join(arriving))] as Array<Uint8Array>
+      assert.deepStrictEqual(received.map((m) => m[0]).sort(), [1, 2, 3, 4, 5])
+      assert.isTrue(received.every((m) => m.byteLength === 600 * 1024 && m.every((byte) => byte === m[0])))
+    }).pipe(Effect.scoped), { timeout: 60_000 })
 })
 
 describe("framed channels across stacks", () => {
