@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Schema, Stream } from "effect"
+import { Effect, Schema, Semaphore, Stream } from "effect"
 import { utf8ByteLength } from "../../protocol/Utf8.ts"
 import type { DataChannelConfig } from "../../protocol/DataChannelConfig.ts"
 import { type ChannelClosed, type DataChannel, type Message, MessageTooLarge } from "../peer/DataChannel.ts"
@@ -21,9 +21,15 @@ export class FramingRefused extends Schema.TaggedError<FramingRefused>()("Framin
 
 /** Limits of a framed channel. */
 export interface FramedOptions {
-  /** Largest message sent or accepted (default 64 MiB). */
+  /**
+   * Largest message sent or accepted (default 64 MiB); also the most bytes of messages in flight at
+   * once: the receiver reserves each message's length at its first fragment and refuses one that
+   * would take its reservations past this limit, so the sender keeps the messages it is sending at
+   * once within it (a message that would pass it waits for earlier ones to be sent). Both sides of
+   * a channel should use the same limit (the default).
+   */
   readonly maxMessageBytes?: number
-  /** Messages reassembled at once (default 16). */
+  /** Messages reassembled at once (default 16); a sender keeps as many at most in flight. */
   readonly maxMessagesInFlight?: number
   /** The size of one fragment, at most the connection's max-message-size. */
   readonly maxFragmentBytes: Effect.Effect<number>
@@ -34,7 +40,11 @@ export interface FramedChannel {
   readonly channel: DataChannel
   /** Whole messages; fails with `FramingError` (and closes the channel) if the peer breaks the framing. */
   readonly messages: Stream.Stream<Message, Framing.FramingError>
-  /** Sends one message as fragments; messages sent from several fibers interleave. */
+  /**
+   * Sends one message as fragments; messages sent from several fibers interleave, as long as they
+   * stay within `maxMessagesInFlight` and their lengths together within `maxMessageBytes` (else the
+   * later ones wait).
+   */
   readonly send: (message: Message) => Effect.Effect<void, ChannelClosed | MessageTooLarge>
 }
 
@@ -53,8 +63,12 @@ export const make = (channel: DataChannel, options: FramedOptions): Effect.Effec
       return yield* refuse("framing needs a reliable channel (no maxRetransmits or maxPacketLifeTime)")
     }
     const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
-    const reassembler = new Framing.Reassembler({ maxMessageBytes, maxMessagesInFlight: options.maxMessagesInFlight ?? 16 })
+    const maxMessagesInFlight = options.maxMessagesInFlight ?? 16
+    const reassembler = new Framing.Reassembler({ maxMessageBytes, maxMessagesInFlight })
     let nextNumber = 0
+    // The messages being sent and their bytes, bounded as the receiver bounds its reassembly.
+    const slots = yield* Semaphore.make(maxMessagesInFlight)
+    const inFlight = yield* Semaphore.make(maxMessageBytes)
 
     const messages = channel.messages.pipe(
       Stream.mapEffect((fragment) => {
@@ -70,10 +84,13 @@ export const make = (channel: DataChannel, options: FramedOptions): Effect.Effec
         const size = typeof message === "string" ? utf8ByteLength(message) : message.byteLength
         if (size > maxMessageBytes) return yield* new MessageTooLarge({ label: channel.label, size, max: maxMessageBytes })
         const fragmentBytes = yield* options.maxFragmentBytes
-        // Where the stack copies what it sends, one buffer serves every fragment of the message.
-        for (const fragment of Framing.fragments(message, nextNumber++, fragmentBytes, channel.sendCopies === true)) {
-          yield* channel.send(fragment)
-        }
+        const fragments = Effect.gen(function*() {
+          // Where the stack copies what it sends, one buffer serves every fragment of the message.
+          for (const fragment of Framing.fragments(message, nextNumber++, fragmentBytes, channel.sendCopies === true)) {
+            yield* channel.send(fragment)
+          }
+        })
+        yield* Semaphore.withPermits(slots, 1)(Semaphore.withPermits(inFlight, size)(fragments))
       })
 
     return { channel, messages, send }

@@ -10,8 +10,11 @@
  *     bytes 8–11  first fragment: the message's total length in bytes; others: the fragment index
  *
  * Fragments of one message arrive in order (framed channels are ordered and reliable; framing is
- * refused on others), while fragments of different messages may interleave. The receiver refuses a
- * message announced over its reassembly limit, and bounds how many messages it reassembles at once.
+ * refused on others), while fragments of different messages may interleave. The receiver writes each
+ * message's fragments into one buffer of the announced length, allocated at its first fragment; it
+ * refuses a message announced over its limit, a message whose announced length would take the
+ * lengths of the messages it reassembles at once past the same limit (16 announcements cannot
+ * reserve 16 times the limit), and more than a few messages at once.
  *
  * @since 0.1.0
  */
@@ -71,7 +74,10 @@ export const fragment = (message: string | Uint8Array, messageNumber: number, ma
 
 /** Limits of a receiver. */
 export interface ReassemblyLimits {
-  /** The largest message accepted, in bytes. */
+  /**
+   * The largest message accepted, in bytes; also the most bytes reserved at once for the messages
+   * being reassembled (the sum of their announced lengths).
+   */
   readonly maxMessageBytes: number
   /** Messages reassembled at once. */
   readonly maxMessagesInFlight: number
@@ -88,6 +94,7 @@ interface Incomplete {
 export class Reassembler {
   readonly #limits: ReassemblyLimits
   readonly #partials = new Map<number, Incomplete>()
+  #reserved = 0
 
   constructor(limits: ReassemblyLimits) {
     this.#limits = limits
@@ -107,23 +114,28 @@ export class Reassembler {
     const body = fragmentBytes.subarray(HEADER_BYTES)
     let partial = this.#partials.get(number)
     if ((flags & FIRST) !== 0) {
-      if (partial !== undefined) return fail(`message ${number} started twice`)
+      if (partial !== undefined) return this.#drop(number, partial, `message ${number} started twice`)
       if (field > this.#limits.maxMessageBytes) {
         return fail(`a message of ${field} bytes is over the limit of ${this.#limits.maxMessageBytes}`)
       }
       if (this.#partials.size >= this.#limits.maxMessagesInFlight) return fail("too many messages in flight")
+      if (this.#reserved + field > this.#limits.maxMessageBytes) {
+        return fail(`a message of ${field} bytes would take the messages in reassembly past ${this.#limits.maxMessageBytes} bytes (${this.#reserved} reserved)`)
+      }
       partial = { text: (flags & TEXT) !== 0, buffer: new Uint8Array(field), filled: 0, next: 1 }
       this.#partials.set(number, partial)
+      this.#reserved += field
     } else {
       if (partial === undefined) return fail(`a fragment of message ${number}, which never started`)
-      if (field !== partial.next) return fail(`fragment ${field} of message ${number} out of order`)
+      if (field !== partial.next) return this.#drop(number, partial, `fragment ${field} of message ${number} out of order`)
       partial.next++
     }
-    if (partial.filled + body.byteLength > partial.buffer.byteLength) return fail(`message ${number} is longer than announced`)
+    if (partial.filled + body.byteLength > partial.buffer.byteLength) return this.#drop(number, partial, `message ${number} is longer than announced`)
     partial.buffer.set(body, partial.filled)
     partial.filled += body.byteLength
     if ((flags & LAST) === 0) return Result.succeed(undefined)
     this.#partials.delete(number)
+    this.#reserved -= partial.buffer.byteLength
     if (partial.filled !== partial.buffer.byteLength) return fail(`message ${number} is shorter than announced`)
     if (!partial.text) return Result.succeed(partial.buffer)
     try {
@@ -133,8 +145,20 @@ export class Reassembler {
     }
   }
 
+  /** Forgets a message that broke the framing (its channel is closed by the caller). */
+  #drop(number: number, partial: Incomplete, reason: string): Result.Result<never, FramingError> {
+    this.#partials.delete(number)
+    this.#reserved -= partial.buffer.byteLength
+    return Result.fail(new FramingError({ reason }))
+  }
+
   /** Messages still being reassembled. */
   get inFlight(): number {
     return this.#partials.size
+  }
+
+  /** Bytes reserved for the messages being reassembled (the sum of their announced lengths). */
+  get reservedBytes(): number {
+    return this.#reserved
   }
 }

@@ -96,6 +96,59 @@ describe("ioap-frag.v1 framing", () => {
     const starts = [1, 2, 3, 4, 5].map((n) => Framing.fragment(new Uint8Array(300), n, 100)[0]!)
     refused(starts, "too many messages in flight")
   })
+
+  /** A first fragment announcing `length` bytes and carrying none of them (what a hostile peer sends). */
+  const announcement = (number: number, length: number) => {
+    const header = new Uint8Array(Framing.HEADER_BYTES)
+    header[0] = 0b010
+    const view = new DataView(header.buffer)
+    view.setUint32(4, number)
+    view.setUint32(8, length)
+    return header
+  }
+
+  it("bounds the bytes reserved at once: announcements together cannot reserve more than the limit", () => {
+    // Each announcement is within the limit and the count within maxMessagesInFlight: without a
+    // bound on their sum, 4 of 12 bytes each would reserve 4 MiB.
+    const reassembler = new Framing.Reassembler(limits)
+    assert.isTrue(Result.isSuccess(reassembler.push(announcement(1, limits.maxMessageBytes))))
+    assert.strictEqual(reassembler.reservedBytes, limits.maxMessageBytes)
+    const second = reassembler.push(announcement(2, 1))
+    assert.isTrue(Result.isFailure(second))
+    if (Result.isFailure(second)) assert.include(second.failure.reason, "past")
+    assert.strictEqual(reassembler.reservedBytes, limits.maxMessageBytes)
+    assert.strictEqual(reassembler.inFlight, 1)
+  })
+
+  it("frees a message's reservation once it is whole: messages that do not overlap may add up past the limit", () => {
+    const reassembler = new Framing.Reassembler(limits)
+    const first = Framing.fragment(new Uint8Array(700 * 1024).fill(1), 1, 64 * 1024)
+    const second = Framing.fragment(new Uint8Array(700 * 1024).fill(2), 2, 64 * 1024)
+    assert.isTrue(Result.isSuccess(reassembler.push(first[0]!)))
+    assert.strictEqual(reassembler.reservedBytes, 700 * 1024)
+    // While the first is in reassembly, the second does not fit beside it.
+    const overlapping = new Framing.Reassembler(limits)
+    overlapping.push(first[0]!)
+    assert.isTrue(Result.isFailure(overlapping.push(second[0]!)))
+    const results = [...first.slice(1), ...second].map((f) => reassembler.push(f))
+    assert.isTrue(results.every(Result.isSuccess))
+    assert.deepStrictEqual(results.flatMap((r) => (Result.isSuccess(r) && r.success !== undefined ? [r.success] : [])), [
+      new Uint8Array(700 * 1024).fill(1),
+      new Uint8Array(700 * 1024).fill(2)
+    ])
+    assert.strictEqual(reassembler.reservedBytes, 0)
+    assert.strictEqual(reassembler.inFlight, 0)
+  })
+
+  it("gives a broken message's reservation back", () => {
+    const reassembler = new Framing.Reassembler(limits)
+    const fragments = Framing.fragment(new Uint8Array(300), 7, 100)
+    reassembler.push(fragments[0]!)
+    assert.strictEqual(reassembler.reservedBytes, 300)
+    assert.isTrue(Result.isFailure(reassembler.push(fragments[2]!)))
+    assert.strictEqual(reassembler.reservedBytes, 0)
+    assert.strictEqual(reassembler.inFlight, 0)
+  })
 })
 
 const SIXTEEN_MIB = 16 * 1024 * 1024
@@ -160,6 +213,51 @@ describe.each(allTransports)("framed channels on %s", (_name, makeTransport) => 
         assert.strictEqual(error._tag, "FramingRefused")
       }
     }).pipe(Effect.scoped), { timeout: 20_000 })
+})
+
+// werift takes ~10 ms a message: the thousands of small fragments this needs would take a minute.
+// The rule is the framing's, not the stack's.
+describe.each(allTransports.filter(([name]) => name !== "werift"))("framed sends on %s", (_name, makeTransport) => {
+  it.live("keep the messages sent at once within the limit: two that together pass it arrive intact, one after the other", () =>
+    Effect.gen(function*() {
+      const { answerer, offerer } = yield* connectedPair(makeTransport)
+      const theirs = yield* Effect.forkChild(answerer.peer.remoteChannels.pipe(Stream.filter((c) => c.label === "budget"), Stream.runHead))
+      const mine = yield* offerer.peer.createDataChannel(FramedChannel.config("budget"))
+      yield* mine.opened
+      // 600 KiB each in 2,400 fragments of 256 bytes: the first sender's fiber yields to the other
+      // (its operation budget) in the middle of its fragments, and the second would start then,
+      // beside it; the receiver reserves at most 1 MiB.
+      const options = { maxMessageBytes: 1024 * 1024, maxFragmentBytes: Effect.succeed(256) }
+      const sender = yield* FramedChannel.make(mine, options)
+      const receiver = yield* FramedChannel.make(Option.getOrThrow(yield* Fiber.join(theirs)), options)
+      const messages = [1, 2].map((fill) => new Uint8Array(600 * 1024).fill(fill))
+      const arriving = yield* Effect.forkChild(receiver.messages.pipe(Stream.take(2), Stream.runCollect))
+      yield* Effect.forEach(messages, sender.send, { concurrency: "unbounded", discard: true })
+      const received = [...(yield* Fiber.join(arriving))] as Array<Uint8Array>
+      assert.deepStrictEqual(received.map((m) => m[0]).sort(), [1, 2])
+      assert.deepStrictEqual(received.map((m) => m.byteLength), [600 * 1024, 600 * 1024])
+      assert.isTrue(received.every((m) => m.every((byte) => byte === m[0])))
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+
+  it.live("keep the messages sent at once within the receiver's count: five sent together arrive intact", () =>
+    Effect.gen(function*() {
+      const { answerer, offerer } = yield* connectedPair(makeTransport)
+      const theirs = yield* Effect.forkChild(answerer.peer.remoteChannels.pipe(Stream.filter((c) => c.label === "count"), Stream.runHead))
+      const mine = yield* offerer.peer.createDataChannel(FramedChannel.config("count"))
+      yield* mine.opened
+      // As above, each sender's fiber yields in the middle of its 2,400 fragments; the receiver
+      // reassembles 2 messages at once.
+      const options = { maxMessagesInFlight: 2, maxFragmentBytes: Effect.succeed(256) }
+      const sender = yield* FramedChannel.make(mine, options)
+      const receiver = yield* FramedChannel.make(Option.getOrThrow(yield* Fiber.join(theirs)), options)
+      const messages = [1, 2, 3, 4, 5].map((fill) => new Uint8Array(600 * 1024).fill(fill))
+      const arriving = yield* Effect.forkChild(receiver.messages.pipe(Stream.take(5), Stream.runCollect))
+      yield* Effect.forEach(messages, sender.send, { concurrency: "unbounded", discard: true })
+      const received = [...(yield* Fiber.join(arriving))] as Array<Uint8Array>
+      assert.deepStrictEqual(received.map((m) => m[0]).sort(), [1, 2, 3, 4, 5])
+      assert.isTrue(received.every((m) => m.byteLength === 600 * 1024 && m.every((byte) => byte === m[0])))
+    }).pipe(Effect.scoped), { timeout: 60_000 })
 })
 
 describe("framed channels across stacks", () => {
