@@ -100,8 +100,10 @@ const rejection = (
 
 /** Steps 1 to 6 on one frame: the candidate envelope, or the rejection of the first failed step. */
 export const read = (frame: string | Uint8Array, context: AcceptContext): Result.Result<Candidate, EnvelopeRejected> => {
-  let correlation_id: string | undefined
-  const reject = (code: ErrorCode, step: number, reason: string) => Result.fail(rejection(code, step, reason, correlation_id))
+  // The frame's `id` for a rejection's `correlation_id`, read only when a step refuses it (once parsed).
+  let parsedObject: { readonly [key: string]: IJson.Json } | undefined
+  const reject = (code: ErrorCode, step: number, reason: string) =>
+    Result.fail(rejection(code, step, reason, parsedObject !== undefined && Envelope.isUuid(parsedObject.id) ? parsedObject.id : undefined))
 
   // 1. size
   const size = typeof frame === "string" ? frame.length : frame.byteLength
@@ -128,7 +130,7 @@ export const read = (frame: string | Uint8Array, context: AcceptContext): Result
     return reject("MALFORMED_MESSAGE", 2, "the frame is not a JSON object")
   }
   const object = value as { readonly [key: string]: IJson.Json }
-  if (Envelope.isUuid(object.id)) correlation_id = object.id
+  parsedObject = object
   // 3. version
   if (Object.hasOwn(object, "version") && object.version !== "1.0") {
     return reject("UNSUPPORTED_VERSION", 3, "this receiver speaks version \"1.0\"")

@@ -125,12 +125,15 @@ class Guard implements ReplayGuard {
     const existing = records?.expiries.get(id)
     if (existing !== undefined && existing > now) return "replayed"
     if (!this.#hasRoom(records, from, now)) return "full"
-    records = senders.get(from)
-    if (records === undefined) {
-      records = { expiries: new Map(), nextExpiry: Infinity, swept: 0 }
-      senders.set(from, records)
+    // A sweep in `#hasRoom` may have dropped the sender's records (and an expired `id` with them).
+    if (records === undefined || records.expiries.size === 0) {
+      records = senders.get(from)
+      if (records === undefined) {
+        records = { expiries: new Map(), nextExpiry: Infinity, swept: 0 }
+        senders.set(from, records)
+      }
     }
-    if (!records.expiries.has(id)) this.#total++
+    if (existing === undefined || !records.expiries.has(id)) this.#total++
     records.expiries.set(id, expiresAt)
     if (expiresAt < records.nextExpiry) records.nextExpiry = expiresAt
     if (records.expiries.size >= Math.max(SWEEP_AT_LEAST, 2 * records.swept)) this.#sweep(from, records, now)
