@@ -15,7 +15,8 @@
  * GATEWAY_BENCH_AGENTS (10000, the largest idle count), GATEWAY_BENCH_MEMORY_RUNS (5),
  * GATEWAY_BENCH_CPU_PROF=<dir> (profile the server processes during their relay runs and the
  * flood with --cpu-prof; summarise with `npx node bench/gateway/profile.ts <dir>/<file>.cpuprofile`;
- * the pid of each is printed), GATEWAY_BENCH_PARTS (relay,memory,flood,cluster: which parts to run;
+ * the pid of each is printed; `npx node bench/gateway/hotpath.ts` measures the session's own
+ * per-frame CPU in one process, without sockets), GATEWAY_BENCH_PARTS (relay,memory,flood,cluster: which parts to run;
  * cluster needs `redis-server`; `idle` is not run unless named: idle agents that heartbeat, see
  * below), GATEWAY_BENCH_SERVER_FLAGS (extra node flags for the relay
  * servers, e.g. "--trace-gc"), GATEWAY_BENCH_PACED_RATE (4000), GATEWAY_BENCH_RELAY_ORDER (a,a0,b,c,d,e: which

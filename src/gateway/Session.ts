@@ -14,6 +14,7 @@
  *
  * @since 0.1.0
  */
+import { performance } from "node:perf_hooks"
 import { base64urlnopad } from "@scure/base"
 import { Cause, Clock, type Context, Effect, Exit, Fiber, Metric, Option, Result, Schema } from "effect"
 import * as Accept from "../protocol/Accept.ts"

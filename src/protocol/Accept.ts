@@ -100,8 +100,10 @@ const rejection = (
 
 /** Steps 1 to 6 on one frame: the candidate envelope, or the rejection of the first failed step. */
 export const read = (frame: string | Uint8Array, context: AcceptContext): Result.Result<Candidate, EnvelopeRejected> => {
-  let correlation_id: string | undefined
-  const reject = (code: ErrorCode, step: number, reason: string) => Result.fail(rejection(code, step, reason, correlation_id))
+  // The frame's `id` for a rejection's `correlation_id`, read only when a step refuses it (once parsed).
+  let parsedObject: { readonly [key: string]: IJson.Json } | undefined
+  const reject = (code: ErrorCode, step: number, reason: string) =>
+    Result.fail(rejection(code, step, reason, parsedObject !== undefined && Envelope.isUuid(parsedObject.id) ? parsedObject.id : undefined))
 
   // 1. size
   const size = typeof frame === "string" ? frame.length : frame.byteLength
@@ -128,7 +130,7 @@ export const read = (frame: string | Uint8Array, context: AcceptContext): Result
     return reject("MALFORMED_MESSAGE", 2, "the frame is not a JSON object")
   }
   const object = value as { readonly [key: string]: IJson.Json }
-  if (Envelope.isUuid(object.id)) correlation_id = object.id
+  parsedObject = object
   // 3. version
   if (Object.hasOwn(object, "version") && object.version !== "1.0") {
     return reject("UNSUPPORTED_VERSION", 3, "this receiver speaks version \"1.0\"")
@@ -196,9 +198,10 @@ const mustVerify = (candidate: Candidate, context: AcceptContext): boolean =>
 /** Step 11 and the record of (`from`, `id`) until its own timestamp plus the skew. */
 const finish = (candidate: Candidate, context: AcceptContext, now: number, sentAt: number): Result.Result<Accepted, EnvelopeRejected> => {
   const { header, type } = candidate
-  // 11. payload
-  const payload = payloadDecoders[type](header.payload)
-  if (Result.isFailure(payload)) {
+  // 11. payload (a relayed type's written-out checks first, which spare a copy of the envelope; the Schema words a failure)
+  const relayed = Envelope.isRelayedPayload(type, header.payload)
+  const payload = relayed ? undefined : payloadDecoders[type](header.payload)
+  if (payload !== undefined && Result.isFailure(payload)) {
     return Result.fail(rejection("MALFORMED_MESSAGE", 11, `payload: ${firstLine(payload.failure)}`, candidate.header.id))
   }
   const skew = context.skewMs ?? DEFAULT_SKEW_MS
@@ -207,7 +210,9 @@ const finish = (candidate: Candidate, context: AcceptContext, now: number, sentA
   if (recorded === "full") {
     return Result.fail(rejection("RATE_LIMITED", 12, "too many envelopes from this sender in the replay window", candidate.header.id))
   }
-  return Result.succeed({ envelope: { ...header, type, payload: payload.success } as Envelope.Envelope, text: candidate.text })
+  // The header is the parsed frame (or its decoded copy), held by nothing else: with its payload valid as it is, it is the envelope.
+  const envelope = payload === undefined ? header as Envelope.Envelope : { ...header, type, payload: payload.success } as Envelope.Envelope
+  return Result.succeed({ envelope, text: candidate.text })
 }
 
 /**

@@ -15,6 +15,7 @@ import { ErrorCode } from "./ErrorCode.ts"
 import * as Identity from "./Identity.ts"
 import * as IJson from "./IJson.ts"
 import * as WebRtc from "./Sdp.ts"
+import { fitsUtf8Bytes } from "./Utf8.ts"
 
 // ---------------------------------------------------------------------------
 // Formats
@@ -209,6 +210,55 @@ export type Type = keyof typeof Payloads
 
 /** Every envelope type. */
 export const Types: ReadonlyArray<Type> = Object.keys(Payloads) as Array<Type>
+
+// The relayed types' payload checks, written out (`isRelayedPayload`); each mirrors its Schema above.
+const isText = (value: unknown, max: number): boolean => typeof value === "string" && value.length <= max
+const isOptionalText = (payload: { readonly [key: string]: unknown }, key: string, max: number): boolean =>
+  !Object.hasOwn(payload, key) || isText(payload[key], max)
+const hasOnly = (payload: object, members: ReadonlySet<string>): boolean => {
+  for (const key in payload) if (!members.has(key)) return false
+  return true
+}
+const SESSION_DESCRIPTION_MEMBERS: ReadonlySet<string> = new Set(["connection_id", "sdp"])
+const ICE_CANDIDATE_MEMBERS: ReadonlySet<string> = new Set(["connection_id", "candidate", "sdp_mid", "sdp_mline_index", "username_fragment"])
+const BYE_MEMBERS: ReadonlySet<string> = new Set(["connection_id", "reason", "code"])
+const ERROR_CODES: ReadonlySet<unknown> = new Set(ErrorCode.literals)
+const isSessionDescription = (payload: { readonly [key: string]: unknown }): boolean =>
+  hasOnly(payload, SESSION_DESCRIPTION_MEMBERS) && isUuid(payload.connection_id) &&
+  typeof payload.sdp === "string" && fitsUtf8Bytes(payload.sdp, WebRtc.MAX_SDP_BYTES)
+const isIceCandidatePayload = (payload: { readonly [key: string]: unknown }): boolean => {
+  if (!hasOnly(payload, ICE_CANDIDATE_MEMBERS) || !isUuid(payload.connection_id)) return false
+  const { candidate } = payload
+  if (!isText(candidate, 1024) || (candidate !== "" && !(candidate as string).startsWith("candidate:"))) return false
+  if (!isOptionalText(payload, "sdp_mid", 256) || !isOptionalText(payload, "username_fragment", 256)) return false
+  const hasIndex = Object.hasOwn(payload, "sdp_mline_index")
+  const index = payload.sdp_mline_index
+  if (hasIndex && !(Number.isSafeInteger(index) && (index as number) >= 0 && (index as number) <= 65535)) return false
+  return Object.hasOwn(payload, "sdp_mid") || hasIndex
+}
+const isByePayload = (payload: { readonly [key: string]: unknown }): boolean =>
+  hasOnly(payload, BYE_MEMBERS) && isUuid(payload.connection_id) && isOptionalText(payload, "reason", 256) &&
+  (!Object.hasOwn(payload, "code") || ERROR_CODES.has(payload.code))
+
+/**
+ * Whether `payload` (a plain object, as `isHeader` admits) is a valid payload of the relayed type
+ * `type` decoded with unknown members refused: `Payloads[type]`'s checks written out, for the
+ * frames a gateway relays most. `false` for every other type, and says nothing more: decode with
+ * the Schema to learn which check failed. The decoded value equals `payload`.
+ */
+export const isRelayedPayload = (type: Type, payload: { readonly [key: string]: unknown }): boolean => {
+  switch (type) {
+    case "OFFER":
+    case "ANSWER":
+      return isSessionDescription(payload)
+    case "ICE_CANDIDATE":
+      return isIceCandidatePayload(payload)
+    case "BYE":
+      return isByePayload(payload)
+    default:
+      return false
+  }
+}
 
 /** Whether a string names an envelope type of IoAP v1. */
 export const isType = (type: string): type is Type => Object.hasOwn(Payloads, type)

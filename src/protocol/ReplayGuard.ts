@@ -18,7 +18,9 @@ export interface ReplayGuardOptions {
 }
 
 interface SenderRecords {
+  /** Each record's expiry, in ms after the guard's `#origin` (see `Guard`). */
   readonly expiries: Map<string, number>
+  /** The earliest expiry held, in ms since the epoch. */
   nextExpiry: number
   /** How many records the last sweep left: the next one waits until there are twice as many. */
   swept: number
@@ -51,6 +53,11 @@ export interface ReplayGuard {
  * The first record waits in three fields and moves into the maps at the next call: a gateway
  * session's guard often holds just its REGISTER for as long as the agent stays idle, and the two
  * maps for it cost about 0.5 KiB (more than the session object itself).
+ *
+ * Expiries are kept in the maps as milliseconds after the guard's first record (`#origin`), not
+ * since the epoch: for about 24 days after it they are small integers that V8 stores in the map
+ * itself, where an epoch time (over 2^31) is a separate heap object per record, which a relaying
+ * session makes thousands of per second and the garbage collector copies and marks.
  */
 class Guard implements ReplayGuard {
   readonly #maxPerSender: number
@@ -60,6 +67,8 @@ class Guard implements ReplayGuard {
   #firstFrom: string | undefined = undefined
   #firstId = ""
   #firstExpiry = 0
+  /** What stored expiries count from (ms since the epoch): the first record's expiry. */
+  #origin = 0
 
   constructor(maxPerSender: number, maxTotal: number) {
     this.#maxPerSender = maxPerSender
@@ -69,7 +78,7 @@ class Guard implements ReplayGuard {
   /** The maps, with the first record moved into them (`undefined` while nothing was recorded). */
   #records(): Map<string, SenderRecords> | undefined {
     if (this.#firstFrom !== undefined) {
-      const expiries = new Map([[this.#firstId, this.#firstExpiry]])
+      const expiries = new Map([[this.#firstId, this.#firstExpiry - this.#origin]])
       this.#senders = new Map([[this.#firstFrom, { expiries, nextExpiry: this.#firstExpiry, swept: 0 }]])
       this.#firstFrom = undefined
       this.#firstId = ""
@@ -79,16 +88,17 @@ class Guard implements ReplayGuard {
 
   #sweep(from: string, records: SenderRecords, now: number): void {
     if (now < records.nextExpiry) return
+    const relativeNow = now - this.#origin
     let next = Infinity
     for (const [id, expiry] of records.expiries) {
-      if (expiry <= now) {
+      if (expiry <= relativeNow) {
         records.expiries.delete(id)
         this.#total--
       } else if (expiry < next) {
         next = expiry
       }
     }
-    records.nextExpiry = next
+    records.nextExpiry = next + this.#origin
     records.swept = records.expiries.size
     if (records.expiries.size === 0) this.#senders?.delete(from)
   }
@@ -107,7 +117,7 @@ class Guard implements ReplayGuard {
   check(from: string, id: string, now: number): ReplayStatus {
     const records = this.#records()?.get(from)
     const expiry = records?.expiries.get(id)
-    if (expiry !== undefined && expiry > now) return "replayed"
+    if (expiry !== undefined && expiry > now - this.#origin) return "replayed"
     return this.#hasRoom(records, from, now) ? "fresh" : "full"
   }
 
@@ -117,21 +127,25 @@ class Guard implements ReplayGuard {
       this.#firstFrom = from
       this.#firstId = id
       this.#firstExpiry = expiresAt
+      this.#origin = expiresAt
       this.#total = 1
       return "recorded"
     }
     const senders = this.#records() ?? (this.#senders = new Map())
     let records = senders.get(from)
     const existing = records?.expiries.get(id)
-    if (existing !== undefined && existing > now) return "replayed"
+    if (existing !== undefined && existing > now - this.#origin) return "replayed"
     if (!this.#hasRoom(records, from, now)) return "full"
-    records = senders.get(from)
-    if (records === undefined) {
-      records = { expiries: new Map(), nextExpiry: Infinity, swept: 0 }
-      senders.set(from, records)
+    // A sweep in `#hasRoom` may have dropped the sender's records (and an expired `id` with them).
+    if (records === undefined || records.expiries.size === 0) {
+      records = senders.get(from)
+      if (records === undefined) {
+        records = { expiries: new Map(), nextExpiry: Infinity, swept: 0 }
+        senders.set(from, records)
+      }
     }
-    if (!records.expiries.has(id)) this.#total++
-    records.expiries.set(id, expiresAt)
+    if (existing === undefined || !records.expiries.has(id)) this.#total++
+    records.expiries.set(id, expiresAt - this.#origin)
     if (expiresAt < records.nextExpiry) records.nextExpiry = expiresAt
     if (records.expiries.size >= Math.max(SWEEP_AT_LEAST, 2 * records.swept)) this.#sweep(from, records, now)
     return "recorded"

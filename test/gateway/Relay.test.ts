@@ -112,6 +112,40 @@ layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("gateway
       assert.isTrue(yield* Envelope.verify(pong))
     }))
 
+  it.effect("relays each signaling type as the exact text sent, and refuses a payload its Schema refuses with step 11", () =>
+    Effect.gen(function*() {
+      const { alice, bob, a, b } = yield* pair
+      const connection_id = crypto.randomUUID()
+      const valid = [
+        yield* Envelope.make(alice, { type: "OFFER", to: bob.did, payload: { connection_id, sdp: SDP } }),
+        yield* Envelope.make(alice, { type: "ANSWER", to: bob.did, payload: { connection_id, sdp: SDP } }),
+        yield* Envelope.make(alice, { type: "ICE_CANDIDATE", to: bob.did, payload: { connection_id, candidate: "", sdp_mline_index: 0 } }),
+        yield* Envelope.make(alice, { type: "BYE", to: bob.did, payload: { connection_id, reason: "done", code: "TIMEOUT" } })
+      ]
+      for (const envelope of valid) {
+        const text = Envelope.encode(envelope)
+        yield* a.send(text)
+        assert.strictEqual(yield* b.next(), text)
+      }
+      const invalid = [
+        // Neither sdp_mid nor sdp_mline_index.
+        yield* Envelope.make(alice, { type: "ICE_CANDIDATE", to: bob.did, payload: { connection_id, candidate: "" } as never }),
+        yield* Envelope.make(alice, { type: "BYE", to: bob.did, payload: { connection_id, code: "NOT_A_CODE" } as never }),
+        yield* Envelope.make(alice, { type: "ANSWER", to: bob.did, payload: { connection_id, sdp: SDP, type: "answer" } as never })
+      ]
+      for (const envelope of invalid) {
+        yield* a.send(Envelope.encode(envelope))
+        const error = yield* a.nextOfType("ERROR")
+        assert.strictEqual(error.payload.code, "MALFORMED_MESSAGE")
+        assert.strictEqual(error.correlation_id, envelope.id)
+        assert.match(error.payload.message, /^payload: /)
+      }
+      // Nothing of the refused ones reached bob: the next frame he gets is the next valid one.
+      const last = Envelope.encode(yield* Envelope.make(alice, { type: "BYE", to: bob.did, payload: { connection_id } }))
+      yield* a.send(last)
+      assert.strictEqual(yield* b.next(), last)
+    }))
+
   it.effect("UNREGISTER removes the agent and closes with 1000", () =>
     Effect.gen(function*() {
       const { gateway, alice, bob, a, b } = yield* pair

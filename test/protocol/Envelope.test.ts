@@ -149,3 +149,80 @@ describe("Envelope.isHeader", () => {
       for (const value of broken) assert.isFalse(agrees(value), JSON.stringify(value).slice(0, 120))
     }))
 })
+
+describe("Envelope.isRelayedPayload", () => {
+  const uuid = "0190a6e2-7c4b-7def-8abc-0123456789ab"
+  const decoders = Object.fromEntries(
+    [...Envelope.relayedTypes].map((type) => [type, Schema.decodeUnknownResult(Envelope.Payloads[type], { onExcessProperty: "error" })])
+  ) as Record<Envelope.Type, (input: unknown) => Result.Result<unknown, Schema.SchemaError>>
+  /** The written-out checks' answer, after asserting it is the Schema's. */
+  const agrees = (type: Envelope.Type, payload: Record<string, unknown>) => {
+    const fast = Envelope.isRelayedPayload(type, payload)
+    const schema = Result.isSuccess(decoders[type](payload))
+    assert.strictEqual(fast, schema, `${type} ${JSON.stringify(payload).slice(0, 160)}: written out ${fast}, Schema ${schema}`)
+    return fast
+  }
+  const valid: Record<string, ReadonlyArray<Record<string, unknown>>> = {
+    OFFER: [{ connection_id: uuid, sdp: "v=0\r\n" }, { connection_id: uuid, sdp: "" }, { connection_id: uuid, sdp: "é".repeat(16 * 1024) }],
+    ANSWER: [{ connection_id: uuid, sdp: "x".repeat(32 * 1024) }],
+    ICE_CANDIDATE: [
+      { connection_id: uuid, candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host", sdp_mid: "0" },
+      { connection_id: uuid, candidate: "", sdp_mline_index: 0 },
+      { connection_id: uuid, candidate: "candidate:x", sdp_mline_index: 65535, sdp_mid: "", username_fragment: "u".repeat(256) }
+    ],
+    BYE: [{ connection_id: uuid }, { connection_id: uuid, reason: "r".repeat(256), code: "UNKNOWN_AGENT" }]
+  }
+  const broken: Record<string, ReadonlyArray<Record<string, unknown>>> = {
+    OFFER: [
+      {},
+      { connection_id: uuid },
+      { sdp: "v=0" },
+      { connection_id: uuid, sdp: 1 },
+      { connection_id: uuid.toUpperCase(), sdp: "v=0" },
+      { connection_id: "00000000-0000-0000-0000-000000000000", sdp: "v=0" },
+      { connection_id: uuid, sdp: "v=0", extra: true },
+      { connection_id: uuid, sdp: "x".repeat(32 * 1024 + 1) },
+      { connection_id: uuid, sdp: "é".repeat(16 * 1024 + 1) },
+      JSON.parse(`{"__proto__":1,"connection_id":"${uuid}","sdp":"v=0"}`)
+    ],
+    ANSWER: [{ connection_id: uuid, sdp: null }, { connection_id: uuid, type: "answer", sdp: "v=0" }],
+    ICE_CANDIDATE: [
+      { connection_id: uuid, candidate: "candidate:x" },
+      { connection_id: uuid, candidate: "host 1", sdp_mid: "0" },
+      { connection_id: uuid, candidate: `candidate:${"x".repeat(1015)}`, sdp_mid: "0" },
+      { connection_id: uuid, candidate: "", sdp_mline_index: -1 },
+      { connection_id: uuid, candidate: "", sdp_mline_index: 65536 },
+      { connection_id: uuid, candidate: "", sdp_mline_index: 1.5 },
+      { connection_id: uuid, candidate: "", sdp_mline_index: "0" },
+      { connection_id: uuid, candidate: "", sdp_mid: 0 },
+      { connection_id: uuid, candidate: "", sdp_mid: "x".repeat(257) },
+      { connection_id: uuid, candidate: "", sdp_mid: "0", username_fragment: 1 },
+      { connection_id: uuid, candidate: "", sdp_mid: "0", sdpMid: "0" },
+      { candidate: "", sdp_mid: "0" }
+    ],
+    BYE: [
+      { connection_id: uuid, code: "NOT_A_CODE" },
+      { connection_id: uuid, reason: "r".repeat(257) },
+      { connection_id: uuid, reason: 1 },
+      { connection_id: uuid, code: null },
+      { connection_id: uuid, why: "x" }
+    ]
+  }
+
+  it("passes exactly the relayed payloads the Schemas decode", () => {
+    for (const type of Envelope.relayedTypes) {
+      for (const payload of valid[type]!) assert.isTrue(agrees(type, payload))
+      for (const payload of broken[type]!) assert.isFalse(agrees(type, payload))
+      // One type's valid payload is another's mistake.
+      for (const other of Envelope.relayedTypes) for (const payload of valid[other]!) agrees(type, payload)
+    }
+  })
+
+  it("leaves every other type to its Schema", () => {
+    for (const type of Envelope.Types) {
+      if (Envelope.relayedTypes.has(type)) continue
+      assert.isFalse(Envelope.isRelayedPayload(type, {}))
+      assert.isFalse(Envelope.isRelayedPayload(type, { connection_id: uuid, sdp: "v=0" }))
+    }
+  })
+})

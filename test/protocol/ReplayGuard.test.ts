@@ -16,6 +16,27 @@ describe("ReplayGuard", () => {
     assert.strictEqual(guard.check("a", "1", 1_000), "fresh")
   })
 
+  it("keeps expiries exact at epoch times, before and long after its first record", () => {
+    const guard = ReplayGuard.make()
+    const t = Date.parse("2026-03-04T05:06:07.089Z")
+    assert.strictEqual(guard.record("a", "first", t + 60_000, t), "recorded")
+    // Expiries before the first record's, and 30 days after it (past 2^31 ms from it).
+    assert.strictEqual(guard.record("a", "earlier", t + 1, t), "recorded")
+    const later = t + 30 * 86_400_000
+    assert.strictEqual(guard.record("a", "later", later + 60_000, later), "recorded")
+    assert.strictEqual(guard.check("a", "earlier", t), "replayed")
+    assert.strictEqual(guard.check("a", "earlier", t + 1), "fresh")
+    assert.strictEqual(guard.check("a", "first", t + 59_999), "replayed")
+    assert.strictEqual(guard.check("a", "later", later + 59_999), "replayed")
+    assert.strictEqual(guard.record("a", "later", later + 120_000, later + 59_999), "replayed")
+    assert.strictEqual(guard.check("a", "later", later + 60_000), "fresh")
+    // A sweep forgets exactly the expired ones.
+    for (let i = 0; i < 40; i++) assert.strictEqual(guard.record("a", `more-${i}`, later + 60_001 + i, later + 60_000), "recorded")
+    assert.strictEqual(guard.size(), 40)
+    assert.strictEqual(guard.check("a", "more-39", later + 60_039), "replayed")
+    assert.strictEqual(guard.check("a", "more-38", later + 60_039), "fresh")
+  })
+
   it("a sender that keeps sending slowly (a PING every 20 s) holds a bounded number of records, not its whole history", () => {
     const guard = ReplayGuard.make()
     const skew = 60_000
