@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { Config, Context, Redacted, Schema } from "effect"
+import * as Heartbeat from "../protocol/Heartbeat.ts"
 import * as NodeDataHome from "../protocol/NodeDataHome.ts"
 import type { Rate } from "./TokenBucket.ts"
 
@@ -101,8 +102,8 @@ export const defaults: GatewayConfig = {
   turnSecret: undefined,
   turnCredentialTtlSeconds: 3600,
   handshakeTimeoutMs: 5_000,
-  heartbeatIntervalMs: 45_000,
-  sessionTimeoutMs: 120_000,
+  heartbeatIntervalMs: Heartbeat.DEFAULT_INTERVAL_MS,
+  sessionTimeoutMs: Heartbeat.DEFAULT_SESSION_TIMEOUT_MS,
   maxHandshakeFrameBytes: 16 * 1024,
   maxMessageBytes: 64 * 1024,
   skewMs: 60_000,

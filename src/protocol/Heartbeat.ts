@@ -40,6 +40,12 @@ export const MAX_CHARS = 64
 /** Whether a text frame is short enough to be a heartbeat or its answer (and too short to be an envelope). */
 export const isShort = (frame: string): boolean => frame.length <= MAX_CHARS
 
+/** The heartbeat interval a gateway tells its agents by default (PROTOCOL.md 4.3–4.4: why 45 s). */
+export const DEFAULT_INTERVAL_MS = 45_000
+
+/** The silence after which a gateway closes a session by default: more than two intervals. */
+export const DEFAULT_SESSION_TIMEOUT_MS = 120_000
+
 /** The longest an agent waits for a heartbeat's answer (PROTOCOL.md 4.3). */
 export const MAX_ANSWER_MS = 20_000
 

@@ -1,6 +1,6 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect, Fiber, Option, Stream } from "effect"
-import * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
+import * as Heartbeat from "../../src/protocol/Heartbeat.ts"
 import * as Identity from "../../src/protocol/Identity.ts"
 import { SDP } from "../fixtures/samples.ts"
 import { client } from "./fixtures.ts"
@@ -14,8 +14,8 @@ layer(CurrentGateway.layer, { excludeTestServices: true })("GatewayClient agains
       const session = yield* agent.session
       assert.strictEqual(session.gatewayDid, gateway.did)
       assert.strictEqual(session.url, gateway.url)
-      assert.strictEqual(session.heartbeatIntervalMs, GatewayConfig.defaults.heartbeatIntervalMs)
-      assert.strictEqual(session.sessionTimeoutMs, GatewayConfig.defaults.sessionTimeoutMs)
+      assert.strictEqual(session.heartbeatIntervalMs, Heartbeat.DEFAULT_INTERVAL_MS)
+      assert.strictEqual(session.sessionTimeoutMs, Heartbeat.DEFAULT_SESSION_TIMEOUT_MS)
       assert.deepStrictEqual(session.iceServers, [])
       const state = yield* agent.state
       assert.strictEqual(state._tag, "Registered")
