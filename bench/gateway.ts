@@ -472,9 +472,11 @@ const clusterRun = async () => {
     dataDirs.push(dataDir)
     // One identity for both nodes, as in production.
     const nodeArgs = () => gatewayArgs({ ...unlimited, redisUrl: Redacted.value(redis.url), keyFile: join(dataDir, "gateway-identity.json") })
-    const nodes = [start("node 1", GATEWAY_SCRIPT, nodeArgs()), start("node 2", GATEWAY_SCRIPT, nodeArgs())]
+    const execArgv = CPU_PROF_DIR !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`] : []
+    const nodes = [start("node 1", GATEWAY_SCRIPT, nodeArgs(), execArgv), start("node 2", GATEWAY_SCRIPT, nodeArgs(), execArgv)]
     try {
       const urls = await Promise.all(nodes.map(async (node) => (await node.next("listening", 30_000)).url as string))
+      if (execArgv.length > 0) console.log(`  profiling the cluster nodes: pids ${nodes.map((node) => node.pid).join(", ")}, profiles in ${CPU_PROF_DIR}`)
       const pids = [...nodes.map((node) => node.pid), redisPid]
       const sameNode = await runLoad("same node", [urls[0]!], "gateway", pids)
       const crossNode = await runLoad("across nodes", urls, "gateway", pids)

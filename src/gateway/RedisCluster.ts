@@ -10,8 +10,14 @@
  *   only delays the replacement.
  * - Routing: a frame for an agent on another node is published, byte for byte, on that node's
  *   channel (NodeChannel.ts); the frames for one node within one event-loop turn go out as one
- *   PUBLISH. A PUBLISH that reached no subscriber means nobody has the agent (UNKNOWN_AGENT).
- *   Delivery stays at most once: see docs/deployment.md for where a frame can be lost.
+ *   PUBLISH, and while a PUBLISH to a node is unanswered the frames for it wait and go out
+ *   together when the answer comes (at most one PUBLISH per node in flight, unless a batch
+ *   fills): under load frames share PUBLISHes, and a lone frame waits for nothing. A PUBLISH that
+ *   reached no subscriber means nobody has the agent (UNKNOWN_AGENT). Delivery stays at most
+ *   once: see docs/deployment.md for where a frame can be lost.
+ * - The relay's hot path takes no fiber or Effect per frame: `lookupNow` and `routeNow` answer
+ *   from this node's sessions and the cached locations, PUBLISH answers come back to a callback,
+ *   and frames published to this node are delivered from the subscription's callback.
  * - Redis unreachable: the node serves its own agents, reports "degraded", counts the errors, and
  *   once Redis answers again re-publishes its agents (a registration made meanwhile gets its epoch
  *   then) and clears its degraded state. When its connection to Redis is ready again after a loss
@@ -21,11 +27,11 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Deferred, Effect, Fiber, Layer, Metric, Option, Queue, Stream } from "effect"
+import { Clock, Context, Deferred, Effect, Fiber, Layer, Metric, Option, Stream } from "effect"
 import * as Redis from "effect/persistence/Redis"
 import { type AgentEntry, AgentRegistry, cursorAfter, discoverIn, isListedFor, paginate, parseCursor } from "./AgentRegistry.ts"
 import * as GatewayMetrics from "./GatewayMetrics.ts"
-import { RedisRestored } from "./RedisConnection.ts"
+import { RedisPubSub, RedisRestored } from "./RedisConnection.ts"
 import * as NodeChannel from "./NodeChannel.ts"
 import * as RedisDirectory from "./RedisDirectory.ts"
 import { type Delivery, makeLocal, Router } from "./Router.ts"
@@ -85,6 +91,7 @@ interface LocalAgent {
 
 const make = Effect.fnUntraced(function*(options: ClusterOptions) {
   const redis = yield* Redis.Redis
+  const pubSub = yield* RedisPubSub
   const store = RedisDirectory.make(redis, options.keyPrefix)
   const { nodeId, presenceTtlMs } = options
   const local = new Map<string, LocalAgent>()
@@ -93,7 +100,8 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
   const locations = new Map<string, { readonly located: RedisDirectory.Located; readonly until: number }>()
   let degraded = false
   const clock = yield* Clock.Clock
-  const runFork = Effect.runForkWith(yield* Effect.context<never>())
+  const services = yield* Effect.context<never>()
+  const runFork = Effect.runForkWith(services)
 
   const storeFailed = (operation: string, error: Redis.RedisError) =>
     Effect.gen(function*() {
@@ -221,54 +229,42 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
       return found
     })
 
-  /** Hands the frames published to this node to the local sessions they are for; junk is dropped (and counted). */
-  const onFrames = (messages: ReadonlyArray<string>) =>
-    Effect.suspend(() => {
-      let delivered = 0
-      let dropped = 0
-      for (const message of messages) {
-        const frames = NodeChannel.decode(message)
-        if (frames === undefined) {
-          dropped++
-          continue
-        }
-        for (const { frame, to } of frames) {
-          if (endpoints.get(to)?.deliver(frame) === "delivered") delivered++
-          else dropped++
-        }
-      }
-      return Effect.andThen(
-        delivered === 0 ? Effect.void : Metric.update(GatewayMetrics.clusterFrames("delivered"), delivered),
-        dropped === 0 ? Effect.void : Metric.update(GatewayMetrics.clusterFrames("dropped"), dropped)
-      )
-    })
+  /** Hands the frames of a message published to this node to the local sessions they are for, at once; junk is dropped (and counted). */
+  const onFrames = (message: string): void => {
+    const frames = NodeChannel.decode(message)
+    if (frames === undefined) {
+      GatewayMetrics.clusterFrames("dropped").updateUnsafe(1, services)
+      return
+    }
+    let delivered = 0
+    for (const { frame, to } of frames) if (endpoints.get(to)?.deliver(frame) === "delivered") delivered++
+    if (delivered > 0) GatewayMetrics.clusterFrames("delivered").updateUnsafe(delivered, services)
+    if (delivered < frames.length) GatewayMetrics.clusterFrames("dropped").updateUnsafe(frames.length - delivered, services)
+  }
 
   /**
-   * Follows a channel for as long as the node runs, subscribing again after a failure; handles
-   * what arrived since the last turn at once. `subscribed` runs each time its subscription is in place.
+   * Follows a channel for as long as the node runs, subscribing again after a failure; `handle`
+   * gets each message as it arrives. `subscribed` runs each time its subscription is in place.
    */
-  const follow = (channel: string, handle: (messages: ReadonlyArray<string>) => Effect.Effect<void>, subscribed: Effect.Effect<void>) =>
+  const follow = (channel: string, handle: (message: string) => void, subscribed: Effect.Effect<void>) =>
     Effect.gen(function*() {
       while (true) {
         yield* Effect.scoped(Effect.gen(function*() {
-          const messages = yield* redis.subscribe(channel)
+          const lost = yield* pubSub.subscribe(channel, handle)
           // Announcements may have been missed while unsubscribed.
           locations.clear()
           yield* subscribed
-          while (true) {
-            const arrived = yield* Queue.takeAll(messages)
-            yield* handle(arrived.map((received) => received.message))
-          }
+          return yield* lost
         })).pipe(Effect.catch((error) => storeFailed("subscribe", error)))
         yield* Effect.sleep(RECOVERY_INTERVAL_MS)
       }
     })
 
-  /** This node's frames and the cluster's announcements. */
+  /** This node's frames and the cluster's announcements (an announcement may replace a session: an Effect of its own). */
   const followBoth = (subscribed: Effect.Effect<void>) =>
     Effect.all([
       follow(store.nodeChannel(nodeId), onFrames, subscribed),
-      follow(store.registrationsChannel, (messages) => Effect.forEach(messages, onRegistration, { discard: true }), subscribed)
+      follow(store.registrationsChannel, (message) => void runFork(onRegistration(message)), subscribed)
     ], { concurrency: 2, discard: true })
 
   let followers = yield* Effect.forkScoped(followBoth(Effect.void))
@@ -278,6 +274,8 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
   // ---------------------------------------------------------------------------
 
   const outbox = new Map<string, Batch>()
+  /** Nodes with a PUBLISH unanswered: their next batch waits for that answer (unless it fills). */
+  const inFlight = new Map<string, number>()
   let flushScheduled = false
   /** Nodes whose channel had a subscriber at the last PUBLISH, until when they count as listening. */
   const liveNodes = new Map<string, number>()
@@ -288,30 +286,43 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
    * if not, the node is gone with its agents: frames that waited get "unknown", those that did
    * not are lost (at most once; counted).
    */
-  const publishBatch = (node: string, batch: Batch) =>
-    runFork(Effect.gen(function*() {
-      const receivers = yield* attempt("publish", store.publish(store.nodeChannel(node), NodeChannel.encode(batch.frames)))
-      const reached = Option.isSome(receivers) && receivers.value > 0
+  const publishBatch = (node: string, batch: Batch): void => {
+    inFlight.set(node, (inFlight.get(node) ?? 0) + 1)
+    pubSub.publish(store.nodeChannel(node), NodeChannel.encode(batch.frames), (receivers) => {
+      const left = inFlight.get(node)! - 1
+      if (left === 0) inFlight.delete(node)
+      else inFlight.set(node, left)
+      if (typeof receivers !== "number") runFork(storeFailed("publish", receivers))
+      const reached = typeof receivers === "number" && receivers > 0
       const unwaited = batch.frames.length - batch.done.length
       unanswered -= unwaited
       if (reached) {
         // Node names are per start: forget the dead ones now and then.
         if (liveNodes.size >= LIVE_NODES_MAX) liveNodes.clear()
         liveNodes.set(node, clock.currentTimeMillisUnsafe() + LIVE_NODE_TTL_MS)
-        yield* Metric.update(GatewayMetrics.clusterFrames("sent"), batch.frames.length)
+        GatewayMetrics.clusterFrames("sent").updateUnsafe(batch.frames.length, services)
       } else {
         liveNodes.delete(node)
         for (const [did, cached] of locations) if (cached.located.node === node) locations.delete(did)
-        if (unwaited > 0) yield* Metric.update(GatewayMetrics.clusterFrames("lost"), unwaited)
+        if (unwaited > 0) GatewayMetrics.clusterFrames("lost").updateUnsafe(unwaited, services)
       }
       for (const done of batch.done) done(reached ? "delivered" : "unknown")
-    }))
+      // The frames that waited for this answer go out now, in one PUBLISH.
+      if (left === 0) publishWaiting(node)
+    })
+  }
 
+  const publishWaiting = (node: string): void => {
+    const waiting = outbox.get(node)
+    if (waiting === undefined) return
+    outbox.delete(node)
+    publishBatch(node, waiting)
+  }
+
+  /** This turn's batches go out, but for nodes with a PUBLISH unanswered: theirs go with its answer. */
   const flush = () => {
     flushScheduled = false
-    const batches = [...outbox]
-    outbox.clear()
-    for (const [node, batch] of batches) publishBatch(node, batch)
+    for (const node of [...outbox.keys()]) if (!inFlight.has(node)) publishWaiting(node)
   }
 
   /** Adds a frame to this turn's batch for `node` (in order: one connection carries every PUBLISH). */
@@ -327,7 +338,7 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
     batch.chars += frame.length
     if (done === undefined) unanswered++
     else batch.done.push(done)
-    if (!flushScheduled) {
+    if (!flushScheduled && !inFlight.has(node)) {
       flushScheduled = true
       setImmediate(flush)
     }
@@ -339,13 +350,16 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
    * unanswered, the sender waits for the PUBLISH's answer. The outbox and the unanswered frames
    * are bounded: a waiting session handles no other frame meanwhile.
    */
-  const publishFrame = (node: string, to: string, frame: string): Effect.Effect<Delivery> => {
+  const publishFrame = (node: string, to: string, frame: string): Effect.Effect<Delivery> =>
+    publishFrameNow(node, to, frame) === "delivered" ? Effect.succeed("delivered") :
+      Effect.callback<Delivery>((resume) => enqueue(node, to, frame, (delivery) => resume(Effect.succeed(delivery))))
+
+  /** `publishFrame` when the frame need not wait for its PUBLISH's answer (then it is "delivered"), else `undefined`. */
+  const publishFrameNow = (node: string, to: string, frame: string): "delivered" | undefined => {
     const live = liveNodes.get(node)
-    if (live !== undefined && live > clock.currentTimeMillisUnsafe() && unanswered < MAX_UNANSWERED_FRAMES) {
-      enqueue(node, to, frame, undefined)
-      return Effect.succeed("delivered")
-    }
-    return Effect.callback<Delivery>((resume) => enqueue(node, to, frame, (delivery) => resume(Effect.succeed(delivery))))
+    if (live === undefined || live <= clock.currentTimeMillisUnsafe() || unanswered >= MAX_UNANSWERED_FRAMES) return undefined
+    enqueue(node, to, frame, undefined)
+    return "delivered"
   }
   yield* Effect.forkScoped(refreshForever)
 
@@ -398,6 +412,11 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
         const agent = local.get(did)
         return agent === undefined ? Effect.map(locate(did), Option.map((located) => located.entry)) : Effect.succeed(Option.some(agent.entry))
       }),
+    // A local agent, or a remote one whose location is cached; else `lookup` asks Redis.
+    lookupNow: (did) => {
+      const entry = local.get(did)?.entry ?? cachedLocation(did)?.entry
+      return entry === undefined ? undefined : Option.some(entry)
+    },
     discover: (query) =>
       Effect.gen(function*() {
         const after = query.cursor === undefined ? undefined : yield* parseCursor(query.cursor)
@@ -435,6 +454,13 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
         return Effect.flatMap(locate(to), (located) =>
           Option.isNone(located) || located.value.node === nodeId ? Effect.succeed("unknown" as const) : publishFrame(located.value.node, to, frame))
       }),
+    // A session of this node, or a cached location on a node that answered lately; else `route`.
+    routeNow: (to, frame) => {
+      if (endpoints.has(to)) return sessions.routeNow(to, frame)
+      const cached = cachedLocation(to)
+      if (cached === undefined) return undefined
+      return cached.node === nodeId ? "unknown" : publishFrameNow(cached.node, to, frame)
+    },
     evict: evictLocal
   })
 
@@ -442,5 +468,5 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
 })
 
 /** The directory and routing of one cluster node; needs a `Redis` connection. */
-export const layer = (options: ClusterOptions): Layer.Layer<AgentRegistry | Router, never, Redis.Redis> =>
+export const layer = (options: ClusterOptions): Layer.Layer<AgentRegistry | Router, never, Redis.Redis | RedisPubSub> =>
   Layer.effectContext(make(options))
