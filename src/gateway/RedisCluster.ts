@@ -99,6 +99,8 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
   const endpoints = sessions.endpoints
   const locations = new Map<string, { readonly located: RedisDirectory.Located; readonly until: number }>()
   let degraded = false
+  /** When this node last renewed its agents' epoch counters' TTL (registrations set it anew). */
+  let epochsRenewedAt = yield* Clock.currentTimeMillis
   const clock = yield* Clock.Clock
   const services = yield* Effect.context<never>()
   const runFork = Effect.runForkWith(services)
@@ -160,9 +162,10 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
    * Re-claims held agents `CLAIM_BATCH` to a round trip; those the store lost (or has an older
    * epoch of) are re-published one by one, those a newer registration holds are replaced.
    */
-  const reclaimHeld = (agents: ReadonlyArray<LocalAgent & { epoch: number }>, now: number) =>
+  const reclaimHeld = (agents: ReadonlyArray<LocalAgent & { epoch: number }>, now: number, renewEpochs: boolean) =>
     Effect.gen(function*() {
-      const claims = yield* store.claimHeld(agents.map((agent) => ({ did: agent.entry.did, sessionId: agent.entry.sessionId, epoch: agent.epoch })), presenceTtlMs, now)
+      const held = agents.map((agent) => ({ did: agent.entry.did, sessionId: agent.entry.sessionId, epoch: agent.epoch }))
+      const claims = yield* store.claimHeld(held, presenceTtlMs, now, renewEpochs)
       const lost: Array<LocalAgent> = []
       for (let i = 0; i < agents.length; i++) {
         const agent = agents[i]!
@@ -183,7 +186,10 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
       else held.push(agent as LocalAgent & { epoch: number })
     }
     const batches = Array.from({ length: Math.ceil(held.length / CLAIM_BATCH) }, (_, i) => held.slice(i * CLAIM_BATCH, (i + 1) * CLAIM_BATCH))
-    yield* Effect.forEach(batches, (batch) => reclaimHeld(batch, now), { concurrency: 4, discard: true })
+    // Epoch counters last a day: their TTL is renewed hourly, not at every refresh (a registration sets it too).
+    const renewEpochs = now - epochsRenewedAt >= RedisDirectory.EPOCH_REFRESH_MS
+    yield* Effect.forEach(batches, (batch) => reclaimHeld(batch, now, renewEpochs), { concurrency: 4, discard: true })
+    if (renewEpochs) epochsRenewedAt = now
     yield* Effect.forEach(pending, (agent) => reclaim(agent, now), { concurrency: REFRESH_CONCURRENCY, discard: true })
     yield* store.sweep(now)
     if (!degraded) return
