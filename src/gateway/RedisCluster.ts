@@ -10,9 +10,9 @@
  *   only delays the replacement.
  * - Routing: a frame for an agent on another node is published, byte for byte, on that node's
  *   channel (NodeChannel.ts); the frames for one node within one event-loop turn go out as one
- *   PUBLISH, and while a PUBLISH to a node is unanswered the frames for it wait and go out
- *   together when the answer comes (at most one PUBLISH per node in flight, unless a batch
- *   fills): under load frames share PUBLISHes, and a lone frame waits for nothing. A PUBLISH that
+ *   PUBLISH. Two PUBLISHes to one node are at least `MIN_PUBLISH_INTERVAL_MS` apart, and while one
+ *   is unanswered the frames for that node wait and go out together after its answer (unless a
+ *   batch fills): under load frames share PUBLISHes, and a lone frame waits for nothing. A PUBLISH that
  *   reached no subscriber means nobody has the agent (UNKNOWN_AGENT). Delivery stays at most
  *   once: see docs/deployment.md for where a frame can be lost.
  * - The relay's hot path takes no fiber or Effect per frame: `lookupNow` and `routeNow` answer
@@ -44,7 +44,19 @@ export interface ClusterOptions {
   readonly keyPrefix: string
   /** How long an agent stays in the directory without its node refreshing it. */
   readonly presenceTtlMs: number
+  /**
+   * The least time between two PUBLISHes to one node (default `MIN_PUBLISH_INTERVAL_MS`): frames
+   * for it meanwhile wait and share the next one, unless their batch fills.
+   */
+  readonly minPublishIntervalMs?: number | undefined
 }
+
+/**
+ * The default least time between two PUBLISHes to one node. A frame to a node that got no PUBLISH
+ * within it goes out at the end of its turn; under a steady stream the frames of up to this long
+ * share one PUBLISH (each PUBLISH costs a write and a wakeup at both nodes and Redis's own work).
+ */
+export const MIN_PUBLISH_INTERVAL_MS = 1
 
 /** How long a node trusts a looked-up location of a remote agent (announcements also clear it). */
 const LOCATION_TTL_MS = 1000
@@ -82,6 +94,17 @@ interface Batch {
   chars: number
 }
 
+/** The PUBLISHes to one node: the batch waiting to go, and what it waits for. */
+interface Outlet {
+  batch: Batch | undefined
+  /** Its PUBLISHes not answered yet (more than one only when batches filled up). */
+  inFlight: number
+  /** When its last PUBLISH went out (`performance.now()`). */
+  lastAt: number
+  /** Its batch goes out at the end of this turn or by a timer. */
+  scheduled: boolean
+}
+
 /** An agent whose session is on this node. */
 interface LocalAgent {
   readonly entry: AgentEntry
@@ -94,6 +117,7 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
   const pubSub = yield* RedisPubSub
   const store = RedisDirectory.make(redis, options.keyPrefix)
   const { nodeId, presenceTtlMs } = options
+  const minPublishIntervalMs = options.minPublishIntervalMs ?? MIN_PUBLISH_INTERVAL_MS
   const local = new Map<string, LocalAgent>()
   const sessions = makeLocal()
   const endpoints = sessions.endpoints
@@ -279,10 +303,10 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
   // Publishing frames to other nodes, one PUBLISH per node and event-loop turn
   // ---------------------------------------------------------------------------
 
-  const outbox = new Map<string, Batch>()
-  /** Nodes with a PUBLISH unanswered: their next batch waits for that answer (unless it fills). */
-  const inFlight = new Map<string, number>()
-  let flushScheduled = false
+  /** Per node: the frames waiting for its next PUBLISH, and when that may go out. */
+  const outlets = new Map<string, Outlet>()
+  /** Nodes whose batch goes out at the end of this turn. */
+  const due = new Set<string>()
   /** Nodes whose channel had a subscriber at the last PUBLISH, until when they count as listening. */
   const liveNodes = new Map<string, number>()
   let unanswered = 0
@@ -292,12 +316,11 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
    * if not, the node is gone with its agents: frames that waited get "unknown", those that did
    * not are lost (at most once; counted).
    */
-  const publishBatch = (node: string, batch: Batch): void => {
-    inFlight.set(node, (inFlight.get(node) ?? 0) + 1)
+  const publishBatch = (node: string, outlet: Outlet, batch: Batch): void => {
+    outlet.inFlight++
+    outlet.lastAt = performance.now()
     pubSub.publish(store.nodeChannel(node), NodeChannel.encode(batch.frames), (receivers) => {
-      const left = inFlight.get(node)! - 1
-      if (left === 0) inFlight.delete(node)
-      else inFlight.set(node, left)
+      outlet.inFlight--
       if (typeof receivers !== "number") runFork(storeFailed("publish", receivers))
       const reached = typeof receivers === "number" && receivers > 0
       const unwaited = batch.frames.length - batch.done.length
@@ -313,41 +336,71 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
         if (unwaited > 0) GatewayMetrics.clusterFrames("lost").updateUnsafe(unwaited, services)
       }
       for (const done of batch.done) done(reached ? "delivered" : "unknown")
-      // The frames that waited for this answer go out now, in one PUBLISH.
-      if (left === 0) publishWaiting(node)
+      // The frames that waited for this answer go out next.
+      schedule(node, outlet)
     })
   }
 
-  const publishWaiting = (node: string): void => {
-    const waiting = outbox.get(node)
-    if (waiting === undefined) return
-    outbox.delete(node)
-    publishBatch(node, waiting)
+  /**
+   * Sends the node's waiting batch as soon as it may: at the end of this turn, or once the
+   * interval since its last PUBLISH is over; not while a PUBLISH to it is unanswered (its answer
+   * schedules the next).
+   */
+  const schedule = (node: string, outlet: Outlet): void => {
+    if (outlet.batch === undefined || outlet.scheduled || outlet.inFlight > 0) return
+    outlet.scheduled = true
+    const wait = minPublishIntervalMs - (performance.now() - outlet.lastAt)
+    if (wait > 0) {
+      setTimeout(() => publishWaiting(node, outlet), wait)
+      return
+    }
+    if (due.size === 0) setImmediate(flush)
+    due.add(node)
   }
 
-  /** This turn's batches go out, but for nodes with a PUBLISH unanswered: theirs go with its answer. */
+  const publishWaiting = (node: string, outlet: Outlet): void => {
+    outlet.scheduled = false
+    const waiting = outlet.batch
+    if (waiting === undefined || outlet.inFlight > 0) return
+    outlet.batch = undefined
+    publishBatch(node, outlet, waiting)
+  }
+
   const flush = () => {
-    flushScheduled = false
-    for (const node of [...outbox.keys()]) if (!inFlight.has(node)) publishWaiting(node)
+    for (const node of due) {
+      const outlet = outlets.get(node)
+      if (outlet !== undefined) publishWaiting(node, outlet)
+    }
+    due.clear()
   }
 
-  /** Adds a frame to this turn's batch for `node` (in order: one connection carries every PUBLISH). */
+  const outletOf = (node: string): Outlet => {
+    let outlet = outlets.get(node)
+    if (outlet === undefined) {
+      // Node names are per start: forget idle outlets of gone nodes now and then.
+      if (outlets.size >= LIVE_NODES_MAX) {
+        for (const [name, idle] of outlets) if (idle.batch === undefined && idle.inFlight === 0 && !idle.scheduled) outlets.delete(name)
+      }
+      outlets.set(node, outlet = { batch: undefined, inFlight: 0, lastAt: Number.NEGATIVE_INFINITY, scheduled: false })
+    }
+    return outlet
+  }
+
+  /** Adds a frame to the batch waiting for `node` (in order: one connection carries every PUBLISH); a full batch goes out at once. */
   const enqueue = (node: string, to: string, frame: string, done: ((delivery: Delivery) => void) | undefined) => {
-    let batch = outbox.get(node)
+    const outlet = outletOf(node)
+    let batch = outlet.batch
     if (batch !== undefined && (batch.frames.length >= NodeChannel.MAX_BATCH || batch.chars + frame.length > MAX_BATCH_CHARS)) {
-      outbox.delete(node)
-      publishBatch(node, batch)
+      outlet.batch = undefined
+      publishBatch(node, outlet, batch)
       batch = undefined
     }
-    if (batch === undefined) outbox.set(node, batch = { frames: [], done: [], chars: 0 })
+    if (batch === undefined) outlet.batch = batch = { frames: [], done: [], chars: 0 }
     batch.frames.push({ to, frame })
     batch.chars += frame.length
     if (done === undefined) unanswered++
     else batch.done.push(done)
-    if (!flushScheduled && !inFlight.has(node)) {
-      flushScheduled = true
-      setImmediate(flush)
-    }
+    schedule(node, outlet)
   }
 
   /**

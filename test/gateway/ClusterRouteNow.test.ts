@@ -2,7 +2,8 @@
  * A cluster node's synchronous paths on a real `redis-server`: `lookupNow` and `routeNow` answer
  * at once for this node's sessions and for remote agents whose location is cached (after a
  * `lookup`), hand everything else to the Effect paths, and forget a cached location when the
- * agent registers again elsewhere. Nodes' directories and routers are used directly (no sockets).
+ * agent registers again elsewhere. Frames to a node within the least interval between two
+ * PUBLISHes share the next one. Nodes' directories and routers are used directly (no sockets).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Option } from "effect"
@@ -15,10 +16,10 @@ import * as Identity from "../../src/protocol/Identity.ts"
 import { eventually, testConfig } from "./fixtures.ts"
 import * as RedisServer from "./redisServer.ts"
 
-const node = (redis: RedisServer.RedisServer, nodeId: string) =>
+const node = (redis: RedisServer.RedisServer, nodeId: string, minPublishIntervalMs?: number) =>
   Effect.map(
     Layer.build(
-      RedisCluster.layer({ nodeId, keyPrefix: "aiconexus", presenceTtlMs: 30_000 }).pipe(
+      RedisCluster.layer({ nodeId, keyPrefix: "aiconexus", presenceTtlMs: 30_000, minPublishIntervalMs }).pipe(
         Layer.provide(RedisConnection.layer(testConfig(), redis.url))
       )
     ),
@@ -87,5 +88,34 @@ describe("a cluster node's synchronous lookup and route", () => {
       assert.deepStrictEqual(a.registry.lookupNow?.(bob.did), Option.some(bobAtC))
       yield* eventually(Effect.sync(() => atC.length), (n) => n === 1, 20)
       assert.deepStrictEqual(atC, ["to C"])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("frames to a node within the least interval after its last PUBLISH wait and share the next one; a frame after a quiet spell goes at once", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisServer.start()
+      const intervalMs = 400
+      const a = yield* node(redis, "node-a", intervalMs)
+      const b = yield* node(redis, "node-b", intervalMs)
+      const bob = entryOf(yield* Identity.generate)
+      const atB = yield* agentAt(b, bob)
+      const store = yield* RedisServer.client(redis)
+      const publishes = () => Effect.promise(() => store.info("commandstats")).pipe(Effect.map((info) => Number(/cmdstat_publish:calls=(\d+)/.exec(info)?.[1] ?? 0)))
+      yield* a.registry.lookup(bob.did)
+      assert.strictEqual(yield* a.router.route(bob.did, "warm-up"), "delivered")
+      // A quiet spell longer than the interval.
+      yield* Effect.sleep(intervalMs + 200)
+      const before = yield* publishes()
+      // Six frames, each in a turn of its own, well within one interval.
+      const frames = Array.from({ length: 6 }, (_, i) => `frame ${i}`)
+      for (const frame of frames) {
+        assert.strictEqual(a.router.routeNow?.(bob.did, frame), "delivered")
+        yield* Effect.sleep("10 millis")
+      }
+      // The first went at once; the others wait for the interval to be over.
+      yield* eventually(Effect.sync(() => atB.length), (n) => n >= 2, 20)
+      assert.deepStrictEqual(atB, ["warm-up", "frame 0"])
+      yield* eventually(Effect.sync(() => atB.length), (n) => n === 7, 20)
+      assert.deepStrictEqual(atB, ["warm-up", ...frames])
+      assert.strictEqual((yield* publishes()) - before, 2)
     }).pipe(Effect.scoped), 60_000)
 })
