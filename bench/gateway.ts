@@ -13,10 +13,12 @@
  *
  * Environment: GATEWAY_BENCH_PAIRS (50), GATEWAY_BENCH_WINDOW (8), GATEWAY_BENCH_SECONDS (5),
  * GATEWAY_BENCH_AGENTS (10000, the largest idle count), GATEWAY_BENCH_MEMORY_RUNS (5),
- * GATEWAY_BENCH_CPU_PROF=<dir> (profile the server processes during their relay runs and the
- * flood with --cpu-prof; summarise with `npx node bench/gateway/profile.ts <dir>/<file>.cpuprofile`;
+ * GATEWAY_BENCH_CPU_PROF=<dir> (profile the server processes during their relay runs, the
+ * flood and the cluster nodes with --cpu-prof; summarise with `npx node bench/gateway/profile.ts <dir>/<file>.cpuprofile`;
  * the pid of each is printed), GATEWAY_BENCH_PARTS (relay,memory,flood,cluster: which parts to run;
- * cluster needs `redis-server`; `idle` is not run unless named: idle agents that heartbeat, see
+ * cluster needs `redis-server`: two nodes, the same load with each pair on node 1, across the
+ * nodes, and each pair on one node with the pairs spread over both; CPU per message per process
+ * and PUBLISHes per message; `idle` is not run unless named: idle agents that heartbeat, see
  * below), GATEWAY_BENCH_SERVER_FLAGS (extra node flags for the relay
  * servers, e.g. "--trace-gc"), GATEWAY_BENCH_PACED_RATE (4000), GATEWAY_BENCH_RELAY_ORDER (a,a0,b,c,d,e: which
  * relay servers run, in this order; (a) verifies with the default `VerifyPool` (threads once the main thread is
