@@ -13,11 +13,13 @@
  *
  * Environment: GATEWAY_BENCH_PAIRS (50), GATEWAY_BENCH_WINDOW (8), GATEWAY_BENCH_SECONDS (5),
  * GATEWAY_BENCH_AGENTS (10000, the largest idle count), GATEWAY_BENCH_MEMORY_RUNS (5),
- * GATEWAY_BENCH_CPU_PROF=<dir> (profile the server processes during their relay runs and the
- * flood with --cpu-prof; summarise with `npx node bench/gateway/profile.ts <dir>/<file>.cpuprofile`;
+ * GATEWAY_BENCH_CPU_PROF=<dir> (profile the server processes during their relay runs, the
+ * flood and the cluster nodes with --cpu-prof; summarise with `npx node bench/gateway/profile.ts <dir>/<file>.cpuprofile`;
  * the pid of each is printed; `npx node bench/gateway/hotpath.ts` measures the session's own
  * per-frame CPU in one process, without sockets), GATEWAY_BENCH_PARTS (relay,memory,flood,cluster: which parts to run;
- * cluster needs `redis-server`; `idle` is not run unless named: idle agents that heartbeat, see
+ * cluster needs `redis-server`: two nodes, the same load with each pair on node 1, across the
+ * nodes, and each pair on one node with the pairs spread over both; CPU per message per process
+ * and PUBLISHes per message; `idle` is not run unless named: idle agents that heartbeat, see
  * below), GATEWAY_BENCH_SERVER_FLAGS (extra node flags for the relay
  * servers, e.g. "--trace-gc"), GATEWAY_BENCH_PACED_RATE (4000), GATEWAY_BENCH_RELAY_ORDER (a,a0,b,c,d,e: which
  * relay servers run, in this order; (a) verifies with the default `VerifyPool` (threads once the main thread is
@@ -31,7 +33,7 @@
  * GATEWAY_BENCH_IDLE_SERVERS (frame,ping,none,raw: which servers to run). Each process holds one file
  * descriptor per agent: N must stay under `ulimit -n` (20,000 on the machine this was written on).
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
@@ -279,6 +281,10 @@ interface Measured {
   readonly mainPerMsg: number
   readonly serverCpu: number
   readonly generatorCpu: number
+  /** CPU per message of each of the measured processes (µs), in the order of their pids. */
+  readonly perPid: ReadonlyArray<number>
+  /** What `probe` counted over the window, per message (the cluster part: PUBLISHes). */
+  readonly probedPerMsg: number
 }
 interface RelayResult {
   readonly label: string
@@ -292,7 +298,16 @@ interface RelayResult {
 }
 
 /** Runs the relay load (`urls`: one server, or cluster nodes round-robin) against servers whose CPU is `pids`'. */
-const runLoad = async (label: string, urls: ReadonlyArray<string>, kind: ServerSpec["kind"], pids: ReadonlyArray<number>): Promise<RelayResult> => {
+const runLoad = async (
+  label: string,
+  urls: ReadonlyArray<string>,
+  kind: ServerSpec["kind"],
+  pids: ReadonlyArray<number>,
+  /** A count read at the start and end of each window (e.g. Redis PUBLISHes). */
+  probe: () => number = () => 0,
+  /** With several URLs: the two agents of a pair on different ones ("alternate") or on one ("pairs"). */
+  placement: "alternate" | "pairs" = "alternate"
+): Promise<RelayResult> => {
   // Enough signed envelopes per agent for a gateway relaying PRESIGN_RATE msgs/s (more are signed live).
   const presign = Math.ceil((PRESIGN_RATE * (WARMUP_MS + DURATION_MS)) / 1000 / (PAIRS * 2))
   const load = start("load", "load.ts", [
@@ -301,6 +316,7 @@ const runLoad = async (label: string, urls: ReadonlyArray<string>, kind: ServerS
       kind,
       url: urls[0],
       urls,
+      placement,
       pairs: PAIRS,
       window: WINDOW,
       warmupMs: WARMUP_MS,
@@ -318,9 +334,13 @@ const runLoad = async (label: string, urls: ReadonlyArray<string>, kind: ServerS
       await load.next("window-start", 30_000)
       const cpu0 = sum(cpuUs)
       const main0 = sum(mainThreadCpuUs)
+      const each0 = pids.map(cpuUs)
+      const probed0 = probe()
       const end = await load.next("window-end", Math.max(DURATION_MS, PACED_MS) + 30_000)
       const cpu1 = sum(cpuUs)
       const main1 = sum(mainThreadCpuUs)
+      const each1 = pids.map(cpuUs)
+      const probed1 = probe()
       const latency = end.latency as { p50: number; p99: number }
       return {
         ...end,
@@ -330,7 +350,9 @@ const runLoad = async (label: string, urls: ReadonlyArray<string>, kind: ServerS
         cpuPerMsg: (cpu1 - cpu0) / (end.received as number),
         mainPerMsg: (main1 - main0) / (end.received as number),
         serverCpu: (cpu1 - cpu0) / 1e6 / (end.seconds as number),
-        generatorCpu: end.generatorCpu as number
+        generatorCpu: end.generatorCpu as number,
+        perPid: each1.map((cpu, i) => (cpu - each0[i]!) / (end.received as number)),
+        probedPerMsg: (probed1 - probed0) / (end.received as number)
       }
     }
     const saturated = await measure()
@@ -466,6 +488,10 @@ const floodRun = async () => {
 // 6. Cluster: two gateway nodes on one redis-server
 // ---------------------------------------------------------------------------
 
+/** A redis-server's INFO section. */
+const redisInfo = (port: number, section: string): string =>
+  execFileSync("redis-cli", ["-h", "127.0.0.1", "-p", String(port), "INFO", section], { encoding: "utf8" })
+
 const clusterRun = async () => {
   const scope = Effect.runSync(Scope.make())
   try {
@@ -475,13 +501,17 @@ const clusterRun = async () => {
     dataDirs.push(dataDir)
     // One identity for both nodes, as in production.
     const nodeArgs = () => gatewayArgs({ ...unlimited, redisUrl: Redacted.value(redis.url), keyFile: join(dataDir, "gateway-identity.json") })
-    const nodes = [start("node 1", GATEWAY_SCRIPT, nodeArgs()), start("node 2", GATEWAY_SCRIPT, nodeArgs())]
+    const execArgv = CPU_PROF_DIR !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`] : []
+    const nodes = [start("node 1", GATEWAY_SCRIPT, nodeArgs(), execArgv), start("node 2", GATEWAY_SCRIPT, nodeArgs(), execArgv)]
     try {
       const urls = await Promise.all(nodes.map(async (node) => (await node.next("listening", 30_000)).url as string))
+      if (execArgv.length > 0) console.log(`  profiling the cluster nodes: pids ${nodes.map((node) => node.pid).join(", ")}, profiles in ${CPU_PROF_DIR}`)
       const pids = [...nodes.map((node) => node.pid), redisPid]
-      const sameNode = await runLoad("same node", [urls[0]!], "gateway", pids)
-      const crossNode = await runLoad("across nodes", urls, "gateway", pids)
-      return { sameNode, crossNode }
+      const publishes = () => Number(/cmdstat_publish:calls=(\d+)/.exec(redisInfo(redis.port, "commandstats"))?.[1] ?? 0)
+      const sameNode = await runLoad("same node", [urls[0]!], "gateway", pids, publishes)
+      const crossNode = await runLoad("across nodes", urls, "gateway", pids, publishes)
+      const sameNodes = await runLoad("same, 2 nodes", urls, "gateway", pids, publishes, "pairs")
+      return { sameNode, crossNode, sameNodes }
     } finally {
       await Promise.all(nodes.map((node) => node.stop()))
     }
@@ -654,14 +684,19 @@ const floodPart = async () => {
 }
 
 const clusterPart = async () => {
-  console.log(`\ncluster: two gateway nodes (verify on) on one redis-server; the same load with both agents of each pair on node 1, then on different nodes`)
-  const { crossNode, sameNode } = await clusterRun()
+  console.log(`\ncluster: two gateway nodes (verify on) on one redis-server; the same load with both agents of each pair on node 1, then on different nodes, then each pair on one node with the pairs spread over both`)
+  const { crossNode, sameNode, sameNodes } = await clusterRun()
   console.log(`${"agents".padEnd(14)} ${pad("sat. msgs/s", 11)} ${pad("p99 ms", 7)} ${pad("µs/msg", 7)}   ${pad(`at ${PACED_RATE}/s: p50 ms`, 18)} ${pad("p99 ms", 7)} ${pad("µs/msg", 7)}`)
-  for (const r of [sameNode, crossNode]) {
+  for (const r of [sameNode, crossNode, sameNodes]) {
     console.log(`${r.label.padEnd(14)} ${pad(fixed(r.saturated.rate, 0), 11)} ${pad(fixed(r.saturated.p99, 2), 7)} ${pad(fixed(r.saturated.cpuPerMsg), 7)}   ${pad(fixed(r.paced.p50, 2), 18)} ${pad(fixed(r.paced.p99, 2), 7)} ${pad(fixed(r.paced.cpuPerMsg), 7)}`)
   }
   console.log("(µs/msg: CPU of both nodes and redis-server per relayed message)")
+  for (const r of [sameNode, crossNode, sameNodes]) {
+    const parts = (m: Measured) => `node 1 ${fixed(m.perPid[0]!)}, node 2 ${fixed(m.perPid[1]!)}, redis ${fixed(m.perPid[2]!)}; ${fixed(m.probedPerMsg, 3)} PUBLISH per message`
+    console.log(`  ${r.label}: saturated ${parts(r.saturated)}; at ${PACED_RATE}/s ${parts(r.paced)}`)
+  }
   console.log(`across / same node: saturated msgs/s ${fixed(crossNode.saturated.rate / sameNode.saturated.rate, 2)}×, p99 ${fixed(crossNode.saturated.p99 / sameNode.saturated.p99, 2)}×; at ${PACED_RATE}/s p99 ${fixed(crossNode.paced.p99 / sameNode.paced.p99, 2)}×, CPU per message ${fixed(crossNode.paced.cpuPerMsg / sameNode.paced.cpuPerMsg, 2)}×`)
+  console.log(`across nodes / same node with the pairs spread over both nodes (each node carries half the load either way): saturated CPU per message ${fixed(crossNode.saturated.cpuPerMsg / sameNodes.saturated.cpuPerMsg, 2)}×; at ${PACED_RATE}/s ${fixed(crossNode.paced.cpuPerMsg / sameNodes.paced.cpuPerMsg, 2)}×`)
   if (crossNode.errors + sameNode.errors > 0) console.log(`unmatched frames: same node ${sameNode.errors}, across ${crossNode.errors}`)
 }
 

@@ -5,7 +5,8 @@
  * - `{"mode":"relay","kind":"gateway"|"raw"|"peer","url",urls?,pairs,window,warmupMs,durationMs,presign,
  *   pacedRate,pacedWarmupMs,pacedDurationMs}`:
  *   connects `pairs` pairs of agents (agent i to `urls[i % urls.length]` when given: with two
- *   cluster nodes, every pair spans both); each keeps `window` ~600-byte OFFERs in flight to its
+ *   cluster nodes, every pair spans both; with `"placement":"pairs"`, pair p to
+ *   `urls[p % urls.length]`: both agents of each pair on one node, the pairs spread over them); each keeps `window` ~600-byte OFFERs in flight to its
  *   partner (a new one leaves when one from the partner arrives; `durationMs` 0 skips this
  *   saturated phase). For the gateway every
  *   envelope is signed before the timed window (`presign` per agent; more are signed on the fly
@@ -40,6 +41,8 @@ interface RelayJob {
   readonly url: string
   /** Gateway nodes to spread the agents over, round-robin (instead of `url`). */
   readonly urls?: ReadonlyArray<string>
+  /** "alternate" (default): consecutive agents, so the two of a pair, on different URLs; "pairs": each pair on one URL. */
+  readonly placement?: "alternate" | "pairs"
   readonly pairs: number
   readonly window: number
   readonly warmupMs: number
@@ -104,7 +107,7 @@ const relay = async (job: RelayJob) => {
   const sockets: Array<WebSocket> = new Array(count)
   await pool(identities, 20, async (identity, i) => {
     sockets[i] = job.kind === "gateway"
-      ? await Clients.gateway(job.urls === undefined ? job.url : job.urls[i % job.urls.length]!, identity)
+      ? await Clients.gateway(job.urls === undefined ? job.url : job.urls[(job.placement === "pairs" ? i >> 1 : i) % job.urls.length]!, identity)
       : job.kind === "raw"
       ? await Clients.raw(job.url, identity.did)
       : await Clients.peer(job.url, peerIds[i]!)

@@ -10,8 +10,14 @@
  *   only delays the replacement.
  * - Routing: a frame for an agent on another node is published, byte for byte, on that node's
  *   channel (NodeChannel.ts); the frames for one node within one event-loop turn go out as one
- *   PUBLISH. A PUBLISH that reached no subscriber means nobody has the agent (UNKNOWN_AGENT).
- *   Delivery stays at most once: see docs/deployment.md for where a frame can be lost.
+ *   PUBLISH, and while a PUBLISH to a node is unanswered the frames for it wait and go out
+ *   together after its answer (unless a batch fills; optionally also until `minPublishIntervalMs`
+ *   after the last one): under load frames share PUBLISHes, and a lone frame waits for nothing. A PUBLISH that
+ *   reached no subscriber means nobody has the agent (UNKNOWN_AGENT). Delivery stays at most
+ *   once: see docs/deployment.md for where a frame can be lost.
+ * - The relay's hot path takes no fiber or Effect per frame: `lookupNow` and `routeNow` answer
+ *   from this node's sessions and the cached locations, PUBLISH answers come back to a callback,
+ *   and frames published to this node are delivered from the subscription's callback.
  * - Redis unreachable: the node serves its own agents, reports "degraded", counts the errors, and
  *   once Redis answers again re-publishes its agents (a registration made meanwhile gets its epoch
  *   then) and clears its degraded state. When its connection to Redis is ready again after a loss
@@ -21,11 +27,11 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Deferred, Effect, Fiber, Layer, Metric, Option, Queue, Stream } from "effect"
+import { Clock, Context, Deferred, Effect, Fiber, Layer, Metric, Option, Stream } from "effect"
 import * as Redis from "effect/persistence/Redis"
 import { type AgentEntry, AgentRegistry, cursorAfter, discoverIn, isListedFor, paginate, parseCursor } from "./AgentRegistry.ts"
 import * as GatewayMetrics from "./GatewayMetrics.ts"
-import { RedisRestored } from "./RedisConnection.ts"
+import { RedisPubSub, RedisRestored } from "./RedisConnection.ts"
 import * as NodeChannel from "./NodeChannel.ts"
 import * as RedisDirectory from "./RedisDirectory.ts"
 import { type Delivery, makeLocal, Router } from "./Router.ts"
@@ -38,7 +44,20 @@ export interface ClusterOptions {
   readonly keyPrefix: string
   /** How long an agent stays in the directory without its node refreshing it. */
   readonly presenceTtlMs: number
+  /**
+   * The least time between two PUBLISHes to one node (default `MIN_PUBLISH_INTERVAL_MS`): frames
+   * for it meanwhile wait and share the next one, unless their batch fills.
+   */
+  readonly minPublishIntervalMs?: number | undefined
 }
+
+/**
+ * The default least time between two PUBLISHes to one node: none. Frames still share PUBLISHes
+ * under load, as one waits for the answer of the one before. A longer interval batches more but
+ * waits on a timer: on the bench's 2-core machine (docs/deployment.md) 1 ms did not lower the
+ * CPU per message, the timer's wakeup costing about what the PUBLISHes saved.
+ */
+export const MIN_PUBLISH_INTERVAL_MS = 0
 
 /** How long a node trusts a looked-up location of a remote agent (announcements also clear it). */
 const LOCATION_TTL_MS = 1000
@@ -76,6 +95,17 @@ interface Batch {
   chars: number
 }
 
+/** The PUBLISHes to one node: the batch waiting to go, and what it waits for. */
+interface Outlet {
+  batch: Batch | undefined
+  /** Its PUBLISHes not answered yet (more than one only when batches filled up). */
+  inFlight: number
+  /** When its last PUBLISH went out (`performance.now()`). */
+  lastAt: number
+  /** Its batch goes out at the end of this turn or by a timer. */
+  scheduled: boolean
+}
+
 /** An agent whose session is on this node. */
 interface LocalAgent {
   readonly entry: AgentEntry
@@ -85,15 +115,20 @@ interface LocalAgent {
 
 const make = Effect.fnUntraced(function*(options: ClusterOptions) {
   const redis = yield* Redis.Redis
+  const pubSub = yield* RedisPubSub
   const store = RedisDirectory.make(redis, options.keyPrefix)
   const { nodeId, presenceTtlMs } = options
+  const minPublishIntervalMs = options.minPublishIntervalMs ?? MIN_PUBLISH_INTERVAL_MS
   const local = new Map<string, LocalAgent>()
   const sessions = makeLocal()
   const endpoints = sessions.endpoints
   const locations = new Map<string, { readonly located: RedisDirectory.Located; readonly until: number }>()
   let degraded = false
+  /** When this node last renewed its agents' epoch counters' TTL (registrations set it anew). */
+  let epochsRenewedAt = yield* Clock.currentTimeMillis
   const clock = yield* Clock.Clock
-  const runFork = Effect.runForkWith(yield* Effect.context<never>())
+  const services = yield* Effect.context<never>()
+  const runFork = Effect.runForkWith(services)
 
   const storeFailed = (operation: string, error: Redis.RedisError) =>
     Effect.gen(function*() {
@@ -152,9 +187,10 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
    * Re-claims held agents `CLAIM_BATCH` to a round trip; those the store lost (or has an older
    * epoch of) are re-published one by one, those a newer registration holds are replaced.
    */
-  const reclaimHeld = (agents: ReadonlyArray<LocalAgent & { epoch: number }>, now: number) =>
+  const reclaimHeld = (agents: ReadonlyArray<LocalAgent & { epoch: number }>, now: number, renewEpochs: boolean) =>
     Effect.gen(function*() {
-      const claims = yield* store.claimHeld(agents.map((agent) => ({ did: agent.entry.did, sessionId: agent.entry.sessionId, epoch: agent.epoch })), presenceTtlMs, now)
+      const held = agents.map((agent) => ({ did: agent.entry.did, sessionId: agent.entry.sessionId, epoch: agent.epoch }))
+      const claims = yield* store.claimHeld(held, presenceTtlMs, now, renewEpochs)
       const lost: Array<LocalAgent> = []
       for (let i = 0; i < agents.length; i++) {
         const agent = agents[i]!
@@ -175,7 +211,10 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
       else held.push(agent as LocalAgent & { epoch: number })
     }
     const batches = Array.from({ length: Math.ceil(held.length / CLAIM_BATCH) }, (_, i) => held.slice(i * CLAIM_BATCH, (i + 1) * CLAIM_BATCH))
-    yield* Effect.forEach(batches, (batch) => reclaimHeld(batch, now), { concurrency: 4, discard: true })
+    // Epoch counters last a day: their TTL is renewed hourly, not at every refresh (a registration sets it too).
+    const renewEpochs = now - epochsRenewedAt >= RedisDirectory.EPOCH_REFRESH_MS
+    yield* Effect.forEach(batches, (batch) => reclaimHeld(batch, now, renewEpochs), { concurrency: 4, discard: true })
+    if (renewEpochs) epochsRenewedAt = now
     yield* Effect.forEach(pending, (agent) => reclaim(agent, now), { concurrency: REFRESH_CONCURRENCY, discard: true })
     yield* store.sweep(now)
     if (!degraded) return
@@ -221,54 +260,51 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
       return found
     })
 
-  /** Hands the frames published to this node to the local sessions they are for; junk is dropped (and counted). */
-  const onFrames = (messages: ReadonlyArray<string>) =>
-    Effect.suspend(() => {
-      let delivered = 0
-      let dropped = 0
-      for (const message of messages) {
-        const frames = NodeChannel.decode(message)
-        if (frames === undefined) {
-          dropped++
-          continue
-        }
-        for (const { frame, to } of frames) {
-          if (endpoints.get(to)?.deliver(frame) === "delivered") delivered++
-          else dropped++
-        }
-      }
-      return Effect.andThen(
-        delivered === 0 ? Effect.void : Metric.update(GatewayMetrics.clusterFrames("delivered"), delivered),
-        dropped === 0 ? Effect.void : Metric.update(GatewayMetrics.clusterFrames("dropped"), dropped)
-      )
-    })
+  /** Hands the frames of a message published to this node to the local sessions they are for, at once; junk is dropped (and counted). */
+  const onFrames = (message: string): void => {
+    try {
+      deliverFrames(message)
+    } catch (defect) {
+      // A bug must not break the subscription's connection: logged, and the node goes on.
+      runFork(Effect.logError("delivering frames published to this node failed", defect))
+    }
+  }
+
+  const deliverFrames = (message: string): void => {
+    const frames = NodeChannel.decode(message)
+    if (frames === undefined) {
+      GatewayMetrics.clusterFrames("dropped").updateUnsafe(1, services)
+      return
+    }
+    let delivered = 0
+    for (const { frame, to } of frames) if (endpoints.get(to)?.deliver(frame) === "delivered") delivered++
+    if (delivered > 0) GatewayMetrics.clusterFrames("delivered").updateUnsafe(delivered, services)
+    if (delivered < frames.length) GatewayMetrics.clusterFrames("dropped").updateUnsafe(frames.length - delivered, services)
+  }
 
   /**
-   * Follows a channel for as long as the node runs, subscribing again after a failure; handles
-   * what arrived since the last turn at once. `subscribed` runs each time its subscription is in place.
+   * Follows a channel for as long as the node runs, subscribing again after a failure; `handle`
+   * gets each message as it arrives. `subscribed` runs each time its subscription is in place.
    */
-  const follow = (channel: string, handle: (messages: ReadonlyArray<string>) => Effect.Effect<void>, subscribed: Effect.Effect<void>) =>
+  const follow = (channel: string, handle: (message: string) => void, subscribed: Effect.Effect<void>) =>
     Effect.gen(function*() {
       while (true) {
         yield* Effect.scoped(Effect.gen(function*() {
-          const messages = yield* redis.subscribe(channel)
+          const lost = yield* pubSub.subscribe(channel, handle)
           // Announcements may have been missed while unsubscribed.
           locations.clear()
           yield* subscribed
-          while (true) {
-            const arrived = yield* Queue.takeAll(messages)
-            yield* handle(arrived.map((received) => received.message))
-          }
+          return yield* lost
         })).pipe(Effect.catch((error) => storeFailed("subscribe", error)))
         yield* Effect.sleep(RECOVERY_INTERVAL_MS)
       }
     })
 
-  /** This node's frames and the cluster's announcements. */
+  /** This node's frames and the cluster's announcements (an announcement may replace a session: an Effect of its own). */
   const followBoth = (subscribed: Effect.Effect<void>) =>
     Effect.all([
       follow(store.nodeChannel(nodeId), onFrames, subscribed),
-      follow(store.registrationsChannel, (messages) => Effect.forEach(messages, onRegistration, { discard: true }), subscribed)
+      follow(store.registrationsChannel, (message) => void runFork(onRegistration(message)), subscribed)
     ], { concurrency: 2, discard: true })
 
   let followers = yield* Effect.forkScoped(followBoth(Effect.void))
@@ -277,8 +313,10 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
   // Publishing frames to other nodes, one PUBLISH per node and event-loop turn
   // ---------------------------------------------------------------------------
 
-  const outbox = new Map<string, Batch>()
-  let flushScheduled = false
+  /** Per node: the frames waiting for its next PUBLISH, and when that may go out. */
+  const outlets = new Map<string, Outlet>()
+  /** Nodes whose batch goes out at the end of this turn. */
+  const due = new Set<string>()
   /** Nodes whose channel had a subscriber at the last PUBLISH, until when they count as listening. */
   const liveNodes = new Map<string, number>()
   let unanswered = 0
@@ -288,49 +326,91 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
    * if not, the node is gone with its agents: frames that waited get "unknown", those that did
    * not are lost (at most once; counted).
    */
-  const publishBatch = (node: string, batch: Batch) =>
-    runFork(Effect.gen(function*() {
-      const receivers = yield* attempt("publish", store.publish(store.nodeChannel(node), NodeChannel.encode(batch.frames)))
-      const reached = Option.isSome(receivers) && receivers.value > 0
+  const publishBatch = (node: string, outlet: Outlet, batch: Batch): void => {
+    outlet.inFlight++
+    outlet.lastAt = performance.now()
+    pubSub.publish(store.nodeChannel(node), NodeChannel.encode(batch.frames), (receivers) => {
+      outlet.inFlight--
+      if (typeof receivers !== "number") runFork(storeFailed("publish", receivers))
+      const reached = typeof receivers === "number" && receivers > 0
       const unwaited = batch.frames.length - batch.done.length
       unanswered -= unwaited
       if (reached) {
         // Node names are per start: forget the dead ones now and then.
         if (liveNodes.size >= LIVE_NODES_MAX) liveNodes.clear()
         liveNodes.set(node, clock.currentTimeMillisUnsafe() + LIVE_NODE_TTL_MS)
-        yield* Metric.update(GatewayMetrics.clusterFrames("sent"), batch.frames.length)
+        GatewayMetrics.clusterFrames("sent").updateUnsafe(batch.frames.length, services)
       } else {
         liveNodes.delete(node)
         for (const [did, cached] of locations) if (cached.located.node === node) locations.delete(did)
-        if (unwaited > 0) yield* Metric.update(GatewayMetrics.clusterFrames("lost"), unwaited)
+        if (unwaited > 0) GatewayMetrics.clusterFrames("lost").updateUnsafe(unwaited, services)
       }
       for (const done of batch.done) done(reached ? "delivered" : "unknown")
-    }))
-
-  const flush = () => {
-    flushScheduled = false
-    const batches = [...outbox]
-    outbox.clear()
-    for (const [node, batch] of batches) publishBatch(node, batch)
+      // The frames that waited for this answer go out next.
+      schedule(node, outlet)
+    })
   }
 
-  /** Adds a frame to this turn's batch for `node` (in order: one connection carries every PUBLISH). */
+  /**
+   * Sends the node's waiting batch as soon as it may: at the end of this turn, or once the
+   * interval since its last PUBLISH is over; not while a PUBLISH to it is unanswered (its answer
+   * schedules the next).
+   */
+  const schedule = (node: string, outlet: Outlet): void => {
+    if (outlet.batch === undefined || outlet.scheduled || outlet.inFlight > 0) return
+    outlet.scheduled = true
+    const wait = minPublishIntervalMs - (performance.now() - outlet.lastAt)
+    if (wait > 0) {
+      setTimeout(() => publishWaiting(node, outlet), wait)
+      return
+    }
+    if (due.size === 0) setImmediate(flush)
+    due.add(node)
+  }
+
+  const publishWaiting = (node: string, outlet: Outlet): void => {
+    outlet.scheduled = false
+    const waiting = outlet.batch
+    if (waiting === undefined || outlet.inFlight > 0) return
+    outlet.batch = undefined
+    publishBatch(node, outlet, waiting)
+  }
+
+  const flush = () => {
+    for (const node of due) {
+      const outlet = outlets.get(node)
+      if (outlet !== undefined) publishWaiting(node, outlet)
+    }
+    due.clear()
+  }
+
+  const outletOf = (node: string): Outlet => {
+    let outlet = outlets.get(node)
+    if (outlet === undefined) {
+      // Node names are per start: forget idle outlets of gone nodes now and then.
+      if (outlets.size >= LIVE_NODES_MAX) {
+        for (const [name, idle] of outlets) if (idle.batch === undefined && idle.inFlight === 0 && !idle.scheduled) outlets.delete(name)
+      }
+      outlets.set(node, outlet = { batch: undefined, inFlight: 0, lastAt: Number.NEGATIVE_INFINITY, scheduled: false })
+    }
+    return outlet
+  }
+
+  /** Adds a frame to the batch waiting for `node` (in order: one connection carries every PUBLISH); a full batch goes out at once. */
   const enqueue = (node: string, to: string, frame: string, done: ((delivery: Delivery) => void) | undefined) => {
-    let batch = outbox.get(node)
+    const outlet = outletOf(node)
+    let batch = outlet.batch
     if (batch !== undefined && (batch.frames.length >= NodeChannel.MAX_BATCH || batch.chars + frame.length > MAX_BATCH_CHARS)) {
-      outbox.delete(node)
-      publishBatch(node, batch)
+      outlet.batch = undefined
+      publishBatch(node, outlet, batch)
       batch = undefined
     }
-    if (batch === undefined) outbox.set(node, batch = { frames: [], done: [], chars: 0 })
+    if (batch === undefined) outlet.batch = batch = { frames: [], done: [], chars: 0 }
     batch.frames.push({ to, frame })
     batch.chars += frame.length
     if (done === undefined) unanswered++
     else batch.done.push(done)
-    if (!flushScheduled) {
-      flushScheduled = true
-      setImmediate(flush)
-    }
+    schedule(node, outlet)
   }
 
   /**
@@ -339,13 +419,16 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
    * unanswered, the sender waits for the PUBLISH's answer. The outbox and the unanswered frames
    * are bounded: a waiting session handles no other frame meanwhile.
    */
-  const publishFrame = (node: string, to: string, frame: string): Effect.Effect<Delivery> => {
+  const publishFrame = (node: string, to: string, frame: string): Effect.Effect<Delivery> =>
+    publishFrameNow(node, to, frame) === "delivered" ? Effect.succeed("delivered") :
+      Effect.callback<Delivery>((resume) => enqueue(node, to, frame, (delivery) => resume(Effect.succeed(delivery))))
+
+  /** `publishFrame` when the frame need not wait for its PUBLISH's answer (then it is "delivered"), else `undefined`. */
+  const publishFrameNow = (node: string, to: string, frame: string): "delivered" | undefined => {
     const live = liveNodes.get(node)
-    if (live !== undefined && live > clock.currentTimeMillisUnsafe() && unanswered < MAX_UNANSWERED_FRAMES) {
-      enqueue(node, to, frame, undefined)
-      return Effect.succeed("delivered")
-    }
-    return Effect.callback<Delivery>((resume) => enqueue(node, to, frame, (delivery) => resume(Effect.succeed(delivery))))
+    if (live === undefined || live <= clock.currentTimeMillisUnsafe() || unanswered >= MAX_UNANSWERED_FRAMES) return undefined
+    enqueue(node, to, frame, undefined)
+    return "delivered"
   }
   yield* Effect.forkScoped(refreshForever)
 
@@ -398,6 +481,11 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
         const agent = local.get(did)
         return agent === undefined ? Effect.map(locate(did), Option.map((located) => located.entry)) : Effect.succeed(Option.some(agent.entry))
       }),
+    // A local agent, or a remote one whose location is cached; else `lookup` asks Redis.
+    lookupNow: (did) => {
+      const entry = local.get(did)?.entry ?? cachedLocation(did)?.entry
+      return entry === undefined ? undefined : Option.some(entry)
+    },
     discover: (query) =>
       Effect.gen(function*() {
         const after = query.cursor === undefined ? undefined : yield* parseCursor(query.cursor)
@@ -435,6 +523,13 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
         return Effect.flatMap(locate(to), (located) =>
           Option.isNone(located) || located.value.node === nodeId ? Effect.succeed("unknown" as const) : publishFrame(located.value.node, to, frame))
       }),
+    // A session of this node, or a cached location on a node that answered lately; else `route`.
+    routeNow: (to, frame) => {
+      if (endpoints.has(to)) return sessions.routeNow(to, frame)
+      const cached = cachedLocation(to)
+      if (cached === undefined) return undefined
+      return cached.node === nodeId ? "unknown" : publishFrameNow(cached.node, to, frame)
+    },
     evict: evictLocal
   })
 
@@ -442,5 +537,5 @@ const make = Effect.fnUntraced(function*(options: ClusterOptions) {
 })
 
 /** The directory and routing of one cluster node; needs a `Redis` connection. */
-export const layer = (options: ClusterOptions): Layer.Layer<AgentRegistry | Router, never, Redis.Redis> =>
+export const layer = (options: ClusterOptions): Layer.Layer<AgentRegistry | Router, never, Redis.Redis | RedisPubSub> =>
   Layer.effectContext(make(options))

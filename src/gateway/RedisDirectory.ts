@@ -6,7 +6,8 @@
  * - `{prefix}:agent:<did>`: a hash `epoch`, `node`, `session`, `entry` (JSON). It expires unless
  *   the node holding the session refreshes it: a node that dies takes its agents with it.
  * - `{prefix}:epoch:<did>`: the DID's registration counter (`INCR`). It outlives sessions (a day
- *   after the last refresh) so a returning DID never reuses an epoch.
+ *   after the last refresh of its TTL, which the holding node renews hourly, not at every presence
+ *   refresh) so a returning DID never reuses an epoch.
  * - `{prefix}:directory`: every listed-or-not DID, score 0, so `ZRANGEBYLEX` pages in DID order
  *   and a cursor from one node resumes on another.
  * - `{prefix}:expiry`: the same DIDs scored by expiry time, to sweep entries whose node died.
@@ -21,6 +22,8 @@ import type { AgentEntry } from "./AgentRegistry.ts"
 
 /** How long an epoch counter outlives its DID's last refresh. */
 const EPOCH_TTL_MS = 24 * 60 * 60 * 1000
+/** How often a node renews its agents' epoch counters' TTL (far within EPOCH_TTL_MS: not at every presence refresh). */
+export const EPOCH_REFRESH_MS = 60 * 60 * 1000
 
 /** The stored form of an entry; a corrupt or foreign value reads as absent, never as a crash. */
 const StoredEntry = Schema.Struct({
@@ -98,8 +101,8 @@ return 1
 /**
  * Refreshes many held entries in one call: per DID 1 (refreshed), 0 (a newer registration holds
  * it: replaced) or 2 (the store lost it or has an older epoch: re-publish it with CLAIM).
- * KEYS: expiry, then per DID its agent and epoch keys; ARGV: ttl, expiry time, epoch ttl, then per
- * DID: did, session, epoch.
+ * KEYS: expiry, then per DID its agent and epoch keys; ARGV: ttl, expiry time, epoch ttl (0: leave
+ * the epoch counters' TTL as it is), then per DID: did, session, epoch.
  */
 const CLAIM_HELD = `
 local results = {}
@@ -112,7 +115,7 @@ for i = 0, (#ARGV - 3) / 3 - 1 do
     results[i + 1] = 0
   elseif heldEpoch == epoch then
     redis.call('PEXPIRE', agentKey, ARGV[1])
-    redis.call('PEXPIRE', epochKey, ARGV[3])
+    if ARGV[3] ~= '0' then redis.call('PEXPIRE', epochKey, ARGV[3]) end
     redis.call('ZADD', KEYS[1], ARGV[2], did)
     results[i + 1] = 1
   else
@@ -214,9 +217,9 @@ export const make = (redis: Redis.Redis["Service"], prefix: string) => {
   )
   const claimHeld = redis.eval(
     Redis.script(
-      (held: ReadonlyArray<HeldEntry>, ttlMs: number, now: number) => {
+      (held: ReadonlyArray<HeldEntry>, ttlMs: number, now: number, renewEpochs: boolean) => {
         const keys: Array<string> = [expiry]
-        const args: Array<string | number> = [ttlMs, now + ttlMs, EPOCH_TTL_MS]
+        const args: Array<string | number> = [ttlMs, now + ttlMs, renewEpochs ? EPOCH_TTL_MS : 0]
         for (const { did, epoch, sessionId } of held) {
           keys.push(agentKey(did), epochKey(did))
           args.push(did, sessionId, epoch)
@@ -250,9 +253,9 @@ export const make = (redis: Redis.Redis["Service"], prefix: string) => {
     /** Refreshes a session's entry; false when a newer registration holds the DID. */
     claim: (entry: AgentEntry, epoch: number, node: string, ttlMs: number, now: number): Effect.Effect<boolean, Redis.RedisError> =>
       Effect.map(claim(entry, epoch, node, ttlMs, now), (held) => Number(held) === 1),
-    /** Refreshes many held entries in one round trip (see CLAIM_HELD), in order. */
-    claimHeld: (held: ReadonlyArray<HeldEntry>, ttlMs: number, now: number): Effect.Effect<ReadonlyArray<HeldClaim>, Redis.RedisError> =>
-      Effect.map(claimHeld(held, ttlMs, now), (results) =>
+    /** Refreshes many held entries in one round trip (see CLAIM_HELD), in order; their epoch counters' TTL too if `renewEpochs`. */
+    claimHeld: (held: ReadonlyArray<HeldEntry>, ttlMs: number, now: number, renewEpochs: boolean): Effect.Effect<ReadonlyArray<HeldClaim>, Redis.RedisError> =>
+      Effect.map(claimHeld(held, ttlMs, now, renewEpochs), (results) =>
         results.map((result): HeldClaim => (Number(result) === 1 ? "refreshed" : Number(result) === 0 ? "replaced" : "lost"))),
     unregister: (did: string, session: string): Effect.Effect<boolean, Redis.RedisError> =>
       Effect.map(unregister(did, session), (removed) => Number(removed) === 1),

@@ -1,6 +1,7 @@
 /**
  * Routing between cluster nodes on one real `redis-server`: frames of one event-loop turn share a
- * PUBLISH and still arrive complete and in order; a cached route follows an agent that moved to
+ * PUBLISH and still arrive complete and in order, and so do frames sent while a PUBLISH to their
+ * node is unanswered; a cached route follows an agent that moved to
  * another node; frames sent without waiting to a node that has gone are counted as lost and the
  * sender soon gets UNKNOWN_AGENT.
  */
@@ -69,6 +70,37 @@ describe("routing between cluster nodes", () => {
       for (let i = 0; i < frames.length; i++) received.push(yield* atB.next())
       assert.deepStrictEqual(received, frames)
       assert.isBelow((yield* publishes()) - before, frames.length)
+    }).pipe(Effect.scoped))
+
+  it.live("frames sent one at a time while a PUBLISH to their node is unanswered wait for its answer and go out together, in order", () =>
+    Effect.gen(function*() {
+      const { keyFile, redis } = yield* setup
+      const a = yield* node(redis, keyFile)
+      const b = yield* node(redis, keyFile)
+      const alice = yield* Identity.generate
+      const bob = yield* Identity.generate
+      const atA = yield* agentAt(a, alice)
+      const atB = yield* agentAt(b, bob)
+      // Node A knows where Bob is, and that node B listens.
+      const first = Envelope.encode(yield* bye(alice, bob))
+      yield* atA.send(first)
+      assert.strictEqual(yield* atB.next(), first)
+      const frames = yield* Effect.forEach(Array.from({ length: 6 }, (_, i) => i), (i) => Effect.map(bye(alice, bob, `frame ${i}`), Envelope.encode))
+      const store = yield* RedisServer.client(redis)
+      const publishes = () => Effect.promise(() => store.info("commandstats")).pipe(Effect.map((info) => Number(/cmdstat_publish:calls=(\d+)/.exec(info)?.[1] ?? 0)))
+      const before = yield* publishes()
+      // Redis holds every PUBLISH for a while: the first frame's stays unanswered meanwhile.
+      yield* Effect.promise(() => store.sendCommand(["CLIENT", "PAUSE", "1500", "WRITE"]))
+      // Each frame in a turn of its own, the rest while the first one's PUBLISH waits.
+      for (const frame of frames) {
+        yield* atA.send(frame)
+        yield* Effect.sleep("30 millis")
+      }
+      const received: Array<string> = []
+      for (let i = 0; i < frames.length; i++) received.push(yield* atB.next(10_000))
+      assert.deepStrictEqual(received, frames)
+      // One PUBLISH for the first frame, one for the five that waited for its answer.
+      assert.strictEqual((yield* publishes()) - before, 2)
     }).pipe(Effect.scoped))
 
   it.live("a cached route follows an agent that moved to another node: frames reach its new session", () =>
