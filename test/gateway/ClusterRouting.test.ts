@@ -50,6 +50,10 @@ const metrics = (gateway: Node) => Effect.promise(() => fetch(`${gateway.httpUrl
 const clusterFrames = (text: string, outcome: string) =>
   Number(new RegExp(`^aiconexus_gateway_cluster_frames_total\\{[^}]*outcome="${outcome}"[^}]*\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0)
 
+/** PUBLISH commands the Redis server has run so far (INFO commandstats). */
+const publishCount = (store: { readonly info: (section: string) => Promise<string> }) =>
+  Effect.promise(() => store.info("commandstats")).pipe(Effect.map((info) => Number(/cmdstat_publish:calls=(\d+)/.exec(info)?.[1] ?? 0)))
+
 describe("routing between cluster nodes", () => {
   it.live("a burst of frames to an agent on another node arrives complete, byte for byte and in order, in fewer PUBLISHes than frames", () =>
     Effect.gen(function*() {
@@ -62,7 +66,7 @@ describe("routing between cluster nodes", () => {
       const atB = yield* agentAt(b, bob)
       const frames = yield* Effect.forEach(Array.from({ length: 300 }, (_, i) => i), (i) => Effect.map(bye(alice, bob, `frame ${i}`), Envelope.encode))
       const store = yield* RedisServer.client(redis)
-      const publishes = () => Effect.promise(() => store.info("commandstats")).pipe(Effect.map((info) => Number(/cmdstat_publish:calls=(\d+)/.exec(info)?.[1] ?? 0)))
+      const publishes = () => publishCount(store)
       const before = yield* publishes()
       // Written back to back: the gateway reads many of them in one turn.
       for (const frame of frames) yield* atA.send(frame)
@@ -87,7 +91,7 @@ describe("routing between cluster nodes", () => {
       assert.strictEqual(yield* atB.next(), first)
       const frames = yield* Effect.forEach(Array.from({ length: 6 }, (_, i) => i), (i) => Effect.map(bye(alice, bob, `frame ${i}`), Envelope.encode))
       const store = yield* RedisServer.client(redis)
-      const publishes = () => Effect.promise(() => store.info("commandstats")).pipe(Effect.map((info) => Number(/cmdstat_publish:calls=(\d+)/.exec(info)?.[1] ?? 0)))
+      const publishes = () => publishCount(store)
       const before = yield* publishes()
       // Redis holds every PUBLISH for a while: the first frame's stays unanswered meanwhile.
       yield* Effect.promise(() => store.sendCommand(["CLIENT", "PAUSE", "1500", "WRITE"]))
