@@ -50,6 +50,19 @@ const metrics = (gateway: Node) => Effect.promise(() => fetch(`${gateway.httpUrl
 const clusterFrames = (text: string, outcome: string) =>
   Number(new RegExp(`^aiconexus_gateway_cluster_frames_total\\{[^}]*outcome="${outcome}"[^}]*\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0)
 
+/** Alice at node `a`, Bob at node `b`, and one frame from her to him delivered: node A knows (and caches) where Bob is. */
+const routedPair = (a: Node, b: Node) =>
+  Effect.gen(function*() {
+    const alice = yield* Identity.generate
+    const bob = yield* Identity.generate
+    const atA = yield* agentAt(a, alice)
+    const atB = yield* agentAt(b, bob)
+    const first = Envelope.encode(yield* bye(alice, bob))
+    yield* atA.send(first)
+    assert.strictEqual(yield* atB.next(), first)
+    return { alice, bob, atA, atB }
+  })
+
 /** PUBLISH commands the Redis server has run so far (INFO commandstats). */
 const publishCount = (store: { readonly info: (section: string) => Promise<string> }) =>
   Effect.promise(() => store.info("commandstats")).pipe(Effect.map((info) => Number(/cmdstat_publish:calls=(\d+)/.exec(info)?.[1] ?? 0)))
@@ -81,14 +94,8 @@ describe("routing between cluster nodes", () => {
       const { keyFile, redis } = yield* setup
       const a = yield* node(redis, keyFile)
       const b = yield* node(redis, keyFile)
-      const alice = yield* Identity.generate
-      const bob = yield* Identity.generate
-      const atA = yield* agentAt(a, alice)
-      const atB = yield* agentAt(b, bob)
       // Node A knows where Bob is, and that node B listens.
-      const first = Envelope.encode(yield* bye(alice, bob))
-      yield* atA.send(first)
-      assert.strictEqual(yield* atB.next(), first)
+      const { alice, atA, atB, bob } = yield* routedPair(a, b)
       const frames = yield* Effect.forEach(Array.from({ length: 6 }, (_, i) => i), (i) => Effect.map(bye(alice, bob, `frame ${i}`), Envelope.encode))
       const store = yield* RedisServer.client(redis)
       const publishes = () => publishCount(store)
@@ -113,14 +120,8 @@ describe("routing between cluster nodes", () => {
       const a = yield* node(redis, keyFile)
       const b = yield* node(redis, keyFile)
       const c = yield* node(redis, keyFile)
-      const alice = yield* Identity.generate
-      const bob = yield* Identity.generate
-      const atA = yield* agentAt(a, alice)
-      const atB = yield* agentAt(b, bob)
       // Node A now knows (and caches) that Bob is on node B.
-      const first = Envelope.encode(yield* bye(alice, bob))
-      yield* atA.send(first)
-      assert.strictEqual(yield* atB.next(), first)
+      const { alice, atA, atB, bob } = yield* routedPair(a, b)
       // Bob leaves node B and registers at node C.
       yield* atB.close
       const atC = yield* agentAt(c, bob)
