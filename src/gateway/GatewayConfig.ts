@@ -38,6 +38,8 @@ export interface GatewayConfig {
   readonly sessionRate: Rate
   readonly destinationRate: Rate
   readonly discoverRate: Rate
+  /** Signed PINGs per session (clients before the heartbeat frame send one per interval). */
+  readonly pingRate: Rate
   /** Open WebSocket sessions (and upgrades in progress) from one client IP. */
   readonly maxConnectionsPerIp: number
   /** Open TCP connections from one address before any HTTP work (trusted proxies are exempt); more are dropped at once. */
@@ -111,6 +113,7 @@ export const defaults: GatewayConfig = {
   sessionRate: { perSecond: 50, burst: 200 },
   destinationRate: { perSecond: 100, burst: 400 },
   discoverRate: { perSecond: 1, burst: 5 },
+  pingRate: { perSecond: 1, burst: 5 },
   maxConnectionsPerIp: 256,
   maxTcpConnectionsPerIp: 300,
   headerTimeoutMs: 5_000,
@@ -166,6 +169,7 @@ export const fromEnv: Config.Config<GatewayConfig> = Config.all({
   sessionRate: rate("AICONEXUS_SESSION_RATE", defaults.sessionRate),
   destinationRate: rate("AICONEXUS_DESTINATION_RATE", defaults.destinationRate),
   discoverRate: rate("AICONEXUS_DISCOVER_RATE", defaults.discoverRate),
+  pingRate: rate("AICONEXUS_PING_RATE", defaults.pingRate),
   maxConnectionsPerIp: int("AICONEXUS_MAX_CONNECTIONS_PER_IP", defaults.maxConnectionsPerIp),
   maxTcpConnectionsPerIp: int("AICONEXUS_MAX_TCP_CONNECTIONS_PER_IP", defaults.maxTcpConnectionsPerIp),
   headerTimeoutMs: int("AICONEXUS_HEADER_TIMEOUT_MS", defaults.headerTimeoutMs),

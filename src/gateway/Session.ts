@@ -295,6 +295,7 @@ class GatewaySession implements Session, Endpoint {
   #lastActivity: number
   // Full until first used (a full bucket stays full, so making it later changes nothing).
   #discoverBucket: TokenBucket.TokenBucket | undefined = undefined
+  #pingBucket: TokenBucket.TokenBucket | undefined = undefined
   #errorReplies: TokenBucket.TokenBucket | undefined = undefined
   #rejectedFrames = 0
   #rejectedBytes = 0
@@ -633,6 +634,20 @@ class GatewaySession implements Session, Endpoint {
     return undefined
   }
 
+  /** Why a DISCOVER or signed PING is over its own rate (each costs a verification and a signature), if it is. */
+  #overRequestRate(type: Envelope.Type, now: number): string | undefined {
+    const { discoverRate, pingRate } = this.node.config
+    if (type === "DISCOVER") {
+      return TokenBucket.take(this.#discoverBucket ??= TokenBucket.make(discoverRate, now), now) ? undefined : "too many DISCOVER requests"
+    }
+    if (type === "PING") {
+      return TokenBucket.take(this.#pingBucket ??= TokenBucket.make(pingRate, now), now)
+        ? undefined
+        : "too many signed PINGs (the unsigned heartbeat frame is not limited by this rate)"
+    }
+    return undefined
+  }
+
   /** A frame from a registered agent. */
   #registeredFrame(frame: string | Uint8Array): Work {
     const receivedAt = performance.now()
@@ -647,9 +662,10 @@ class GatewaySession implements Session, Endpoint {
     if (Result.isFailure(read)) return this.#inOrder(this.#refuse(read.failure, typeof frame === "string" ? frame.length : frame.byteLength))
     const candidate = read.success
     if (Envelope.relayedTypes.has(candidate.type)) return this.#inOrder(this.#relayChecked(candidate, now, receivedAt))
-    // DISCOVER's own rate before its signature is checked: a session over it buys no verification.
-    if (candidate.type === "DISCOVER" && !TokenBucket.take(this.#discoverBucket ??= TokenBucket.make(this.node.config.discoverRate, now), now)) {
-      return this.#inOrder(Effect.andThen(this.#sendError("RATE_LIMITED", "too many DISCOVER requests", candidate.header.id), this.#strike()))
+    // A gateway-bound request's own rate before its signature is checked: a session over it buys no verification.
+    const overRate = this.#overRequestRate(candidate.type, now)
+    if (overRate !== undefined) {
+      return this.#inOrder(Effect.andThen(this.#sendError("RATE_LIMITED", overRate, candidate.header.id), this.#strike()))
     }
     const session = this
     return this.#inOrder(Effect.gen(function*() {

@@ -132,4 +132,23 @@ describe("gateway heartbeat", () => {
       assert.deepStrictEqual(pong.payload, { sequence: 3 })
       assert.isTrue(yield* Envelope.verify(pong))
     })))
+
+  it.live("limits signed PINGs to their own rate, refused before their signature is checked; heartbeat frames are not held by it", () =>
+    withGateway(Effect.gen(function*() {
+      const gateway = yield* Gateway.Gateway
+      const { a, alice } = yield* RawClient.registeredPair(gateway.url, gateway.did)
+      for (let i = 0; i < 2; i++) {
+        yield* a.send(Envelope.encode(yield* Envelope.make(alice, { type: "PING", to: gateway.did, payload: { sequence: i } })))
+        assert.strictEqual((yield* a.nextOfType("PONG")).payload.sequence, i)
+      }
+      // Over the rate and with a broken signature: the rate decides, the signature is never looked at.
+      const ping = yield* Envelope.make(alice, { type: "PING", to: gateway.did, payload: { sequence: 2 } })
+      const forged = { ...ping, signature: `${ping.signature.slice(0, -4)}AAAA` }
+      yield* a.send(Envelope.encode(forged as Envelope.Envelope))
+      const refused = yield* a.nextOfType("ERROR")
+      assert.strictEqual(refused.correlation_id, ping.id)
+      assert.strictEqual(refused.payload.code, "RATE_LIMITED")
+      yield* a.send(Heartbeat.FRAME)
+      assert.strictEqual(yield* a.next(), Heartbeat.ACK_FRAME)
+    }), { pingRate: { perSecond: 0.001, burst: 2 } }))
 })
