@@ -659,7 +659,7 @@ class GatewaySession implements Session, Endpoint {
     if (typeof frame === "string" && Heartbeat.isShort(frame)) return this.#heartbeat(frame, now)
     const rules = this.#rules
     const read = Accept.read(frame, rules)
-    if (Result.isFailure(read)) return this.#inOrder(this.#refuse(read.failure, typeof frame === "string" ? frame.length : frame.byteLength))
+    if (Result.isFailure(read)) return this.#inOrder(this.#refuse(read.failure, frameSize(frame)))
     const candidate = read.success
     if (Envelope.relayedTypes.has(candidate.type)) return this.#inOrder(this.#relayChecked(candidate, now, receivedAt))
     // A gateway-bound request's own rate before its signature is checked: a session over it buys no verification.
