@@ -220,7 +220,9 @@ export const settle: () => Promise<void> = (() => {
 
 /** Milliseconds of garbage collection V8 did by itself since the last `settle` (forced ones not counted). */
 let gcSinceSettle = 0
-const gcObserver = new PerformanceObserver((list) => {
+/** GC milliseconds since the last `settle` (for probes importing this module; `gcObserver` must observe). */
+export const gcSinceSettleMs = () => gcSinceSettle
+export const gcObserver = new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
     const flags = (entry as { readonly detail?: { readonly flags?: number } }).detail?.flags ?? 0
     if ((flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) === 0) gcSinceSettle += entry.duration
@@ -232,7 +234,7 @@ const gcObserver = new PerformanceObserver((list) => {
  * on its link) and sends `total` bytes in chunks of `chunkBytes` with the flow control ours uses
  * (wait above `BUFFER_HIGH_WATER` until the stack drains to `BUFFER_LOW_WATER`); MB/s.
  */
-const rawBulkSession = async (stack: Stack) => {
+export const rawBulkSession = async (stack: Stack) => {
   const pair = await rawPair(stack)
   let rounds = 0
   const round = async (total: number, chunkBytes: number) => {

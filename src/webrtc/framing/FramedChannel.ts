@@ -73,7 +73,10 @@ export const make = (channel: DataChannel, options: FramedOptions): Effect.Effec
     const messages = channel.messages.pipe(
       Stream.mapEffect((fragment) => {
         if (typeof fragment === "string") return Effect.fail(new Framing.FramingError({ reason: "a text message on a framed channel" }))
-        return Effect.fromResult(reassembler.push(fragment))
+        const result = reassembler.push(fragment)
+        // The fragment is copied into its message (or refused): its memory goes back now.
+        Framing.release(fragment)
+        return Effect.fromResult(result)
       }),
       Stream.filter((message): message is Message => message !== undefined),
       Stream.tapError(() => channel.close)

@@ -140,6 +140,33 @@ describe("ioap-frag.v1 framing", () => {
     assert.strictEqual(reassembler.inFlight, 0)
   })
 
+  it("releases a fragment that is the whole of its buffer once copied, and leaves views into larger buffers alone", () => {
+    const message = new Uint8Array(1000).map((_, i) => i % 251)
+    // As a W3C channel delivers them: each fragment a buffer of its own.
+    const delivered = Framing.fragment(message, 3, 300).map((f) => new Uint8Array(f.slice().buffer))
+    const reassembler = new Framing.Reassembler(limits)
+    let whole: unknown
+    for (const fragment of delivered) {
+      const result = reassembler.push(fragment)
+      Framing.release(fragment)
+      assert.isTrue(fragment.buffer.detached)
+      assert.strictEqual(fragment.byteLength, 0)
+      if (Result.isSuccess(result) && result.success !== undefined) whole = result.success
+    }
+    assert.deepStrictEqual(whole, message)
+    // A view into a larger (pooled) buffer: the rest of that buffer may belong to someone else.
+    const pool = new Uint8Array(4096).fill(7)
+    const view = pool.subarray(100, 400)
+    Framing.release(view)
+    assert.isFalse(pool.buffer.detached)
+    assert.strictEqual(view.byteLength, 300)
+    // Twice is harmless.
+    const alone = new Uint8Array(16)
+    Framing.release(alone)
+    Framing.release(alone)
+    assert.isTrue(alone.buffer.detached)
+  })
+
   it("gives a broken message's reservation back", () => {
     const reassembler = new Framing.Reassembler(limits)
     const fragments = Framing.fragment(new Uint8Array(300), 7, 100)
