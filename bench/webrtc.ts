@@ -23,7 +23,8 @@
  *
  * `WEBRTC_BENCH_STACKS=node-datachannel` measures only the stacks named; `WEBRTC_BENCH_NO_GC=1`
  * leaves garbage collection to V8 (the method before: compare the ratios). The bulk lines also say
- * how long V8 collected garbage by itself inside each side's clocks.
+ * how long V8 collected garbage by itself inside each side's clocks, and the process's CPU time in
+ * each side's rounds (all threads: on a shared machine a steadier measure of cost than MB/s).
  */
 import { Context, Effect, Fiber, Layer, Option, Stream } from "effect"
 import { NodeSocket } from "@effect/platform-node"
@@ -207,7 +208,10 @@ export const settle: () => Promise<void> = (() => {
   setFlagsFromString("--expose-gc")
   const gc = runInNewContext("gc") as () => void
   if (process.env.WEBRTC_BENCH_NO_GC === "1") {
-    return async () => void (gcSinceSettle = 0)
+    return async () => {
+      gcSinceSettle = 0
+      cpuAtSettle = process.cpuUsage()
+    }
   }
   return async () => {
     gc()
@@ -215,14 +219,23 @@ export const settle: () => Promise<void> = (() => {
     // next clock (measured: setup medians 27–95 ms right after a collection, 11 ms without).
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
     gcSinceSettle = 0
+    cpuAtSettle = process.cpuUsage()
   }
 })()
 
 /** Milliseconds of garbage collection V8 did by itself since the last `settle` (forced ones not counted). */
 let gcSinceSettle = 0
-/** GC milliseconds since the last `settle` (for probes importing this module; `gcObserver` must observe). */
-export const gcSinceSettleMs = () => gcSinceSettle
-export const gcObserver = new PerformanceObserver((list) => {
+/**
+ * The process's CPU time when the last `settle` ended, i.e. when a clock started: CPU of a round is
+ * every thread's (both peers' native stacks, V8's collector helpers, the main thread), a steadier
+ * measure of cost than MB/s on a shared machine, where the other processes' load moves the clock.
+ */
+let cpuAtSettle = process.cpuUsage()
+const cpuSinceSettleMs = () => {
+  const { system, user } = process.cpuUsage(cpuAtSettle)
+  return (user + system) / 1000
+}
+const gcObserver = new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
     const flags = (entry as { readonly detail?: { readonly flags?: number } }).detail?.flags ?? 0
     if ((flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) === 0) gcSinceSettle += entry.duration
@@ -234,7 +247,7 @@ export const gcObserver = new PerformanceObserver((list) => {
  * on its link) and sends `total` bytes in chunks of `chunkBytes` with the flow control ours uses
  * (wait above `BUFFER_HIGH_WATER` until the stack drains to `BUFFER_LOW_WATER`); MB/s.
  */
-export const rawBulkSession = async (stack: Stack) => {
+const rawBulkSession = async (stack: Stack) => {
   const pair = await rawPair(stack)
   let rounds = 0
   const round = async (total: number, chunkBytes: number) => {
@@ -331,9 +344,12 @@ interface Paired {
   readonly rawFirst: Array<boolean>
   readonly rawGcMs: Array<number>
   readonly mineGcMs: Array<number>
+  /** CPU of the process from the clock's start to the end of the side's round (see `cpuAtSettle`). */
+  readonly rawCpuMs: Array<number>
+  readonly mineCpuMs: Array<number>
 }
 
-const paired = (): Paired => ({ raw: [], mine: [], rawFirst: [], rawGcMs: [], mineGcMs: [] })
+const paired = (): Paired => ({ raw: [], mine: [], rawFirst: [], rawGcMs: [], mineGcMs: [], rawCpuMs: [], mineCpuMs: [] })
 
 /**
  * Round `round` of a measurement: raw then ours in even rounds, ours then raw in odd ones, so
@@ -344,10 +360,12 @@ const inTurn = <E, R>(into: Paired, round: number, raw: Effect.Effect<number>, m
   Effect.gen(function*() {
     const rawFirst = round % 2 === 0
     const runRaw = Effect.map(raw, (value) => {
+      into.rawCpuMs.push(cpuSinceSettleMs())
       into.raw.push(value)
       into.rawGcMs.push(gcSinceSettle)
     })
     const runMine = Effect.map(mine, (value) => {
+      into.mineCpuMs.push(cpuSinceSettleMs())
       into.mine.push(value)
       into.mineGcMs.push(gcSinceSettle)
     })
@@ -506,7 +524,8 @@ const selected = () => {
 }
 
 /** "GC ours 12–40 ms, raw 0–9 ms a round": what V8 collected by itself inside the rounds' clocks (approximate: reported asynchronously). */
-const gcTimes = (rounds: Paired) => `GC in the timed rounds ours ${range(rounds.mineGcMs, 0)} ms, raw ${range(rounds.rawGcMs, 0)} ms`
+const gcTimes = (rounds: Paired) =>
+  `GC in the timed rounds ours ${range(rounds.mineGcMs, 0)} ms, raw ${range(rounds.rawGcMs, 0)} ms; process CPU a round, median ours ${median(rounds.mineCpuMs).toFixed(0)} ms, raw ${median(rounds.rawCpuMs).toFixed(0)} ms`
 
 export const main = async () => {
   gcObserver.observe({ entryTypes: ["gc"] })
