@@ -34,7 +34,7 @@
  * descriptor per agent: N must stay under `ulimit -n` (20,000 on the machine this was written on).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { createInterface } from "node:readline"
@@ -58,10 +58,12 @@ const WARMUP_MS = 1000
 // The second, paced phase: this many messages per second in all, for PACED_MS.
 const PACED_RATE = env("GATEWAY_BENCH_PACED_RATE", 4000)
 const PACED_MS = 3000
-// The relay rate pre-signed envelopes are provisioned for.
+// The relay rate pre-signed envelopes are provisioned for (verify-on servers: `VERIFY_ON_PRESIGN_RATE`, well over
+// what two cores verify, so signing 600,000 envelopes before each of their runs is not needed).
 // (The gateway with verification off relays up to ~70,000 msgs/s here; once the envelopes run out, the load
 // generator signs live and competes with the server for the CPU.)
 const PRESIGN_RATE = 100_000
+const VERIFY_ON_PRESIGN_RATE = 40_000
 const DURATION_MS = env("GATEWAY_BENCH_SECONDS", 5) * 1000
 const MAX_AGENTS = env("GATEWAY_BENCH_AGENTS", 10_000)
 // Independent runs of each server in the memory part: RSS growth at 1,000 agents swings by
@@ -204,6 +206,56 @@ export const cpuUs = (pid: number): number => statCpuUs(`/proc/${pid}/stat`)
 const mainThreadCpuUs = (pid: number): number => statCpuUs(`/proc/${pid}/task/${pid}/stat`)
 const CLOCK_TICKS = 100
 
+/** The name the gateway's `VerifyPool` gives its threads, as Linux keeps it (15 bytes). */
+const VERIFY_THREAD = "aiconexus-verif"
+
+/** CPU time (µs) of each thread of a process by thread id, with its name; threads that ended are gone. */
+const threadsCpuUs = (pid: number): Map<string, { readonly name: string; readonly us: number }> => {
+  const threads = new Map<string, { name: string; us: number }>()
+  let tasks: Array<string> = []
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return threads
+  }
+  for (const task of tasks) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${task}/comm`, "utf8").trim()
+      threads.set(task, { name, us: statCpuUs(`/proc/${pid}/task/${task}/stat`) })
+    } catch {
+      // the thread ended while listing
+    }
+  }
+  return threads
+}
+
+/** CPU of a process's threads over a window, µs: the main thread, each verify thread, and the rest (GC helpers, libuv). */
+interface ThreadSplit {
+  readonly main: number
+  readonly verify: ReadonlyArray<number>
+  readonly other: number
+}
+const threadSplit = (pid: number, before: ReturnType<typeof threadsCpuUs>, after: ReturnType<typeof threadsCpuUs>): ThreadSplit => {
+  let main = 0
+  let other = 0
+  const verify: Array<number> = []
+  for (const [tid, { name, us }] of after) {
+    const spent = us - (before.get(tid)?.us ?? 0)
+    if (tid === String(pid)) main += spent
+    else if (name === VERIFY_THREAD) verify.push(spent)
+    else other += spent
+  }
+  return { main, verify, other }
+}
+
+/** The machine's CPU counters (/proc/stat, all cores), µs: busy, idle (with iowait) and steal (time the hypervisor gave the cores to others). */
+const machineCpuUs = () => {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number)
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields as [number, number, number, number, number, number, number, number]
+  const us = (ticks: number) => (ticks * 1e6) / CLOCK_TICKS
+  return { busy: us(user + nice + system + irq + softirq), idle: us(idle + iowait), steal: us(steal) }
+}
+
 /** Resident memory of a process in KiB, from /proc. */
 export const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN)
 
@@ -243,20 +295,24 @@ interface ServerSpec {
   readonly script: string
   readonly args: () => ReadonlyArray<string>
   readonly kind: "gateway" | "raw" | "peer"
+  /** The relay rate its load generator presigns envelopes for (msgs/s; `PRESIGN_RATE` unless lower). */
+  readonly presignRate?: number
 }
 const servers: Record<RelayKey, ServerSpec> = {
-  a: { label: "(a) gateway, verify on", script: GATEWAY_SCRIPT, args: () => gatewayArgs(unlimited), kind: "gateway" },
+  a: { label: "(a) gateway, verify on", script: GATEWAY_SCRIPT, args: () => gatewayArgs(unlimited), kind: "gateway", presignRate: VERIFY_ON_PRESIGN_RATE },
   a0: {
     label: "(a0) verify on, no threads",
     script: GATEWAY_SCRIPT,
     args: () => gatewayArgs({ ...unlimited, verifyWorkers: 0 }),
-    kind: "gateway"
+    kind: "gateway",
+    presignRate: VERIFY_ON_PRESIGN_RATE
   },
   a2: {
     label: "(a2) verify on, always threads",
     script: GATEWAY_SCRIPT,
     args: () => gatewayArgs({ ...unlimited, verifyOffload: "always" }),
-    kind: "gateway"
+    kind: "gateway",
+    presignRate: VERIFY_ON_PRESIGN_RATE
   },
   b: {
     label: "(b) gateway, verify off",
@@ -285,6 +341,12 @@ interface Measured {
   readonly perPid: ReadonlyArray<number>
   /** What `probe` counted over the window, per message (the cluster part: PUBLISHes). */
   readonly probedPerMsg: number
+  /** The first server's CPU per message by thread (µs). */
+  readonly threads: ThreadSplit
+  /** The load generator's CPU per message (µs, all its threads, from /proc). */
+  readonly generatorPerMsg: number
+  /** The whole machine over the window, in cores: busy (every process), idle, and steal. */
+  readonly machine: { readonly busy: number; readonly idle: number; readonly steal: number }
 }
 interface RelayResult {
   readonly label: string
@@ -306,10 +368,11 @@ const runLoad = async (
   /** A count read at the start and end of each window (e.g. Redis PUBLISHes). */
   probe: () => number = () => 0,
   /** With several URLs: the two agents of a pair on different ones ("alternate") or on one ("pairs"). */
-  placement: "alternate" | "pairs" = "alternate"
+  placement: "alternate" | "pairs" = "alternate",
+  presignRate = PRESIGN_RATE
 ): Promise<RelayResult> => {
-  // Enough signed envelopes per agent for a gateway relaying PRESIGN_RATE msgs/s (more are signed live).
-  const presign = Math.ceil((PRESIGN_RATE * (WARMUP_MS + DURATION_MS)) / 1000 / (PAIRS * 2))
+  // Enough signed envelopes per agent for a gateway relaying `presignRate` msgs/s (more are signed live).
+  const presign = Math.ceil((presignRate * (WARMUP_MS + DURATION_MS)) / 1000 / (PAIRS * 2))
   const load = start("load", "load.ts", [
     JSON.stringify({
       mode: "relay",
@@ -335,13 +398,22 @@ const runLoad = async (
       const cpu0 = sum(cpuUs)
       const main0 = sum(mainThreadCpuUs)
       const each0 = pids.map(cpuUs)
+      const threads0 = threadsCpuUs(pids[0]!)
+      const generator0 = cpuUs(load.pid)
+      const machine0 = machineCpuUs()
       const probed0 = probe()
       const end = await load.next("window-end", Math.max(DURATION_MS, PACED_MS) + 30_000)
       const cpu1 = sum(cpuUs)
       const main1 = sum(mainThreadCpuUs)
       const each1 = pids.map(cpuUs)
+      const threads1 = threadsCpuUs(pids[0]!)
+      const generator1 = cpuUs(load.pid)
+      const machine1 = machineCpuUs()
       const probed1 = probe()
       const latency = end.latency as { p50: number; p99: number }
+      const received = end.received as number
+      const split = threadSplit(pids[0]!, threads0, threads1)
+      const windowUs = (end.seconds as number) * 1e6
       return {
         ...end,
         rate: end.rate as number,
@@ -352,7 +424,14 @@ const runLoad = async (
         serverCpu: (cpu1 - cpu0) / 1e6 / (end.seconds as number),
         generatorCpu: end.generatorCpu as number,
         perPid: each1.map((cpu, i) => (cpu - each0[i]!) / (end.received as number)),
-        probedPerMsg: (probed1 - probed0) / (end.received as number)
+        probedPerMsg: (probed1 - probed0) / (end.received as number),
+        threads: { main: split.main / received, verify: split.verify.map((us) => us / received), other: split.other / received },
+        generatorPerMsg: (generator1 - generator0) / received,
+        machine: {
+          busy: (machine1.busy - machine0.busy) / windowUs,
+          idle: (machine1.idle - machine0.idle) / windowUs,
+          steal: (machine1.steal - machine0.steal) / windowUs
+        }
       }
     }
     const saturated = await measure()
@@ -376,7 +455,7 @@ const relayRun = async (spec: ServerSpec, profile: boolean): Promise<RelayResult
   if (execArgv.length > 0) console.log(`  profiling ${spec.label}: pid ${server.pid}, profile in ${CPU_PROF_DIR}`)
   try {
     const { url } = await server.next("listening", 30_000)
-    return await runLoad(spec.label, [url as string], spec.kind, [server.pid])
+    return await runLoad(spec.label, [url as string], spec.kind, [server.pid], undefined, undefined, spec.presignRate)
   } finally {
     await server.stop()
   }
@@ -581,6 +660,17 @@ const relayPart = async () => {
       console.log(`${results[key]!.label.padEnd(32)} ${pad(fixed(m.rate, 0), 8)} ${pad(fixed(m.p50, 2), 7)} ${pad(fixed(m.p99, 2), 7)} ${pad(`${fixed(m.serverCpu * 100, 0)}%`, 8)} ${pad(`${fixed(m.generatorCpu * 100, 0)}%`, 8)} ${pad(fixed(m.cpuPerMsg), 7)} ${pad(fixed(m.mainPerMsg), 6)} ${pad(fixed(m.cpuPerMsg / floor, 2), 7)} ${pad(plusVerify, 15)}  ${goal}`)
     }
     console.log("(µs/msg: all threads of the server process; main: its main thread alone, where the JavaScript runs)")
+    console.log(`where the CPU went, µs per message (server threads: main, each verify thread, the rest: GC helpers, libuv), and the machine's ${availableParallelism()} cores in the window:`)
+    for (const key of ran) {
+      const m = pick(results[key]!)
+      const { main, other, verify } = m.threads
+      const generatorCores = (m.generatorPerMsg * m.rate) / 1e6
+      const rest = m.machine.busy - m.serverCpu - generatorCores
+      console.log(
+        `  ${results[key]!.label.padEnd(32)} main ${fixed(main)}${verify.length > 0 ? `, verify ${verify.map((us) => fixed(us)).join(" + ")}` : ""}, other ${fixed(other)}; ` +
+          `generator ${fixed(m.generatorPerMsg)}; cores busy ${fixed(m.machine.busy, 2)} (server ${fixed(m.serverCpu, 2)}, generator ${fixed(generatorCores, 2)}, rest ${fixed(rest, 2)}), idle ${fixed(m.machine.idle, 2)}, steal ${fixed(m.machine.steal, 2)}`
+      )
+    }
     console.log(`floor (d) = ${fixed(floor)} µs/msg; one node:crypto verify = ${fixed(verifyUs)} µs; floor + verify = ${fixed(floorPlusVerify)} µs/msg`)
     console.log(`goal (b) ≤ 1.25× floor:            ${fixed(goalB, 2)}× ${goalB <= 1.25 ? "MET" : "NOT MET"}`)
     console.log(`goal (a) ≤ 1.25× (floor + verify): ${fixed(goalA, 2)}× ${goalA <= 1.25 ? "MET" : "NOT MET"}`)
