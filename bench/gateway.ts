@@ -21,9 +21,11 @@
  * nodes, and each pair on one node with the pairs spread over both; CPU per message per process
  * and PUBLISHes per message; `idle` is not run unless named: idle agents that heartbeat, see
  * below), GATEWAY_BENCH_SERVER_FLAGS (extra node flags for the relay
- * servers, e.g. "--trace-gc"), GATEWAY_BENCH_PACED_RATE (4000), GATEWAY_BENCH_RELAY_ORDER (a,a0,b,c,d,e: which
+ * servers, e.g. "--trace-gc"), GATEWAY_BENCH_PACED_RATE (4000), GATEWAY_BENCH_RELAY_ORDER (a,a0,b,c,d,dv,e: which
  * relay servers run, in this order; (a) verifies with the default `VerifyPool` (threads once the main thread is
- * busy), (a0) on the main thread alone, (a2, only when asked for) always on the threads).
+ * busy), (a0) on the main thread alone, (a1) and (a2), only when asked for: one thread, always on the threads;
+ * (dv) is the floor (d) that also verifies each frame's signature with node:crypto in place, at the load's pace,
+ * the fair "floor + verify" beside the one that adds a verify timed in a tight loop).
  *
  * The `idle` part (`GATEWAY_BENCH_PARTS=idle`): N registered agents that only heartbeat at the
  * default interval, the gateway's CPU% over a window and RSS per agent, beside a raw `ws` server
@@ -72,8 +74,8 @@ const MEMORY_RUNS = env("GATEWAY_BENCH_MEMORY_RUNS", 5)
 const CPU_PROF_DIR = process.env.GATEWAY_BENCH_CPU_PROF
 const SERVER_FLAGS = (process.env.GATEWAY_BENCH_SERVER_FLAGS ?? "").split(" ").filter((flag) => flag !== "")
 // The relay servers, in the order they run (GATEWAY_BENCH_RELAY_ORDER, e.g. "a0,a,b,c,d,e" to start with another).
-type RelayKey = "a" | "a0" | "a2" | "b" | "c" | "d" | "e"
-const RELAY_ORDER = (process.env.GATEWAY_BENCH_RELAY_ORDER ?? "a,a0,b,c,d,e").split(",").map((key) => key.trim()) as Array<RelayKey>
+type RelayKey = "a" | "a0" | "a1" | "a2" | "b" | "c" | "d" | "dv" | "e"
+const RELAY_ORDER = (process.env.GATEWAY_BENCH_RELAY_ORDER ?? "a,a0,b,c,d,dv,e").split(",").map((key) => key.trim()) as Array<RelayKey>
 const PARTS = new Set((process.env.GATEWAY_BENCH_PARTS ?? "relay,memory,flood,cluster").split(",").map((part) => part.trim()))
 // Milliseconds the largest idle stage of one server may take (estimated from the 1,000 stage) before it is cut down.
 const IDLE_BUDGET_MS = 50_000
@@ -297,6 +299,8 @@ interface ServerSpec {
   readonly kind: "gateway" | "raw" | "peer"
   /** The relay rate its load generator presigns envelopes for (msgs/s; `PRESIGN_RATE` unless lower). */
   readonly presignRate?: number
+  /** A raw server that checks signatures: its load generator sends presigned envelopes, as to the gateway. */
+  readonly signed?: boolean
 }
 const servers: Record<RelayKey, ServerSpec> = {
   a: { label: "(a) gateway, verify on", script: GATEWAY_SCRIPT, args: () => gatewayArgs(unlimited), kind: "gateway", presignRate: VERIFY_ON_PRESIGN_RATE },
@@ -304,6 +308,13 @@ const servers: Record<RelayKey, ServerSpec> = {
     label: "(a0) verify on, no threads",
     script: GATEWAY_SCRIPT,
     args: () => gatewayArgs({ ...unlimited, verifyWorkers: 0 }),
+    kind: "gateway",
+    presignRate: VERIFY_ON_PRESIGN_RATE
+  },
+  a1: {
+    label: "(a1) verify on, 1 thread",
+    script: GATEWAY_SCRIPT,
+    args: () => gatewayArgs({ ...unlimited, verifyWorkers: 1 }),
     kind: "gateway",
     presignRate: VERIFY_ON_PRESIGN_RATE
   },
@@ -322,6 +333,14 @@ const servers: Record<RelayKey, ServerSpec> = {
   },
   c: { label: "(c) raw ws relay", script: "server-raw.ts", args: () => ["plain"], kind: "raw" },
   d: { label: "(d) raw + JSON.parse + Schemas", script: "server-raw.ts", args: () => ["schema"], kind: "raw" },
+  dv: {
+    label: "(dv) (d) + node:crypto verify",
+    script: "server-raw.ts",
+    args: () => ["verify"],
+    kind: "raw",
+    signed: true,
+    presignRate: VERIFY_ON_PRESIGN_RATE
+  },
   e: { label: "(e) PeerJS server", script: "server-peer.ts", args: () => [], kind: "peer" }
 }
 
@@ -369,7 +388,8 @@ const runLoad = async (
   probe: () => number = () => 0,
   /** With several URLs: the two agents of a pair on different ones ("alternate") or on one ("pairs"). */
   placement: "alternate" | "pairs" = "alternate",
-  presignRate = PRESIGN_RATE
+  presignRate = PRESIGN_RATE,
+  signed = kind === "gateway"
 ): Promise<RelayResult> => {
   // Enough signed envelopes per agent for a gateway relaying `presignRate` msgs/s (more are signed live).
   const presign = Math.ceil((presignRate * (WARMUP_MS + DURATION_MS)) / 1000 / (PAIRS * 2))
@@ -385,6 +405,7 @@ const runLoad = async (
       warmupMs: WARMUP_MS,
       durationMs: DURATION_MS,
       presign,
+      signed,
       pacedRate: PACED_RATE,
       pacedWarmupMs: 500,
       pacedDurationMs: PACED_MS
@@ -455,7 +476,7 @@ const relayRun = async (spec: ServerSpec, profile: boolean): Promise<RelayResult
   if (execArgv.length > 0) console.log(`  profiling ${spec.label}: pid ${server.pid}, profile in ${CPU_PROF_DIR}`)
   try {
     const { url } = await server.next("listening", 30_000)
-    return await runLoad(spec.label, [url as string], spec.kind, [server.pid], undefined, undefined, spec.presignRate)
+    return await runLoad(spec.label, [url as string], spec.kind, [server.pid], undefined, undefined, spec.presignRate, spec.kind === "gateway" || spec.signed === true)
   } finally {
     await server.stop()
   }
@@ -635,7 +656,7 @@ const relayPart = async () => {
   }
 
   // --- relay runs ---
-  const keys = ["a", "a0", "a2", "b", "c", "d", "e"] as const
+  const keys = ["a", "a0", "a1", "a2", "b", "c", "d", "dv", "e"] as const
   const results: Partial<Record<keyof typeof servers, RelayResult>> = {}
   for (const key of RELAY_ORDER) {
     const r = await relayRun(servers[key], true)
@@ -655,7 +676,7 @@ const relayPart = async () => {
     console.log(`${"server".padEnd(32)} ${pad("msgs/s", 8)} ${pad("p50 ms", 7)} ${pad("p99 ms", 7)} ${pad("srv CPU", 8)} ${pad("gen CPU", 8)} ${pad("µs/msg", 7)} ${pad("main", 6)} ${pad("×floor", 7)} ${pad("×(floor+verify)", 15)}  goal`)
     for (const key of ran) {
       const m = pick(results[key]!)
-      const plusVerify = key === "a" || key === "a0" || key === "a2" ? fixed(m.cpuPerMsg / floorPlusVerify, 2) : ""
+      const plusVerify = key === "a" || key === "a0" || key === "a1" || key === "a2" ? fixed(m.cpuPerMsg / floorPlusVerify, 2) : ""
       const goal = key === "a" ? `≤ 1.25× (floor+verify): ${verdict(goalA)}` : key === "b" ? `≤ 1.25× floor: ${verdict(goalB)}` : ""
       console.log(`${results[key]!.label.padEnd(32)} ${pad(fixed(m.rate, 0), 8)} ${pad(fixed(m.p50, 2), 7)} ${pad(fixed(m.p99, 2), 7)} ${pad(`${fixed(m.serverCpu * 100, 0)}%`, 8)} ${pad(`${fixed(m.generatorCpu * 100, 0)}%`, 8)} ${pad(fixed(m.cpuPerMsg), 7)} ${pad(fixed(m.mainPerMsg), 6)} ${pad(fixed(m.cpuPerMsg / floor, 2), 7)} ${pad(plusVerify, 15)}  ${goal}`)
     }
@@ -674,13 +695,19 @@ const relayPart = async () => {
     console.log(`floor (d) = ${fixed(floor)} µs/msg; one node:crypto verify = ${fixed(verifyUs)} µs; floor + verify = ${fixed(floorPlusVerify)} µs/msg`)
     console.log(`goal (b) ≤ 1.25× floor:            ${fixed(goalB, 2)}× ${goalB <= 1.25 ? "MET" : "NOT MET"}`)
     console.log(`goal (a) ≤ 1.25× (floor + verify): ${fixed(goalA, 2)}× ${goalA <= 1.25 ? "MET" : "NOT MET"}`)
+    if (results.dv !== undefined) {
+      // "floor + verify" above adds a verify timed in a tight loop (warm caches); (dv) verifies each frame at the load's own pace, after its socket work.
+      const dv = pick(results.dv).cpuPerMsg
+      const against = (["a", "a0", "a1", "a2"] as const).filter((key) => results[key] !== undefined).map((key) => `${key} ${fixed(ratio(key, dv), 2)}×`)
+      console.log(`beside (dv), the floor verifying each frame in place at the same pace (${fixed(dv)} µs/msg, ${fixed(dv - floor)} µs over the floor): ${against.join(", ")}`)
+    }
     if (results.c !== undefined) {
       const raw = pick(results.c).cpuPerMsg
       console.log(`(a) is ${fixed(ratio("a", raw), 2)}× the raw relay (c) per message; PeerJS (e) is ${fixed(ratio("e", raw), 2)}× it`)
     }
   }
   table(
-    `relay of ~${(results.a ?? results.a0 ?? results.b)?.frameBytes}-byte OFFERs, saturated: ${WINDOW} in flight per agent; CPU = server process user+system in the window / messages relayed`,
+    `relay of ~${(results.a ?? results.a0 ?? results.b ?? Object.values(results)[0])?.frameBytes}-byte OFFERs, saturated: ${WINDOW} in flight per agent; CPU = server process user+system in the window / messages relayed`,
     (r) => r.saturated
   )
   table(`the same servers at a fixed ${PACED_RATE} msgs/s (below each one's capacity: per-message cost at equal load, latency without queueing)`, (r) => r.paced)
