@@ -718,6 +718,13 @@ const relayPart = async () => {
     console.log(`\nverify threads: (a) ${VerifyPool.defaultSize()} verify worker threads (the default on this machine's ${availableParallelism()} cores) vs (a0) every check on the main thread; the load generator shares the same cores`)
     console.log(`goal saturated msgs/s (a) / (a0) ≥ 1.7×: ${fixed(speedup, 2)}× ${speedup >= 1.7 ? "MET" : "NOT MET"}; CPU per message (a) / (a0) ≤ 1.10×: ${fixed(cost, 2)}× ${cost <= 1.1 ? "MET" : "NOT MET"}`)
     console.log(`at ${PACED_RATE} msgs/s: CPU per message (a) / (a0) ${fixed(results.a.paced.cpuPerMsg / results.a0.paced.cpuPerMsg, 2)}×, p50 ${fixed(results.a.paced.p50, 2)} vs ${fixed(results.a0.paced.p50, 2)} ms`)
+    // What (a) could relay if the server and its load generator had every core to themselves at their CPU per message,
+    // against (a0): how far the ratio is held by the machine (cores used by others, idle) or by the cost per message.
+    const ceiling = (availableParallelism() * 1e6) / (a.cpuPerMsg + a.generatorPerMsg)
+    console.log(
+      `(a) at its CPU per message (${fixed(a.cpuPerMsg)} µs) plus the generator's (${fixed(a.generatorPerMsg)} µs) with all ${availableParallelism()} cores to themselves: ` +
+        `${fixed(ceiling, 0)} msgs/s = ${fixed(ceiling / a0.rate, 2)}× (a0); it used ${fixed(a.serverCpu + (a.generatorPerMsg * a.rate) / 1e6, 2)} cores of them, others ${fixed(a.machine.busy - a.serverCpu - (a.generatorPerMsg * a.rate) / 1e6, 2)}, idle ${fixed(a.machine.idle, 2)}`
+    )
   }
 }
 
