@@ -9,7 +9,10 @@
  * parent reads the server's CPU time and RSS from /proc. Gateway processes run with the node
  * flags of `npm start` (a capped young generation); the baselines with node's defaults, and the
  * memory part also runs the raw relay with the gateway's flags. Absolute numbers on a small shared
- * machine are noisy: the ratios within one run are what to read.
+ * machine are noisy: the ratios within one run are what to read. Each relay window also reports the
+ * server's CPU per message by thread (main, each verify thread, the rest: V8's platform threads and
+ * libuv, from /proc/<pid>/task), the load generator's CPU per message, and the machine's busy, idle
+ * and steal cores (/proc/stat): how much of the machine others held, and whether a core sat idle.
  *
  * Environment: GATEWAY_BENCH_PAIRS (50), GATEWAY_BENCH_WINDOW (8), GATEWAY_BENCH_SECONDS (5),
  * GATEWAY_BENCH_AGENTS (10000, the largest idle count), GATEWAY_BENCH_MEMORY_RUNS (5),
