@@ -48,6 +48,8 @@ interface RelayJob {
   readonly warmupMs: number
   readonly durationMs: number
   readonly presign: number
+  /** Whether every envelope is signed (presigned: the gateway, and a raw server that verifies); by default only for the gateway. */
+  readonly signed?: boolean
   /** Then, messages per second sent at a fixed pace (0: no paced phase). */
   readonly pacedRate: number
   readonly pacedWarmupMs: number
@@ -120,7 +122,7 @@ const relay = async (job: RelayJob) => {
   // that used up its presigned frames does not leave the paced one signing on the fly (which would
   // take the generator ~70 % of a core beside the server it measures).
   let pacedStock = false
-  if (job.kind === "gateway") {
+  if (job.kind === "gateway" || job.signed === true) {
     const started = performance.now()
     const paced = Math.ceil((job.pacedRate * (job.pacedWarmupMs + job.pacedDurationMs + 1000)) / 1000 / count)
     const sign = (length: number) =>

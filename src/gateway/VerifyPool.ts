@@ -60,6 +60,9 @@ export const QUIET = 0.8
 /** How long the main thread checks queued items itself at a turn's end, when every thread has all it can take (ms). */
 export const IN_PLACE_MS = 1
 
+/** Items behind the queue's head (sent or checked) before the queue is cut short, at least. */
+const MIN_COMPACT = 64
+
 /** Threads a pool has at most. */
 export const MAX_SIZE = 64
 
@@ -170,6 +173,22 @@ export const make = Effect.fnUntraced(function*(size: number, offload: Offload =
   /** Checks the threads answered since the last sample. */
   let answeredSince = 0
 
+  /**
+   * Lets go of the items before `head` (sent or checked): under a steady load the queue may never
+   * run empty, and items it kept would keep their frames (and what their receivers hold) alive,
+   * to be copied and promoted by the garbage collector and marked again and again. Taken items'
+   * slots are cleared as they go; the array itself is cut once at least half of it is behind `head`.
+   */
+  const compact = () => {
+    if (head === queue.length) {
+      queue = []
+      head = 0
+    } else if (head >= MIN_COMPACT && head * 2 >= queue.length) {
+      queue = queue.slice(head)
+      head = 0
+    }
+  }
+
   /** Hands queued items to the threads that have room, in batches that share the queue out among them. */
   const dispatch = () => {
     let waiting = queue.length - head
@@ -179,14 +198,12 @@ export const make = Effect.fnUntraced(function*(size: number, offload: Offload =
       for (let i = 0; i < open.length && waiting > 0; i++) {
         const count = Math.min(MAX_BATCH, Math.ceil(waiting / (open.length - i)))
         open[i]!.send(queue.slice(head, head + count))
+        queue.fill(undefined as never, head, head + count)
         head += count
         waiting -= count
       }
     }
-    if (waiting === 0) {
-      queue = []
-      head = 0
-    }
+    compact()
   }
 
   const flush = () => {
@@ -205,10 +222,9 @@ export const make = Effect.fnUntraced(function*(size: number, offload: Offload =
       done.push(item)
       item.valid = fallback(item.publicKey, item.signature, item.data)
     }
-    if (queue.length === head) {
-      queue = []
-      head = 0
-    } else {
+    const more = queue.length > head
+    compact()
+    if (more) {
       flushScheduled = true
       setImmediate(flush)
     }

@@ -5,6 +5,8 @@
  * refused and counted, the threads gone once the gateway's scope closes), and without threads.
  */
 import { readdirSync, readFileSync } from "node:fs"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Layer, Scope } from "effect"
 import * as Gateway from "../../src/gateway/Gateway.ts"
@@ -25,6 +27,13 @@ const verifyThreads = (): number =>
       return false // the thread ended while listing
     }
   }).length
+
+/** The count of verify threads once `expected` of them run (a started thread takes its name as it begins), or after 10 s. */
+const verifyThreadsOnce = (expected: number) =>
+  Effect.gen(function*() {
+    for (let waited = 0; waited < 10_000 && verifyThreads() !== expected; waited += 20) yield* Effect.sleep("20 millis")
+    return verifyThreads()
+  })
 
 const text = (url: string) => Effect.promise(() => fetch(url).then((response) => response.text()))
 const sample = (metrics: string, series: string) =>
@@ -99,6 +108,48 @@ describe("VerifyPool", () => {
       assert.strictEqual(verifyThreads(), 0)
     }))
 
+  it.live("lets go of items once they are answered, while the queue still holds others", () =>
+    Effect.gen(function*() {
+      const signer = yield* Identity.generate
+      const ed25519 = NodeEd25519.make()
+      const data = new TextEncoder().encode("retained?")
+      const signature = yield* ed25519.sign(signer.seed, data)
+      // A full garbage collection, from a context of its own (the flag cannot be given to vitest's workers).
+      setFlagsFromString("--expose-gc")
+      const gc = runInNewContext("gc") as () => void
+      const scope = yield* Scope.make()
+      // One thread: it takes the first two batches (the items before 2 × MAX_BATCH) and answers them in order, while
+      // the main thread checks queued items itself meanwhile; with this many items the queue does not run empty.
+      const pool = yield* Scope.provide(VerifyPoolModule.make(1, "always"), scope)
+      const count = 8000
+      // Only weak references to the first batch's receivers: once it is answered, nothing of the pool's may hold them.
+      const firstBatch: Array<WeakRef<object>> = []
+      let answered = 0
+      let backlog = -1
+      let collected = -1
+      const done = yield* Deferred.make<void>()
+      for (let i = 0; i < count; i++) {
+        const receiver = {
+          verified: () => {
+            answered++
+            // The second batch's first answer: the first batch was answered in an earlier message from the thread.
+            if (i === VerifyPoolModule.MAX_BATCH) {
+              backlog = count - answered
+              gc()
+              collected = firstBatch.filter((ref) => ref.deref() === undefined).length
+            }
+            if (answered === count) Deferred.doneUnsafe(done, Effect.void)
+          }
+        }
+        if (i < VerifyPoolModule.MAX_BATCH) firstBatch.push(new WeakRef(receiver))
+        pool.verify(signer.publicKey, signature, data, receiver)
+      }
+      yield* Deferred.await(done).pipe(Effect.timeout("60 seconds"))
+      yield* Scope.close(scope, Exit.void)
+      assert.isAbove(backlog, 0, "the queue still held items when the first batch was looked at")
+      assert.strictEqual(collected, firstBatch.length, "answered items are not kept by the queue")
+    }))
+
   it.live("by default offloads only while the main thread is busy", () =>
     Effect.gen(function*() {
       const pool = yield* VerifyPoolModule.make(2, "busy")
@@ -123,7 +174,7 @@ describe("gateway relay through the VerifyPool", () => {
   it.live("delivers one sender's frames in the order sent, a bad signature among them refused with INVALID_SIGNATURE and counted", () =>
     withGateway(2, () =>
       Effect.gen(function*() {
-        assert.strictEqual(verifyThreads(), 2)
+        assert.strictEqual(yield* verifyThreadsOnce(2), 2)
         const bad = new Set([37, 38, 250])
         const { a, frames, gateway, received } = yield* burst(400, bad)
         assert.deepStrictEqual(received, frames.filter((_, i) => !bad.has(i)))
