@@ -6,7 +6,8 @@
  *
  * @since 0.1.0
  */
-import { type Cause, Deferred, Effect, Queue, Scheduler, Schema, type Scope, Stream, SubscriptionRef } from "effect"
+import { Cause, Deferred, Effect, Schema, type Scope, Stream, SubscriptionRef } from "effect"
+import type { NonEmptyReadonlyArray } from "effect/Array"
 import { utf8ByteLength } from "../../protocol/Utf8.ts"
 import * as PeerMetrics from "./PeerMetrics.ts"
 
@@ -110,9 +111,6 @@ export const holdEarly = (channel: RTCDataChannel): EarlyMessages => {
   return { messages, stop: () => channel.removeEventListener("message", listener) }
 }
 
-/** Wakes a channel's reader in a microtask (see `wrap`). */
-const wakeSoon = new Scheduler.MixedScheduler("sync")
-
 // Looked up once: they are updated for every message.
 const messagesSentMetric = PeerMetrics.messages("sent")
 const messagesReceivedMetric = PeerMetrics.messages("received")
@@ -133,12 +131,30 @@ export const wrap = (
   Effect.gen(function*() {
     const label = channel.label
     const state = yield* SubscriptionRef.make<RTCDataChannelState>(channel.readyState)
-    // Bounded by bytes: each message is held with its size until the consumer takes it. The stack
-    // calls back outside any fiber: a waiting reader is woken in a microtask right after that
-    // callback, not in a later macrotask (the default), a few µs less per message received.
-    const inbox = yield* Queue.unbounded<readonly [Message, number], Cause.Done>().pipe(
-      Effect.provideService(Scheduler.Scheduler, wakeSoon)
-    )
+    // The inbox, bounded by bytes: messages received and not yet taken by the reader. The reader
+    // takes all of them in one pull (the array itself: no step or allocation per message), and
+    // waits for more with one callback that a message resumes in a microtask: the stack calls back
+    // outside any fiber, and the reader then runs right after that callback, not in a later
+    // macrotask (through an effect Queue and its scheduler, this cost a few µs per message).
+    let inbox: Array<Message> = []
+    let inboxEnded = false
+    const readers: Array<() => void> = []
+    let wakeScheduled = false
+    const wakeReaders = () => {
+      wakeScheduled = false
+      // Only those waiting now: a woken reader that finds the inbox empty again waits anew.
+      for (let waiting = readers.length; waiting > 0 && readers.length > 0; waiting--) readers.shift()!()
+    }
+    const messageArrived = () => {
+      if (readers.length > 0 && !wakeScheduled) {
+        wakeScheduled = true
+        queueMicrotask(wakeReaders)
+      }
+    }
+    const endInbox = () => {
+      inboxEnded = true
+      messageArrived()
+    }
     const maxInboxBytes = options.maxInboxBytes ?? INBOX_MAX_BYTES
     let inboxBytes = 0
     let closeReason: CloseReason | undefined = undefined
@@ -166,7 +182,7 @@ export const wrap = (
       setState("closed")
       Deferred.doneUnsafe(opened, Effect.fail(closedError()))
       Deferred.doneUnsafe(drained, Effect.void)
-      Queue.endUnsafe(inbox)
+      endInbox()
     })
     const receive = (data: unknown) => {
       const message = toMessage(data)
@@ -180,12 +196,13 @@ export const wrap = (
         // The application does not keep up: the channel closes (typed), not a silent drop.
         closeReason = "inbox_full"
         PeerMetrics.overloads("channel_inbox").updateUnsafe(1, context)
-        Queue.endUnsafe(inbox)
+        endInbox()
         channel.close()
         return
       }
       inboxBytes += size
-      Queue.offerUnsafe(inbox, [message, size])
+      inbox.push(message)
+      messageArrived()
     }
     // Synchronously: stop holding, listen, then hand over what was held (nothing lost or doubled).
     early?.stop()
@@ -195,8 +212,31 @@ export const wrap = (
     if (channel.readyState === "open") Deferred.doneUnsafe(opened, Effect.void)
     if (channel.readyState === "closed") {
       Deferred.doneUnsafe(opened, Effect.fail(closedError()))
-      Queue.endUnsafe(inbox)
+      endInbox()
     }
+
+    /** Waits until a message arrived or the inbox ended (at once if either is so). */
+    const awaitInbox = Effect.callback<void>((resume) => {
+      if (inbox.length > 0 || inboxEnded) return resume(Effect.void)
+      const reader = () => resume(Effect.void)
+      readers.push(reader)
+      return Effect.sync(() => {
+        const i = readers.indexOf(reader)
+        if (i >= 0) readers.splice(i, 1)
+      })
+    })
+    const inboxDone = Cause.done()
+    /** One pull of `messages`: everything the inbox holds (its bytes are then free), waiting for one if it is empty. */
+    const takeInbox: Effect.Effect<NonEmptyReadonlyArray<Message>, Cause.Done> = Effect.suspend(() => {
+      if (inbox.length > 0) {
+        const taken = inbox as unknown as NonEmptyReadonlyArray<Message>
+        inbox = []
+        inboxBytes = 0
+        return Effect.succeed(taken)
+      }
+      return inboxEnded ? inboxDone : awaitThenTake
+    })
+    const awaitThenTake = Effect.andThen(awaitInbox, takeInbox)
 
     function closedError(): ChannelClosed {
       return new ChannelClosed(closeReason === undefined ? { label } : { label, reason: closeReason })
@@ -248,10 +288,7 @@ export const wrap = (
       negotiated: channel.negotiated,
       state,
       opened: Deferred.await(opened),
-      messages: Stream.map(Stream.fromQueue(inbox), ([message, size]) => {
-        inboxBytes -= size
-        return message
-      }),
+      messages: Stream.fromPull(Effect.succeed(takeInbox)),
       closeReason: () => closeReason,
       sendCopies: options.sendCopies === true,
       send,
