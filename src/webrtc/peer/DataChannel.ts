@@ -242,6 +242,12 @@ export const wrap = (
       return new ChannelClosed(closeReason === undefined ? { label } : { label, reason: closeReason })
     }
     const isClosed = () => channel.readyState === "closed" || channel.readyState === "closing"
+    // Never less than the stack's `bufferedAmount`: its last reading plus the bytes sent since (only
+    // our sends add to it, each by its size, as W3C counts). While it is at most the high-water mark
+    // a send has room without asking the stack: a native call per message in node-datachannel.
+    let bufferedAtMost = Number.POSITIVE_INFINITY
+    const hasRoom = () =>
+      bufferedAtMost <= BUFFER_HIGH_WATER || (bufferedAtMost = channel.bufferedAmount) <= BUFFER_HIGH_WATER
     /** Hands one message to the stack (its size already checked) and counts it. */
     const transmit = (message: Message, size: number): Effect.Effect<void, ChannelClosed> => {
       if (isClosed()) return Effect.fail(closedError())
@@ -250,6 +256,7 @@ export const wrap = (
       } catch {
         return Effect.fail(closedError())
       }
+      bufferedAtMost += size
       bytesSent += size
       messagesSent++
       messagesSentMetric.updateUnsafe(1, context)
@@ -259,7 +266,7 @@ export const wrap = (
     /** Waits until the channel is open and the stack's buffer is at most the high-water mark (or the channel closed). */
     const room = Effect.gen(function*() {
       if (channel.readyState !== "open") yield* Deferred.await(opened)
-      while (channel.bufferedAmount > BUFFER_HIGH_WATER && !isClosed()) {
+      while (!hasRoom() && !isClosed()) {
         if (yield* Deferred.isDone(drained)) drained = yield* Deferred.make<void>()
         yield* Deferred.await(drained)
       }
@@ -271,7 +278,7 @@ export const wrap = (
         const size = byteLength(message)
         const max = maxMessageSize()
         if (size > max) return Effect.fail(new MessageTooLarge({ label, size, max }))
-        if (channel.readyState === "open" && channel.bufferedAmount <= BUFFER_HIGH_WATER) return transmit(message, size)
+        if (channel.readyState === "open" && hasRoom()) return transmit(message, size)
         return Effect.andThen(room, Effect.suspend(() => transmit(message, size)))
       })
 
