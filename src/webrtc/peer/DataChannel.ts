@@ -111,12 +111,6 @@ export const holdEarly = (channel: RTCDataChannel): EarlyMessages => {
   return { messages, stop: () => channel.removeEventListener("message", listener) }
 }
 
-// Looked up once: they are updated for every message.
-const messagesSentMetric = PeerMetrics.messages("sent")
-const messagesReceivedMetric = PeerMetrics.messages("received")
-const bytesSentMetric = PeerMetrics.bytes("sent")
-const bytesReceivedMetric = PeerMetrics.bytes("received")
-
 /** Wraps a stack's channel; it is closed when the scope closes. `maxMessageSize` is read per send. */
 export const wrap = (
   channel: RTCDataChannel,
@@ -166,6 +160,7 @@ export const wrap = (
     let messagesReceived = 0
     // The stack calls back outside any fiber: metrics are updated with this context.
     const context = yield* Effect.context<never>()
+    const traffic = PeerMetrics.traffic(context)
 
     const setState = (next: RTCDataChannelState) => Effect.runSync(SubscriptionRef.set(state, next))
     try {
@@ -189,8 +184,8 @@ export const wrap = (
       const size = byteLength(message)
       bytesReceived += size
       messagesReceived++
-      messagesReceivedMetric.updateUnsafe(1, context)
-      bytesReceivedMetric.updateUnsafe(size, context)
+      traffic.messagesReceived++
+      traffic.bytesReceived += size
       if (closeReason !== undefined) return
       if (inboxBytes + size > maxInboxBytes) {
         // The application does not keep up: the channel closes (typed), not a silent drop.
@@ -259,8 +254,8 @@ export const wrap = (
       bufferedAtMost += size
       bytesSent += size
       messagesSent++
-      messagesSentMetric.updateUnsafe(1, context)
-      bytesSentMetric.updateUnsafe(size, context)
+      traffic.messagesSent++
+      traffic.bytesSent += size
       return Effect.void
     }
     /** Waits until the channel is open and the stack's buffer is at most the high-water mark (or the channel closed). */
