@@ -243,9 +243,8 @@ export const wrap = (
     let bufferedAtMost = Number.POSITIVE_INFINITY
     const hasRoom = () =>
       bufferedAtMost <= BUFFER_HIGH_WATER || (bufferedAtMost = channel.bufferedAmount) <= BUFFER_HIGH_WATER
-    /** Hands one message to the stack (its size already checked) and counts it. */
+    /** Hands one message to the stack (its size already checked, the channel open) and counts it. */
     const transmit = (message: Message, size: number): Effect.Effect<void, ChannelClosed> => {
-      if (isClosed()) return Effect.fail(closedError())
       try {
         channel.send(message as string & Uint8Array<ArrayBuffer>)
       } catch {
@@ -274,7 +273,7 @@ export const wrap = (
         const max = maxMessageSize()
         if (size > max) return Effect.fail(new MessageTooLarge({ label, size, max }))
         if (channel.readyState === "open" && hasRoom()) return transmit(message, size)
-        return Effect.andThen(room, Effect.suspend(() => transmit(message, size)))
+        return Effect.andThen(room, Effect.suspend(() => isClosed() ? Effect.fail(closedError()) : transmit(message, size)))
       })
 
     yield* Effect.addFinalizer(() => Effect.sync(() => channel.close()))
