@@ -132,15 +132,22 @@ export const wrap = (
     // macrotask (through an effect Queue and its scheduler, this cost a few µs per message).
     let inbox: Array<Message> = []
     let inboxEnded = false
-    const readers: Array<() => void> = []
+    // The reader waiting for a message (one consumer), and any others waiting at the same time.
+    type Resume = (effect: Effect.Effect<void>) => void
+    let reader: Resume | undefined = undefined
+    const moreReaders: Array<Resume> = []
     let wakeScheduled = false
     const wakeReaders = () => {
       wakeScheduled = false
+      const first = reader
+      reader = undefined
       // Only those waiting now: a woken reader that finds the inbox empty again waits anew.
-      for (let waiting = readers.length; waiting > 0 && readers.length > 0; waiting--) readers.shift()!()
+      let waiting = moreReaders.length
+      first?.(Effect.void)
+      for (; waiting > 0 && moreReaders.length > 0; waiting--) moreReaders.shift()!(Effect.void)
     }
     const messageArrived = () => {
-      if (readers.length > 0 && !wakeScheduled) {
+      if ((reader !== undefined || moreReaders.length > 0) && !wakeScheduled) {
         wakeScheduled = true
         queueMicrotask(wakeReaders)
       }
@@ -211,18 +218,30 @@ export const wrap = (
     }
 
     /** Waits until a message arrived or the inbox ended (at once if either is so). */
+    // A waiting reader interrupted is forgotten (it holds the slot until woken or interrupted).
+    const forgetReader = Effect.sync(() => {
+      reader = undefined
+    })
     const awaitInbox = Effect.callback<void>((resume) => {
       if (inbox.length > 0 || inboxEnded) return resume(Effect.void)
-      const reader = () => resume(Effect.void)
-      readers.push(reader)
+      if (reader === undefined) {
+        reader = resume
+        return forgetReader
+      }
+      moreReaders.push(resume)
       return Effect.sync(() => {
-        const i = readers.indexOf(reader)
-        if (i >= 0) readers.splice(i, 1)
+        const i = moreReaders.indexOf(resume)
+        if (i >= 0) moreReaders.splice(i, 1)
       })
     })
     const inboxDone = Cause.done()
     /** One pull of `messages`: everything the inbox holds (its bytes are then free), waiting for one if it is empty. */
     const takeInbox: Effect.Effect<NonEmptyReadonlyArray<Message>, Cause.Done> = Effect.suspend(() => {
+      if (inbox.length === 1) {
+        // The usual case: one message, in an array of its own (the inbox keeps its storage).
+        inboxBytes = 0
+        return Effect.succeed([inbox.pop()!] as const)
+      }
       if (inbox.length > 0) {
         const taken = inbox as unknown as NonEmptyReadonlyArray<Message>
         inbox = []
