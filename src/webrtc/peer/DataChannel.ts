@@ -126,7 +126,7 @@ export const wrap = (
     const label = channel.label
     const state = yield* SubscriptionRef.make<RTCDataChannelState>(channel.readyState)
     // The inbox, bounded by bytes: messages received and not yet taken by the reader. The reader
-    // takes all of them in one pull (the array itself: no step or allocation per message), and
+    // takes all of them in one pull (no step or tuple per message), and
     // waits for more with one callback that a message resumes in a microtask: the stack calls back
     // outside any fiber, and the reader then runs right after that callback, not in a later
     // macrotask (through an effect Queue and its scheduler, this cost a few µs per message).
@@ -217,11 +217,11 @@ export const wrap = (
       endInbox()
     }
 
-    /** Waits until a message arrived or the inbox ended (at once if either is so). */
     // A waiting reader interrupted is forgotten (it holds the slot until woken or interrupted).
     const forgetReader = Effect.sync(() => {
       reader = undefined
     })
+    /** Waits until a message arrived or the inbox ended (at once if either is so). */
     const awaitInbox = Effect.callback<void>((resume) => {
       if (inbox.length > 0 || inboxEnded) return resume(Effect.void)
       if (reader === undefined) {
