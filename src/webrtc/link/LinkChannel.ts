@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Option, type Scope, Stream, SubscriptionRef } from "effect"
+import { Cause, Effect, Option, type Scope, Stream, SubscriptionRef } from "effect"
 import * as DataChannel from "../peer/DataChannel.ts"
 import type { PeerConnection } from "../peer/PeerConnection.ts"
 import { ConnectionReestablished } from "./RecoveryEvents.ts"
@@ -80,11 +80,22 @@ export const make = (options: {
         Effect.as(options.ended, "ended" as const)
       ])
 
+    // A send that failed `ChannelClosed` on a generation since replaced fails `ConnectionReestablished`.
+    // The handler is made once per generation, not per message (each send's path, counted in the RTT).
+    let failureGeneration: Generation | undefined
+    let failureHandler: (cause: Cause.Cause<DataChannel.ChannelClosed | DataChannel.MessageTooLarge>) => Effect.Effect<never, LinkSendError>
+    const onFailure = (generation: Generation) => {
+      if (failureGeneration !== generation) {
+        failureGeneration = generation
+        failureHandler = (cause) =>
+          Effect.failCause(
+            now() === generation ? cause : Cause.map(cause, (error): LinkSendError => error._tag === "ChannelClosed" ? replaced(generation) : error)
+          )
+      }
+      return failureHandler
+    }
     const sendOn = (generation: Generation, message: DataChannel.Message): Effect.Effect<void, LinkSendError> =>
-      generation.control.send(message).pipe(
-        Effect.catchTag("ChannelClosed", (error): Effect.Effect<never, LinkSendError> =>
-          Effect.fail(now() === generation ? error : replaced(generation)))
-      )
+      Effect.catchCause(generation.control.send(message), onFailure(generation))
 
     /** A send while the connection of `generation` is down waits for the outcome of the recovery. */
     const sendAfterOutcome = (generation: Generation, message: DataChannel.Message): Effect.Effect<void, LinkSendError> =>

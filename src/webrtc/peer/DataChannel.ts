@@ -6,7 +6,8 @@
  *
  * @since 0.1.0
  */
-import { type Cause, Deferred, Effect, Queue, Scheduler, Schema, type Scope, Stream, SubscriptionRef } from "effect"
+import { Cause, Deferred, Effect, Schema, type Scope, Stream, SubscriptionRef } from "effect"
+import type { NonEmptyReadonlyArray } from "effect/Array"
 import { utf8ByteLength } from "../../protocol/Utf8.ts"
 import * as PeerMetrics from "./PeerMetrics.ts"
 
@@ -110,15 +111,6 @@ export const holdEarly = (channel: RTCDataChannel): EarlyMessages => {
   return { messages, stop: () => channel.removeEventListener("message", listener) }
 }
 
-/** Wakes a channel's reader in a microtask (see `wrap`). */
-const wakeSoon = new Scheduler.MixedScheduler("sync")
-
-// Looked up once: they are updated for every message.
-const messagesSentMetric = PeerMetrics.messages("sent")
-const messagesReceivedMetric = PeerMetrics.messages("received")
-const bytesSentMetric = PeerMetrics.bytes("sent")
-const bytesReceivedMetric = PeerMetrics.bytes("received")
-
 /** Wraps a stack's channel; it is closed when the scope closes. `maxMessageSize` is read per send. */
 export const wrap = (
   channel: RTCDataChannel,
@@ -133,12 +125,37 @@ export const wrap = (
   Effect.gen(function*() {
     const label = channel.label
     const state = yield* SubscriptionRef.make<RTCDataChannelState>(channel.readyState)
-    // Bounded by bytes: each message is held with its size until the consumer takes it. The stack
-    // calls back outside any fiber: a waiting reader is woken in a microtask right after that
-    // callback, not in a later macrotask (the default), a few µs less per message received.
-    const inbox = yield* Queue.unbounded<readonly [Message, number], Cause.Done>().pipe(
-      Effect.provideService(Scheduler.Scheduler, wakeSoon)
-    )
+    // The inbox, bounded by bytes: messages received and not yet taken by the reader. The reader
+    // takes all of them in one pull (no step or tuple per message), and
+    // waits for more with one callback that a message resumes in a microtask: the stack calls back
+    // outside any fiber, and the reader then runs right after that callback, not in a later
+    // macrotask (through an effect Queue and its scheduler, this cost a few µs per message).
+    let inbox: Array<Message> = []
+    let inboxEnded = false
+    // The reader waiting for a message (one consumer), and any others waiting at the same time.
+    type Resume = (effect: Effect.Effect<void>) => void
+    let reader: Resume | undefined = undefined
+    const moreReaders: Array<Resume> = []
+    let wakeScheduled = false
+    const wakeReaders = () => {
+      wakeScheduled = false
+      const first = reader
+      reader = undefined
+      // Only those waiting now: a woken reader that finds the inbox empty again waits anew.
+      let waiting = moreReaders.length
+      first?.(Effect.void)
+      for (; waiting > 0 && moreReaders.length > 0; waiting--) moreReaders.shift()!(Effect.void)
+    }
+    const messageArrived = () => {
+      if ((reader !== undefined || moreReaders.length > 0) && !wakeScheduled) {
+        wakeScheduled = true
+        queueMicrotask(wakeReaders)
+      }
+    }
+    const endInbox = () => {
+      inboxEnded = true
+      messageArrived()
+    }
     const maxInboxBytes = options.maxInboxBytes ?? INBOX_MAX_BYTES
     let inboxBytes = 0
     let closeReason: CloseReason | undefined = undefined
@@ -150,6 +167,7 @@ export const wrap = (
     let messagesReceived = 0
     // The stack calls back outside any fiber: metrics are updated with this context.
     const context = yield* Effect.context<never>()
+    const traffic = PeerMetrics.traffic(context)
 
     const setState = (next: RTCDataChannelState) => Effect.runSync(SubscriptionRef.set(state, next))
     try {
@@ -166,26 +184,27 @@ export const wrap = (
       setState("closed")
       Deferred.doneUnsafe(opened, Effect.fail(closedError()))
       Deferred.doneUnsafe(drained, Effect.void)
-      Queue.endUnsafe(inbox)
+      endInbox()
     })
     const receive = (data: unknown) => {
       const message = toMessage(data)
       const size = byteLength(message)
       bytesReceived += size
       messagesReceived++
-      messagesReceivedMetric.updateUnsafe(1, context)
-      bytesReceivedMetric.updateUnsafe(size, context)
+      traffic.messagesReceived++
+      traffic.bytesReceived += size
       if (closeReason !== undefined) return
       if (inboxBytes + size > maxInboxBytes) {
         // The application does not keep up: the channel closes (typed), not a silent drop.
         closeReason = "inbox_full"
         PeerMetrics.overloads("channel_inbox").updateUnsafe(1, context)
-        Queue.endUnsafe(inbox)
+        endInbox()
         channel.close()
         return
       }
       inboxBytes += size
-      Queue.offerUnsafe(inbox, [message, size])
+      inbox.push(message)
+      messageArrived()
     }
     // Synchronously: stop holding, listen, then hand over what was held (nothing lost or doubled).
     early?.stop()
@@ -195,31 +214,72 @@ export const wrap = (
     if (channel.readyState === "open") Deferred.doneUnsafe(opened, Effect.void)
     if (channel.readyState === "closed") {
       Deferred.doneUnsafe(opened, Effect.fail(closedError()))
-      Queue.endUnsafe(inbox)
+      endInbox()
     }
+
+    // A waiting reader interrupted is forgotten (it holds the slot until woken or interrupted).
+    const forgetReader = Effect.sync(() => {
+      reader = undefined
+    })
+    /** Waits until a message arrived or the inbox ended (at once if either is so). */
+    const awaitInbox = Effect.callback<void>((resume) => {
+      if (inbox.length > 0 || inboxEnded) return resume(Effect.void)
+      if (reader === undefined) {
+        reader = resume
+        return forgetReader
+      }
+      moreReaders.push(resume)
+      return Effect.sync(() => {
+        const i = moreReaders.indexOf(resume)
+        if (i >= 0) moreReaders.splice(i, 1)
+      })
+    })
+    const inboxDone = Cause.done()
+    /** One pull of `messages`: everything the inbox holds (its bytes are then free), waiting for one if it is empty. */
+    const takeInbox: Effect.Effect<NonEmptyReadonlyArray<Message>, Cause.Done> = Effect.suspend(() => {
+      if (inbox.length === 1) {
+        // The usual case: one message, in an array of its own (the inbox keeps its storage).
+        inboxBytes = 0
+        return Effect.succeed([inbox.pop()!] as const)
+      }
+      if (inbox.length > 0) {
+        const taken = inbox as unknown as NonEmptyReadonlyArray<Message>
+        inbox = []
+        inboxBytes = 0
+        return Effect.succeed(taken)
+      }
+      return inboxEnded ? inboxDone : awaitThenTake
+    })
+    const awaitThenTake = Effect.andThen(awaitInbox, takeInbox)
 
     function closedError(): ChannelClosed {
       return new ChannelClosed(closeReason === undefined ? { label } : { label, reason: closeReason })
     }
     const isClosed = () => channel.readyState === "closed" || channel.readyState === "closing"
-    /** Hands one message to the stack (its size already checked) and counts it. */
+    // Never less than the stack's `bufferedAmount`: its last reading plus the bytes sent since (only
+    // our sends add to it, each by its size, as W3C counts). While it is at most the high-water mark
+    // a send has room without asking the stack: a native call per message in node-datachannel.
+    let bufferedAtMost = Number.POSITIVE_INFINITY
+    const hasRoom = () =>
+      bufferedAtMost <= BUFFER_HIGH_WATER || (bufferedAtMost = channel.bufferedAmount) <= BUFFER_HIGH_WATER
+    /** Hands one message to the stack (its size already checked, the channel open) and counts it. */
     const transmit = (message: Message, size: number): Effect.Effect<void, ChannelClosed> => {
-      if (isClosed()) return Effect.fail(closedError())
       try {
         channel.send(message as string & Uint8Array<ArrayBuffer>)
       } catch {
         return Effect.fail(closedError())
       }
+      bufferedAtMost += size
       bytesSent += size
       messagesSent++
-      messagesSentMetric.updateUnsafe(1, context)
-      bytesSentMetric.updateUnsafe(size, context)
+      traffic.messagesSent++
+      traffic.bytesSent += size
       return Effect.void
     }
     /** Waits until the channel is open and the stack's buffer is at most the high-water mark (or the channel closed). */
     const room = Effect.gen(function*() {
       if (channel.readyState !== "open") yield* Deferred.await(opened)
-      while (channel.bufferedAmount > BUFFER_HIGH_WATER && !isClosed()) {
+      while (!hasRoom() && !isClosed()) {
         if (yield* Deferred.isDone(drained)) drained = yield* Deferred.make<void>()
         yield* Deferred.await(drained)
       }
@@ -231,8 +291,8 @@ export const wrap = (
         const size = byteLength(message)
         const max = maxMessageSize()
         if (size > max) return Effect.fail(new MessageTooLarge({ label, size, max }))
-        if (channel.readyState === "open" && channel.bufferedAmount <= BUFFER_HIGH_WATER) return transmit(message, size)
-        return Effect.andThen(room, Effect.suspend(() => transmit(message, size)))
+        if (channel.readyState === "open" && hasRoom()) return transmit(message, size)
+        return Effect.andThen(room, Effect.suspend(() => isClosed() ? Effect.fail(closedError()) : transmit(message, size)))
       })
 
     yield* Effect.addFinalizer(() => Effect.sync(() => channel.close()))
@@ -248,10 +308,7 @@ export const wrap = (
       negotiated: channel.negotiated,
       state,
       opened: Deferred.await(opened),
-      messages: Stream.map(Stream.fromQueue(inbox), ([message, size]) => {
-        inboxBytes -= size
-        return message
-      }),
+      messages: Stream.fromPull(Effect.succeed(takeInbox)),
       closeReason: () => closeReason,
       sendCopies: options.sendCopies === true,
       send,

@@ -1,11 +1,45 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Option, Stream, SubscriptionRef } from "effect"
+import { Effect, Exit, Fiber, Option, Stream, SubscriptionRef } from "effect"
 import { INBOX_MAX_BYTES } from "../../../src/webrtc/peer/DataChannel.ts"
 import { connectedPair, realTransports } from "../fixtures.ts"
 
 const MESSAGE = 60 * 1024
 
 describe("data channel receive inbox", () => {
+  it.live("a pull takes everything held, in order; an interrupted pull loses nothing; a waiting pull is woken; the stream ends after the last", () =>
+    Effect.gen(function*() {
+      const { offerer, answerer } = yield* connectedPair(Effect.succeed(realTransports[0]![1]))
+      const remote = yield* Effect.forkChild(answerer.peer.remoteChannels.pipe(Stream.filter((c) => c.label === "inbox"), Stream.runHead))
+      const ours = yield* offerer.peer.createDataChannel({ label: "inbox" })
+      yield* ours.opened
+      const theirs = Option.getOrThrow(yield* Fiber.join(remote))
+      const received = (count: number) =>
+        Effect.gen(function*() {
+          while ((yield* theirs.stats).messagesReceived < count) yield* Effect.sleep("5 millis")
+        }).pipe(Effect.timeout("10 seconds"))
+      const pull = yield* Stream.toPull(theirs.messages)
+      // A pull that waits on an empty inbox and is interrupted takes nothing with it.
+      const interrupted = yield* Effect.forkChild(pull)
+      yield* Effect.sleep("20 millis")
+      yield* Fiber.interrupt(interrupted)
+      // Three messages arrive while nobody reads: the next pull has all three, in order.
+      for (const text of ["a", "b", "c"]) yield* ours.send(text)
+      yield* received(3)
+      assert.deepStrictEqual([...(yield* pull)], ["a", "b", "c"])
+      // A pull waiting when a message arrives is woken with it.
+      const waiting = yield* Effect.forkChild(pull)
+      yield* Effect.sleep("20 millis")
+      yield* ours.send(new Uint8Array([1, 2, 3]))
+      assert.deepStrictEqual([...(yield* Fiber.join(waiting).pipe(Effect.timeout("10 seconds")))], [new Uint8Array([1, 2, 3])])
+      // Held when the channel closes: delivered, then the stream ends.
+      yield* ours.send("last")
+      yield* received(5)
+      yield* ours.close
+      yield* SubscriptionRef.changes(theirs.state).pipe(Stream.filter((state) => state === "closed"), Stream.runHead, Effect.timeout("10 seconds"))
+      assert.deepStrictEqual([...(yield* pull)], ["last"])
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(pull)))
+    }).pipe(Effect.scoped), { timeout: 30_000 })
+
   it.live("a peer that sends faster than the application reads gets the channel closed (inbox_full), and what was held is delivered", () =>
     Effect.gen(function*() {
       const { offerer, answerer } = yield* connectedPair(Effect.succeed(realTransports[0]![1]))
