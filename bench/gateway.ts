@@ -24,7 +24,7 @@
  * nodes, and each pair on one node with the pairs spread over both; CPU per message per process
  * and PUBLISHes per message; `idle` is not run unless named: idle agents that heartbeat, see
  * below), GATEWAY_BENCH_SERVER_FLAGS (extra node flags for the relay
- * servers, e.g. "--trace-gc"), GATEWAY_BENCH_PACED_RATE (4000), GATEWAY_BENCH_RELAY_ORDER (a,a0,b,c,d,dv,e: which
+ * servers, e.g. "--trace-gc"), GATEWAY_BENCH_PACED_RATE (4000), GATEWAY_BENCH_PACED_SECONDS (3), GATEWAY_BENCH_RELAY_ORDER (a,a0,b,c,d,dv,e: which
  * relay servers run, in this order; (a) verifies with the default `VerifyPool` (threads once the main thread is
  * busy), (a0) on the main thread alone, (a1) and (a2), only when asked for: one thread, always on the threads;
  * (dv) is the floor (d) that also verifies each frame's signature with node:crypto in place, at the load's pace,
@@ -60,9 +60,10 @@ const env = (name: string, fallback: number) => {
 const PAIRS = env("GATEWAY_BENCH_PAIRS", 50)
 const WINDOW = env("GATEWAY_BENCH_WINDOW", 8)
 const WARMUP_MS = 1000
-// The second, paced phase: this many messages per second in all, for PACED_MS.
+// The second, paced phase: this many messages per second in all, for PACED_MS (consecutive 3 s
+// windows of the same server differed by ~6 µs/msg on the quiet machine: a longer one is steadier).
 const PACED_RATE = env("GATEWAY_BENCH_PACED_RATE", 4000)
-const PACED_MS = 3000
+const PACED_MS = env("GATEWAY_BENCH_PACED_SECONDS", 3) * 1000
 // The relay rate pre-signed envelopes are provisioned for (verify-on servers: `VERIFY_ON_PRESIGN_RATE`, well over
 // what two cores verify, so signing 600,000 envelopes before each of their runs is not needed).
 // (The gateway with verification off relays up to ~70,000 msgs/s here; once the envelopes run out, the load
