@@ -128,6 +128,8 @@ interface AttackResult {
   readonly baseRssMiB: number
   /** The gateway's event loop delay during the attack (what the gateway itself adds, apart from the machine). */
   readonly loop: { readonly p99: number; readonly max: number }
+  /** The gateway's loop at 1 ms resolution, from inside it (bench/hostile/turns.ts). */
+  readonly turns: Turns
   readonly cpu: number
   /** The honest pair's own process: its event loop delay p99 quiet and attacked (ms), and the attacker's CPU share. */
   readonly honestLoop: { readonly quiet: number; readonly attacked: number }
@@ -135,6 +137,22 @@ interface AttackResult {
   readonly probe: Awaited<ReturnType<typeof probeHonest>>
   readonly counts: Record<string, number>
 }
+
+/** bench/hostile/turns.ts's report. */
+interface Turns {
+  readonly ticks: number
+  readonly p50: number
+  readonly p99: number
+  readonly max: number
+  readonly over: Record<string, { readonly n: number; readonly onCpu: number }>
+  readonly threadCpu: number
+}
+
+/** A 1 ms tick's lateness p50/p99/max, ticks later than 5 and 10 ms (with the share of their gaps the gateway's thread was on the CPU), its thread's CPU share. */
+const turnsLine = (t: Turns) =>
+  `gateway 1 ms ticks: late p50/p99/max ${fixed(t.p50, 2)}/${fixed(t.p99, 1)}/${fixed(t.max, 0)} ms; ` +
+  [2, 5, 10, 20].map((ms) => `>${ms} ms ${t.over[`over${ms}`]?.n ?? 0} (on CPU ${fixed((t.over[`over${ms}`]?.onCpu ?? Number.NaN) * 100, 0)}%)`).join(", ") +
+  `; main thread CPU ${fixed(t.threadCpu * 100, 0)}% of ${t.ticks} ticks`
 
 const runAttack = async (attack: Attack): Promise<AttackResult> => {
   const server = start(`gateway (${attack.name})`, GATEWAY_SCRIPT, gatewayArgs({}), CPU_PROF_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`])
@@ -156,6 +174,7 @@ const runAttack = async (attack: Attack): Promise<AttackResult> => {
       const attackerCpu0 = cpuUs(attacker.pid)
       const t0 = performance.now()
       server.send("loop-reset")
+      server.send("turns-reset")
       honest.send("go")
       let running = true
       const probing = probeHonest(url as string, () => running)
@@ -165,6 +184,8 @@ const runAttack = async (attack: Attack): Promise<AttackResult> => {
       const attackerCpu = (cpuUs(attacker.pid) - attackerCpu0) / 1e6 / ((performance.now() - t0) / 1000)
       server.send("loop")
       const loop = await server.next("loop", 10_000)
+      server.send("turns")
+      const turns = await server.next("turns", 10_000) as unknown as Turns
       const probe = await probing
       attacker.send("stop")
       const done = await attacker.next("attack-done", 60_000)
@@ -176,6 +197,7 @@ const runAttack = async (attack: Attack): Promise<AttackResult> => {
         lost: attacked.lost as number,
         closes: attacked.closes as Array<number>,
         loop: { p99: loop.p99 as number, max: loop.max as number },
+        turns,
         peakRssMiB: rss.stop(),
         baseRssMiB,
         cpu,
@@ -212,6 +234,7 @@ const gatewayPart = async () => {
           `${fixed(r.honestLoop.quiet, 1)}→${fixed(r.honestLoop.attacked, 1)} | ${fixed(r.attackerCpu * 100, 0)}%`
       )
       console.log(`  ${attack.what}; attacker saw ${JSON.stringify(r.counts)}`)
+      console.log(`  ${turnsLine(r.turns)}`)
     } catch (cause) {
       console.log(`${attack.name.padEnd(23)} | failed to run: ${cause instanceof Error ? cause.message : String(cause)}`)
     }
