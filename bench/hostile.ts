@@ -146,13 +146,19 @@ interface Turns {
   readonly max: number
   readonly over: Record<string, { readonly n: number; readonly onCpu: number }>
   readonly threadCpu: number
+  readonly cpuP99: number
+  readonly cpuP999: number
+  readonly cpuMax: number
+  readonly cpuOver: Record<string, number>
 }
 
 /** A 1 ms tick's lateness p50/p99/max, ticks later than 5 and 10 ms (with the share of their gaps the gateway's thread was on the CPU), its thread's CPU share. */
 const turnsLine = (t: Turns) =>
   `gateway 1 ms ticks: late p50/p99/max ${fixed(t.p50, 2)}/${fixed(t.p99, 1)}/${fixed(t.max, 0)} ms; ` +
   [2, 5, 10, 20].map((ms) => `>${ms} ms ${t.over[`over${ms}`]?.n ?? 0} (on CPU ${fixed((t.over[`over${ms}`]?.onCpu ?? Number.NaN) * 100, 0)}%)`).join(", ") +
-  `; main thread CPU ${fixed(t.threadCpu * 100, 0)}% of ${t.ticks} ticks`
+  `; main thread CPU ${fixed(t.threadCpu * 100, 0)}% of ${t.ticks} ticks` +
+  `\n  gateway CPU between two ticks (its own turns) p99/p99.9/max ${fixed(t.cpuP99, 2)}/${fixed(t.cpuP999, 1)}/${fixed(t.cpuMax, 1)} ms, ` +
+  [2, 5, 10].map((ms) => `>${ms} ms ${t.cpuOver[`cpuOver${ms}`] ?? 0}`).join(", ")
 
 const runAttack = async (attack: Attack): Promise<AttackResult> => {
   const server = start(`gateway (${attack.name})`, GATEWAY_SCRIPT, gatewayArgs({}), CPU_PROF_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`])

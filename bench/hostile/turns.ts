@@ -57,7 +57,9 @@ const percentile = (sorted: ReadonlyArray<number>, p: number) =>
 /**
  * What the ticks saw: lateness p50/p99/max (ms); for each threshold, how many ticks came later
  * than it and, of their gaps, the share the thread spent on the CPU (1: the gateway's own long
- * turns; near 0: it waited for a CPU); the main thread's CPU share over the window.
+ * turns; near 0: it waited for a CPU); the thread's CPU time between two ticks (p99, p99.9, max,
+ * and how many gaps used more than each threshold: the gateway's own long turns, whatever the
+ * machine's load); the main thread's CPU share over the window.
  */
 const report = () => {
   const s = state
@@ -75,6 +77,9 @@ const report = () => {
     })
     return [`over${ms}`, { n, onCpu: n === 0 ? Number.NaN : Math.min(1, cpu / gap) }]
   }))
+  // The CPU the thread used between two ticks: a turn (or a few) of the gateway's own, whatever the machine's load.
+  const cpuSorted = [...s.cpu].sort((a, b) => a - b)
+  const cpuOver = Object.fromEntries(OVER.map((ms) => [`cpuOver${ms}`, s.cpu.filter((cpu) => cpu > ms).length]))
   const elapsed = performance.now() - s.startedAt
   return {
     event: "turns",
@@ -83,6 +88,10 @@ const report = () => {
     p99: percentile(sorted, 99),
     max: sorted.at(-1) ?? Number.NaN,
     over,
+    cpuP99: percentile(cpuSorted, 99),
+    cpuP999: percentile(cpuSorted, 99.9),
+    cpuMax: cpuSorted.at(-1) ?? Number.NaN,
+    cpuOver,
     threadCpu: (threadCpuUs() - s.cpuAtStart) / 1000 / elapsed
   }
 }
