@@ -33,7 +33,7 @@
  * did-churn for the DID churn), HOSTILE_BENCH_DID_CHURN_TURNS (8),
  * HOSTILE_BENCH_ATTACK_SECONDS (8), HOSTILE_BENCH_ATTACKS (a comma list of attack names),
  * HOSTILE_BENCH_FUZZ (1050000), HOSTILE_BENCH_SOAK_SECONDS (600), HOSTILE_BENCH_CPU_PROF (a folder: profile
- * each attacked gateway with --cpu-prof). The machine these numbers come
+ * each attacked gateway with --cpu-prof), HOSTILE_BENCH_GATEWAY_FLAGS (more node flags for it). The machine these numbers come
  * from is shared and small: read the ratios, not the absolute values.
  */
 import { rmSync } from "node:fs"
@@ -58,6 +58,8 @@ const FUZZ_INPUTS = env("HOSTILE_BENCH_FUZZ", 1_050_000)
 const SOAK_MS = env("HOSTILE_BENCH_SOAK_SECONDS", 600) * 1000
 /** HOSTILE_BENCH_CPU_PROF=<dir>: each attacked gateway process writes a V8 CPU profile there (bench/gateway/profile.ts summarises it). */
 const CPU_PROF_DIR = process.env.HOSTILE_BENCH_CPU_PROF
+/** HOSTILE_BENCH_GATEWAY_FLAGS: extra node flags of each attacked gateway process (e.g. `--trace-gc`), space-separated. */
+const GATEWAY_FLAGS = (process.env.HOSTILE_BENCH_GATEWAY_FLAGS ?? "").split(" ").filter((flag) => flag.length > 0)
 
 interface Attack {
   readonly name: string
@@ -150,7 +152,20 @@ interface Turns {
   readonly cpuP999: number
   readonly cpuMax: number
   readonly cpuOver: Record<string, number>
+  readonly longGaps: Record<string, Spent>
+  readonly longest: ReadonlyArray<{ readonly cpu: number; readonly spent: Record<string, Spent> }>
+  readonly gc: { readonly count: number; readonly ms: number; readonly max: number; readonly over2: number; readonly majors: number }
 }
+
+interface Spent {
+  readonly n: number
+  readonly ms: number
+  readonly bytes: number
+  readonly max: number
+}
+const spentLine = (spent: Record<string, Spent>) =>
+  Object.entries(spent).sort((a, b) => b[1].ms - a[1].ms).slice(0, 5)
+    .map(([what, s]) => `${what} ${s.n}× ${fixed(s.ms, 1)} ms${s.bytes > 0 ? ` ${fixed(s.bytes / 1024, 0)} KiB` : ""} (max ${fixed(s.max, 1)})`).join(", ")
 
 /** A 1 ms tick's lateness p50/p99/max, ticks later than 5 and 10 ms (with the share of their gaps the gateway's thread was on the CPU), its thread's CPU share. */
 const turnsLine = (t: Turns) =>
@@ -158,10 +173,16 @@ const turnsLine = (t: Turns) =>
   [2, 5, 10, 20].map((ms) => `>${ms} ms ${t.over[`over${ms}`]?.n ?? 0} (on CPU ${fixed((t.over[`over${ms}`]?.onCpu ?? Number.NaN) * 100, 0)}%)`).join(", ") +
   `; main thread CPU ${fixed(t.threadCpu * 100, 0)}% of ${t.ticks} ticks` +
   `\n  gateway CPU between two ticks (its own turns) p99/p99.9/max ${fixed(t.cpuP99, 2)}/${fixed(t.cpuP999, 1)}/${fixed(t.cpuMax, 1)} ms, ` +
-  [2, 5, 10].map((ms) => `>${ms} ms ${t.cpuOver[`cpuOver${ms}`] ?? 0}`).join(", ")
+  [2, 5, 10].map((ms) => `>${ms} ms ${t.cpuOver[`cpuOver${ms}`] ?? 0}`).join(", ") +
+  `\n  in the gaps with over 2 ms of CPU: ${spentLine(t.longGaps)}` +
+  t.longest.map((l) => `\n    a gap of ${fixed(l.cpu, 1)} ms CPU: ${spentLine(l.spent)}`).join("") +
+  `\n  GC ${t.gc.count} pauses (${t.gc.majors} mark-compact), ${fixed(t.gc.ms, 0)} ms in all, max ${fixed(t.gc.max, 1)} ms, ${t.gc.over2} over 2 ms`
 
 const runAttack = async (attack: Attack): Promise<AttackResult> => {
-  const server = start(`gateway (${attack.name})`, GATEWAY_SCRIPT, gatewayArgs({}), CPU_PROF_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`])
+  const server = start(`gateway (${attack.name})`, GATEWAY_SCRIPT, gatewayArgs({}), [
+    ...(CPU_PROF_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`]),
+    ...GATEWAY_FLAGS
+  ])
   try {
     const { url } = await server.next("listening", 30_000)
     const honest = start("pingpong", "load.ts", [JSON.stringify({ mode: "pingpong", url, intervalMs: 25, phaseMs: ATTACK_MS })])

@@ -9,6 +9,8 @@
  * stdin commands (through `turnsCommand`): `turns-reset` starts (or restarts) measuring; `turns`
  * answers `{"event":"turns", ...}` (see `report`).
  */
+import { Server, Socket } from "node:net"
+import { PerformanceObserver } from "node:perf_hooks"
 import { emit } from "../gateway/common.ts"
 
 const TICK_MS = 1
@@ -25,9 +27,81 @@ interface State {
   cpu: Array<number>
   startedAt: number
   cpuAtStart: number
+  /** Garbage collections in the window: their pauses (ms) by kind (V8's `detail.kind`). */
+  gc: Array<{ kind: number; ms: number }>
+  observer: PerformanceObserver
 }
 
 let state: State | undefined
+
+// What the thread did between two ticks, by callback: socket and server events (a socket's `data`
+// includes ws's parsing of the chunk and every frame handled in it), setImmediate callbacks.
+interface Spent {
+  n: number
+  ms: number
+  bytes: number
+  max: number
+}
+let gap = new Map<string, Spent>()
+/** The same, summed over the gaps whose CPU was over 2 ms, and the 5 longest gaps' own. */
+let longGaps = new Map<string, Spent>()
+let longest: Array<{ cpu: number; spent: Record<string, Spent> }> = []
+let depth = 0
+
+const charge = (what: string, ms: number, bytes: number) => {
+  let spent = gap.get(what)
+  if (spent === undefined) gap.set(what, spent = { n: 0, ms: 0, bytes: 0, max: 0 })
+  spent.n++
+  spent.ms += ms
+  spent.bytes += bytes
+  spent.max = Math.max(spent.max, ms)
+}
+
+/** Times the outermost callbacks only (an event emitted inside another is part of it). */
+const timed = <A>(what: string, bytes: number, run: () => A): A => {
+  if (state === undefined || depth > 0) return run()
+  depth++
+  const t0 = performance.now()
+  try {
+    return run()
+  } finally {
+    depth--
+    charge(what, performance.now() - t0, bytes)
+  }
+}
+
+type Emit = (this: unknown, event: string | symbol, ...args: Array<unknown>) => boolean
+const socketEmit = Socket.prototype.emit as Emit
+;(Socket.prototype as { emit: Emit }).emit = function(event, ...args) {
+  const chunk = args[0]
+  return timed(`socket ${String(event)}`, event === "data" && chunk instanceof Uint8Array ? chunk.byteLength : 0, () => socketEmit.call(this, event, ...args))
+}
+const serverEmit = Server.prototype.emit as Emit
+;(Server.prototype as { emit: Emit }).emit = function(event, ...args) {
+  return timed(`server ${String(event)}`, 0, () => serverEmit.call(this, event, ...args))
+}
+const originalSetImmediate = globalThis.setImmediate
+globalThis.setImmediate = ((callback: (...args: Array<unknown>) => void, ...args: Array<unknown>) =>
+  originalSetImmediate(() => timed("setImmediate", 0, () => callback(...args)))) as typeof setImmediate
+
+const closeGap = (cpu: number) => {
+  if (cpu > 2) {
+    for (const [what, spent] of gap) {
+      let total = longGaps.get(what)
+      if (total === undefined) longGaps.set(what, total = { n: 0, ms: 0, bytes: 0, max: 0 })
+      total.n += spent.n
+      total.ms += spent.ms
+      total.bytes += spent.bytes
+      total.max = Math.max(total.max, spent.max)
+    }
+    if (longest.length < 5 || cpu > longest.at(-1)!.cpu) {
+      longest.push({ cpu, spent: Object.fromEntries(gap) })
+      longest.sort((a, b) => b.cpu - a.cpu)
+      longest = longest.slice(0, 5)
+    }
+  }
+  gap = new Map()
+}
 
 const threadCpuUs = (): number => {
   const usage = process.threadCpuUsage()
@@ -40,15 +114,31 @@ const tick = () => {
   const cpuUs = threadCpuUs()
   s.late.push(Math.max(0, wall - s.lastWall - TICK_MS))
   s.cpu.push((cpuUs - s.lastCpuUs) / 1000)
+  closeGap((cpuUs - s.lastCpuUs) / 1000)
   s.lastWall = wall
   s.lastCpuUs = cpuUs
 }
 
 const reset = () => {
-  if (state !== undefined) clearInterval(state.timer)
+  stop()
   const now = performance.now()
   const cpuUs = threadCpuUs()
-  state = { timer: setInterval(tick, TICK_MS), lastWall: now, lastCpuUs: cpuUs, late: [], cpu: [], startedAt: now, cpuAtStart: cpuUs }
+  const gc: State["gc"] = []
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gc.push({ kind: (entry as unknown as { detail: { kind: number } }).detail.kind, ms: entry.duration })
+  })
+  observer.observe({ entryTypes: ["gc"] })
+  gap = new Map()
+  longGaps = new Map()
+  longest = []
+  state = { timer: setInterval(tick, TICK_MS), lastWall: now, lastCpuUs: cpuUs, late: [], cpu: [], startedAt: now, cpuAtStart: cpuUs, gc, observer }
+}
+
+const stop = () => {
+  if (state === undefined) return
+  clearInterval(state.timer)
+  state.observer.disconnect()
+  state = undefined
 }
 
 const percentile = (sorted: ReadonlyArray<number>, p: number) =>
@@ -92,7 +182,11 @@ const report = () => {
     cpuP999: percentile(cpuSorted, 99.9),
     cpuMax: cpuSorted.at(-1) ?? Number.NaN,
     cpuOver,
-    threadCpu: (threadCpuUs() - s.cpuAtStart) / 1000 / elapsed
+    // V8's kinds: 1 scavenge (young generation), 2 mark-compact, 4 incremental marking, 8 weak callbacks, 16 minor mark-sweep.
+    gc: { count: s.gc.length, ms: s.gc.reduce((sum, g) => sum + g.ms, 0), max: Math.max(0, ...s.gc.map((g) => g.ms)), over2: s.gc.filter((g) => g.ms > 2).length, majors: s.gc.filter((g) => g.kind === 2).length },
+    threadCpu: (threadCpuUs() - s.cpuAtStart) / 1000 / elapsed,
+    longGaps: Object.fromEntries(longGaps),
+    longest
   }
 }
 
@@ -104,8 +198,7 @@ export const turnsCommand = (line: string): boolean => {
   }
   if (line === "turns") {
     emit(report())
-    if (state !== undefined) clearInterval(state.timer)
-    state = undefined
+    stop()
     return true
   }
   return false
