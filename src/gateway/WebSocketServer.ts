@@ -144,6 +144,10 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
     noServer: true,
     maxPayload: config.maxMessageBytes,
     perMessageDeflate: false,
+    // One frame of a socket per turn of the event loop: `ws` parses the next only in a later turn
+    // (and stops reading a socket whose frames wait), so a socket that sends a 2 MB burst does
+    // not unmask, check and hand over all its frames before another socket's frame is read.
+    allowSynchronousEvents: false,
     // The sessions are tracked in `sessions`: ws's own set would hold each socket again, with a listener.
     clientTracking: false,
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false)
