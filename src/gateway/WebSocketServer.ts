@@ -45,14 +45,16 @@ class WsConnection implements Session.Connection {
   readonly #ws: WebSocket
   readonly #socket: Duplex
   readonly dialled: DialledUrl.Dialled
+  readonly address: string
   /** The gateway closed the session for abuse or dropped it: charged to the client's address (`Admission.penalize`). */
   readonly #onAbuse: () => void
   #corked = false
 
-  constructor(ws: WebSocket, socket: Duplex, dialled: DialledUrl.Dialled, onAbuse: () => void) {
+  constructor(ws: WebSocket, socket: Duplex, dialled: DialledUrl.Dialled, address: string, onAbuse: () => void) {
     this.#ws = ws
     this.#socket = socket
     this.dialled = dialled
+    this.address = address
     this.#onAbuse = onAbuse
   }
 
@@ -160,7 +162,7 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
 
   const start = (ws: WebSocket, socket: Duplex, dialled: DialledUrl.Dialled, ip: string) => {
     const penalize = () => admission.penalize(ip, clock.currentTimeMillisUnsafe())
-    const session = Session.start(node, new WsConnection(ws, socket, dialled, penalize))
+    const session = Session.start(node, new WsConnection(ws, socket, dialled, ip, penalize))
     handshaking.add(session)
     ws.on("message", (data, isBinary) => session.receive(isBinary ? data as Buffer : data.toString()))
     // A frame `ws` cannot read (too large: 1009, not UTF-8, bad framing): it closes the socket itself; charged as abuse.
