@@ -113,6 +113,20 @@ const discardInput = (socket: Duplex): void => {
 const uncork = (connection: WsConnection) => connection.uncork()
 const uncorkSocket = (socket: Duplex) => socket.uncork()
 
+/** The `ws` server's options: frames up to `maxMessageBytes`, no compression, one frame of a socket per turn of the event loop. */
+export const serverOptions = (config: GatewayConfig) => ({
+  noServer: true,
+  maxPayload: config.maxMessageBytes,
+  perMessageDeflate: false,
+  // One frame of a socket per turn of the event loop: \`ws\` parses the next only in a later turn
+  // (and stops reading a socket whose frames wait), so a socket that sends a 2 MB burst does
+  // not unmask, check and hand over all its frames before another socket's frame is read.
+  allowSynchronousEvents: false,
+  // The sessions are tracked in \`serve\`: ws's own set would hold each socket again, with a listener.
+  clientTracking: false,
+  handleProtocols: (protocols: Set<string>) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false)
+})
+
 /** How often the watchdog looks at sessions still in their handshake: a tenth of the shorter timeout, within 10 ms – 1 s. */
 export const sweepPeriodMs = (config: GatewayConfig): number =>
   Math.min(1000, Math.max(10, Math.floor(Math.min(config.handshakeTimeoutMs, config.sessionTimeoutMs) / 10)))
@@ -142,18 +156,7 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
   // Every open session is in one of the two: the watchdog sweeps handshakes often, registered sessions seldom.
   const handshaking = new Set<Session.Session>()
   const registered = new Set<Session.Session>()
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: config.maxMessageBytes,
-    perMessageDeflate: false,
-    // One frame of a socket per turn of the event loop: `ws` parses the next only in a later turn
-    // (and stops reading a socket whose frames wait), so a socket that sends a 2 MB burst does
-    // not unmask, check and hand over all its frames before another socket's frame is read.
-    allowSynchronousEvents: false,
-    // The sessions are tracked in `sessions`: ws's own set would hold each socket again, with a listener.
-    clientTracking: false,
-    handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false)
-  })
+  const wss = new WebSocketServer(serverOptions(config))
 
   const refuse = (socket: Duplex, status: number, body: string) => {
     GatewayMetrics.refused(status).updateUnsafe(1, node.metrics)
