@@ -10,7 +10,10 @@
  * A session is driven by its socket's events, not by a fiber of its own: frames are handled one
  * at a time, in order. A relayed frame takes a synchronous path (the checks of `Accept`, the
  * directory lookup and the delivery run at once when the services answer at once); everything
- * else, and any service that answers later, runs as an Effect while later frames wait.
+ * else, and any service that answers later, runs as an Effect while later frames wait. A session
+ * handles at most a turn's share of frames in a row (`FRAMES_PER_TURN`, `BYTES_PER_TURN`), and
+ * the node's sessions share the event loop's time by client address when it runs short
+ * (`LoopShare`): past the share, frames wait in their session for its next turn.
  *
  * @since 0.1.0
  */
