@@ -4,7 +4,9 @@
  *
  * Each frame's handling is timed and charged to the current turn of the loop. While the turn has
  * spent less than its budget a frame is handled at once. Past it, a frame is handled at once only
- * if its address had none handled since the budget was last renewed; every other frame waits
+ * if its address had none handled since the budget was last renewed and has no session waiting
+ * (an address whose frames already wait gets its share in turn, so a few hosts sending large
+ * frames cannot each add one to every turn); every other frame waits
  * (its session holds it) and its session queues behind its address. Once per turn the budget is
  * renewed and the waiting sessions are served round-robin by address — one session's turn per
  * address in each round — until the budget is spent again.
@@ -53,12 +55,12 @@ export class LoopShare {
   }
 
   /**
-   * Whether a frame from `address` may be handled now: within the turn's budget, or the first of
-   * its address past it (which it then marks).
+   * Whether a frame from `address` may be handled now: within the turn's budget, or past it the
+   * first of an address with no session waiting (which it then marks).
    */
   mayRun(address: string): boolean {
     if (this.#spent < this.budgetMs) return true
-    if (this.#served.has(address)) return false
+    if (this.#served.has(address) || this.#waiting.has(address)) return false
     this.#served.add(address)
     return true
   }

@@ -26,7 +26,7 @@ const steppingClock = () => {
 }
 
 describe("LoopShare", () => {
-  it("within the budget every frame runs; past it, the first of each address, then addresses take turns", () =>
+  it.effect("within the budget every frame runs; past it, the first of each address with nothing waiting", () =>
     Effect.sync(() => {
       const share = new LoopShare(2, steppingClock())
       assert.isTrue(share.mayRun("a"))
@@ -36,6 +36,9 @@ describe("LoopShare", () => {
       assert.isFalse(share.mayRun("a"))
       assert.isTrue(share.mayRun("b"))
       assert.isFalse(share.mayRun("b"))
+      // An address with a session waiting gets no frame past the budget: it has its turn in the round.
+      share.wait({ address: "c", nextTurn: () => undefined })
+      assert.isFalse(share.mayRun("c"))
     }))
 
   it.live("serves waiting sessions round-robin by address, a budget's worth per turn", () =>
