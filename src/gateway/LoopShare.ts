@@ -30,7 +30,7 @@ export interface Sharer {
 }
 
 /** Time (ms) of frame handling per turn of the event loop before addresses take turns. */
-export const TURN_BUDGET_MS = 2
+export const TURN_BUDGET_MS = 1
 
 const renew = (share: LoopShare) => share.renew()
 
