@@ -33,7 +33,7 @@
  * did-churn for the DID churn), HOSTILE_BENCH_DID_CHURN_TURNS (8),
  * HOSTILE_BENCH_ATTACK_SECONDS (8), HOSTILE_BENCH_ATTACKS (a comma list of attack names),
  * HOSTILE_BENCH_FUZZ (1050000), HOSTILE_BENCH_SOAK_SECONDS (600), HOSTILE_BENCH_CPU_PROF (a folder: profile
- * each attacked gateway with --cpu-prof). The machine these numbers come
+ * each attacked gateway with --cpu-prof), HOSTILE_BENCH_GATEWAY_FLAGS (more node flags for it). The machine these numbers come
  * from is shared and small: read the ratios, not the absolute values.
  */
 import { rmSync } from "node:fs"
@@ -58,6 +58,8 @@ const FUZZ_INPUTS = env("HOSTILE_BENCH_FUZZ", 1_050_000)
 const SOAK_MS = env("HOSTILE_BENCH_SOAK_SECONDS", 600) * 1000
 /** HOSTILE_BENCH_CPU_PROF=<dir>: each attacked gateway process writes a V8 CPU profile there (bench/gateway/profile.ts summarises it). */
 const CPU_PROF_DIR = process.env.HOSTILE_BENCH_CPU_PROF
+/** HOSTILE_BENCH_GATEWAY_FLAGS: extra node flags of each attacked gateway process (e.g. `--trace-gc`), space-separated. */
+const GATEWAY_FLAGS = (process.env.HOSTILE_BENCH_GATEWAY_FLAGS ?? "").split(" ").filter((flag) => flag.length > 0)
 
 interface Attack {
   readonly name: string
@@ -128,6 +130,8 @@ interface AttackResult {
   readonly baseRssMiB: number
   /** The gateway's event loop delay during the attack (what the gateway itself adds, apart from the machine). */
   readonly loop: { readonly p99: number; readonly max: number }
+  /** The gateway's loop at 1 ms resolution, from inside it (bench/hostile/turns.ts). */
+  readonly turns: Turns
   readonly cpu: number
   /** The honest pair's own process: its event loop delay p99 quiet and attacked (ms), and the attacker's CPU share. */
   readonly honestLoop: { readonly quiet: number; readonly attacked: number }
@@ -136,8 +140,49 @@ interface AttackResult {
   readonly counts: Record<string, number>
 }
 
+/** bench/hostile/turns.ts's report. */
+interface Turns {
+  readonly ticks: number
+  readonly p50: number
+  readonly p99: number
+  readonly max: number
+  readonly over: Record<string, { readonly n: number; readonly onCpu: number }>
+  readonly threadCpu: number
+  readonly cpuP99: number
+  readonly cpuP999: number
+  readonly cpuMax: number
+  readonly cpuOver: Record<string, number>
+  readonly longGaps: Record<string, Spent>
+  readonly longest: ReadonlyArray<{ readonly cpu: number; readonly spent: Record<string, Spent> }>
+  readonly gc: { readonly count: number; readonly ms: number; readonly max: number; readonly over2: number; readonly majors: number }
+}
+
+interface Spent {
+  readonly n: number
+  readonly ms: number
+  readonly bytes: number
+  readonly max: number
+}
+const spentLine = (spent: Record<string, Spent>) =>
+  Object.entries(spent).sort((a, b) => b[1].ms - a[1].ms).slice(0, 5)
+    .map(([what, s]) => `${what} ${s.n}× ${fixed(s.ms, 1)} ms${s.bytes > 0 ? ` ${fixed(s.bytes / 1024, 0)} KiB` : ""} (max ${fixed(s.max, 1)})`).join(", ")
+
+/** A 1 ms tick's lateness p50/p99/max, ticks later than 5 and 10 ms (with the share of their gaps the gateway's thread was on the CPU), its thread's CPU share. */
+const turnsLine = (t: Turns) =>
+  `gateway 1 ms ticks: late p50/p99/max ${fixed(t.p50, 2)}/${fixed(t.p99, 1)}/${fixed(t.max, 0)} ms; ` +
+  [2, 5, 10, 20].map((ms) => `>${ms} ms ${t.over[`over${ms}`]?.n ?? 0} (on CPU ${fixed((t.over[`over${ms}`]?.onCpu ?? Number.NaN) * 100, 0)}%)`).join(", ") +
+  `; main thread CPU ${fixed(t.threadCpu * 100, 0)}% of ${t.ticks} ticks` +
+  `\n  gateway CPU between two ticks (its own turns) p99/p99.9/max ${fixed(t.cpuP99, 2)}/${fixed(t.cpuP999, 1)}/${fixed(t.cpuMax, 1)} ms, ` +
+  [2, 5, 10].map((ms) => `>${ms} ms ${t.cpuOver[`cpuOver${ms}`] ?? 0}`).join(", ") +
+  `\n  in the gaps with over 2 ms of CPU: ${spentLine(t.longGaps)}` +
+  t.longest.map((l) => `\n    a gap of ${fixed(l.cpu, 1)} ms CPU: ${spentLine(l.spent)}`).join("") +
+  `\n  GC ${t.gc.count} pauses (${t.gc.majors} mark-compact), ${fixed(t.gc.ms, 0)} ms in all, max ${fixed(t.gc.max, 1)} ms, ${t.gc.over2} over 2 ms`
+
 const runAttack = async (attack: Attack): Promise<AttackResult> => {
-  const server = start(`gateway (${attack.name})`, GATEWAY_SCRIPT, gatewayArgs({}), CPU_PROF_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`])
+  const server = start(`gateway (${attack.name})`, GATEWAY_SCRIPT, gatewayArgs({}), [
+    ...(CPU_PROF_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`]),
+    ...GATEWAY_FLAGS
+  ])
   try {
     const { url } = await server.next("listening", 30_000)
     const honest = start("pingpong", "load.ts", [JSON.stringify({ mode: "pingpong", url, intervalMs: 25, phaseMs: ATTACK_MS })])
@@ -156,6 +201,7 @@ const runAttack = async (attack: Attack): Promise<AttackResult> => {
       const attackerCpu0 = cpuUs(attacker.pid)
       const t0 = performance.now()
       server.send("loop-reset")
+      server.send("turns-reset")
       honest.send("go")
       let running = true
       const probing = probeHonest(url as string, () => running)
@@ -165,6 +211,8 @@ const runAttack = async (attack: Attack): Promise<AttackResult> => {
       const attackerCpu = (cpuUs(attacker.pid) - attackerCpu0) / 1e6 / ((performance.now() - t0) / 1000)
       server.send("loop")
       const loop = await server.next("loop", 10_000)
+      server.send("turns")
+      const turns = await server.next("turns", 10_000) as unknown as Turns
       const probe = await probing
       attacker.send("stop")
       const done = await attacker.next("attack-done", 60_000)
@@ -176,6 +224,7 @@ const runAttack = async (attack: Attack): Promise<AttackResult> => {
         lost: attacked.lost as number,
         closes: attacked.closes as Array<number>,
         loop: { p99: loop.p99 as number, max: loop.max as number },
+        turns,
         peakRssMiB: rss.stop(),
         baseRssMiB,
         cpu,
@@ -212,6 +261,7 @@ const gatewayPart = async () => {
           `${fixed(r.honestLoop.quiet, 1)}→${fixed(r.honestLoop.attacked, 1)} | ${fixed(r.attackerCpu * 100, 0)}%`
       )
       console.log(`  ${attack.what}; attacker saw ${JSON.stringify(r.counts)}`)
+      console.log(`  ${turnsLine(r.turns)}`)
     } catch (cause) {
       console.log(`${attack.name.padEnd(23)} | failed to run: ${cause instanceof Error ? cause.message : String(cause)}`)
     }

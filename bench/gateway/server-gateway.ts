@@ -6,7 +6,8 @@
  * `{"event":"listening","url","did"}` once it listens. stdin commands: `gc` (runs the garbage
  * collector when started with --expose-gc, answers `{"event":"gc"}`), `loop-reset` (starts or restarts
  * measuring the event loop's delay) and `loop` (the delay since the reset, answers `{"event":"loop","p50","p99","max"}` in ms), `heap <file>` (writes a
- * heap snapshot, answers `{"event":"heap"}`), `exit` (exits, which
+ * heap snapshot, answers `{"event":"heap"}`), `turns-reset` and `turns` (the event loop's turns at 1 ms
+ * resolution, bench/hostile/turns.ts), `exit` (exits, which
  * also writes a --cpu-prof profile). Exits when stdin closes.
  */
 import { monitorEventLoopDelay } from "node:perf_hooks"
@@ -16,6 +17,7 @@ import { Effect, Layer, Redacted } from "effect"
 import * as Gateway from "../../src/gateway/Gateway.ts"
 import * as GatewayConfig from "../../src/gateway/GatewayConfig.ts"
 import { collect, commands, emit, profileCommand } from "./common.ts"
+import { turnsCommand } from "../hostile/turns.ts"
 
 const { redisUrl, ...overrides } = JSON.parse(process.argv[2] ?? "{}") as Partial<GatewayConfig.GatewayConfig> & { redisUrl?: string }
 const config = GatewayConfig.make({
@@ -31,7 +33,7 @@ const config = GatewayConfig.make({
 let loopDelay: ReturnType<typeof monitorEventLoopDelay> | undefined
 
 commands((line) => {
-  if (profileCommand(line)) return
+  if (profileCommand(line) || turnsCommand(line)) return
   if (line === "loop-reset") {
     if (loopDelay === undefined) {
       loopDelay = monitorEventLoopDelay({ resolution: 10 })

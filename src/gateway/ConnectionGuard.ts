@@ -4,6 +4,11 @@
  * its upgrade) within `headerTimeoutMs` is dropped. Idle TCP connections from a few addresses
  * thus cannot use up the process's file descriptors.
  *
+ * A refused connection costs its accept and a destroy only: the server's own connection handling
+ * (Node's HTTP parser, timers and a dozen listeners per socket) runs after the guard, for the
+ * connections it keeps. Two hosts opening thousands of connections a second over their limit thus
+ * buy little event-loop time.
+ *
  * A trusted proxy is not limited here (every client behind it shares its address); the clients
  * behind it are limited at the upgrade, by their forwarded address (`Admission`).
  *
@@ -33,7 +38,11 @@ export interface ConnectionGuard {
   readonly remove: () => void
 }
 
-/** Guards `server`'s connections; `onRefused` is told of each one dropped. */
+/**
+ * Guards `server`'s connections; `onRefused` is told of each one dropped. Call it once the server
+ * has its own `connection` listeners (Node's HTTP server adds its own when it is made): they run
+ * after the guard, for the connections it keeps.
+ */
 export const install = (
   server: Server,
   config: GatewayConfig,
@@ -47,6 +56,8 @@ export const install = (
     else open.set(ip, count - 1)
   }
   const idle = new WeakMap<Socket, () => void>()
+  const handlers = server.listeners("connection") as Array<(socket: Socket) => void>
+  server.removeAllListeners("connection")
   const onConnection = (socket: Socket) => {
     socket.on("error", ignore)
     const ip = normalizeIp(socket.remoteAddress ?? "unknown")
@@ -67,6 +78,7 @@ export const install = (
     }
     idle.set(socket, onIdle)
     socket.setTimeout(config.headerTimeoutMs, onIdle)
+    for (const handler of handlers) handler.call(server, socket)
   }
   server.on("connection", onConnection)
   return {
@@ -78,7 +90,10 @@ export const install = (
       socket.off("timeout", onIdle)
       idle.delete(socket)
     },
-    remove: () => void server.off("connection", onConnection)
+    remove: () => {
+      server.off("connection", onConnection)
+      for (const handler of handlers) server.on("connection", handler)
+    }
   }
 }
 

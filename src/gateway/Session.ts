@@ -10,7 +10,10 @@
  * A session is driven by its socket's events, not by a fiber of its own: frames are handled one
  * at a time, in order. A relayed frame takes a synchronous path (the checks of `Accept`, the
  * directory lookup and the delivery run at once when the services answer at once); everything
- * else, and any service that answers later, runs as an Effect while later frames wait.
+ * else, and any service that answers later, runs as an Effect while later frames wait. A session
+ * handles at most a turn's share of frames in a row (`FRAMES_PER_TURN`, `BYTES_PER_TURN`), and
+ * the node's sessions share the event loop's time by client address when it runs short
+ * (`LoopShare`): past the share, frames wait in their session for its next turn.
  *
  * @since 0.1.0
  */
@@ -32,6 +35,7 @@ import * as DialledUrl from "./DialledUrl.ts"
 import type { GatewayConfig } from "./GatewayConfig.ts"
 import * as GatewayMetrics from "./GatewayMetrics.ts"
 import * as IceServers from "./IceServers.ts"
+import { LoopShare } from "./LoopShare.ts"
 import { type Delivery, type Endpoint, Router } from "./Router.ts"
 import * as SessionState from "./SessionState.ts"
 import * as TokenBucket from "./TokenBucket.ts"
@@ -52,6 +56,8 @@ export interface Connection {
   readonly abort: () => void
   /** The host the client dialled (REGISTER's `endpoint` is checked against it). */
   readonly dialled: DialledUrl.Dialled
+  /** The client's address: sessions share the event loop by address when it runs short (`LoopShare`); unset, they share one. */
+  readonly address?: string
 }
 
 /** What a session needs from the gateway around it. */
@@ -60,6 +66,8 @@ export interface SessionContext {
   readonly identity: Identity.Identity
   /** The node's rate buckets by DID: a reconnect does not refill them. */
   readonly rates: Rates
+  /** The event loop's share for frames (default: a `LoopShare` of `TURN_BUDGET_MS`). */
+  readonly share?: LoopShare
 }
 
 /** Rate buckets of one gateway node, kept by DID across that DID's sessions. */
@@ -147,6 +155,8 @@ export interface Node extends SessionContext {
   readonly verifySync: NonNullable<Ed25519Shape["verifySync"]>
   /** Threads that check relayed frames' signatures; `undefined`: they are checked with `verifySync`, in turn. */
   readonly pool: VerifyPool["Service"] | undefined
+  /** The event loop's time for the sessions' frames, shared by address when it runs short. */
+  readonly share: LoopShare
 }
 
 /** The node's side of its sessions, for `start`. */
@@ -162,7 +172,8 @@ export const makeNode = Effect.fnUntraced(function*(context: SessionContext) {
     verifySync: (yield* Ed25519).verifySync ?? (yield* Effect.die(new Error("the gateway needs a synchronous Ed25519 (NodeEd25519.layer)"))),
     pool: context.config.verifyRelaySignatures
       ? Option.getOrUndefined(Option.filter(yield* Effect.serviceOption(VerifyPool), (pool) => pool.size > 0))
-      : undefined
+      : undefined,
+    share: context.share ?? new LoopShare()
   } satisfies Node
 })
 
@@ -234,8 +245,6 @@ class RegisteredRules extends SessionRules implements Accept.AcceptContext {
 // The fixed part of a PEERS envelope (members, signature, DIDs) stays under this many bytes.
 const PEERS_OVERHEAD_BYTES = 1024
 
-const nextTurn = (session: GatewaySession) => session.nextTurn()
-
 /** A frame of a session that waits for the checks of relayed frames before it (`GatewaySession.#checking`). */
 interface InOrder {
   /** Whether it may run once the frames before it have. */
@@ -278,6 +287,8 @@ class Check implements InOrder, Verified {
 class GatewaySession implements Session, Endpoint {
   readonly node: Node
   readonly #connection: Connection
+  /** The client's address, for its share of the event loop. */
+  readonly address: string
   readonly sessionId: string = globalThis.crypto.randomUUID()
   // One sender per session: its own DID (and nothing else is accepted).
   readonly replay: ReplayGuard.ReplayGuard
@@ -314,6 +325,7 @@ class GatewaySession implements Session, Endpoint {
   constructor(node: Node, connection: Connection) {
     this.node = node
     this.#connection = connection
+    this.address = connection.address ?? ""
     this.replay = ReplayGuard.make({ maxPerSender: node.config.maxReplayRecords, maxTotal: node.config.maxReplayRecords })
     this.#rules = new HandshakeRules(this)
     this.#nonce = base64urlnopad.encode(globalThis.crypto.getRandomValues(new Uint8Array(32)))
@@ -777,10 +789,11 @@ class GatewaySession implements Session, Endpoint {
     this.#drain()
   }
 
+  /** Its next frames wait for its next turn: after its address's other sessions, in turn with other addresses (`LoopShare`). */
   #scheduleTurn(): void {
     if (this.#turnScheduled) return
     this.#turnScheduled = true
-    setImmediate(nextTurn, this)
+    this.node.share.wait(this)
   }
 
   /** Runs the work of a frame (or of the watchdog); the session is busy until it is done. */
@@ -812,7 +825,10 @@ class GatewaySession implements Session, Endpoint {
     return Effect.andThen(logInvalid(this.#close(code, reason)), this.closed)
   }
 
+  /** Handles a frame; the time it takes (what runs at once of it) is charged to the loop's turn. */
   #handle(frame: string | Uint8Array): void {
+    const { share } = this.node
+    const startedAt = share.now()
     const phase = this.#phase
     const work = phase === "registered"
       ? this.#registeredFrame(frame)
@@ -820,6 +836,7 @@ class GatewaySession implements Session, Endpoint {
       ? this.#handshakeFrame(frame)
       : undefined
     if (work !== undefined) this.#run(work)
+    share.spend(share.now() - startedAt)
   }
 
   /** Handles a frame now, within this turn's share. */
@@ -840,12 +857,12 @@ class GatewaySession implements Session, Endpoint {
       (this.#handledInTurn < FRAMES_PER_TURN && this.#bytesInTurn + frameSize(frame) <= BYTES_PER_TURN)
   }
 
-  /** Handles held frames until the session is busy again, holds none, or has had its turn. */
+  /** Handles held frames until the session is busy again, holds none, or has had its turn (its own, or the loop's share). */
   #drain(): void {
     this.#runChecked()
     const inbox = this.#inbox
     while (this.#inFlight === 0 && this.#hasRoomToCheck() && inbox !== undefined && inbox.length > 0) {
-      if (!this.#fitsTurn(inbox[0]!)) return this.#scheduleTurn()
+      if (!this.#fitsTurn(inbox[0]!) || !this.node.share.mayRun(this.address)) return this.#scheduleTurn()
       this.#handleInTurn(inbox.shift()!)
     }
     if (this.#paused && this.#inFlight === 0 && (inbox === undefined || inbox.length === 0)) {
@@ -859,7 +876,7 @@ class GatewaySession implements Session, Endpoint {
     const inbox = this.#inbox
     if (
       this.#inFlight === 0 && (inbox === undefined || inbox.length === 0) && this.#fitsTurn(frame) &&
-      this.#hasRoomToCheck()
+      this.#hasRoomToCheck() && this.node.share.mayRun(this.address)
     ) {
       return this.#handleInTurn(frame)
     }

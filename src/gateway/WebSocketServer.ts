@@ -45,14 +45,16 @@ class WsConnection implements Session.Connection {
   readonly #ws: WebSocket
   readonly #socket: Duplex
   readonly dialled: DialledUrl.Dialled
+  readonly address: string
   /** The gateway closed the session for abuse or dropped it: charged to the client's address (`Admission.penalize`). */
   readonly #onAbuse: () => void
   #corked = false
 
-  constructor(ws: WebSocket, socket: Duplex, dialled: DialledUrl.Dialled, onAbuse: () => void) {
+  constructor(ws: WebSocket, socket: Duplex, dialled: DialledUrl.Dialled, address: string, onAbuse: () => void) {
     this.#ws = ws
     this.#socket = socket
     this.dialled = dialled
+    this.address = address
     this.#onAbuse = onAbuse
   }
 
@@ -111,6 +113,20 @@ const discardInput = (socket: Duplex): void => {
 const uncork = (connection: WsConnection) => connection.uncork()
 const uncorkSocket = (socket: Duplex) => socket.uncork()
 
+/** The `ws` server's options: frames up to `maxMessageBytes`, no compression, one frame of a socket per turn of the event loop. */
+export const serverOptions = (config: GatewayConfig) => ({
+  noServer: true,
+  maxPayload: config.maxMessageBytes,
+  perMessageDeflate: false,
+  // One frame of a socket per turn of the event loop: \`ws\` parses the next only in a later turn
+  // (and stops reading a socket whose frames wait), so a socket that sends a 2 MB burst does
+  // not unmask, check and hand over all its frames before another socket's frame is read.
+  allowSynchronousEvents: false,
+  // The sessions are tracked in \`serve\`: ws's own set would hold each socket again, with a listener.
+  clientTracking: false,
+  handleProtocols: (protocols: Set<string>) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false)
+})
+
 /** How often the watchdog looks at sessions still in their handshake: a tenth of the shorter timeout, within 10 ms – 1 s. */
 export const sweepPeriodMs = (config: GatewayConfig): number =>
   Math.min(1000, Math.max(10, Math.floor(Math.min(config.handshakeTimeoutMs, config.sessionTimeoutMs) / 10)))
@@ -140,14 +156,7 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
   // Every open session is in one of the two: the watchdog sweeps handshakes often, registered sessions seldom.
   const handshaking = new Set<Session.Session>()
   const registered = new Set<Session.Session>()
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: config.maxMessageBytes,
-    perMessageDeflate: false,
-    // The sessions are tracked in `sessions`: ws's own set would hold each socket again, with a listener.
-    clientTracking: false,
-    handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false)
-  })
+  const wss = new WebSocketServer(serverOptions(config))
 
   const refuse = (socket: Duplex, status: number, body: string) => {
     GatewayMetrics.refused(status).updateUnsafe(1, node.metrics)
@@ -156,7 +165,7 @@ export const serve = Effect.fnUntraced(function*(server: Server, options: {
 
   const start = (ws: WebSocket, socket: Duplex, dialled: DialledUrl.Dialled, ip: string) => {
     const penalize = () => admission.penalize(ip, clock.currentTimeMillisUnsafe())
-    const session = Session.start(node, new WsConnection(ws, socket, dialled, penalize))
+    const session = Session.start(node, new WsConnection(ws, socket, dialled, ip, penalize))
     handshaking.add(session)
     ws.on("message", (data, isBinary) => session.receive(isBinary ? data as Buffer : data.toString()))
     // A frame `ws` cannot read (too large: 1009, not UTF-8, bad framing): it closes the socket itself; charged as abuse.

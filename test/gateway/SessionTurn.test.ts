@@ -6,6 +6,7 @@
 import { assert, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { AgentRegistry } from "../../src/gateway/AgentRegistry.ts"
+import { LoopShare } from "../../src/gateway/LoopShare.ts"
 import * as DialledUrl from "../../src/gateway/DialledUrl.ts"
 import { Router } from "../../src/gateway/Router.ts"
 import * as Session from "../../src/gateway/Session.ts"
@@ -21,7 +22,8 @@ const registeredSession = Effect.gen(function*() {
   // Refused frames never close this session: only the turn is under test.
   const config = testConfig({ maxRejectedBytes: 1e9, maxRejectedFrames: 1e6, verifyWorkers: 0 })
   const gateway = yield* Identity.generate
-  const node = yield* Session.makeNode({ config, identity: gateway, rates: Session.makeRates(config) })
+  // The loop's share never runs short here (test/gateway/LoopShare.test.ts has it).
+  const node = yield* Session.makeNode({ config, identity: gateway, rates: Session.makeRates(config), share: new LoopShare(Infinity) })
   const sent: Array<Envelope.Envelope> = []
   const connection: Session.Connection = {
     send: (frame) => void sent.push(JSON.parse(frame) as Envelope.Envelope),
