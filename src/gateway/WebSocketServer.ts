@@ -49,6 +49,8 @@ class WsConnection implements Session.Connection {
   /** The gateway closed the session for abuse or dropped it: charged to the client's address (`Admission.penalize`). */
   readonly #onAbuse: () => void
   #corked = false
+  /** False once closed for abuse: nothing more is read (`stopReading`). */
+  #reading = true
 
   constructor(ws: WebSocket, socket: Duplex, dialled: DialledUrl.Dialled, address: string, onAbuse: () => void) {
     this.#ws = ws
@@ -77,12 +79,14 @@ class WsConnection implements Session.Connection {
     this.#ws.close(code, reason)
     if (!Admission.isAbuseClose(code)) return
     this.#onAbuse()
-    // Closed for what it sent: the rest of its input is read and dropped unparsed (no unmasking,
-    // no UTF-8 check of frames the session would ignore), and the gateway half-closes once the
-    // close frame is out, so the client's close arrives as the end of its stream (as `ws` does
-    // itself for a frame it cannot parse).
-    discardInput(this.#socket)
+    // Closed for what it sent: the rest of its input is not read at all (the kernel's window closes
+    // on the sender, instead of the gateway reading and dropping megabytes a second), the gateway
+    // half-closes once the close frame is out, and the socket is dropped `ABUSE_LINGER_MS` later,
+    // time enough for the close frame to reach a client that reads.
+    this.#reading = false
+    stopReading(this.#ws, this.#socket)
     this.#socket.end()
+    setTimeout(destroySocket, ABUSE_LINGER_MS, this.#socket).unref()
   }
 
   bufferedBytes(): number {
@@ -99,16 +103,22 @@ class WsConnection implements Session.Connection {
   }
 
   resume(): void {
-    this.#ws.resume()
+    if (this.#reading) this.#ws.resume()
   }
 }
 
-/** Drops what arrives on `socket` from now on, unparsed: `ws`'s reader is detached. */
-const discardInput = (socket: Duplex): void => {
+/**
+ * How long a socket closed for abuse is kept, unread, after its close frame (ms): the close frame
+ * reaches a client that reads well within it; the client's own close is never read.
+ */
+export const ABUSE_LINGER_MS = 2000
+
+/** Reads nothing more from `socket`: `ws`'s reader is detached and `ws` paused (so its reader's drain does not resume it). */
+const stopReading = (ws: WebSocket, socket: Duplex): void => {
   for (const listener of socket.listeners("data")) socket.removeListener("data", listener as (chunk: unknown) => void)
-  socket.on("data", ignore)
-  socket.resume()
+  ws.pause()
 }
+const destroySocket = (socket: Duplex) => socket.destroy()
 
 const uncork = (connection: WsConnection) => connection.uncork()
 const uncorkSocket = (socket: Duplex) => socket.uncork()

@@ -179,6 +179,39 @@ layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("gateway
       // 64 KiB of refused frames: the second passes the budget (the frame count allows 20).
       assert.deepStrictEqual(errors, Array(2).fill("MALFORMED_MESSAGE"))
     }))
+
+  it.effect("reads nothing more from a session closed for abuse, and drops it soon after the close frame", () =>
+    Effect.gen(function*() {
+      const gateway = yield* Gateway.Gateway
+      const client = yield* RawClient.connect(gateway.url)
+      assert.strictEqual((yield* RawClient.register(client, yield* Identity.generate, gateway.did, gateway.url)).answer.type, "REGISTERED")
+      // The client stops reading (it never sees the close) and keeps sending 60 KB refused frames.
+      const socket = client.socket as WebSocket & { _socket: Socket }
+      const tcp = socket._socket
+      tcp.removeAllListeners("data")
+      tcp.removeAllListeners("end")
+      tcp.pause()
+      tcp.on("error", () => undefined)
+      const dropped = yield* Deferred.make<void>()
+      tcp.on("close", () => Deferred.doneUnsafe(dropped, Effect.void))
+      const members = Array.from({ length: 2200 }, (_, i) => `"k${i}":[1,"two",{"t":"x"}]`).join(",")
+      const frame = `{${members},"k0":0}`
+      const total = 64 * 1024 * 1024
+      let sent = 0
+      const started = Date.now()
+      while (sent - socket.bufferedAmount < total && !tcp.destroyed && Date.now() - started < 8000) {
+        if (socket.bufferedAmount < 1024 * 1024) {
+          socket.send(frame)
+          sent += frame.length
+        } else yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+      }
+      const taken = sent - socket.bufferedAmount
+      // Dropped by the gateway, not left to ws's 30 s close timeout.
+      yield* Deferred.await(dropped).pipe(Effect.timeout("10 seconds"))
+      // What the kernel took before the gateway's window closed: far less than a reading gateway
+      // drains (it read and dropped all 64 MiB before).
+      assert.isBelow(taken, 32 * 1024 * 1024)
+    }))
 })
 
 layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("gateway REGISTER endpoint, by default", (it) => {
