@@ -271,7 +271,7 @@ const nodePart = async () => {
   const hard = nofileHard()
   const agents = Math.min(AGENTS, hard - FD_MARGIN - 2 * RELAY_PAIRS)
   console.log(`\none node: ${AGENTS} agents asked; open files hard limit ${hard} per process${agents < AGENTS ? `: cut to ${agents} agents (a process cannot hold more sockets; raising the hard limit needs CAP_SYS_RESOURCE)` : ""}`)
-  console.log(`gateway: npm start's node flags, in memory, default settings except per-source-address limits; heartbeat every ${HEARTBEAT_MS} ms (signed PING/PONG)`)
+  console.log(`gateway: npm start's node flags, in memory, default settings except per-source-address limits; heartbeat every ${HEARTBEAT_MS} ms (${process.env.SCALE_BENCH_SIGNED_PING === "1" ? "signed PING/PONG" : "heartbeat frames"})`)
   console.log(`generators: ${Math.ceil(agents / PER_GENERATOR)} processes of ≤ ${PER_GENERATOR} agents, each from its own 127.0.1.x address, ${CONCURRENCY} connects in flight each`)
   const stages = agents > 10_000 ? [10_000, agents] : [agents]
 

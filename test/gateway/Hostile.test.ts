@@ -158,16 +158,16 @@ layer(Gateway.layerMemory(PRE_UPGRADE), { excludeTestServices: true })("gateway 
     }))
 })
 
+/** ~60 KB that JSON.parse accepts, with a name written twice: each costs a full parse to refuse. */
+const duplicateKeyFrame = `{${Array.from({ length: 2200 }, (_, i) => `"k${i}":[1,"two",{"t":"x"}]`).join(",")},"k0":0}`
+
 layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("gateway against unreadable frames", (it) => {
   it.effect("closes a session (4000) once its refused frames pass the byte budget, before the frame count would", () =>
     Effect.gen(function*() {
       const gateway = yield* Gateway.Gateway
       const client = yield* RawClient.connect(gateway.url)
       assert.strictEqual((yield* RawClient.register(client, yield* Identity.generate, gateway.did, gateway.url)).answer.type, "REGISTERED")
-      // ~60 KB that JSON.parse accepts, with a name written twice: each costs a full parse to refuse.
-      const members = Array.from({ length: 2200 }, (_, i) => `"k${i}":[1,"two",{"t":"x"}]`).join(",")
-      const frame = `{${members},"k0":0}`
-      for (let i = 0; i < 6; i++) yield* client.send(frame)
+      for (let i = 0; i < 6; i++) yield* client.send(duplicateKeyFrame)
       const errors: Array<string> = []
       const closed = yield* client.closed.pipe(Effect.timeout("10 seconds"))
       while (true) {
@@ -194,15 +194,13 @@ layer(Gateway.layerMemory(testConfig()), { excludeTestServices: true })("gateway
       tcp.on("error", () => undefined)
       const dropped = yield* Deferred.make<void>()
       tcp.on("close", () => Deferred.doneUnsafe(dropped, Effect.void))
-      const members = Array.from({ length: 2200 }, (_, i) => `"k${i}":[1,"two",{"t":"x"}]`).join(",")
-      const frame = `{${members},"k0":0}`
       const total = 64 * 1024 * 1024
       let sent = 0
       const started = Date.now()
       while (sent - socket.bufferedAmount < total && !tcp.destroyed && Date.now() - started < 8000) {
         if (socket.bufferedAmount < 1024 * 1024) {
-          socket.send(frame)
-          sent += frame.length
+          socket.send(duplicateKeyFrame)
+          sent += duplicateKeyFrame.length
         } else yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
       }
       const taken = sent - socket.bufferedAmount
