@@ -343,12 +343,20 @@ const pingpong = async (job: PingPongJob) => {
   const bob = generate()
   const a = await Clients.gateway(job.url, alice)
   const b = await Clients.gateway(job.url, bob)
-  // Enough signed envelopes for both phases, signed up front.
-  const rounds = Math.ceil((2 * job.phaseMs) / job.intervalMs) + 50
-  const toBob = Array.from({ length: rounds }, () => signSync(alice, offerDraft(alice, bob.did)))
-  const toAlice = Array.from({ length: rounds }, () => signSync(bob, offerDraft(bob, alice.did)))
+  // Enough signed envelopes for one phase, signed just before it (outside its clock): an envelope
+  // signed before the quiet phase would be too old by the end of a long attacked one (the gateway
+  // refuses envelopes older than its skew, 60 s by default).
+  const rounds = Math.ceil(job.phaseMs / job.intervalMs) + 50
+  let toBob: Array<string> = []
+  let toAlice: Array<string> = []
   let sentToBob = 0
   let sentToAlice = 0
+  const signPhase = () => {
+    toBob = Array.from({ length: rounds }, () => signSync(alice, offerDraft(alice, bob.did)))
+    toAlice = Array.from({ length: rounds }, () => signSync(bob, offerDraft(bob, alice.did)))
+    sentToBob = 0
+    sentToAlice = 0
+  }
   let errors = 0
   let answered: (() => void) | undefined
   b.on("message", (data: Buffer) => {
@@ -369,6 +377,7 @@ const pingpong = async (job: PingPongJob) => {
   const phase = async (name: string) => {
     const samples: Array<number> = []
     let lost = 0
+    signPhase()
     ownLoop.reset()
     const end = performance.now() + job.phaseMs
     while (performance.now() < end) {
