@@ -5,14 +5,20 @@ import { connectedPair, realTransports } from "../fixtures.ts"
 
 const MESSAGE = 60 * 1024
 
+/** A channel `label` opened by the offerer of a connected node-datachannel pair, and the answerer's end of it. */
+const openedChannel = (label: string) =>
+  Effect.gen(function*() {
+    const { offerer, answerer } = yield* connectedPair(Effect.succeed(realTransports[0]![1]))
+    const remote = yield* Effect.forkChild(answerer.peer.remoteChannels.pipe(Stream.filter((c) => c.label === label), Stream.runHead))
+    const ours = yield* offerer.peer.createDataChannel({ label })
+    yield* ours.opened
+    return { ours, theirs: Option.getOrThrow(yield* Fiber.join(remote)) }
+  })
+
 describe("data channel receive inbox", () => {
   it.live("a pull takes everything held, in order; an interrupted pull loses nothing; a waiting pull is woken; the stream ends after the last", () =>
     Effect.gen(function*() {
-      const { offerer, answerer } = yield* connectedPair(Effect.succeed(realTransports[0]![1]))
-      const remote = yield* Effect.forkChild(answerer.peer.remoteChannels.pipe(Stream.filter((c) => c.label === "inbox"), Stream.runHead))
-      const ours = yield* offerer.peer.createDataChannel({ label: "inbox" })
-      yield* ours.opened
-      const theirs = Option.getOrThrow(yield* Fiber.join(remote))
+      const { ours, theirs } = yield* openedChannel("inbox")
       const received = (count: number) =>
         Effect.gen(function*() {
           while ((yield* theirs.stats).messagesReceived < count) yield* Effect.sleep("5 millis")
@@ -42,11 +48,7 @@ describe("data channel receive inbox", () => {
 
   it.live("a peer that sends faster than the application reads gets the channel closed (inbox_full), and what was held is delivered", () =>
     Effect.gen(function*() {
-      const { offerer, answerer } = yield* connectedPair(Effect.succeed(realTransports[0]![1]))
-      const remote = yield* Effect.forkChild(answerer.peer.remoteChannels.pipe(Stream.filter((c) => c.label === "flood"), Stream.runHead))
-      const flood = yield* offerer.peer.createDataChannel({ label: "flood" })
-      yield* flood.opened
-      const theirs = Option.getOrThrow(yield* Fiber.join(remote))
+      const { ours: flood, theirs } = yield* openedChannel("flood")
       // The application never reads `theirs` while the peer sends more than the inbox holds.
       const total = INBOX_MAX_BYTES + 4 * 1024 * 1024
       let sent = 0
