@@ -107,10 +107,18 @@ describe("GatewayClient resilience", () => {
       // Three minutes pass (well over the 60 s skew) before the gateway is back.
       for (let i = 0; i < 18; i++) yield* gateways.adjust("10 seconds")
       yield* up
-      // A second at a time (with a moment of real time for the sockets): bob first, then alice.
+      // A second at a time while an agent waits to retry (with a moment of real time for the
+      // sockets): bob first, then alice. While one is connecting the clock stands still, so a slow
+      // machine cannot run a handshake past its timeout (bounded: 50 s of clock, 1,000 waits).
       for (const agent of [bob, alice]) {
-        for (let i = 0; i < 50 && (yield* agent.state)._tag !== "Registered"; i++) {
-          yield* gateways.adjust("1 second")
+        let moved = 0
+        for (let i = 0; i < 1000 && moved < 50; i++) {
+          const tag = (yield* agent.state)._tag
+          if (tag === "Registered") break
+          if (tag !== "Connecting") {
+            yield* gateways.adjust("1 second")
+            moved++
+          }
           yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
         }
       }
