@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Context, Effect, Exit, Fiber, Layer, Option, Schedule, Scope, Stream } from "effect"
+import { Clock, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Schedule, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import type { GatewayClient } from "../../src/client/GatewayClient.ts"
 import { KnownGateways } from "../../src/client/KnownGateways.ts"
@@ -16,6 +16,13 @@ const registeredAgain = (agent: GatewayClient["Service"]) =>
 
 const untilState = (agent: GatewayClient["Service"], tag: string) =>
   agent.changes.pipe(Stream.filter((s) => s._tag === tag), Stream.runHead, Effect.map(Option.getOrThrow))
+
+/**
+ * `schedule`, each delay only once `back` is done: a client on it dials again only after another
+ * client is back at the gateway (so a frame it queued for that one cannot arrive before it has).
+ */
+const after = (back: Deferred.Deferred<void>, schedule: Schedule.Schedule<unknown, unknown>) =>
+  schedule.pipe(Schedule.modifyDelay(({ duration }) => Effect.as(Deferred.await(back), duration)))
 
 /** A client registered with a fake gateway at `heartbeatIntervalMs`, and its session there once its first heartbeat arrived. */
 const firstHeartbeat = (heartbeatIntervalMs: number) =>
@@ -38,18 +45,23 @@ describe("GatewayClient resilience", () => {
       const gateways = yield* Gateways.processes
       const url = `ws://127.0.0.1:${port}/ws`
       const first = yield* gateways.start(port)
-      // Bob comes back quickly, alice a second later: her queued frame finds him registered.
+      // Bob retries every 50 ms; alice only once bob is back: her queued frame must find him
+      // registered (had she registered first, the gateway would answer it UNKNOWN_AGENT).
+      const bobBack = yield* Deferred.make<void>()
       const bob = yield* client({ urls: [url], reconnect: Schedule.spaced("50 millis") }, pins)
-      const alice = yield* client({ urls: [url], reconnect: Schedule.spaced("1200 millis") }, pins)
+      const alice = yield* client({ urls: [url], reconnect: after(bobBack, Schedule.spaced("50 millis")) }, pins)
       yield* bob.session
       yield* alice.session
       yield* first.kill
       yield* untilState(alice, "Reconnecting")
+      yield* untilState(bob, "Reconnecting")
       const connection_id = crypto.randomUUID()
       const sending = yield* Effect.forkChild(alice.send(bob.did, "OFFER", { connection_id, sdp: SDP }))
       const arriving = yield* Effect.forkChild(bob.incoming.pipe(Stream.runHead))
       const second = yield* gateways.start(port)
       assert.strictEqual(second.did, first.did)
+      yield* untilState(bob, "Registered")
+      yield* Deferred.succeed(bobBack, undefined)
       const id = yield* Fiber.join(sending)
       const received = Option.getOrThrow(yield* Fiber.join(arriving))
       assert.strictEqual(received.envelope.id, id)
@@ -94,8 +106,10 @@ describe("GatewayClient resilience", () => {
       })
       const firstScope = yield* up
       const settings = { urls: [url], sendDeadlineMs: 10 * 60_000 }
-      // Bob retries every second, alice every 40 s: bob is back before her queued frame goes out.
-      const alice = yield* client({ ...settings, reconnect: Schedule.spaced("40 seconds") })
+      // Bob retries every second; alice every 40 s once bob is back (before her queued frame goes
+      // out: were she first, the gateway would answer it UNKNOWN_AGENT).
+      const bobBack = yield* Deferred.make<void>()
+      const alice = yield* client({ ...settings, reconnect: after(bobBack, Schedule.spaced("40 seconds")) })
       const bob = yield* client({ ...settings, reconnect: Schedule.spaced("1 second") })
       yield* alice.session
       yield* bob.session
@@ -107,21 +121,26 @@ describe("GatewayClient resilience", () => {
       // Three minutes pass (well over the 60 s skew) before the gateway is back.
       for (let i = 0; i < 18; i++) yield* gateways.adjust("10 seconds")
       yield* up
-      // A second at a time while an agent waits to retry (with a moment of real time for the
-      // sockets): bob first, then alice. While one is connecting the clock stands still, so a slow
-      // machine cannot run a handshake past its timeout (bounded: 50 s of clock, 1,000 waits).
-      for (const agent of [bob, alice]) {
-        let moved = 0
-        for (let i = 0; i < 1000 && moved < 50; i++) {
-          const tag = (yield* agent.state)._tag
-          if (tag === "Registered") break
-          if (tag !== "Connecting") {
-            yield* gateways.adjust("1 second")
-            moved++
+      // A second at a time while the agent waits to retry (with a moment of real time for the
+      // sockets). While it is connecting the clock stands still, so a slow machine cannot run a
+      // handshake past its timeout (bounded: 50 s of clock, 1,000 waits).
+      const untilRegistered = (agent: GatewayClient["Service"]) =>
+        Effect.gen(function*() {
+          let moved = 0
+          for (let i = 0; i < 1000 && moved < 50; i++) {
+            const tag = (yield* agent.state)._tag
+            if (tag === "Registered") return
+            if (tag !== "Connecting") {
+              yield* gateways.adjust("1 second")
+              moved++
+            }
+            yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
           }
-          yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
-        }
-      }
+          assert.fail(`not registered again after ${moved} s of clock: ${(yield* agent.state)._tag}`)
+        })
+      yield* untilRegistered(bob)
+      yield* Deferred.succeed(bobBack, undefined)
+      yield* untilRegistered(alice)
       yield* Fiber.join(sending)
       const received = Option.getOrThrow(yield* Fiber.join(arriving))
       assert.isAtLeast(Envelope.timestampMillis(received.envelope.timestamp), queuedAt + 180_000)
