@@ -95,8 +95,13 @@ const refuseAfterRegistration = (type: string): ErrorCode | undefined =>
 const verifyAll = (): boolean => true
 const verifyGatewayBound = (header: Envelope.Header): boolean => !Envelope.relayedTypes.has(header.type as Envelope.Type)
 
-/** Frames a busy session holds before it stops reading its socket. */
+/**
+ * Frames, and bytes of frames, a busy session holds before it stops reading its socket: \`ws\`
+ * hands over all the frames of a read at once, and this bounds what one socket has parsed
+ * ahead of its turn (about one turn's worth, \`BYTES_PER_TURN\`, plus the read in progress).
+ */
 const INBOX_HIGH_WATER = 64
+const INBOX_HIGH_WATER_BYTES = 64 * 1024
 
 /**
  * Relayed frames of one session whose signatures are being checked on the pool's threads (they
@@ -312,6 +317,7 @@ class GatewaySession implements Session, Endpoint {
   #rejectedBytes = 0
   #rateLimitStrikes = 0
   #inbox: Array<string | Uint8Array> | undefined = undefined
+  #inboxBytes = 0
   /** Work started and not finished (it waits for a service): frames wait until there is none. */
   #inFlight = 0
   #paused = false
@@ -759,6 +765,7 @@ class GatewaySession implements Session, Endpoint {
   /** No more frames are handled: held ones are dropped. */
   #stop(): Result.Result<SessionState.Phase, StateMachine.InvalidTransition> {
     if (this.#inbox !== undefined) this.#inbox.length = 0
+    this.#inboxBytes = 0
     if (this.#checking !== undefined) this.#checking.length = 0
     return this.#enter("end")
   }
@@ -863,7 +870,9 @@ class GatewaySession implements Session, Endpoint {
     const inbox = this.#inbox
     while (this.#inFlight === 0 && this.#hasRoomToCheck() && inbox !== undefined && inbox.length > 0) {
       if (!this.#fitsTurn(inbox[0]!) || !this.node.share.mayRun(this.address)) return this.#scheduleTurn()
-      this.#handleInTurn(inbox.shift()!)
+      const frame = inbox.shift()!
+      this.#inboxBytes -= frameSize(frame)
+      this.#handleInTurn(frame)
     }
     if (this.#paused && this.#inFlight === 0 && (inbox === undefined || inbox.length === 0)) {
       this.#paused = false
@@ -882,8 +891,9 @@ class GatewaySession implements Session, Endpoint {
     }
     const held = inbox ?? (this.#inbox = [])
     held.push(frame)
+    this.#inboxBytes += frameSize(frame)
     if (this.#inFlight === 0) this.#scheduleTurn()
-    if (!this.#paused && held.length >= INBOX_HIGH_WATER) {
+    if (!this.#paused && (held.length >= INBOX_HIGH_WATER || this.#inboxBytes >= INBOX_HIGH_WATER_BYTES)) {
       this.#paused = true
       this.#connection.pause()
     }
