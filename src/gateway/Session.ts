@@ -95,13 +95,8 @@ const refuseAfterRegistration = (type: string): ErrorCode | undefined =>
 const verifyAll = (): boolean => true
 const verifyGatewayBound = (header: Envelope.Header): boolean => !Envelope.relayedTypes.has(header.type as Envelope.Type)
 
-/**
- * Frames, and bytes of frames, a busy session holds before it stops reading its socket: \`ws\`
- * hands over all the frames of a read at once, and this bounds what one socket has parsed
- * ahead of its turn (about one turn's worth, \`BYTES_PER_TURN\`, plus the read in progress).
- */
+/** Frames a busy session holds before it stops reading its socket (see also `INBOX_HIGH_WATER_BYTES`). */
 const INBOX_HIGH_WATER = 64
-const INBOX_HIGH_WATER_BYTES = 64 * 1024
 
 /**
  * Relayed frames of one session whose signatures are being checked on the pool's threads (they
@@ -119,6 +114,13 @@ const FRAMES_PER_TURN = 16
  * holds the event loop no longer per turn than a flood of small ones.
  */
 const BYTES_PER_TURN = 64 * 1024
+
+/**
+ * Bytes of frames a busy session holds before it stops reading its socket: \`ws\` hands over all
+ * the frames of a read at once, and this bounds what one socket has parsed ahead of its turn to
+ * a turn's worth plus the read in progress.
+ */
+const INBOX_HIGH_WATER_BYTES = BYTES_PER_TURN
 
 const frameSize = (frame: string | Uint8Array): number => typeof frame === "string" ? frame.length : frame.byteLength
 
