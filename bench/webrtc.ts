@@ -210,6 +210,7 @@ export const settle: () => Promise<void> = (() => {
   if (process.env.WEBRTC_BENCH_NO_GC === "1") {
     return async () => {
       gcSinceSettle = 0
+      majorsSinceSettle = 0
       cpuAtSettle = process.cpuUsage()
     }
   }
@@ -219,12 +220,15 @@ export const settle: () => Promise<void> = (() => {
     // next clock (measured: setup medians 27–95 ms right after a collection, 11 ms without).
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
     gcSinceSettle = 0
+    majorsSinceSettle = 0
     cpuAtSettle = process.cpuUsage()
   }
 })()
 
 /** Milliseconds of garbage collection V8 did by itself since the last `settle` (forced ones not counted). */
 let gcSinceSettle = 0
+/** Major (mark-compact) collections V8 did by itself since the last `settle`. */
+let majorsSinceSettle = 0
 /**
  * The process's CPU time when the last `settle` ended, i.e. when a clock started: CPU of a round is
  * every thread's (both peers' native stacks, V8's collector helpers, the main thread), a steadier
@@ -238,19 +242,23 @@ const cpuSinceSettleMs = () => {
 const gcObserver = new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
     const flags = (entry as { readonly detail?: { readonly flags?: number } }).detail?.flags ?? 0
-    if ((flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) === 0) gcSinceSettle += entry.duration
+    if ((flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0) continue
+    gcSinceSettle += entry.duration
+    if ((entry as { readonly detail?: { readonly kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majorsSinceSettle++
   }
 })
 
 /**
  * A raw pair for bulk transfers. Each round opens a new channel on it (as ours opens a new channel
  * on its link) and sends `total` bytes in chunks of `chunkBytes` with the flow control ours uses
- * (wait above `BUFFER_HIGH_WATER` until the stack drains to `BUFFER_LOW_WATER`); MB/s.
+ * (wait above `BUFFER_HIGH_WATER` until the stack drains to `BUFFER_LOW_WATER`); MB/s. With
+ * `assemble`, the receiver copies the chunks into one buffer of `total` bytes allocated at the first
+ * one, as an application of the raw library must to hold one message (and as our framing does).
  */
 const rawBulkSession = async (stack: Stack) => {
   const pair = await rawPair(stack)
   let rounds = 0
-  const round = async (total: number, chunkBytes: number) => {
+  const round = async (total: number, chunkBytes: number, assemble = false) => {
     const label = `bulk-${rounds++}`
     const remote = new Promise<RTCDataChannel>((resolve) => {
       const listener = (e: Event) => {
@@ -266,9 +274,12 @@ const rawBulkSession = async (stack: Stack) => {
     await within(RAW_PAIR_TIMEOUT_MS, Promise.all([opened(channel), opened(other)]))
     const chunk = written(chunkBytes)
     let received = 0
+    let message: Uint8Array | undefined
     const done = new Promise<void>((resolve) =>
       other.addEventListener("message", (e) => {
-        received += ((e as MessageEvent).data as ArrayBuffer | Uint8Array).byteLength
+        const data = (e as MessageEvent).data as ArrayBuffer | Uint8Array
+        if (assemble) (message ??= new Uint8Array(total)).set(data instanceof ArrayBuffer ? new Uint8Array(data) : data, received)
+        received += data.byteLength
         if (received >= total) resolve()
       }))
     channel.bufferedAmountLowThreshold = BUFFER_LOW_WATER
@@ -347,9 +358,12 @@ interface Paired {
   /** CPU of the process from the clock's start to the end of the side's round (see `cpuAtSettle`). */
   readonly rawCpuMs: Array<number>
   readonly mineCpuMs: Array<number>
+  /** Major collections V8 did by itself in the side's round. */
+  readonly rawMajors: Array<number>
+  readonly mineMajors: Array<number>
 }
 
-const paired = (): Paired => ({ raw: [], mine: [], rawFirst: [], rawGcMs: [], mineGcMs: [], rawCpuMs: [], mineCpuMs: [] })
+const paired = (): Paired => ({ raw: [], mine: [], rawFirst: [], rawGcMs: [], mineGcMs: [], rawCpuMs: [], mineCpuMs: [], rawMajors: [], mineMajors: [] })
 
 /**
  * Round `round` of a measurement: raw then ours in even rounds, ours then raw in odd ones, so
@@ -363,11 +377,13 @@ const inTurn = <E, R>(into: Paired, round: number, raw: Effect.Effect<number>, m
       into.rawCpuMs.push(cpuSinceSettleMs())
       into.raw.push(value)
       into.rawGcMs.push(gcSinceSettle)
+      into.rawMajors.push(majorsSinceSettle)
     })
     const runMine = Effect.map(mine, (value) => {
       into.mineCpuMs.push(cpuSinceSettleMs())
       into.mine.push(value)
       into.mineGcMs.push(gcSinceSettle)
+      into.mineMajors.push(majorsSinceSettle)
     })
     if (rawFirst) {
       yield* runRaw
@@ -394,6 +410,7 @@ const sideBySide = (stack: Stack) =>
     const rtt = paired()
     const throughput = paired()
     const bigMessage = paired()
+    const bigAssembled = paired()
     for (let i = 0; i < SETUPS; i++) {
       const rawSetup = Effect.promise(async () => {
         await settle()
@@ -435,8 +452,14 @@ const sideBySide = (stack: Stack) =>
         Effect.promise(() => rawBulk.round(BIG_MESSAGE, stack.chunk)),
         measureBigMessage(offerer, answerer, `big-${i}`)
       )
+      yield* inTurn(
+        bigAssembled,
+        i,
+        Effect.promise(() => rawBulk.round(BIG_MESSAGE, stack.chunk, true)),
+        measureBigMessage(offerer, answerer, `big-assembled-${i}`)
+      )
     }
-    return { setup, rtt, throughput, bigMessage }
+    return { setup, rtt, throughput, bigMessage, bigAssembled }
   }).pipe(Effect.scoped)
 
 /**
@@ -502,6 +525,8 @@ export const measureThroughput = (offerer: PeerLink, answerer: PeerLink, chunkSi
     return mbPerSecond
   })
 
+const sum = (values: ReadonlyArray<number>) => values.reduce((total, value) => total + value, 0)
+
 const range = (values: ReadonlyArray<number>, digits: number) =>
   `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`
 
@@ -523,15 +548,15 @@ const selected = () => {
   return names === undefined || names.length === 0 ? stacks : stacks.filter((stack) => names.includes(stack.name))
 }
 
-/** "GC ours 12–40 ms, raw 0–9 ms a round": what V8 collected by itself inside the rounds' clocks (approximate: reported asynchronously). */
+/** What V8 collected by itself inside the rounds' clocks (pauses, approximate: reported asynchronously; and the major collections it started), and the process's CPU a round. */
 const gcTimes = (rounds: Paired) =>
-  `GC in the timed rounds ours ${range(rounds.mineGcMs, 0)} ms, raw ${range(rounds.rawGcMs, 0)} ms; process CPU a round, median ours ${median(rounds.mineCpuMs).toFixed(0)} ms, raw ${median(rounds.rawCpuMs).toFixed(0)} ms`
+  `GC in the timed rounds ours ${range(rounds.mineGcMs, 0)} ms, raw ${range(rounds.rawGcMs, 0)} ms, major collections ours ${sum(rounds.mineMajors)}, raw ${sum(rounds.rawMajors)} in ${rounds.raw.length} rounds; process CPU a round, median ours ${median(rounds.mineCpuMs).toFixed(0)} ms, raw ${median(rounds.rawCpuMs).toFixed(0)} ms`
 
 export const main = async () => {
   gcObserver.observe({ entryTypes: ["gc"] })
   console.log(`webrtc: our API beside the library's own, same run, loopback; raw and ours in turn, the order alternating round by round, garbage collected before each clock; setup ×${SETUPS}, RTT median of ${RTT_ROUNDS} × ${PINGS} (after ${RTT_WARMUP_ROUNDS * PINGS} untimed), ${TOTAL_BYTES / 1024 / 1024} MiB one way median of ${THROUGHPUT_ROUNDS}, 16 MiB message median of ${BIG_ROUNDS}`)
   for (const stack of selected()) {
-    const { bigMessage, rtt, setup, throughput } = await Effect.runPromise(sideBySide(stack))
+    const { bigAssembled, bigMessage, rtt, setup, throughput } = await Effect.runPromise(sideBySide(stack))
     const rttMs = medians(rtt)
     const mbs = medians(throughput)
     const big = medians(bigMessage)
@@ -543,5 +568,7 @@ export const main = async () => {
     console.log(`  RTT            ours ${rttMs.ours.toFixed(3)} ms   raw ${rttMs.raw.toFixed(3)} ms   ${ratios(rtt)} (goal <= 1.15x; rounds ours ${range(rtt.mine, 3)}, raw ${range(rtt.raw, 3)})`)
     console.log(`  throughput     ours ${mbs.ours.toFixed(1)} MB/s   raw ${mbs.raw.toFixed(1)} MB/s   ${ratios(throughput)} (goal >= 0.9x; rounds ours ${range(throughput.mine, 1)}, raw ${range(throughput.raw, 1)}; ${gcTimes(throughput)})`)
     console.log(`  16 MiB message ours ${big.ours.toFixed(1)} MB/s (framed)   raw ${big.raw.toFixed(1)} MB/s (same bytes in ${stack.chunk / 1024} KiB chunks)   ${ratios(bigMessage)} (goal >= 0.9x; rounds ours ${range(bigMessage.mine, 1)}, raw ${range(bigMessage.raw, 1)}; ${gcTimes(bigMessage)})`)
+    const assembled = medians(bigAssembled)
+    console.log(`  16 MiB, raw assembling  ours ${assembled.ours.toFixed(1)} MB/s   raw ${assembled.raw.toFixed(1)} MB/s (the chunks copied into one 16 MiB buffer, as an application must to hold the message)   ${ratios(bigAssembled)} (no goal: where the gap above goes; rounds ours ${range(bigAssembled.mine, 1)}, raw ${range(bigAssembled.raw, 1)}; ${gcTimes(bigAssembled)})`)
   }
 }
