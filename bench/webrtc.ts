@@ -19,7 +19,9 @@
  *   `BUFFER_HIGH_WATER` until the buffered amount is down to `BUFFER_LOW_WATER`), median of 2;
  * - one 16 MiB message: ours over a framed channel (`ioap-frag.v1`) vs the raw library sending the
  *   same bytes in chunks (it cannot send one 16 MiB message), the median of 6; both send bytes
- *   allocated and written before the clock starts (see `written`).
+ *   allocated and written before the clock starts (see `written`). Then, without a goal, the same
+ *   beside raw copying its chunks into one 16 MiB buffer, as an application must to hold the
+ *   message: where the gap goes (the bulk lines count V8's major collections in each side's rounds).
  *
  * `WEBRTC_BENCH_STACKS=node-datachannel` measures only the stacks named; `WEBRTC_BENCH_NO_GC=1`
  * leaves garbage collection to V8 (the method before: compare the ratios). The bulk lines also say

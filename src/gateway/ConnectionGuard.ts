@@ -87,13 +87,11 @@ export const install = (
   server.on("connection", onConnection)
   // Read by net.Server at each accept (its option `blockList`, which node:http does not pass on).
   const accepting = server as Server & { blockList?: BlockList }
-  accepting.blockList = new (class extends BlockList {
-    override check(address: string | SocketAddress): boolean {
-      if (!overLimit(normalizeIp(typeof address === "string" ? address : address.address))) return false
-      onRefused("per_ip")
-      return true
-    }
-  })()
+  accepting.blockList = new RefusedAddresses((ip) => {
+    if (!overLimit(ip)) return false
+    onRefused("per_ip")
+    return true
+  })
   return {
     open: (ip) => open.get(ip) ?? 0,
     upgraded: (socket) => {
@@ -108,6 +106,18 @@ export const install = (
       server.off("connection", onConnection)
       for (const handler of handlers) server.on("connection", handler)
     }
+  }
+}
+
+/** The addresses `refuses` names, asked by `net.Server` at each accept before it makes a socket. */
+class RefusedAddresses extends BlockList {
+  readonly #refuses: (ip: string) => boolean
+  constructor(refuses: (ip: string) => boolean) {
+    super()
+    this.#refuses = refuses
+  }
+  override check(address: string | SocketAddress): boolean {
+    return this.#refuses(normalizeIp(typeof address === "string" ? address : address.address))
   }
 }
 
