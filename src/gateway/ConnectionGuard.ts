@@ -59,7 +59,6 @@ export const install = (
     if (count <= 1) open.delete(ip)
     else open.set(ip, count - 1)
   }
-  const overLimit = (ip: string) => !trustedProxies.has(ip) && (open.get(ip) ?? 0) >= config.maxTcpConnectionsPerIp
   const idle = new WeakMap<Socket, () => void>()
   const handlers = server.listeners("connection") as Array<(socket: Socket) => void>
   server.removeAllListeners("connection")
@@ -67,12 +66,13 @@ export const install = (
     socket.on("error", ignore)
     const ip = normalizeIp(socket.remoteAddress ?? "unknown")
     if (!trustedProxies.has(ip)) {
-      if (overLimit(ip)) {
+      const count = open.get(ip) ?? 0
+      if (count >= config.maxTcpConnectionsPerIp) {
         onRefused("per_ip")
         socket.destroy()
         return
       }
-      open.set(ip, (open.get(ip) ?? 0) + 1)
+      open.set(ip, count + 1)
       socket.once("close", () => release(ip))
     }
     // Silent before its upgrade (no request, a request trickling in, an idle keep-alive): dropped.
@@ -88,7 +88,7 @@ export const install = (
   // Read by net.Server at each accept (its option `blockList`, which node:http does not pass on).
   const accepting = server as Server & { blockList?: BlockList }
   accepting.blockList = new RefusedAddresses((ip) => {
-    if (!overLimit(ip)) return false
+    if (trustedProxies.has(ip) || (open.get(ip) ?? 0) < config.maxTcpConnectionsPerIp) return false
     onRefused("per_ip")
     return true
   })
